@@ -1,0 +1,1 @@
+"""Classification: which category each byte of the final filesystem belongs to."""

@@ -1,0 +1,82 @@
+"""Every file of the final filesystem lands in exactly one category.
+
+Rules are tried in this order; the first that matches wins:
+1. base_image             the file's final version comes from a base layer
+2. poetry_cache, pip_cache, virtualenv_seed_cache, apt_cache
+                          removable caches added above the base (Poetry's `virtualenvs/`
+                          is never cache: a venv there is what the app runs on)
+3. python_packages        virtual environments (any dir with `pyvenv.cfg`) and
+                          `site-packages`/`dist-packages` trees added above the base
+4. app                    files from COPY/ADD layers that nothing above claimed
+5. other                  everything else
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from imgaudit.classify.context import PathSet, cache_locations, is_copy_step, user_homes
+from imgaudit.layers.merge import FinalFile, MergedFilesystem
+from imgaudit.layers.paths import parent
+from imgaudit.model import Category, ImageInfo, LayerDescriptor
+
+PACKAGE_DIR_NAMES = ("site-packages", "dist-packages")
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    categories: dict[Category, int]  # bytes of the final filesystem; sums to final_bytes
+    assignments: tuple[Category, ...]  # one per MergedFilesystem.files, same order
+
+    def files_in(self, merged: MergedFilesystem, category: Category) -> list[FinalFile]:
+        return [f for f, c in zip(merged.files, self.assignments, strict=True) if c is category]
+
+
+Rule = tuple[Category, Callable[[FinalFile], bool]]
+
+
+def venv_roots(merged: MergedFilesystem) -> list[str]:
+    return [parent(f.path) for f in merged.files if f.path.endswith("/pyvenv.cfg")]
+
+
+def in_package_tree(path: str) -> bool:
+    return any(f"/{name}/" in f"/{path}" for name in PACKAGE_DIR_NAMES)
+
+
+def build_rules(
+    info: ImageInfo,
+    layers: Sequence[LayerDescriptor],
+    base_layer_count: int,
+    merged: MergedFilesystem,
+) -> list[Rule]:
+    env = info.env
+    homes = user_homes(info.user, env, merged.contents.get("etc/passwd"))
+    caches = cache_locations(homes, env)
+    poetry_venvs = PathSet(caches.poetry_virtualenvs)
+    poetry = PathSet(caches.poetry)
+    pip = PathSet(caches.pip)
+    seed = PathSet(caches.virtualenv_seed)
+    apt = PathSet(caches.apt)
+    venvs = PathSet(venv_roots(merged))
+    copy_layers = frozenset(d.index for d in layers if is_copy_step(d.created_by))
+
+    return [
+        (Category.BASE_IMAGE, lambda f: f.layer < base_layer_count),
+        (Category.POETRY_CACHE, lambda f: f.path in poetry and f.path not in poetry_venvs),
+        (Category.PIP_CACHE, lambda f: f.path in pip),
+        (Category.VIRTUALENV_SEED_CACHE, lambda f: f.path in seed),
+        (Category.APT_CACHE, lambda f: f.path in apt),
+        (Category.PYTHON_PACKAGES, lambda f: f.path in venvs or in_package_tree(f.path)),
+        (Category.APP, lambda f: f.layer in copy_layers),
+    ]
+
+
+def classify(merged: MergedFilesystem, rules: Sequence[Rule]) -> Classification:
+    totals = dict.fromkeys(Category, 0)
+    assignments: list[Category] = []
+    for final in merged.files:
+        category = next((c for c, matches in rules if matches(final)), Category.OTHER)
+        assignments.append(category)
+        totals[category] += final.size
+    return Classification(totals, tuple(assignments))

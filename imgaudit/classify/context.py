@@ -1,0 +1,150 @@
+"""Facts about the image that decide where its caches and environments live.
+
+Paths come from the image itself: its ENV, its configured user and that user's home in the
+image's `/etc/passwd`. Build steps before a `USER` line run as root, so root's home counts too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from imgaudit.layers.paths import is_within, normalize
+
+PASSWD = "etc/passwd"
+# An image without /etc/passwd (scratch, distroless) still runs as uid 0, whose home every
+# libc falls back to when no entry exists.
+ROOT_HOME_WITHOUT_PASSWD = "root"
+_INSTRUCTION_PREFIX = re.compile(r"^(?:/bin/sh -c )?(?:#\(nop\)\s*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    name: str
+    uid: str
+    home: str
+
+
+def parse_passwd(data: bytes) -> list[Account]:
+    accounts = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 6 and not line.startswith("#"):
+            home = normalize(fields[5].lstrip("/")) if fields[5].startswith("/") else None
+            if home is not None:
+                accounts.append(Account(fields[0], fields[2], home))
+    return accounts
+
+
+def user_homes(user: str, env: Mapping[str, str], passwd: bytes | None) -> tuple[str, ...]:
+    """Homes whose caches builds fill: the configured user's, root's, and $HOME."""
+    accounts = parse_passwd(passwd) if passwd is not None else []
+    wanted = {"0", "root"}
+    if user:
+        wanted.add(user.split(":", 1)[0])
+    homes: list[str] = [a.home for a in accounts if a.name in wanted or a.uid in wanted]
+    if not any(a.uid == "0" for a in accounts):
+        homes.append(ROOT_HOME_WITHOUT_PASSWD)
+    if env.get("HOME", "").startswith("/"):
+        home = normalize(env["HOME"][1:])
+        if home is not None:
+            homes.append(home)
+    return tuple(dict.fromkeys(h for h in homes if h))
+
+
+def env_path(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "")
+    if not value.startswith("/"):
+        return None
+    path = normalize(value[1:])
+    return path or None
+
+
+def _under_each(homes: Iterable[str], *relative: str) -> list[str]:
+    return [f"{home}/{rel}" for home in homes for rel in relative]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLocations:
+    poetry: tuple[str, ...]
+    poetry_virtualenvs: tuple[str, ...]  # inside Poetry's cache, but the app's venvs: not cache
+    pip: tuple[str, ...]
+    virtualenv_seed: tuple[str, ...]
+    apt: tuple[str, ...] = ("var/lib/apt/lists", "var/cache/apt")
+
+
+def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLocations:
+    """Defaults (platformdirs on Linux) for every home, plus what ENV points elsewhere."""
+    cache_homes = list(_under_each(homes, ".cache"))
+    data_homes = list(_under_each(homes, ".local/share"))
+    if xdg_cache := env_path(env, "XDG_CACHE_HOME"):
+        cache_homes.append(xdg_cache)
+    if xdg_data := env_path(env, "XDG_DATA_HOME"):
+        data_homes.append(xdg_data)
+    poetry = [f"{c}/pypoetry" for c in cache_homes]
+    if custom := env_path(env, "POETRY_CACHE_DIR"):
+        poetry.append(custom)
+    venvs = [f"{p}/virtualenvs" for p in poetry]
+    if custom_venvs := env_path(env, "POETRY_VIRTUALENVS_PATH"):
+        venvs.append(custom_venvs)
+    pip = [f"{c}/pip" for c in cache_homes]
+    if custom := env_path(env, "PIP_CACHE_DIR"):
+        pip.append(custom)
+    seed = [f"{c}/virtualenv" for c in cache_homes] + [f"{d}/virtualenv" for d in data_homes]
+    if custom := env_path(env, "VIRTUALENV_OVERRIDE_APP_DATA"):
+        seed.append(custom)
+    return CacheLocations(_unique(poetry), _unique(venvs), _unique(pip), _unique(seed))
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+class PathSet:
+    """Membership of a path in any of several directory trees, O(depth) per question."""
+
+    def __init__(self, roots: Iterable[str]) -> None:
+        self._roots = frozenset(r for r in roots if r)
+
+    def __contains__(self, path: str) -> bool:
+        if not self._roots:
+            return False
+        if path in self._roots:
+            return True
+        end = path.find("/")
+        while end != -1:
+            if path[:end] in self._roots:
+                return True
+            end = path.find("/", end + 1)
+        return False
+
+    def root_of(self, path: str) -> str | None:
+        for root in sorted(self._roots, key=len, reverse=True):
+            if is_within(path, root):
+                return root
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self._roots)
+
+
+_COPY_STEP = re.compile(r"^(?:COPY|ADD)\b")
+
+
+def instruction(created_by: str | None) -> str:
+    """`/bin/sh -c #(nop) COPY file:.. in /app` and `COPY . . # buildkit` -> `COPY ...`."""
+    if not created_by:
+        return ""
+    text = _INSTRUCTION_PREFIX.sub("", created_by.strip(), count=1)
+    if text.endswith("# buildkit"):
+        text = text[: -len("# buildkit")].rstrip()
+    if created_by.strip().startswith("/bin/sh -c") and "#(nop)" not in created_by:
+        text = "RUN " + text
+    elif text.startswith("RUN /bin/sh -c "):
+        text = "RUN " + text[len("RUN /bin/sh -c ") :]
+    return text
+
+
+def is_copy_step(created_by: str | None) -> bool:
+    return bool(_COPY_STEP.match(instruction(created_by)))

@@ -1,0 +1,163 @@
+"""Command line. The only place that prints errors and chooses exit codes:
+0 success, 1 a threshold failed, 2 an error (bad input, unreachable source, bad usage)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from imgaudit import __version__
+from imgaudit.audit import AuditOptions, BaseSpec, audit
+from imgaudit.errors import ImgauditError
+from imgaudit.report import json as json_report
+from imgaudit.report import terminal
+from imgaudit.sources.resolve import open_reference
+
+EXIT_ERROR = 2
+
+
+class DefaultGroup(click.Group):
+    """`imgaudit IMAGE` means `imgaudit audit IMAGE`; other first words name subcommands."""
+
+    default_command = "audit"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = [self.default_command, *args]
+        elif not args:
+            args = [self.default_command, "--help"]
+        return super().parse_args(ctx, args)
+
+
+def _fail(error: ImgauditError, debug: bool) -> NoReturn:
+    if debug:
+        raise error
+    click.echo(f"imgaudit: error: {error}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@contextmanager
+def error_boundary(debug: bool) -> Iterator[None]:
+    """Expected failures become one line on stderr and exit 2; `--debug` keeps the traceback."""
+    try:
+        yield
+    except ImgauditError as error:
+        _fail(error, debug)
+    except KeyboardInterrupt:
+        click.echo("imgaudit: interrupted", err=True)
+        sys.exit(130)
+
+
+def _stderr_console() -> Console:
+    return Console(stderr=True, no_color="NO_COLOR" in os.environ)
+
+
+def _warn(console: Console) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        console.print(f"imgaudit: warning: {message}", style="yellow", highlight=False)
+
+    return warn
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="imgaudit")
+def main() -> None:
+    """Why is this container image big, and what exactly should change?
+
+    imgaudit reads every layer of an image, attributes each byte (base image, Poetry and pip
+    caches, Python packages, your app, bytes wasted by later deletions) and reports it.
+
+    \b
+    Examples:
+      imgaudit image.tar                      a `docker save` archive
+      imgaudit oci-layout-dir/                an OCI image layout
+      imgaudit image.tar --format json        the machine-readable report
+    """
+
+
+@main.command("audit")
+@click.argument("reference")
+@click.option("--image", "image_name", metavar="NAME:TAG", help="Which image of an archive that holds several.")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Which platform of a multi-platform image.")
+@click.option(
+    "--base",
+    "base_reference",
+    metavar="REF_OR_ARCHIVE",
+    help="The base image this one was built FROM; its layers are reported as base_image.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["terminal", "json"]),
+    default="terminal",
+    show_default=True,
+    help="terminal: the one-screen report. json: the versioned report (schema imgaudit/report/v1).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def audit_command(
+    reference: str,
+    image_name: str | None,
+    platform: str | None,
+    base_reference: str | None,
+    output_format: str,
+    output: Path | None,
+    debug: bool,
+) -> None:
+    """Audit REFERENCE: a `docker save` archive, an OCI archive or an OCI layout directory."""
+    errors = _stderr_console()
+    warn = _warn(errors)
+    with error_boundary(debug):
+        options = AuditOptions(base=_base_spec(base_reference, platform, warn))
+        with (
+            open_reference(reference, image=image_name, platform=platform, warn=warn) as source,
+            _progress(errors) as progress,
+        ):
+            report = audit(source, options, progress=progress)
+        _emit(report, output_format, output)
+
+
+def _base_spec(reference: str | None, platform: str | None, warn: Callable[[str], None]) -> BaseSpec | None:
+    if reference is None:
+        return None
+    with open_reference(reference, image=None, platform=platform, warn=warn) as base:
+        diff_ids = tuple(d.diff_id or "" for d in base.layers)
+        return BaseSpec(diff_ids, base.info.reference)
+
+
+@contextmanager
+def _progress(console: Console) -> Iterator[Callable[[str], None] | None]:
+    if not console.is_terminal:
+        yield None
+        return
+    with console.status("reading image") as status:
+        yield lambda message: status.update(message)
+
+
+def _emit(report: Any, output_format: str, output: Path | None) -> None:
+    if output_format == "json":
+        text = json_report.render(report)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            _write(output, text)
+        return
+    if output is None:
+        terminal.render(report, Console(no_color="NO_COLOR" in os.environ))
+        return
+    with output.open("w", encoding="utf-8") as handle:
+        terminal.render(report, Console(file=handle, no_color=True, width=120))
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ImgauditError(f"cannot write the report: {exc.strerror}", where=str(path)) from exc

@@ -1,0 +1,1 @@
+"""Layer walk (tar -> entries) and merge (overlay semantics, wasted bytes)."""

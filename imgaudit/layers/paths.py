@@ -1,0 +1,36 @@
+"""Normalising the paths found in layer tars."""
+
+from __future__ import annotations
+
+
+def normalize(name: str) -> str | None:
+    """`./usr//lib/` -> `usr/lib`; `` or `.` -> `` (the root).
+
+    Returns None for a path that is absolute or climbs with `..`: such an entry tries to
+    escape the image root and is never trusted.
+    """
+    if name.startswith("/"):
+        return None
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            return None
+        parts.append(part)
+    return "/".join(parts)
+
+
+def parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def basename(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def is_within(path: str, root: str) -> bool:
+    """True when `path` is `root` or lies beneath it (both normalised; `` is the image root)."""
+    if not root:
+        return True
+    return path == root or path.startswith(root + "/")

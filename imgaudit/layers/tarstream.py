@@ -1,0 +1,194 @@
+"""A strict, streaming reader of tar headers.
+
+Why not `tarfile` iteration: it keeps every TarInfo in memory, and it silently treats a
+garbage header or a stream cut at a member boundary as a normal end of archive. A layer
+audit must tell a truncated layer from a complete one, so this reader insists on the
+end-of-archive block and skips member contents (seeking when the stream allows it).
+Header decoding itself is `tarfile.TarInfo.frombuf`: checksums, base-256 sizes, types.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from imgaudit.errors import LayerError
+
+BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
+_SKIP_CHUNK = 1 << 20
+_PAX_TYPES = (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE)
+# Only regular files (and unknown types, as tarfile does) carry data after their header.
+_DATA_TYPES = (*tarfile.REGULAR_TYPES,)
+_KNOWN_TYPES = (*tarfile.SUPPORTED_TYPES,)
+
+
+@dataclass(frozen=True, slots=True)
+class TarMember:
+    name: str
+    type: bytes
+    size: int
+    linkname: str
+    data_offset: int
+
+    @property
+    def is_regular(self) -> bool:
+        return self.type in _DATA_TYPES
+
+
+class _Cursor:
+    """Tracks the position in the stream; seeks forward when it can, else reads and drops."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.pos = 0
+        self.base = 0
+        self.length: int | None = None
+        try:
+            if stream.seekable():
+                start = stream.tell()
+                end = stream.seek(0, 2)
+                stream.seek(start)
+                self.length = end - start
+                self.base = start
+        except (OSError, ValueError):
+            self.length = None
+
+    def read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            chunk = self.stream.read(remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        self.pos += len(data)
+        return data
+
+    def skip(self, size: int) -> bool:
+        """Advance `size` bytes; False when the stream ends first."""
+        if size <= 0:
+            return True
+        if self.length is not None:
+            if self.pos + size > self.length:
+                return False
+            self.pos += size
+            self.stream.seek(self.base + self.pos)
+            return True
+        remaining = size
+        while remaining > 0:
+            chunk = self.stream.read(min(remaining, _SKIP_CHUNK))
+            if not chunk:
+                self.pos += size - remaining
+                return False
+            remaining -= len(chunk)
+        self.pos += size
+        return True
+
+    def drain(self) -> None:
+        """Read to the end, so that decompressors and digest checks see every byte."""
+        if self.length is not None:
+            return
+        while self.stream.read(_SKIP_CHUNK):
+            pass
+
+
+def _parse_pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos)
+        if space < 0:
+            break
+        try:
+            length = int(data[pos:space])
+        except ValueError as exc:
+            raise LayerError("corrupt pax header in layer tar") from exc
+        if length <= 0:
+            raise LayerError("corrupt pax header in layer tar")
+        record = data[space + 1 : pos + length - 1]
+        key, _, value = record.partition(b"=")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records
+
+
+ContentWanted = Callable[[TarMember], int | None]
+
+
+def iter_members(
+    stream: BinaryIO, want_content: ContentWanted | None = None
+) -> Iterator[tuple[TarMember, bytes | None]]:
+    """Yield each member of a tar stream with, when `want_content` gives a cap, its first bytes.
+
+    Raises LayerError for anything that is not a complete, well-formed tar.
+    """
+    cursor = _Cursor(stream)
+    pending: dict[str, str] = {}
+    global_pax: dict[str, str] = {}
+    while True:
+        header_at = cursor.pos
+        block = cursor.read(BLOCK)
+        if not block:
+            if header_at == 0:
+                raise LayerError("layer is empty, not a tar")
+            raise LayerError("layer tar is truncated: it ends without the end-of-archive block")
+        if len(block) < BLOCK:
+            raise LayerError("layer tar is truncated in a header")
+        if block == _ZERO_BLOCK:
+            cursor.drain()
+            return
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            where = "not a tar" if header_at == 0 else f"corrupt tar header at byte {header_at}"
+            raise LayerError(f"layer is {where}") from exc
+        size = info.size
+        padded = -(-size // BLOCK) * BLOCK
+        if info.type in _PAX_TYPES or info.type == tarfile.XGLTYPE:
+            data = cursor.read(size)
+            if len(data) < size or not cursor.skip(padded - size):
+                raise LayerError("layer tar is truncated in a pax header")
+            records = _parse_pax(data)
+            (global_pax if info.type == tarfile.XGLTYPE else pending).update(records)
+            continue
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            data = cursor.read(size)
+            if len(data) < size or not cursor.skip(padded - size):
+                raise LayerError("layer tar is truncated in a GNU long name")
+            value = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            key = "path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"
+            pending[key] = value
+            continue
+        overrides = {**global_pax, **pending}
+        pending = {}
+        if "size" in overrides:
+            try:
+                size = int(overrides["size"])
+            except ValueError as exc:
+                raise LayerError("corrupt pax size in layer tar") from exc
+            padded = -(-size // BLOCK) * BLOCK
+        has_data = info.type in _DATA_TYPES or info.type not in _KNOWN_TYPES
+        member = TarMember(
+            name=overrides.get("path", info.name),
+            type=info.type,
+            size=size if has_data else 0,
+            linkname=overrides.get("linkpath", info.linkname),
+            data_offset=cursor.pos,
+        )
+        content: bytes | None = None
+        consumed = 0
+        if has_data and want_content is not None:
+            cap = want_content(member)
+            if cap is not None:
+                content = cursor.read(min(size, cap))
+                consumed = len(content)
+                if consumed < min(size, cap):
+                    raise LayerError(f"layer tar is truncated inside {member.name}")
+        if has_data and not cursor.skip(padded - consumed):
+            raise LayerError(f"layer tar is truncated inside {member.name}")
+        yield member, content

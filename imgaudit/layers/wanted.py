@@ -1,0 +1,83 @@
+"""The few small files whose contents the walk keeps, and how much of each.
+
+Classification reads accounts, Python package metadata, project lock files and OS package
+databases. The rule set is fixed so that a layer's analysis stays a pure function of its
+bytes (and can be cached by diff_id). Caps bound memory on hostile or huge images.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imgaudit.layers.paths import basename
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRule:
+    pattern: re.Pattern[str]
+    cap: int
+    # METADATA headers come first, so a prefix is still useful; a cut RECORD or lock is not.
+    prefix_ok: bool = False
+
+
+_RULES: tuple[ContentRule, ...] = (
+    ContentRule(re.compile(r"etc/(passwd|group)"), 1 * MIB),
+    ContentRule(re.compile(r".*/pyvenv\.cfg"), 64 * KIB),
+    ContentRule(re.compile(r".*\.dist-info/(RECORD|INSTALLER|direct_url\.json)"), 8 * MIB),
+    ContentRule(re.compile(r".*\.dist-info/METADATA"), 256 * KIB, prefix_ok=True),
+    ContentRule(re.compile(r".*\.egg-info/(installed-files\.txt|requires\.txt|top_level\.txt)"), 4 * MIB),
+    ContentRule(re.compile(r".*\.egg-info/PKG-INFO"), 256 * KIB, prefix_ok=True),
+    ContentRule(re.compile(r"(.*/)?(pyproject\.toml|poetry\.lock|pylock(\.[^/]*)?\.toml)"), 8 * MIB),
+    ContentRule(re.compile(r"(.*/)?requirements[^/]*\.(txt|in)"), 1 * MIB),
+    ContentRule(re.compile(r"var/lib/dpkg/status"), 32 * MIB),
+    ContentRule(re.compile(r"var/lib/dpkg/status\.d/[^/]+"), 1 * MIB),
+    ContentRule(re.compile(r"var/lib/dpkg/info/[^/]+\.list"), 4 * MIB),
+    ContentRule(re.compile(r"lib/apk/db/installed"), 32 * MIB),
+)
+
+# A cheap pre-filter on the file name keeps the regexes off the hot path.
+_INTERESTING_NAMES = frozenset(
+    {
+        "passwd",
+        "group",
+        "pyvenv.cfg",
+        "RECORD",
+        "INSTALLER",
+        "direct_url.json",
+        "METADATA",
+        "installed-files.txt",
+        "requires.txt",
+        "top_level.txt",
+        "PKG-INFO",
+        "pyproject.toml",
+        "poetry.lock",
+        "status",
+        "installed",
+    }
+)
+
+
+def _maybe_interesting(name: str) -> bool:
+    return (
+        name in _INTERESTING_NAMES
+        or name.endswith(".list")
+        or name.startswith(("requirements", "pylock"))
+        or "/status.d/" in name
+    )
+
+
+def content_cap(path: str, size: int) -> int | None:
+    """How many bytes of this file to keep, or None to keep none."""
+    name = basename(path)
+    if not _maybe_interesting(name) and "status.d" not in path:
+        return None
+    for rule in _RULES:
+        if rule.pattern.fullmatch(path):
+            if size <= rule.cap:
+                return size
+            return rule.cap if rule.prefix_ok else None
+    return None

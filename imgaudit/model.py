@@ -1,0 +1,205 @@
+"""Values shared by the pipeline stages.
+
+Everything here is a frozen dataclass or an enum: stages hand these to each other and
+never mutate what they received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class EntryKind(StrEnum):
+    """What a tar member of a layer is, after whiteouts are recognised."""
+
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    OTHER = "other"  # devices, fifos: zero bytes, but they occupy a path
+    WHITEOUT = "whiteout"  # `.wh.NAME`: deletes NAME from lower layers
+    OPAQUE = "opaque"  # `.wh..wh..opq`: hides the directory's lower contents
+
+
+@dataclass(frozen=True, slots=True)
+class LayerEntry:
+    """One member of a layer tar, path normalised (no leading `/` or `./`).
+
+    For WHITEOUT the path is the deleted path; for OPAQUE it is the directory.
+    `link` is the normalised target of a hard link, the raw target of a symlink.
+    """
+
+    path: str
+    kind: EntryKind
+    size: int = 0
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerAnalysis:
+    """What one layer tar holds: a pure function of the layer's bytes.
+
+    Small enough to serialise, so it can be cached by the layer's diff_id.
+    `contents` holds the bytes of the few small files classification reads.
+    """
+
+    entries: tuple[LayerEntry, ...]
+    contents: Mapping[str, bytes] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def file_bytes(self) -> int:
+        return sum(e.size for e in self.entries if e.kind is EntryKind.FILE)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDescriptor:
+    """A layer as the image manifest and config describe it."""
+
+    index: int
+    diff_id: str | None
+    digest: str | None
+    media_type: str | None
+    blob_size: int | None  # bytes stored in the source (compressed when the blob is)
+    created_by: str | None
+    created: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    created_by: str
+    empty_layer: bool
+    created: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the image came from, as the report states it."""
+
+    kind: str  # docker-archive, oci-archive, oci-layout, docker-engine, registry
+    location: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    reference: str
+    image_id: str | None  # sha256 of the config blob
+    manifest_digest: str | None
+    os: str | None
+    architecture: str | None
+    variant: str | None
+    created: str | None
+    origin: Origin
+    config: Mapping[str, Any]  # the image config's `config` object (Env, User, WorkingDir, ...)
+    history: tuple[HistoryEntry, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for item in self.config.get("Env") or []:
+            name, _, value = str(item).partition("=")
+            env[name] = value
+        return env
+
+    @property
+    def user(self) -> str:
+        return str(self.config.get("User") or "")
+
+    @property
+    def workdir(self) -> str:
+        return str(self.config.get("WorkingDir") or "")
+
+
+class Category(StrEnum):
+    """Where a byte of the final filesystem comes from. Ids are stable: never renamed."""
+
+    BASE_IMAGE = "base_image"
+    POETRY_CACHE = "poetry_cache"
+    PIP_CACHE = "pip_cache"
+    VIRTUALENV_SEED_CACHE = "virtualenv_seed_cache"
+    APT_CACHE = "apt_cache"
+    DEV_PACKAGES = "dev_packages"
+    PYTHON_TOOLCHAIN = "python_toolchain"
+    BUILD_TOOLCHAIN = "build_toolchain"
+    PYTHON_PACKAGES = "python_packages"
+    APP = "app"
+    OTHER = "other"
+
+
+class BaseMethod(StrEnum):
+    """How the boundary between base image and the image's own layers was decided."""
+
+    FLAG = "flag"
+    ANNOTATION = "annotation"
+    HISTORY = "history"
+    FIRST_LAYER = "first-layer"
+
+
+@dataclass(frozen=True, slots=True)
+class BaseImage:
+    method: BaseMethod
+    layer_count: int
+    name: str | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerReport:
+    descriptor: LayerDescriptor
+    size_bytes: int  # regular-file bytes the layer ships (uncompressed)
+    wasted_bytes: int
+    files: int
+    is_base: bool
+
+    @property
+    def index(self) -> int:
+        return self.descriptor.index
+
+
+@dataclass(frozen=True, slots=True)
+class WastedPath:
+    """Bytes that ship but that the running container never sees, grouped by directory."""
+
+    path: str
+    bytes: int
+    files: int
+    shipped_by: int  # layer index
+    removed_by: int  # layer index
+    removal: str  # deleted, hidden, overwritten, replaced
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorySize:
+    path: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything one audit found; renderers and gates read it, nothing mutates it."""
+
+    image: ImageInfo
+    layers: tuple[LayerReport, ...]
+    base: BaseImage
+    total_bytes: int
+    final_bytes: int
+    categories: Mapping[Category, int]
+    wasted: tuple[WastedPath, ...]
+    largest_directories: tuple[DirectorySize, ...]
+    warnings: tuple[str, ...] = ()
+    duration_seconds: float = 0.0
+
+    @property
+    def wasted_bytes(self) -> int:
+        return self.total_bytes - self.final_bytes
+
+    @property
+    def efficiency(self) -> float:
+        return self.final_bytes / self.total_bytes if self.total_bytes else 1.0

@@ -1,0 +1,1 @@
+"""Image sources: each opens an image and hands out its config and layer streams."""

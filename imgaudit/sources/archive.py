@@ -1,0 +1,234 @@
+"""Images stored as files: `docker save` archives (classic and OCI-based), OCI archives
+and OCI image-layout directories.
+
+All four are a blob store plus one of two indexes: Docker's `manifest.json`, or the OCI
+`index.json`. Docker 25+ writes both; `manifest.json` is then preferred for its tags, and
+`index.json` still supplies the manifest digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from imgaudit.errors import SourceError
+from imgaudit.layers.paths import normalize
+from imgaudit.model import ImageInfo, LayerDescriptor, Origin
+from imgaudit.sources.interface import ImageSource
+from imgaudit.sources.manifests import (
+    INDEX_TYPES,
+    NAME_ANNOTATIONS,
+    Candidate,
+    LayerRef,
+    blob_name,
+    checked_digest,
+    describe_image,
+    parse_json,
+    platform_string,
+    select_candidate,
+)
+from imgaudit.sources.store import BlobStore, DirectoryStore, TarArchiveStore
+
+MAX_INDEX_DEPTH = 4
+
+
+def _docker_manifest_candidates(store: BlobStore) -> list[Candidate]:
+    entries = parse_json(store.read("manifest.json"), "manifest.json", store.location)
+    if not isinstance(entries, list):
+        raise SourceError("manifest.json is not a list of images", where=store.location)
+    candidates = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
+            raise SourceError("manifest.json has an entry without Config", where=store.location)
+        layers = entry.get("Layers")
+        if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers):
+            raise SourceError("manifest.json has an entry without Layers", where=store.location)
+        refs = []
+        for name in layers:
+            if normalize(name) is None:
+                raise SourceError(f"manifest.json names a path outside the archive: {name!r}")
+            digest = _digest_from_blob_path(name)
+            refs.append(LayerRef(name, digest, None, store.size(name) if store.exists(name) else None))
+        candidates.append(
+            Candidate(
+                names=[str(t) for t in entry.get("RepoTags") or []],
+                config_name=entry["Config"],
+                layers=refs,
+            )
+        )
+    return candidates
+
+
+def _digest_from_blob_path(name: str) -> str | None:
+    parts = (normalize(name) or "").split("/")
+    if len(parts) == 3 and parts[0] == "blobs":
+        return f"{parts[1]}:{parts[2]}"
+    return None
+
+
+def _oci_candidates(store: BlobStore) -> list[Candidate]:
+    index = parse_json(store.read("index.json"), "index.json", store.location)
+    candidates: list[Candidate] = []
+    _collect(store, index, [], None, candidates, depth=0)
+    return candidates
+
+
+def _collect(
+    store: BlobStore,
+    index: Any,
+    names: list[str],
+    platform: str | None,
+    out: list[Candidate],
+    depth: int,
+) -> None:
+    if depth > MAX_INDEX_DEPTH:
+        raise SourceError("image indexes nest too deeply", where=store.location)
+    manifests = index.get("manifests") if isinstance(index, dict) else None
+    if not isinstance(manifests, list):
+        raise SourceError("an image index has no manifests list", where=store.location)
+    for descriptor in manifests:
+        if not isinstance(descriptor, dict):
+            continue
+        annotations = descriptor.get("annotations") or {}
+        if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            continue  # BuildKit provenance: not a runnable image
+        digest = checked_digest(descriptor.get("digest"), store.location)
+        own_names = [str(annotations[k]) for k in NAME_ANNOTATIONS if annotations.get(k)]
+        # The full name (containerd's) is more useful than a bare tag; keep both for matching.
+        here_names = own_names or names
+        here_platform = platform_string(descriptor.get("platform")) or platform
+        body = parse_json(store.read(blob_name(digest)), f"blob {digest}", store.location)
+        media_type = descriptor.get("mediaType") or (
+            body.get("mediaType") if isinstance(body, dict) else None
+        )
+        if media_type in INDEX_TYPES or (isinstance(body, dict) and "manifests" in body):
+            _collect(store, body, here_names, here_platform, out, depth + 1)
+            continue
+        out.append(_manifest_candidate(store, body, digest, here_names, here_platform, annotations))
+
+
+def _manifest_candidate(
+    store: BlobStore,
+    manifest: Any,
+    digest: str,
+    names: list[str],
+    platform: str | None,
+    index_annotations: dict[str, Any],
+) -> Candidate:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise SourceError(f"manifest {digest} has no config", where=store.location)
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        raise SourceError(f"manifest {digest} has no layers list", where=store.location)
+    refs = []
+    for layer in layers:
+        layer_digest = checked_digest(
+            layer.get("digest") if isinstance(layer, dict) else None, store.location
+        )
+        refs.append(
+            LayerRef(blob_name(layer_digest), layer_digest, layer.get("mediaType"), layer.get("size"))
+        )
+    config_digest = checked_digest(manifest["config"].get("digest"), store.location)
+    annotations = {str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()}
+    annotations.update({str(k): str(v) for k, v in index_annotations.items()})
+    return Candidate(
+        names=names,
+        config_name=blob_name(config_digest),
+        layers=refs,
+        manifest_digest=digest,
+        platform=platform,
+        annotations=annotations,
+    )
+
+
+class ArchiveSource(ImageSource):
+    """An image read from a blob store (an archive file or a layout directory)."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        kind: str,
+        image: str | None,
+        platform: str | None,
+        warn: Callable[[str], None],
+    ) -> None:
+        self._store = store
+        if store.exists("manifest.json"):
+            candidates = _docker_manifest_candidates(store)
+            if store.exists("index.json"):
+                _add_manifest_digests(store, candidates)
+        elif store.exists("index.json"):
+            candidates = _oci_candidates(store)
+            kind = "oci-archive" if kind == "docker-archive" else kind
+        else:
+            raise SourceError(
+                "no manifest.json or index.json: not a docker save archive or OCI layout",
+                where=store.location,
+            )
+        chosen = select_candidate(candidates, image, platform, store.location)
+        self._chosen = chosen
+        reference = image or (chosen.names[0] if chosen.names else Path(store.location).name)
+        origin = Origin(kind=kind, location=store.location)
+        if not store.exists(chosen.config_name):
+            raise SourceError(f"the config blob {chosen.config_name} is missing", where=store.location)
+        missing = [ref.name for ref in chosen.layers if not store.exists(ref.name)]
+        if missing:
+            raise SourceError(f"layer blob {missing[0]} is missing", where=store.location)
+        self._info, self._layers = describe_image(
+            chosen, store.read(chosen.config_name), origin, reference, warn
+        )
+
+    @property
+    def info(self) -> ImageInfo:
+        return self._info
+
+    @property
+    def layers(self) -> Sequence[LayerDescriptor]:
+        return self._layers
+
+    @contextmanager
+    def _open(self, index: int) -> Iterator[BinaryIO]:
+        with self._store.open(self._chosen.layers[index].name) as stream:
+            yield stream
+
+    def open_layer(self, index: int) -> Any:
+        return self._open(index)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _add_manifest_digests(store: BlobStore, candidates: list[Candidate]) -> None:
+    """Docker 25+ archives also carry index.json: take the manifest digests from it."""
+    try:
+        indexed = _oci_candidates(store)
+    except SourceError:
+        return  # manifest.json alone describes the images fully
+    by_config = {c.config_name: c for c in indexed}
+    for candidate in candidates:
+        match = by_config.get(normalize(candidate.config_name) or "")
+        if match is not None:
+            candidate.manifest_digest = match.manifest_digest
+            candidate.platform = match.platform
+            candidate.annotations = match.annotations
+            candidate.layers = [
+                ref if ref.media_type else LayerRef(ref.name, ref.digest, m.media_type, ref.size)
+                for ref, m in zip(candidate.layers, match.layers, strict=False)
+            ]
+
+
+def open_path(
+    path: Path, image: str | None, platform: str | None, warn: Callable[[str], None]
+) -> ArchiveSource:
+    """Open an archive file or a layout directory; the format is read from its contents."""
+    if path.is_dir():
+        if not (path / "index.json").is_file() and not (path / "manifest.json").is_file():
+            raise SourceError("directory is not an OCI image layout (no index.json)", where=str(path))
+        return ArchiveSource(DirectoryStore(path), "oci-layout", image, platform, warn)
+    if not path.is_file():
+        raise SourceError("no such file or directory", where=str(path))
+    if path.stat().st_size == 0:
+        raise SourceError("the archive is empty", where=str(path))
+    return ArchiveSource(TarArchiveStore(path), "docker-archive", image, platform, warn)

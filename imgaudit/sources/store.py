@@ -1,0 +1,165 @@
+"""Named blobs inside an image archive (a tar) or an image layout (a directory).
+
+Both stores answer the same three questions, so the manifest readers never care which
+one they read. Neither ever extracts anything to disk, and neither resolves a name to a
+place outside the archive or the layout directory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from imgaudit.errors import LayerError, SourceError
+from imgaudit.layers.paths import normalize
+from imgaudit.layers.tarstream import iter_members
+from imgaudit.sources.compression import compression_of
+
+JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
+
+
+class BlobStore(ABC):
+    location: str
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def size(self, name: str) -> int: ...
+
+    @abstractmethod
+    def open(self, name: str) -> BinaryIO: ...
+
+    def read(self, name: str, cap: int = JSON_CAP) -> bytes:
+        if self.size(name) > cap:
+            raise SourceError(f"{name} is larger than {cap} bytes", where=self.location)
+        with self.open(name) as stream:
+            return stream.read()
+
+    def close(self) -> None:  # noqa: B027 - a directory store holds nothing open
+        pass
+
+
+class _Slice(io.RawIOBase):
+    """A read-only, seekable window onto a member of an uncompressed tar on disk."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._offset = offset
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self._fd, want, self._offset + self._pos)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+class TarArchiveStore(BlobStore):
+    """The members of an uncompressed tar archive (`docker save`, `oci-archive`), indexed once."""
+
+    def __init__(self, path: Path) -> None:
+        self.location = str(path)
+        self._path = path
+        self._members: dict[str, tuple[int, int]] = {}
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(4)
+                if compression_of(head) != "none":
+                    raise SourceError(
+                        "the archive itself is compressed; decompress it first "
+                        "(for example `gunzip -k` or `zstd -d`)",
+                        where=self.location,
+                    )
+                handle.seek(0)
+                for member, _ in iter_members(handle):
+                    name = normalize(member.name)
+                    if name and member.is_regular:
+                        self._members[name] = (member.data_offset, member.size)
+        except LayerError as exc:
+            raise SourceError(
+                f"not a readable image archive: {exc.message.replace('layer', 'archive')}",
+                where=self.location,
+            ) from exc
+        except OSError as exc:
+            raise SourceError(f"cannot read the archive: {exc.strerror}", where=self.location) from exc
+
+    def _member(self, name: str) -> tuple[int, int]:
+        key = normalize(name)
+        if not key or key not in self._members:
+            raise SourceError(f"the archive has no {name!r}", where=self.location)
+        return self._members[key]
+
+    def exists(self, name: str) -> bool:
+        key = normalize(name)
+        return bool(key) and key in self._members
+
+    def size(self, name: str) -> int:
+        return self._member(name)[1]
+
+    def open(self, name: str) -> BinaryIO:
+        offset, size = self._member(name)
+        return cast(BinaryIO, io.BufferedReader(_Slice(self._path, offset, size), buffer_size=1 << 20))
+
+
+class DirectoryStore(BlobStore):
+    """Files of an OCI image-layout directory, confined to that directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.location = str(root)
+        self._root = root.resolve()
+
+    def _path(self, name: str) -> Path:
+        key = normalize(name)
+        if not key:
+            raise SourceError(f"refusing a blob name outside the layout: {name!r}", where=self.location)
+        path = (self._root / key).resolve()
+        if not path.is_relative_to(self._root):
+            raise SourceError(f"refusing a blob that leads outside the layout: {name!r}", where=self.location)
+        return path
+
+    def exists(self, name: str) -> bool:
+        try:
+            return self._path(name).is_file()
+        except SourceError:
+            return False
+
+    def size(self, name: str) -> int:
+        try:
+            return self._path(name).stat().st_size
+        except FileNotFoundError as exc:
+            raise SourceError(f"the layout has no {name!r}", where=self.location) from exc
+
+    def open(self, name: str) -> BinaryIO:
+        try:
+            return self._path(name).open("rb")
+        except FileNotFoundError as exc:
+            raise SourceError(f"the layout has no {name!r}", where=self.location) from exc
+        except OSError as exc:
+            raise SourceError(f"cannot read {name!r}: {exc.strerror}", where=self.location) from exc
