@@ -82,15 +82,16 @@ def _categories(report: Report, plain: bool) -> Table:
     return table
 
 
-def _layers(report: Report, plain: bool) -> Table:
+def _layers(report: Report, plain: bool, width: int) -> Table:
     table = Table(title="Layers", box=_box(plain), title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("size", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("wasted", justify="right")
-    table.add_column("instruction", overflow="ellipsis", no_wrap=True, max_width=72)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("wasted", justify="right", no_wrap=True)
+    # Rich squeezes every column to fit; the instruction is the one that may give way.
+    table.add_column("instruction", overflow="ellipsis", no_wrap=True, max_width=max(20, width - 48))
     for layer in report.layers[-LAYERS_SHOWN:]:
-        step = instruction(layer.descriptor.created_by) or "(no history)"
+        step = instruction(layer.descriptor.created_by) or layer.descriptor.comment or "(no history)"
         marker = "base " if layer.is_base else ""
         wasted = human_bytes(layer.wasted_bytes) if layer.wasted_bytes else "-"
         table.add_row(
@@ -131,7 +132,7 @@ def _box(plain: bool) -> box.Box:
 
 def render(report: Report, console: Console) -> None:
     plain = console.no_color or not console.is_terminal
-    parts: list[RenderableType] = [_header(report), _categories(report, plain), _layers(report, plain)]
+    parts: list[RenderableType] = [_header(report), _categories(report, plain), _layers(report, plain, console.width)]
     wasted = _wasted(report, plain)
     if wasted is not None:
         parts.append(wasted)
