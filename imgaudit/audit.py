@@ -143,7 +143,9 @@ def largest_directories(
             up = parent(path)
             biggest_child[up] = max(biggest_child[up], size)
     shown = [
-        DirectorySize("/" + path, size) for path, size in sizes.items() if biggest_child.get(path, 0) < 0.9 * size
+        DirectorySize("/" + path, size)
+        for path, size in sizes.items()
+        if biggest_child.get(path, 0) < 0.9 * size
     ]
     shown.sort(key=lambda d: (-d.bytes, d.path))
     return tuple(shown[:limit])

@@ -84,7 +84,9 @@ def main() -> None:
 
 @main.command("audit")
 @click.argument("reference")
-@click.option("--image", "image_name", metavar="NAME:TAG", help="Which image of an archive that holds several.")
+@click.option(
+    "--image", "image_name", metavar="NAME:TAG", help="Which image of an archive that holds several."
+)
 @click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Which platform of a multi-platform image.")
 @click.option(
     "--base",
@@ -100,7 +102,9 @@ def main() -> None:
     show_default=True,
     help="terminal: the one-screen report. json: the versioned report (schema imgaudit/report/v1).",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE."
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def audit_command(
     reference: str,

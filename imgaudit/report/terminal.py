@@ -68,7 +68,9 @@ def _header(report: Report) -> RenderableType:
 
 
 def _categories(report: Report, plain: bool) -> Table:
-    table = Table(title="Where the bytes of the final filesystem come from", box=_box(plain), title_justify="left")
+    table = Table(
+        title="Where the bytes of the final filesystem come from", box=_box(plain), title_justify="left"
+    )
     table.add_column("category")
     table.add_column("size", justify="right")
     table.add_column("share", justify="right")
@@ -78,7 +80,9 @@ def _categories(report: Report, plain: bool) -> Table:
         if not size:
             continue
         share = size / report.final_bytes if report.final_bytes else 0.0
-        table.add_row(category_label(category), human_bytes(size), percent(size, report.final_bytes), _bar(share, plain))
+        table.add_row(
+            category_label(category), human_bytes(size), percent(size, report.final_bytes), _bar(share, plain)
+        )
     return table
 
 
@@ -107,12 +111,18 @@ def _layers(report: Report, plain: bool, width: int) -> Table:
 def _wasted(report: Report, plain: bool) -> Table | None:
     if not report.wasted:
         return None
-    table = Table(title="Wasted: shipped, but deleted or overwritten later", box=_box(plain), title_justify="left")
+    table = Table(
+        title="Wasted: shipped, but deleted or overwritten later", box=_box(plain), title_justify="left"
+    )
     table.add_column("path", overflow="fold")
     table.add_column("size", justify="right")
     table.add_column("shipped by → removed by", no_wrap=True)
     for item in report.wasted[:WASTED_SHOWN]:
-        table.add_row(item.path, human_bytes(item.bytes), f"layer {item.shipped_by} → {item.removed_by} ({item.removal})")
+        table.add_row(
+            item.path,
+            human_bytes(item.bytes),
+            f"layer {item.shipped_by} → {item.removed_by} ({item.removal})",
+        )
     return table
 
 
@@ -122,7 +132,9 @@ def _directories(report: Report, plain: bool) -> Table:
     table.add_column("size", justify="right")
     table.add_column("share", justify="right")
     for directory in report.largest_directories:
-        table.add_row(directory.path, human_bytes(directory.bytes), percent(directory.bytes, report.final_bytes))
+        table.add_row(
+            directory.path, human_bytes(directory.bytes), percent(directory.bytes, report.final_bytes)
+        )
     return table
 
 
@@ -132,11 +144,14 @@ def _box(plain: bool) -> box.Box:
 
 def render(report: Report, console: Console) -> None:
     plain = console.no_color or not console.is_terminal
-    parts: list[RenderableType] = [_header(report), _categories(report, plain), _layers(report, plain, console.width)]
+    parts: list[RenderableType] = [
+        _header(report),
+        _categories(report, plain),
+        _layers(report, plain, console.width),
+    ]
     wasted = _wasted(report, plain)
     if wasted is not None:
         parts.append(wasted)
     parts.append(_directories(report, plain))
-    for warning in report.warnings[:10]:
-        parts.append(Text(f"warning: {warning}", style="yellow"))
+    parts.extend(Text(f"warning: {warning}", style="yellow") for warning in report.warnings[:10])
     console.print(Group(*parts))

@@ -79,8 +79,14 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     log = (root / "dockerd.log").open("w")
     process = subprocess.Popen(
         [
-            dockerd, "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
-            f"--data-root={root}/data", f"--exec-root={root}/exec", f"--pidfile={root}/docker.pid",
+            dockerd,
+            "--storage-driver=vfs",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            f"--data-root={root}/data",
+            f"--exec-root={root}/exec",
+            f"--pidfile={root}/docker.pid",
             f"--host={host}",
         ],
         stdout=log,
@@ -145,9 +151,12 @@ def _debootstrap(target: Path) -> None:
         unavailable("debootstrap is not installed (apt-get install debootstrap)")
     result = subprocess.run(
         [
-            "debootstrap", "--variant=minbase",
+            "debootstrap",
+            "--variant=minbase",
             "--include=python3,python3-venv,python3-pip,ca-certificates",
-            "bookworm", str(target), DEBIAN_MIRROR,
+            "bookworm",
+            str(target),
+            DEBIAN_MIRROR,
         ],
         capture_output=True,
         text=True,

@@ -287,7 +287,11 @@ def layout_files(
         descriptors.append(descriptor)
     if multi_platform_name:
         nested = json.dumps(
-            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descriptors}
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": descriptors,
+            }
         ).encode()
         files[_blob_path(_sha(nested))] = nested
         descriptors = [
