@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -181,8 +182,11 @@ def python_base_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFa
     work = tmp_path_factory.mktemp("python-base")
     rootfs = work / "rootfs"
     _debootstrap(rootfs)
-    # apt's downloaded .debs and lists would make the base needlessly large.
+    # apt's downloaded .debs would make the base needlessly large.
     shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+    # Behave like the official python images, where `pip install poetry` works system-wide.
+    for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
+        marker.unlink()
     tar_path = cached or work / "rootfs.tar"
     subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar_path), "."], check=True)
     _import(docker_engine, tar_path, PYTHON_BASE_TAG)
@@ -197,3 +201,22 @@ def ca_bundle() -> Path:
     if not bundle.is_file():
         unavailable("no CA bundle at /etc/ssl/certs/ca-certificates.crt")
     return bundle
+
+
+@pytest.fixture(scope="session")
+def pypi_simple_url() -> str:
+    """The simple index pip uses here, for POETRY_PYPI_MIRROR_URL inside builds.
+
+    Read from pip's configuration at run time (never written into the repository).
+    """
+    configured = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if configured:
+        return configured
+    from pip._internal.models.index import PyPI  # pip's own default index
+
+    return str(PyPI.simple_url)
