@@ -181,6 +181,78 @@ class DirectorySize:
     bytes: int
 
 
+class Severity(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    paths: tuple[str, ...] = ()  # absolute, the largest first
+    layers: tuple[int, ...] = ()
+    packages: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()  # one-line facts (instructions, breakdowns)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    text: str
+    dockerfile: str  # the snippet to write instead
+
+
+@dataclass(frozen=True, slots=True)
+class DockerfileLine:
+    start: int
+    end: int
+    instruction: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One of the advisor's catalogue (stable `id`), with what applying its fix saves.
+
+    Savings are bytes a registry stores for the image (uncompressed regular-file bytes of
+    all layers): wasted bytes count, since they ship. `savings_basis` says how the figure
+    was obtained, or why there is none.
+    """
+
+    id: str
+    title: str
+    severity: Severity
+    estimated_savings_bytes: int
+    share: float  # of the image's total_bytes
+    evidence: Evidence
+    fix: Fix
+    savings_basis: str
+    estimated_savings_compressed_bytes: int | None = None
+    dockerfile_lines: tuple[DockerfileLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    finding_ids: tuple[str, ...]
+    title: str
+    estimated_savings_bytes: int  # marginal: not counted by an earlier step
+    estimated_final_bytes: int  # total_bytes once this and every earlier step is applied
+    estimated_savings_compressed_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The fixes in the article's order, over the union of removable files.
+
+    Figures are shipped bytes (`total_bytes`), the same quantity a rebuilt image is measured by.
+    """
+
+    steps: tuple[PlanStep, ...]
+    estimated_savings_bytes: int
+    estimated_final_bytes: int
+    estimated_savings_compressed_bytes: int | None = None
+    basis: str = "shipped"
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """Everything one audit found; renderers and gates read it, nothing mutates it."""
@@ -195,6 +267,8 @@ class Report:
     largest_directories: tuple[DirectorySize, ...]
     warnings: tuple[str, ...] = ()
     duration_seconds: float = 0.0
+    findings: tuple[Finding, ...] = ()
+    plan: Plan | None = None
 
     @property
     def wasted_bytes(self) -> int:
