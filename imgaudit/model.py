@@ -253,6 +253,71 @@ class Plan:
     basis: str = "shipped"
 
 
+class EnvironmentKind(StrEnum):
+    VENV = "venv"  # a directory with pyvenv.cfg
+    TOOL_VENV = "tool-venv"  # a venv a tool made for itself (Poetry's installer, pipx)
+    SYSTEM = "system"  # an interpreter's own site-packages / dist-packages
+    USER = "user"  # `pip install --user`: ~/.local/lib/pythonX.Y/site-packages
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """One installed Python distribution; bytes are its files in the final filesystem."""
+
+    name: str  # PEP 503 normalised
+    version: str
+    bytes: int
+    files: int
+    installer: str | None = None
+    dev_only: bool = False
+    reason: str | None = None  # for a dev-only one: the dev root that pulls it in
+    toolchain: bool = False  # pip/Poetry toolchain outside the app's environment
+
+
+@dataclass(frozen=True, slots=True)
+class PythonEnvironment:
+    path: str  # absolute: the venv directory, or the site-packages directory
+    kind: EnvironmentKind
+    python: str | None
+    bytes: int  # every file beneath the path, distributions or not
+    distributions: tuple[Distribution, ...]  # biggest first
+
+
+class DevSource(StrEnum):
+    POETRY_LOCK = "poetry.lock"
+    PYPROJECT = "pyproject.toml"  # declared groups/extras, closed over installed metadata
+    REQUIREMENTS = "requirements"
+    HEURISTIC = "heuristic"
+
+
+class Confidence(StrEnum):
+    HIGH = "high"  # a lock file's graph
+    MEDIUM = "medium"  # declared roots, installed metadata for the graph
+    HEURISTIC = "heuristic"  # names of well-known dev tools
+
+
+@dataclass(frozen=True, slots=True)
+class DevDependencies:
+    """How dev-only packages were told apart from runtime ones."""
+
+    source: DevSource
+    confidence: Confidence
+    project: str | None  # where the project files were found (absolute in the image, or a host dir)
+    roots: tuple[str, ...] = ()  # the dev roots, `name (group)`
+
+
+@dataclass(frozen=True, slots=True)
+class OsPackage:
+    name: str
+    version: str
+    bytes: int
+    files: int
+    layer: int | None  # the layer that installed it, when the database says
+    in_base: bool
+    build_only: bool  # compilers, headers, ... and what only they depend on
+    manager: str = "dpkg"  # dpkg or apk
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """Everything one audit found; renderers and gates read it, nothing mutates it."""
@@ -269,6 +334,9 @@ class Report:
     duration_seconds: float = 0.0
     findings: tuple[Finding, ...] = ()
     plan: Plan | None = None
+    environments: tuple[PythonEnvironment, ...] = ()
+    os_packages: tuple[OsPackage, ...] = ()
+    dev_dependencies: DevDependencies | None = None
 
     @property
     def wasted_bytes(self) -> int:
