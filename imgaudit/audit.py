@@ -75,9 +75,9 @@ def audit(
     for descriptor in descriptors:
         if progress:
             progress(f"reading layer {descriptor.index + 1}/{len(descriptors)}")
-        analyses.append(analyze_source_layer(source, descriptor))
+        analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
     merged = merge_layers(analyses)
-    base = _base(options, descriptors, info)
+    base = (None if options.base else source.base_hint()) or _base(options, descriptors, info)
     classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged))
     layers = tuple(
         LayerReport(

@@ -15,10 +15,12 @@ from rich.console import Console
 
 from imgaudit import __version__
 from imgaudit.audit import AuditOptions, BaseSpec, audit
-from imgaudit.errors import ImgauditError
+from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.report import json as json_report
 from imgaudit.report import terminal
-from imgaudit.sources.resolve import open_reference
+from imgaudit.sources.daemon import PullPolicy
+from imgaudit.sources.registry import Credentials
+from imgaudit.sources.resolve import RemoteOptions, open_reference
 
 EXIT_ERROR = 2
 
@@ -105,6 +107,25 @@ def main() -> None:
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE."
 )
+@click.option(
+    "--pull",
+    type=click.Choice([p.value for p in PullPolicy]),
+    default=PullPolicy.MISSING.value,
+    is_flag=False,
+    flag_value=PullPolicy.ALWAYS.value,
+    show_default=True,
+    help="Engine images: pull first (`--pull` alone: always), only when missing, or never.",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Registries: accept a TLS certificate that does not verify (plain HTTP is only ever "
+    "used for localhost/127.0.0.1/::1 registries, automatically).",
+)
+@click.option("--username", metavar="USER", help="Registry user name; the password is read from stdin.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the registry password from stdin (needs --username)."
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def audit_command(
     reference: str,
@@ -114,24 +135,51 @@ def audit_command(
     output_format: str,
     output: Path | None,
     debug: bool,
+    pull: str = PullPolicy.MISSING.value,
+    insecure: bool = False,
+    username: str | None = None,
+    password_stdin: bool = False,
 ) -> None:
     """Audit REFERENCE: a `docker save` archive, an OCI archive or an OCI layout directory."""
     errors = _stderr_console()
     warn = _warn(errors)
     with error_boundary(debug):
-        options = AuditOptions(base=_base_spec(base_reference, platform, warn))
+        remote = _remote_options(pull, insecure, username, password_stdin)
+        options = AuditOptions(base=_base_spec(base_reference, platform, warn, remote))
         with (
-            open_reference(reference, image=image_name, platform=platform, warn=warn) as source,
+            open_reference(
+                reference, image=image_name, platform=platform, warn=warn, remote=remote
+            ) as source,
             _progress(errors) as progress,
         ):
             report = audit(source, options, progress=progress)
         _emit(report, output_format, output)
 
 
-def _base_spec(reference: str | None, platform: str | None, warn: Callable[[str], None]) -> BaseSpec | None:
+def _remote_options(pull: str, insecure: bool, username: str | None, password_stdin: bool) -> RemoteOptions:
+    """Engine and registry settings; the password comes from stdin only, never from argv."""
+    credentials = None
+    if password_stdin and not username:
+        raise UsageError("--password-stdin needs --username")
+    if username:
+        if not password_stdin:
+            raise UsageError("--username needs --password-stdin (a password on the command line would leak)")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: stdin held no password")
+        credentials = Credentials(username, password)
+    return RemoteOptions(PullPolicy(pull), insecure, credentials)
+
+
+def _base_spec(
+    reference: str | None,
+    platform: str | None,
+    warn: Callable[[str], None],
+    remote: RemoteOptions | None = None,
+) -> BaseSpec | None:
     if reference is None:
         return None
-    with open_reference(reference, image=None, platform=platform, warn=warn) as base:
+    with open_reference(reference, image=None, platform=platform, warn=warn, remote=remote) as base:
         diff_ids = tuple(d.diff_id or "" for d in base.layers)
         return BaseSpec(diff_ids, base.info.reference)
 

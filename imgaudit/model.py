@@ -140,6 +140,7 @@ class BaseMethod(StrEnum):
     ANNOTATION = "annotation"
     HISTORY = "history"
     FIRST_LAYER = "first-layer"
+    LOCAL_IMAGE = "local-image"  # the engine's tagged image whose layers are a prefix of this one's
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "final_bytes": report.final_bytes,
             "wasted_bytes": report.wasted_bytes,
             "efficiency": round(report.efficiency, 6),
+            "compressed_bytes": _pull_bytes(report),
         },
         "layers": [
             {
@@ -81,3 +82,11 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 def render(report: Report) -> str:
     return json.dumps(to_dict(report), indent=2) + "\n"
+
+
+def _pull_bytes(report: Report) -> int | None:
+    """What pulling the image transfers: its layer blobs as the registry stores them."""
+    sizes = [layer.descriptor.blob_size for layer in report.layers]
+    if report.image.origin.kind != "registry" or any(size is None for size in sizes):
+        return None
+    return sum(size or 0 for size in sizes)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
-from imgaudit.model import ImageInfo, LayerDescriptor
+from imgaudit.model import BaseImage, ImageInfo, LayerAnalysis, LayerDescriptor
 
 
 class ImageSource(ABC):
@@ -27,6 +27,15 @@ class ImageSource(ABC):
 
     @abstractmethod
     def open_layer(self, index: int) -> AbstractContextManager[BinaryIO]: ...
+
+    def analysis(self, index: int) -> LayerAnalysis | None:
+        """A layer analysed while the source was opened (an engine streams its layers before
+        the manifest that orders them); None means: read it with `open_layer`."""
+        return None
+
+    def base_hint(self) -> BaseImage | None:
+        """The base image as the source knows it (a local engine image), or None."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release files or connections; safe to call twice."""

@@ -1,19 +1,89 @@
-"""A reference as the user typed it -> an opened `ImageSource`."""
+"""A reference as the user typed it -> an opened `ImageSource`.
+
+- an existing path: an archive or an image layout;
+- `docker://NAME`: the image in the Docker engine (pulled per `--pull`);
+- `registry://NAME`: the image in its registry, read over the distribution API;
+- a plain `NAME[:TAG|@DIGEST]`: the engine when one answers, else the registry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from docker import DockerClient
 
 from imgaudit.errors import SourceError
 from imgaudit.sources.archive import open_path
+from imgaudit.sources.daemon import EngineSource, PullPolicy, connect_engine, engine_location
 from imgaudit.sources.interface import ImageSource
+from imgaudit.sources.registry import Credentials, open_registry, parse_reference
+
+ENGINE_SCHEME = "docker://"
+REGISTRY_SCHEME = "registry://"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteOptions:
+    """How to reach images that are not files: pull policy, TLS, credentials."""
+
+    pull: PullPolicy = PullPolicy.MISSING
+    insecure: bool = False
+    credentials: Credentials | None = None
 
 
 def open_reference(
-    reference: str, *, image: str | None, platform: str | None, warn: Callable[[str], None]
+    reference: str,
+    *,
+    image: str | None,
+    platform: str | None,
+    warn: Callable[[str], None],
+    remote: RemoteOptions | None = None,
 ) -> ImageSource:
+    remote = remote or RemoteOptions()
+    if reference.startswith(ENGINE_SCHEME):
+        name = reference[len(ENGINE_SCHEME) :]
+        client = connect_engine()
+        if client is None:
+            raise SourceError("no Docker engine answers", where=engine_location())
+        return _engine(client, name, platform, remote, warn)
+    if reference.startswith(REGISTRY_SCHEME):
+        return _registry(reference[len(REGISTRY_SCHEME) :], platform, remote, warn)
     path = Path(reference)
     if path.exists():
         return open_path(path, image, platform, warn)
-    raise SourceError("no such archive or image layout", where=reference)
+    if _looks_like_path(reference):
+        raise SourceError("no such archive or image layout", where=reference)
+    parse_reference(reference)  # a bad name is an error before any engine or network is asked
+    client = connect_engine()
+    if client is not None:
+        return _engine(client, reference, platform, remote, warn)
+    return _registry(reference, platform, remote, warn)
+
+
+def _looks_like_path(reference: str) -> bool:
+    """`./x.tar`, `/tmp/img`, `image.tar`: meant as files, never as image names."""
+    return reference.startswith((".", "/", "~")) or reference.endswith((".tar", ".tar.gz", ".tgz", ".oci"))
+
+
+def _engine(
+    client: DockerClient,
+    name: str,
+    platform: str | None,
+    remote: RemoteOptions,
+    warn: Callable[[str], None],
+) -> ImageSource:
+    try:
+        return EngineSource(client, name, platform, remote.pull, remote.credentials, warn)
+    except BaseException:
+        client.close()
+        raise
+
+
+def _registry(
+    name: str, platform: str | None, remote: RemoteOptions, warn: Callable[[str], None]
+) -> ImageSource:
+    return open_registry(
+        name, platform=platform, credentials=remote.credentials, insecure=remote.insecure, warn=warn
+    )

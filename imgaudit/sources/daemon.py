@@ -1,0 +1,392 @@
+"""Images in a Docker engine, read through the `docker` SDK without a temporary file.
+
+`docker save` writes every layer tar before `manifest.json` and the config, so the saved
+stream cannot be read in manifest order without spooling gigabytes to disk. Instead each
+layer is walked as it streams past (`analyze_layer` is a pure function of the layer's
+bytes) and its analysis is keyed by its name in the archive; once manifest.json and the
+config arrive, the shared archive reader puts the analyses in layer order. Only the small
+JSON members are kept in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, BinaryIO, cast
+
+import docker
+import docker.errors
+import requests
+from docker.context import ContextAPI
+from docker.utils import kwargs_from_env
+
+from imgaudit.errors import LayerError, SourceError
+from imgaudit.layers.paths import normalize, parent
+from imgaudit.layers.walk import analyze_layer
+from imgaudit.model import BaseImage, BaseMethod, LayerAnalysis, Origin
+from imgaudit.sources.archive import ArchiveSource
+from imgaudit.sources.compression import compression_of, decompressed
+from imgaudit.sources.registry.credentials import Credentials
+from imgaudit.sources.registry.source import check_platform
+from imgaudit.sources.store import JSON_CAP, BlobStore
+
+PING_TIMEOUT = 5
+# Between two chunks of a save or a pull the engine may work a while (compressing, extracting).
+ENGINE_TIMEOUT = 600
+_ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException, OSError)
+_CHUNK = 1 << 20
+
+
+class PullPolicy(StrEnum):
+    ALWAYS = "always"
+    MISSING = "missing"
+    NEVER = "never"
+
+
+def engine_location() -> str:
+    """Where the SDK would connect: DOCKER_HOST, else the current context, else the socket."""
+    try:
+        host = kwargs_from_env().get("base_url")
+        if not host:
+            context = ContextAPI.get_current_context()
+            host = context.Host if context is not None else None
+    except (docker.errors.DockerException, OSError, ValueError):
+        host = None
+    return str(host or "unix:///var/run/docker.sock")
+
+
+def connect_engine() -> docker.DockerClient | None:
+    """A client of the reachable engine, or None when no engine answers."""
+    try:
+        client = docker.from_env(timeout=PING_TIMEOUT)
+    except _ENGINE_ERRORS:
+        return None
+    try:
+        client.ping()
+    except _ENGINE_ERRORS:
+        client.close()
+        return None
+    client.api.timeout = ENGINE_TIMEOUT
+    return client
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamedLayer:
+    analysis: LayerAnalysis
+    size: int
+    sha256: str  # of the blob as saved: for an uncompressed layer, its diff_id
+    compressed: bool
+
+
+class _ChunkReader(io.RawIOBase):
+    """The SDK's chunk generator as a file, for `tarfile` in stream mode."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class _HashingReader(io.RawIOBase):
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        self.hash.update(data)
+        self.count += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def _is_layer_name(name: str) -> bool:
+    """Classic saves name layers `<id>/layer.tar`; Docker 25+ (OCI) saves `blobs/sha256/<hex>`."""
+    return name.endswith("/layer.tar") or name.startswith("blobs/")
+
+
+def _looks_like_json(head: bytes) -> bool:
+    return head.lstrip()[:1] in (b"{", b"[")
+
+
+class _StreamedStore(BlobStore):
+    """What a streamed save left behind: small JSON members and the layers' analyses."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.small: dict[str, bytes] = {}
+        self.layers: dict[str, _StreamedLayer] = {}
+        self.aliases: dict[str, str] = {}  # symlinks: a layer saved once for two images
+
+    def resolve(self, name: str) -> str:
+        key = normalize(name) or ""
+        for _ in range(8):
+            if key not in self.aliases:
+                break
+            key = self.aliases[key]
+        return key
+
+    def exists(self, name: str) -> bool:
+        key = self.resolve(name)
+        return key in self.small or key in self.layers
+
+    def size(self, name: str) -> int:
+        key = self.resolve(name)
+        if key in self.layers:
+            return self.layers[key].size
+        if key in self.small:
+            return len(self.small[key])
+        raise SourceError(f"the saved image has no {name!r}", where=self.location)
+
+    def open(self, name: str) -> BinaryIO:
+        key = self.resolve(name)
+        if key not in self.small:
+            raise SourceError(f"the saved image has no {name!r} to read", where=self.location)
+        return io.BytesIO(self.small[key])
+
+    def analysis(self, name: str) -> _StreamedLayer | None:
+        key = self.resolve(name)
+        if key in self.layers:
+            return self.layers[key]
+        if key in self.small:
+            # A layer whose first bytes looked like JSON was kept whole: walk it now.
+            data = self.small[key]
+            analysis = analyze_layer(decompressed(cast(BinaryIO, io.BytesIO(data))))
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            return _StreamedLayer(analysis, len(data), digest, compression_of(data[:4]) != "none")
+        return None
+
+
+def _read_save(chunks: Iterator[bytes], store: _StreamedStore, progress: Callable[[str], None]) -> None:
+    try:
+        with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks), _CHUNK), mode="r|") as archive:
+            for member in archive:
+                name = normalize(member.name)
+                if not name:
+                    continue
+                if member.issym():
+                    target = normalize(
+                        f"{parent(name)}/{member.linkname}" if parent(name) else member.linkname
+                    )
+                    if target:
+                        store.aliases[name] = target
+                    continue
+                if member.islnk():
+                    target = normalize(member.linkname)
+                    if target:
+                        store.aliases[name] = target
+                    continue
+                if not member.isfile():
+                    continue
+                content = archive.extractfile(member)
+                assert content is not None  # a regular file always has content
+                _take_member(name, member.size, cast(BinaryIO, content), store, progress)
+    except tarfile.TarError as exc:
+        raise SourceError(
+            f"the engine sent an unreadable image archive ({exc})", where=store.location
+        ) from exc
+
+
+def _take_member(
+    name: str, size: int, content: BinaryIO, store: _StreamedStore, progress: Callable[[str], None]
+) -> None:
+    head = cast(io.BufferedReader, content).peek(64)[:64]
+    if size <= JSON_CAP and (not _is_layer_name(name) or _looks_like_json(head)):
+        store.small[name] = content.read()
+        return
+    if not _is_layer_name(name):
+        return  # a large member that is no layer: nothing in a save is, but never keep it
+    progress(f"reading layer {len(store.layers) + 1} as the engine saves it")
+    hashing = _HashingReader(content)
+    buffered = cast(BinaryIO, io.BufferedReader(hashing, _CHUNK))
+    try:
+        analysis = analyze_layer(decompressed(buffered))
+        hashing.drain()
+    except LayerError as exc:
+        raise LayerError(f"{name}: {exc.message}", where=store.location) from exc
+    store.layers[name] = _StreamedLayer(
+        analysis, hashing.count, "sha256:" + hashing.hash.hexdigest(), compression_of(head[:4]) != "none"
+    )
+
+
+def _no_progress(_: str) -> None:
+    return None
+
+
+class EngineSource(ArchiveSource):
+    """An engine image: the shared archive reader over a save that was walked as it streamed."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        reference: str,
+        platform: str | None,
+        pull: PullPolicy,
+        credentials: Credentials | None,
+        warn: Callable[[str], None],
+        progress: Callable[[str], None] = _no_progress,
+    ) -> None:
+        self._client = client
+        location = engine_location()
+        attributes = _local_image(client, reference, platform, pull, credentials, location)
+        image_id = str(attributes.get("Id", ""))
+        store = _StreamedStore(location)
+        try:
+            # By ID: a save by name would drag in other tags; the ID names exactly this image.
+            _read_save(iter(client.api.get_image(image_id, chunk_size=_CHUNK)), store, progress)
+        except _ENGINE_ERRORS as exc:
+            raise SourceError(
+                f"the engine failed to save {reference} ({type(exc).__name__})", where=location
+            ) from exc
+        self._streamed = store
+        super().__init__(store, "docker-engine", None, None, warn)
+        details = {"image_id": image_id}
+        tags = [str(t) for t in attributes.get("RepoTags") or []]
+        if tags:
+            details["tags"] = ", ".join(tags)
+        self._info = replace(
+            self._info, reference=reference, origin=Origin("docker-engine", location, details)
+        )
+        if platform:
+            check_platform(self._info, platform, f"{reference} ({location})")
+        self._check_layer_digests()
+        self._base = _local_base(client, attributes, [d.diff_id or "" for d in self._layers], location)
+
+    def _check_layer_digests(self) -> None:
+        """An uncompressed saved layer hashes to its diff_id: a cheap proof nothing was lost."""
+        for descriptor, ref in zip(self._layers, self._chosen.layers, strict=True):
+            streamed = self._streamed.analysis(ref.name)
+            if streamed is None:
+                raise SourceError(f"the saved image lacks layer {ref.name}", where=self._streamed.location)
+            if not streamed.compressed and descriptor.diff_id and streamed.sha256 != descriptor.diff_id:
+                raise LayerError(
+                    f"layer {descriptor.index} does not match its diff_id {descriptor.diff_id[:19]}",
+                    where=self._streamed.location,
+                )
+
+    def analysis(self, index: int) -> LayerAnalysis | None:
+        streamed = self._streamed.analysis(self._chosen.layers[index].name)
+        return streamed.analysis if streamed else None
+
+    def base_hint(self) -> BaseImage | None:
+        return self._base
+
+    def open_layer(self, index: int) -> Any:
+        raise SourceError(
+            "engine layers are read while the image streams; there is no second read",
+            where=self._streamed.location,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _local_image(
+    client: docker.DockerClient,
+    reference: str,
+    platform: str | None,
+    pull: PullPolicy,
+    credentials: Credentials | None,
+    location: str,
+) -> Mapping[str, Any]:
+    if pull is PullPolicy.ALWAYS:
+        _pull(client, reference, platform, credentials, location)
+    try:
+        return _inspect(client, reference)
+    except docker.errors.ImageNotFound:
+        if pull is PullPolicy.NEVER:
+            raise SourceError(
+                f"no image {reference!r} in the engine (and --pull=never)", where=location
+            ) from None
+    except _ENGINE_ERRORS as exc:
+        raise SourceError(
+            f"the engine cannot inspect {reference!r} ({type(exc).__name__})", where=location
+        ) from exc
+    if pull is not PullPolicy.ALWAYS:
+        _pull(client, reference, platform, credentials, location)
+    try:
+        return _inspect(client, reference)
+    except _ENGINE_ERRORS as exc:
+        raise SourceError(
+            f"the engine cannot inspect {reference!r} after pulling it", where=location
+        ) from exc
+
+
+def _inspect(client: docker.DockerClient, reference: str) -> Mapping[str, Any]:
+    return cast(Mapping[str, Any], client.api.inspect_image(reference))  # type: ignore[no-untyped-call]
+
+
+def _pull(
+    client: docker.DockerClient,
+    reference: str,
+    platform: str | None,
+    credentials: Credentials | None,
+    location: str,
+) -> None:
+    auth = {"username": credentials.username, "password": credentials.password} if credentials else None
+    try:
+        for event in client.api.pull(
+            reference, platform=platform, auth_config=auth, stream=True, decode=True
+        ):
+            if isinstance(event, dict) and event.get("error"):
+                raise SourceError(f"the engine could not pull {reference}: {event['error']}", where=location)
+    except docker.errors.APIError as exc:
+        explanation = str(exc.explanation or exc)
+        raise SourceError(f"the engine could not pull {reference}: {explanation}", where=location) from exc
+    except _ENGINE_ERRORS as exc:
+        raise SourceError(
+            f"the engine could not pull {reference} ({type(exc).__name__})", where=location
+        ) from exc
+
+
+def _local_base(
+    client: docker.DockerClient, image: Mapping[str, Any], diff_ids: Sequence[str], location: str
+) -> BaseImage | None:
+    """The tagged local image whose layers are the longest proper prefix of this image's."""
+    best: tuple[int, str, str] | None = None
+    try:
+        summaries = client.api.images()
+    except _ENGINE_ERRORS:
+        return None
+    for summary in summaries:
+        tags = [t for t in summary.get("RepoTags") or [] if t and t != "<none>:<none>"]
+        if not tags or summary.get("Id") == image.get("Id"):
+            continue
+        try:
+            layers = _inspect(client, str(summary["Id"])).get("RootFS", {}).get("Layers") or []
+        except _ENGINE_ERRORS:
+            continue
+        count = len(layers)
+        if 0 < count < len(diff_ids) and list(diff_ids[:count]) == layers:
+            name = sorted(tags)[0]
+            # The longest prefix wins; among images with the same layers, the first name.
+            if best is None or count > best[0] or (count == best[0] and name < best[1]):
+                best = (count, name, str(summary["Id"]))
+    if best is None:
+        return None
+    return BaseImage(BaseMethod.LOCAL_IMAGE, best[0], name=best[1], digest=best[2])

@@ -1,0 +1,418 @@
+"""A small client for the OCI distribution API: manifests and blobs of one repository.
+
+Why not a library: `oras` (oras-py) targets pushing artifacts and reads only `auths` from
+the Docker config (no `credsStore`/`credHelpers`), and `python-dxf` has no Docker config
+support and hands back whole responses without a hook for resuming a dropped blob. Both
+would still need the platform selection and digest checks below, so a few hundred lines
+on `requests` (already installed with the `docker` SDK) serve better.
+
+What it does: Bearer challenges (`WWW-Authenticate`, Docker Hub style, anonymous or with
+credentials) and Basic auth; HTTPS, or plain HTTP for loopback registries only; retries
+with backoff on 429, 5xx and dropped connections, resuming a blob where it stopped.
+Tokens and passwords live in request headers only, never in a message or an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from imgaudit.errors import LayerError, SourceError
+from imgaudit.sources.manifests import parse_json
+from imgaudit.sources.registry.credentials import Credentials
+from imgaudit.sources.registry.reference import ImageReference, is_loopback_host
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+ATTEMPTS = 5
+BACKOFF_FIRST = 0.5
+BACKOFF_CAP = 20.0
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_DROPPED = (
+    requests.ConnectionError,
+    requests.Timeout,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+)
+
+Sleep = Callable[[float], None]
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="...",service="...",scope="..."` -> ("bearer", {realm, service, scope})."""
+    scheme, _, params = header.strip().partition(" ")
+    return scheme.lower(), dict(_CHALLENGE_PARAM.findall(params))
+
+
+def _registry_message(response: requests.Response) -> str:
+    """The registry's own error code and message (`MANIFEST_UNKNOWN: ...`), when it sent one."""
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return ""
+
+
+class RegistryClient:
+    """Talks to the registry of one image reference, for pulling."""
+
+    def __init__(
+        self,
+        reference: ImageReference,
+        credentials: Credentials | None = None,
+        *,
+        insecure: bool = False,
+        session: requests.Session | None = None,
+        sleep: Sleep = time.sleep,
+        attempts: int = ATTEMPTS,
+    ) -> None:
+        self.reference = reference
+        self._credentials = credentials
+        self._insecure = insecure
+        self._session = session or requests.Session()
+        self._session.trust_env = False  # no proxies or netrc credentials from the environment
+        self._sleep = sleep
+        self._attempts = attempts
+        self._authorization: str | None = None
+        # Plain HTTP only ever for loopback registries; HTTPS is tried first there too.
+        self._schemes = ["https", "http"] if is_loopback_host(reference.registry) else ["https"]
+
+    @property
+    def where(self) -> str:
+        return self.reference.registry
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- requests with retries, scheme fallback and auth ---------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self._schemes[0]}://{self.reference.api_host}/v2/{self.reference.repository}/{path}"
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str], stream: bool) -> requests.Response:
+        """One request, retried on dropped connections, 429 and 5xx with exponential backoff."""
+        delay = BACKOFF_FIRST
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    stream=stream,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    verify=not self._insecure,
+                    allow_redirects=True,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise _TLSFailure(exc) from exc
+            except _DROPPED as exc:
+                if attempt == self._attempts:
+                    raise SourceError(
+                        f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempts",
+                        where=self.where,
+                    ) from exc
+                self._sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+                continue
+            if response.status_code not in _RETRY_STATUS or attempt == self._attempts:
+                return response
+            response.close()
+            self._sleep(self._retry_after(response, delay))
+            delay = min(delay * 2, BACKOFF_CAP)
+        raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
+
+    @staticmethod
+    def _retry_after(response: requests.Response, default: float) -> float:
+        value = response.headers.get("Retry-After", "")
+        return min(float(value), BACKOFF_CAP) if value.isdigit() else default
+
+    def request(
+        self, path: str, headers: Mapping[str, str] | None = None, stream: bool = False
+    ) -> requests.Response:
+        """GET a repository path, answering one auth challenge; 401/403 become SourceError."""
+        wanted = dict(headers or {})
+        while True:
+            try:
+                response = self._get_authorized(path, wanted, stream)
+                break
+            except _TLSFailure as failure:
+                if len(self._schemes) > 1:
+                    self._schemes.pop(0)  # a loopback registry speaking plain HTTP
+                    continue
+                raise SourceError(
+                    "TLS handshake with the registry failed; for a registry with a self-signed "
+                    "certificate use --insecure",
+                    where=self.where,
+                ) from failure.__cause__
+            except SourceError:
+                if len(self._schemes) > 1 and self._authorization is None:
+                    self._schemes.pop(0)
+                    continue
+                raise
+        if len(self._schemes) > 1:
+            self._schemes = self._schemes[:1]  # this scheme answered: stick to it
+        return response
+
+    def _get_authorized(self, path: str, headers: dict[str, str], stream: bool) -> requests.Response:
+        response = self._send("GET", self._url(path), self._with_auth(headers), stream)
+        if response.status_code == 401:
+            challenge = response.headers.get("WWW-Authenticate", "")
+            response.close()
+            self._authenticate(challenge)
+            response = self._send("GET", self._url(path), self._with_auth(headers), stream)
+            if response.status_code == 401:
+                response.close()
+                raise self._denied()
+        if response.status_code == 403:
+            response.close()
+            raise SourceError(
+                f"access to {self.reference.repository} is denied for these credentials", where=self.where
+            )
+        return response
+
+    def _with_auth(self, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "Authorization": self._authorization} if self._authorization else headers
+
+    def _denied(self) -> SourceError:
+        if self._credentials is None:
+            return SourceError(
+                "the registry requires authentication: use --username with --password-stdin, "
+                "or `docker login`",
+                where=self.where,
+            )
+        return SourceError(
+            f"authentication failed: the registry refused the credentials of {self._credentials.username!r}",
+            where=self.where,
+        )
+
+    def _authenticate(self, challenge: str) -> None:
+        scheme, params = parse_challenge(challenge)
+        if scheme == "basic":
+            if self._credentials is None or self._credentials.identity_token:
+                raise self._denied()
+            self._authorization = _basic(self._credentials)
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise SourceError(
+                f"the registry asks for an unsupported authentication: {scheme or 'none'}", where=self.where
+            )
+        self._authorization = "Bearer " + self._token(params)
+
+    def _token(self, params: dict[str, str]) -> str:
+        realm = params["realm"]
+        realm_host = urlsplit(realm).netloc
+        if not realm.startswith("https://") and not is_loopback_host(realm_host):
+            raise SourceError("the registry's token service is not HTTPS; refusing it", where=self.where)
+        query = {k: v for k, v in params.items() if k in ("service", "scope")}
+        query.setdefault("scope", f"repository:{self.reference.repository}:pull")
+        credentials = self._credentials
+        try:
+            if credentials is not None and credentials.identity_token:
+                form = {
+                    **query,
+                    "grant_type": "refresh_token",
+                    "refresh_token": credentials.password,
+                    "client_id": "imgaudit",
+                }
+                response = self._session.post(
+                    realm, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), verify=not self._insecure
+                )
+            else:
+                auth = (credentials.username, credentials.password) if credentials else None
+                response = self._session.get(
+                    realm,
+                    params=query,
+                    auth=auth,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    verify=not self._insecure,
+                )
+        except requests.RequestException as exc:
+            raise SourceError(
+                f"cannot reach the registry's token service ({type(exc).__name__})", where=self.where
+            ) from exc
+        if response.status_code in (401, 403):
+            raise self._denied()
+        if response.status_code != 200:
+            raise SourceError(
+                f"the registry's token service answered HTTP {response.status_code}", where=self.where
+            )
+        try:
+            body = response.json()
+            token = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise SourceError("the registry's token service sent no token", where=self.where)
+        return token
+
+    # -- the two things a pull needs -------------------------------------------------------
+
+    def get_manifest(self, version: str, accept: str, cap: int) -> tuple[bytes, str]:
+        """The manifest bytes and media type of a tag or digest."""
+        response = self.request(f"manifests/{version}", {"Accept": accept})
+        with response:
+            if response.status_code == 404:
+                detail = _registry_message(response)
+                raise SourceError(
+                    f"{self.reference.repository}:{version} is not in the registry"
+                    + (f" ({detail})" if detail else ""),
+                    where=self.where,
+                )
+            if response.status_code != 200:
+                raise SourceError(
+                    f"the registry answered HTTP {response.status_code} for the manifest of "
+                    f"{self.reference.repository}:{version}",
+                    where=self.where,
+                )
+            data = response.raw.read(cap + 1, decode_content=True)
+        if len(data) > cap:
+            raise SourceError(f"the manifest is larger than {cap} bytes", where=self.where)
+        media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        return data, media_type
+
+    def open_blob(self, digest: str, size: int | None) -> VerifiedBlob:
+        """A stream of the blob as stored, checked against `digest` and `size` at its end."""
+        return VerifiedBlob(self, digest, size)
+
+    def read_blob(self, digest: str, size: int | None, cap: int) -> bytes:
+        if size is not None and size > cap:
+            raise SourceError(f"blob {digest} is larger than {cap} bytes", where=self.where)
+        with self.open_blob(digest, size) as blob:
+            data = blob.read(cap + 1)
+            if len(data) > cap:
+                raise SourceError(f"blob {digest} is larger than {cap} bytes", where=self.where)
+            blob.finish()
+        return data
+
+    def blob_response(self, digest: str, offset: int) -> requests.Response:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        response = self.request(f"blobs/{digest}", headers, stream=True)
+        if response.status_code == 404:
+            response.close()
+            raise LayerError(f"blob {digest} is not in the registry", where=self.where)
+        if response.status_code not in (200, 206):
+            status = response.status_code
+            response.close()
+            raise LayerError(f"the registry answered HTTP {status} for blob {digest}", where=self.where)
+        return response
+
+
+class _TLSFailure(Exception):
+    """HTTPS did not work at all: for a loopback registry, the cue to try plain HTTP."""
+
+
+def _basic(credentials: Credentials) -> str:
+    token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+class VerifiedBlob(io.RawIOBase):
+    """A blob streamed from the registry and hashed as it is read.
+
+    At the end of the stream the digest and the size must match the manifest's, else
+    LayerError: the walk drains every layer to EOF, so no layer is analysed unverified.
+    A dropped connection is resumed with a Range request where it stopped.
+    """
+
+    def __init__(self, client: RegistryClient, digest: str, size: int | None) -> None:
+        algorithm, _, expected = digest.partition(":")
+        if algorithm not in ("sha256", "sha512"):
+            raise LayerError(f"unsupported digest algorithm in {digest}", where=client.where)
+        self._client = client
+        self._digest = digest
+        self._expected = expected
+        self._size = size
+        self._hash = hashlib.new(algorithm)
+        self._count = 0
+        self._resumes = 0
+        self._done = False
+        self._response: requests.Response | None = client.blob_response(digest, 0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._done:
+            return 0
+        while True:
+            try:
+                data = self._read_some(len(buffer))
+                break
+            except _DROPPED as exc:
+                self._resume(exc)
+        if not data:
+            self._verify()
+            return 0
+        self._count += len(data)
+        if self._size is not None and self._count > self._size:
+            raise LayerError(f"blob {self._digest} is longer than the manifest's {self._size} bytes")
+        self._hash.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _read_some(self, want: int) -> bytes:
+        assert self._response is not None
+        data: bytes = self._response.raw.read(want, decode_content=False)
+        return data
+
+    def _resume(self, exc: BaseException) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._resumes += 1
+        if self._resumes >= ATTEMPTS:
+            raise LayerError(
+                f"blob {self._digest}: the connection dropped {self._resumes} times ({type(exc).__name__})",
+                where=self._client.where,
+            ) from exc
+        response = self._client.blob_response(self._digest, self._count)
+        if response.status_code == 200:  # the registry ignored Range: skip what was read
+            remaining = self._count
+            while remaining:
+                skipped = response.raw.read(min(remaining, 1 << 20), decode_content=False)
+                if not skipped:
+                    break
+                remaining -= len(skipped)
+        self._response = response
+
+    def _verify(self) -> None:
+        self._done = True
+        if self._size is not None and self._count != self._size:
+            raise LayerError(
+                f"blob {self._digest} ended after {self._count} of {self._size} bytes",
+                where=self._client.where,
+            )
+        if self._hash.hexdigest() != self._expected:
+            raise LayerError(
+                f"blob {self._digest} does not match its digest: the registry sent different bytes",
+                where=self._client.where,
+            )
+
+    def finish(self) -> None:
+        """Read whatever the consumer left and check the digest: a blob is verified whole."""
+        while not self._done:
+            if not self.read(1 << 20):
+                break
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+        super().close()
+
+
+def json_object(data: bytes, what: str, where: str) -> dict[str, Any]:
+    value = parse_json(data, what, where)
+    if not isinstance(value, dict):
+        raise SourceError(f"{what} is not a JSON object", where=where)
+    return value
