@@ -84,13 +84,14 @@ class MergedFilesystem:
 
 
 class _Inode:
-    __slots__ = ("layer", "links", "origin", "size")
+    __slots__ = ("last_removal", "layer", "links", "origin", "size")
 
     def __init__(self, size: int, layer: int, origin: str) -> None:
         self.size = size
         self.layer = layer
         self.links = 0
         self.origin = origin  # the path the layer shipped it at
+        self.last_removal: WastedFile | None = None
 
 
 class _Node:
@@ -108,7 +109,7 @@ class _Node:
 class _Overlay:
     def __init__(self) -> None:
         self.root = _Node(EntryKind.DIR, -1, is_dir=True)
-        self.wasted: list[WastedFile] = []
+        self.inodes: list[_Inode] = []
         self.warnings: list[str] = []
 
     # -- removal -------------------------------------------------------------------
@@ -127,8 +128,9 @@ class _Overlay:
             if inode is None:
                 continue
             inode.links -= 1
-            if inode.links == 0 and inode.size:
-                self.wasted.append(WastedFile(file_path, inode.size, inode.layer, layer, removal, path))
+            if inode.links == 0:
+                # Waste is decided at the end: a hard link added later may reach it again.
+                inode.last_removal = WastedFile(file_path, inode.size, inode.layer, layer, removal, path)
 
     def _lookup(self, path: str) -> _Node | None:
         node: _Node | None = self.root
@@ -196,6 +198,14 @@ class _Overlay:
             inode.links += 1
         directory.children[name] = _Node(kind, layer, inode)
 
+    def new_inode(self, size: int, layer: int, origin: str) -> _Inode:
+        inode = _Inode(size, layer, origin)
+        self.inodes.append(inode)
+        return inode
+
+    def wasted(self) -> list[WastedFile]:
+        return [i.last_removal for i in self.inodes if i.links == 0 and i.size and i.last_removal]
+
     def inode_at(self, path: str) -> _Inode | None:
         node = self._lookup(path)
         return None if node is None else node.inode
@@ -225,7 +235,7 @@ def merge_layers(analyses: Sequence[LayerAnalysis]) -> MergedFilesystem:
             elif kind is EntryKind.FILE:
                 shipped[index] += entry.size
                 counts[index] += 1
-                overlay.add_leaf(entry.path, kind, _Inode(entry.size, index, entry.path), index)
+                overlay.add_leaf(entry.path, kind, overlay.new_inode(entry.size, index, entry.path), index)
             elif kind is EntryKind.HARDLINK:
                 assert entry.link is not None
                 target = overlay.inode_at(entry.link)
@@ -258,8 +268,9 @@ def merge_layers(analyses: Sequence[LayerAnalysis]) -> MergedFilesystem:
         if kept is not None:
             contents[path] = kept
 
+    wasted = overlay.wasted()
     wasted_by_layer = [0] * len(analyses)
-    for item in overlay.wasted:
+    for item in wasted:
         wasted_by_layer[item.shipped_by] += item.size
     layers = tuple(LayerStats(i, shipped[i], counts[i], wasted_by_layer[i]) for i in range(len(analyses)))
-    return MergedFilesystem(tuple(files), contents, layers, tuple(overlay.wasted), tuple(overlay.warnings))
+    return MergedFilesystem(tuple(files), contents, layers, tuple(wasted), tuple(overlay.warnings))

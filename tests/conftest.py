@@ -1,0 +1,35 @@
+"""Shared fixtures: build an image from a spec, audit it through the public API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from imgaudit.audit import AuditOptions, audit
+from imgaudit.model import Report
+from imgaudit.sources.archive import open_path
+from tests.support.imagespec import ImageSpec, write_image
+
+AuditSpec = Callable[..., Report]
+
+
+def audit_path(path: Path, image: str | None = None, platform: str | None = None) -> Report:
+    warnings: list[str] = []
+    with open_path(path, image, platform, warnings.append) as source:
+        return audit(source, AuditOptions())
+
+
+@pytest.fixture
+def audit_spec(tmp_path: Path) -> AuditSpec:
+    """Write `spec` as an archive (any layout/compression) and audit it."""
+    counter = iter(range(1_000_000))
+
+    def run(spec: ImageSpec, layout: str = "docker-classic", compression: str = "none") -> Report:
+        suffix = "" if layout == "oci-layout" else ".tar"
+        path = tmp_path / f"image-{next(counter)}{suffix}"
+        write_image(spec, path, layout, compression)
+        return audit_path(path)
+
+    return run
