@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 import zstandard
 
+from imgaudit.advise import advise
+from imgaudit.advise.interface import AdviceContext
 from imgaudit.classify.base import base_from_diff_ids, decide_base
 from imgaudit.classify.categories import build_rules, classify
+from imgaudit.dockerfile.mapping import layer_lines
+from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.errors import LayerError
 from imgaudit.layers.merge import MergedFilesystem, Removal, merge_layers
 from imgaudit.layers.paths import parent
@@ -46,6 +50,8 @@ class BaseSpec:
 @dataclass(frozen=True, slots=True)
 class AuditOptions:
     base: BaseSpec | None = None
+    ignore: tuple[str, ...] = ()  # finding ids (`--ignore`)
+    dockerfile: ParsedDockerfile | None = None  # `--dockerfile`: ties findings to lines
 
 
 def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> LayerAnalysis:
@@ -89,6 +95,17 @@ def audit(
         )
         for d in descriptors
     )
+    findings, plan = advise(
+        AdviceContext(
+            merged,
+            classification,
+            info,
+            tuple(descriptors),
+            base.layer_count,
+            layer_lines(options.dockerfile, info.history) if options.dockerfile else {},
+        ),
+        options.ignore,
+    )
     return Report(
         image=info,
         layers=layers,
@@ -100,6 +117,8 @@ def audit(
         largest_directories=largest_directories(merged),
         warnings=merged.warnings,
         duration_seconds=time.perf_counter() - started,
+        findings=findings,
+        plan=plan,
     )
 
 

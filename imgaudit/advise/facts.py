@@ -1,0 +1,191 @@
+"""Facts about the project inside the image that findings and `imgaudit fix` share.
+
+All read from the merged filesystem, the kept small-file contents and the image config.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass
+
+from imgaudit.classify.categories import in_package_tree, venv_roots
+from imgaudit.classify.context import instruction
+from imgaudit.layers.merge import MergedFilesystem
+from imgaudit.layers.paths import parent
+from imgaudit.model import ImageInfo, LayerDescriptor
+
+_DIST_INFO = re.compile(r"(?:^|/)(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)\.dist-info/METADATA$")
+_PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(?P<version>3\.\d+)$")
+_BUILD_ARGS = re.compile(r"^\|(?P<count>\d+) ")
+_PYVENV_VERSION = re.compile(r"^\s*(?:version|version_info)\s*=\s*(?P<version>3\.\d+)", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFacts:
+    workdir: str  # absolute, "" when the image sets none
+    python_version: str | None  # "3.11"
+    poetry_version: str | None  # the Poetry found installed in the image
+    project_dir: str | None  # normalised path of the directory holding pyproject.toml
+    project_name: str | None
+    package_dirs: tuple[str, ...]  # relative to project_dir: what the runtime must get
+    venvs: tuple[str, ...]  # normalised roots of virtual environments above the base
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+
+
+def step_text(created_by: str | None) -> str:
+    """`created_by` as an instruction. A RUN that sees build args is recorded as
+    `|N NAME=value ... /bin/sh -c command` (classic builder) or `RUN |N NAME=value ... command`
+    (BuildKit): the args are dropped."""
+    text = (created_by or "").strip()
+    run = text.startswith("RUN ")
+    body = text[4:] if run else text
+    match = _BUILD_ARGS.match(body)
+    if match is None:
+        return instruction(created_by)
+    count = int(match["count"])
+    words = body[match.end() :].split(" ", count)
+    command = words[count] if len(words) > count else ""
+    if command.startswith("/bin/sh -c "):
+        command = command[len("/bin/sh -c ") :]
+    return instruction(("RUN " if run else "/bin/sh -c ") + command)
+
+
+def layer_instructions(layers: tuple[LayerDescriptor, ...]) -> list[str]:
+    return [step_text(d.created_by) for d in layers]
+
+
+def run_commands(text: str) -> list[list[str]]:
+    """A RUN line split into simple commands (at `&&`, `;`, `||`, `|`) of shell words."""
+    if not text.startswith("RUN "):
+        return []
+    try:
+        lexer = shlex.shlex(text[4:], posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = list(lexer)
+    except ValueError:
+        words = text[4:].split()
+    commands: list[list[str]] = [[]]
+    for word in words:
+        if word in ("&&", ";", "||", "|", "&"):
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [c for c in commands if c]
+
+
+def is_pip_install(words: list[str]) -> bool:
+    if "install" not in words:
+        return False
+    head = words[: words.index("install")]
+    return any(w == "pip" or w.startswith("pip3") or w.endswith("/pip") for w in head) or (
+        "-m" in head and "pip" in head
+    )
+
+
+def pip_requirements(words: list[str]) -> list[str]:
+    """The requirement words of a `pip install` (options and their values dropped)."""
+    args = words[words.index("install") + 1 :]
+    takes_value = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url"}
+    requirements: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            requirements.append(arg)
+    return requirements
+
+
+def project_facts(merged: MergedFilesystem, info: ImageInfo, base_layer_count: int) -> ProjectFacts:
+    above = [f for f in merged.files if f.layer >= base_layer_count]
+    venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
+    project_dir, pyproject = _pyproject(merged, info.workdir)
+    name, packages = _project_packages(pyproject, merged, project_dir)
+    return ProjectFacts(
+        workdir=info.workdir,
+        python_version=_python_version(merged, venvs),
+        poetry_version=_installed_version(merged, "poetry"),
+        project_dir=project_dir,
+        project_name=name,
+        package_dirs=packages,
+        venvs=venvs,
+        entrypoint=tuple(str(w) for w in info.config.get("Entrypoint") or ()),
+        cmd=tuple(str(w) for w in info.config.get("Cmd") or ()),
+    )
+
+
+def _installed_version(merged: MergedFilesystem, distribution: str) -> str | None:
+    for final in merged.files:
+        match = _DIST_INFO.search(final.path)
+        if match and match["name"].lower().replace("_", "-") == distribution and not _in_venv(final.path):
+            return match["version"]
+    return None
+
+
+def _in_venv(path: str) -> bool:
+    return "/virtualenvs/" in path or "/.venv/" in path
+
+
+def _python_version(merged: MergedFilesystem, venvs: tuple[str, ...]) -> str | None:
+    for venv in venvs:
+        match = _PYVENV_VERSION.search(
+            merged.contents.get(f"{venv}/pyvenv.cfg", b"").decode("utf-8", "replace")
+        )
+        if match:
+            return match["version"]
+    versions = sorted(
+        (m["version"] for f in merged.files if (m := _PYTHON_BIN.match(f.path))),
+        key=lambda v: int(v.split(".")[1]),
+    )
+    return versions[-1] if versions else None
+
+
+def _pyproject(merged: MergedFilesystem, workdir: str) -> tuple[str | None, dict[str, object]]:
+    """The project's pyproject.toml: the one in WORKDIR, else the shallowest outside packages."""
+    candidates = sorted(
+        (p for p in merged.contents if p.endswith("pyproject.toml") and not in_package_tree(p)),
+        key=lambda p: (p.count("/"), p),
+    )
+    preferred = f"{workdir.strip('/')}/pyproject.toml".lstrip("/")
+    if preferred in candidates:
+        candidates.remove(preferred)
+        candidates.insert(0, preferred)
+    for path in candidates:
+        try:
+            data = tomllib.loads(merged.contents[path].decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        return (parent(path) if "/" in path else ""), data
+    return None, {}
+
+
+def _project_packages(
+    pyproject: dict[str, object], merged: MergedFilesystem, project_dir: str | None
+) -> tuple[str | None, tuple[str, ...]]:
+    project = pyproject.get("project")
+    tool = pyproject.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    name = None
+    if isinstance(project, dict) and isinstance(project.get("name"), str):
+        name = str(project["name"])
+    elif isinstance(poetry, dict) and isinstance(poetry.get("name"), str):
+        name = str(poetry["name"])
+    declared: list[str] = []
+    if isinstance(poetry, dict) and isinstance(poetry.get("packages"), list):
+        for item in poetry["packages"]:
+            if isinstance(item, dict) and isinstance(item.get("include"), str):
+                where = item.get("from")
+                declared.append(f"{where}/{item['include']}" if isinstance(where, str) else item["include"])
+    if not declared and name is not None and project_dir is not None:
+        module = name.replace("-", "_").replace(".", "_")
+        prefix = f"{project_dir}/" if project_dir else ""
+        for layout in (module, f"src/{module}"):
+            if any(f.path.startswith(f"{prefix}{layout}/") for f in merged.files):
+                declared.append(layout)
+                break
+    return name, tuple(declared)

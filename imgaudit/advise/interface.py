@@ -1,0 +1,136 @@
+"""What every finding family receives and returns.
+
+A finding claims *units*: files of the final filesystem and wasted files (bytes that ship but
+that no final path reaches). Savings are sums over units, so the plan can take unions of
+them and never count a byte twice, however much findings overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from imgaudit.classify.categories import Classification
+from imgaudit.layers.merge import MergedFilesystem
+from imgaudit.model import (
+    Category,
+    DockerfileLine,
+    Evidence,
+    Fix,
+    ImageInfo,
+    LayerDescriptor,
+    Severity,
+)
+
+# A unit is an int: i >= 0 is merged.files[i]; -(j + 1) is merged.wasted[j].
+Unit = int
+EVIDENCE_PATHS_SHOWN = 10
+
+
+def wasted_unit(index: int) -> Unit:
+    return -(index + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceContext:
+    """Everything the advisor may look at. Pure data: the advise stage does no I/O."""
+
+    merged: MergedFilesystem
+    classification: Classification
+    info: ImageInfo
+    layers: tuple[LayerDescriptor, ...]
+    base_layer_count: int
+    # Lines of the Dockerfile instruction that made each layer (when `--dockerfile` is given).
+    layer_lines: dict[int, DockerfileLine] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.merged.total_bytes
+
+    def unit_size(self, unit: Unit) -> int:
+        if unit >= 0:
+            return self.merged.files[unit].size
+        return self.merged.wasted[-unit - 1].size
+
+    def unit_path(self, unit: Unit) -> str:
+        if unit >= 0:
+            return self.merged.files[unit].path
+        return self.merged.wasted[-unit - 1].path
+
+    def unit_layer(self, unit: Unit) -> int:
+        if unit >= 0:
+            return self.merged.files[unit].layer
+        return self.merged.wasted[-unit - 1].shipped_by
+
+    def bytes_of(self, units: Iterable[Unit]) -> int:
+        return sum(self.unit_size(u) for u in units)
+
+    def compressed_bytes_of(self, units: Iterable[Unit]) -> int | None:
+        """Scaled by each shipping layer's blob/uncompressed ratio; None when no layer of the
+        source is compressed (the figure would only repeat the uncompressed one)."""
+        ratios = self.compression_ratios()
+        if ratios is None:
+            return None
+        return round(sum(self.unit_size(u) * ratios.get(self.unit_layer(u), 1.0) for u in units))
+
+    def compression_ratios(self) -> dict[int, float] | None:
+        ratios: dict[int, float] = {}
+        for descriptor in self.layers:
+            shipped = self.merged.layers[descriptor.index].size_bytes
+            media = descriptor.media_type or ""
+            if (
+                descriptor.blob_size is None
+                or not shipped
+                or not any(kind in media for kind in ("gzip", "zstd"))
+            ):
+                continue
+            ratios[descriptor.index] = descriptor.blob_size / shipped
+        return ratios or None
+
+    def final_units(self, keep: Callable[[int, Category], bool]) -> frozenset[Unit]:
+        return frozenset(
+            i
+            for i, category in enumerate(self.classification.assignments)
+            if self.merged.files[i].size and keep(i, category)
+        )
+
+    def category_units(self, *categories: Category) -> frozenset[Unit]:
+        wanted = frozenset(categories)
+        return self.final_units(lambda _i, c: c in wanted)
+
+    def above_base(self, layer: int) -> bool:
+        return layer >= self.base_layer_count
+
+    def instruction_lines(self, layers: Iterable[int]) -> tuple[DockerfileLine, ...]:
+        found = {self.layer_lines[i] for i in layers if i in self.layer_lines}
+        return tuple(sorted(found, key=lambda line: line.start))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A finding before the catalogue turns it into a `Finding` (share, lines, compression)."""
+
+    id: str
+    title: str
+    severity: Severity
+    units: frozenset[Unit]
+    evidence: Evidence
+    fix: Fix
+    savings_basis: str
+    # Some findings save bytes that are not units (a rebuild cost, a base swap).
+    extra_savings_bytes: int = 0
+
+
+Detector = Callable[[AdviceContext], Sequence[Candidate]]
+
+
+def top_paths(
+    ctx: AdviceContext, units: Iterable[Unit], limit: int = EVIDENCE_PATHS_SHOWN
+) -> tuple[str, ...]:
+    """The biggest paths among units, grouped to their top directories for readability."""
+    ranked = sorted(units, key=lambda u: (-ctx.unit_size(u), ctx.unit_path(u)))
+    return tuple("/" + ctx.unit_path(u) for u in ranked[:limit])
+
+
+def layers_of(ctx: AdviceContext, units: Iterable[Unit]) -> tuple[int, ...]:
+    return tuple(sorted({ctx.unit_layer(u) for u in units}))

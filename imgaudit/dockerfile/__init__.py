@@ -1,0 +1,1 @@
+"""Dockerfiles in and out: parsing (BuildKit's parser), line mapping, `lint` rules, `fix`."""
