@@ -1,0 +1,163 @@
+"""CI gates: rules from flags and config files, evaluated against a report (and a baseline).
+
+Evaluation returns a `GateResult`; only the CLI turns a failed gate into exit status 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from imgaudit.diff import Comparison
+from imgaudit.errors import UsageError
+from imgaudit.gate.quantity import parse_amount, parse_ratio, parse_size
+from imgaudit.gate.rules import (
+    FailOn,
+    MaxCategory,
+    MaxCategoryGrowth,
+    MaxGrowth,
+    MaxRemovable,
+    MaxSize,
+    MaxWasted,
+    MinEfficiency,
+    Outcome,
+    Rule,
+    RuleResult,
+)
+from imgaudit.model import Category
+from imgaudit.report.loader import ReportFigures
+
+__all__ = [
+    "CiReport",
+    "GateResult",
+    "Outcome",
+    "Rule",
+    "RuleResult",
+    "Thresholds",
+    "evaluate",
+    "gate_to_dict",
+]
+
+T = TypeVar("T")
+_FINDING_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The limits as written on the command line or in a config file, before parsing."""
+
+    max_size: str | None = None
+    max_category: Sequence[str] = ()
+    max_wasted: Sequence[str] = ()
+    min_efficiency: str | None = None
+    max_removable: str | None = None
+    fail_on: Sequence[str] = ()
+    max_growth: str | None = None
+    max_category_growth: Sequence[str] = ()
+
+    def rules(self) -> tuple[Rule, ...]:
+        """Parse every limit; a malformed one is a UsageError naming the option."""
+        rules: list[Rule] = []
+        if self.max_size is not None:
+            rules.append(MaxSize(_parsed("--max-size", self.max_size, parse_size)))
+        for item in self.max_category:
+            category, limit = _keyed("--max-category", item)
+            rules.append(MaxCategory(category, _parsed("--max-category", limit, parse_amount)))
+        rules.extend(MaxWasted(_parsed("--max-wasted", item, parse_amount)) for item in self.max_wasted)
+        if self.min_efficiency is not None:
+            rules.append(MinEfficiency(_parsed("--min-efficiency", self.min_efficiency, parse_ratio)))
+        if self.max_removable is not None:
+            rules.append(MaxRemovable(_parsed("--max-removable", self.max_removable, parse_amount)))
+        for finding in self.fail_on:
+            if not _FINDING_ID.match(finding):
+                raise UsageError(f"--fail-on {finding!r}: a finding id is lowercase words joined by -")
+            rules.append(FailOn(finding))
+        if self.max_growth is not None:
+            rules.append(MaxGrowth(_parsed("--max-growth", self.max_growth, parse_amount)))
+        for item in self.max_category_growth:
+            category, limit = _keyed("--max-category-growth", item)
+            rules.append(MaxCategoryGrowth(category, _parsed("--max-category-growth", limit, parse_amount)))
+        return tuple(rules)
+
+
+def _parsed(option: str, text: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(text)
+    except UsageError as exc:
+        raise UsageError(f"{option}: {exc.message}") from exc
+
+
+def _keyed(option: str, item: str) -> tuple[str, str]:
+    """`CATEGORY=LIMIT`; the category id as the report spells it (`pip-cache` is accepted)."""
+    name, sep, limit = item.partition("=")
+    category = name.strip().replace("-", "_")
+    known = [c.value for c in Category]
+    if not sep or not limit.strip():
+        raise UsageError(f"{option} {item!r}: expected CATEGORY=LIMIT, like pip_cache=0 or app=50MB")
+    if category not in known:
+        raise UsageError(f"{option} {item!r}: unknown category {name.strip()!r}; known: {', '.join(known)}")
+    return category, limit.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    results: tuple[RuleResult, ...]
+
+    @property
+    def failed(self) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.results if r.outcome is Outcome.FAILED)
+
+    @property
+    def skipped(self) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.results if r.outcome is Outcome.SKIPPED)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    @property
+    def verdict(self) -> str:
+        if not self.results:
+            return "no size rules configured"
+        checked = len(self.results) - len(self.skipped)
+        if self.failed:
+            return f"{len(self.failed)} of {checked} rule(s) failed"
+        return f"all {checked} rule(s) passed" + (f", {len(self.skipped)} skipped" if self.skipped else "")
+
+
+def evaluate(rules: Sequence[Rule], figures: ReportFigures, comparison: Comparison | None) -> GateResult:
+    return GateResult(tuple(rule.evaluate(figures, comparison) for rule in rules))
+
+
+@dataclass(frozen=True, slots=True)
+class CiReport:
+    """What the CI renderers (markdown, github, junit) read: the report's figures, the gate's
+    verdict and, with a baseline, the comparison."""
+
+    figures: ReportFigures
+    gate: GateResult
+    comparison: Comparison | None
+
+
+def gate_to_dict(result: GateResult) -> dict[str, object]:
+    """The `gate` section of the JSON report."""
+    return {
+        "passed": result.passed,
+        "verdict": result.verdict,
+        "rules": [
+            {
+                "rule": r.key,
+                "subject": r.subject,
+                "status": r.outcome.value,
+                "passed": r.passed,
+                "unit": r.unit.value,
+                "value": r.value,
+                "limit": r.limit,
+                "limit_spec": r.limit_spec,
+                "message": r.message,
+            }
+            for r in result.results
+        ],
+    }

@@ -1,0 +1,143 @@
+"""The audit command's gate options, as one decorator, so cli.py gains one line.
+
+Config files feed click's `default_map` from an eager `--config` option: it is processed
+before every other option, so a flag on the command line still wins over the file.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from imgaudit.config import find_config, load_config
+from imgaudit.diff import Comparison, compare
+from imgaudit.gate import GateResult, Thresholds, evaluate
+from imgaudit.gate.rules import Rule
+from imgaudit.report.loader import ReportFigures, load_figures
+
+F = TypeVar("F", bound=Callable[..., Any])
+_KEYED_OPTIONS = ("max_category", "max_category_growth")
+
+
+@dataclass(frozen=True, slots=True)
+class GateRequest:
+    """What the command line and config asked the gate to do, parsed and loaded up front so
+    a bad limit or baseline fails before the image is read."""
+
+    rules: tuple[Rule, ...]
+    baseline: ReportFigures | None
+
+    def run(self, figures: ReportFigures) -> tuple[GateResult, Comparison | None]:
+        comparison = compare(self.baseline, figures) if self.baseline is not None else None
+        return evaluate(self.rules, figures, comparison), comparison
+
+
+def _use_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    del param
+    config = load_config(value) if value is not None else find_config(Path.cwd())
+    if config is not None:
+        ctx.default_map = {**(ctx.default_map or {}), **config.settings}
+    return value
+
+
+def _merged(ctx: click.Context, name: str, given: Sequence[str]) -> tuple[str, ...]:
+    """A CATEGORY=LIMIT flag replaces the file's limit for that category only."""
+    if ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+        return tuple(given)
+    configured = ctx.lookup_default(name) or ()
+    named = {item.partition("=")[0].strip().replace("-", "_") for item in given}
+    kept = [item for item in configured if item.partition("=")[0].strip().replace("-", "_") not in named]
+    return (*kept, *given)
+
+
+def _request(ctx: click.Context, params: dict[str, Any]) -> GateRequest:
+    for name in _KEYED_OPTIONS:
+        params[name] = _merged(ctx, name, params[name])
+    baseline: str | None = params.pop("baseline")
+    params.pop("config_path")
+    thresholds = Thresholds(**params)
+    return GateRequest(thresholds.rules(), load_figures(Path(baseline)) if baseline else None)
+
+
+_OPTIONS: tuple[Callable[[F], F], ...] = (
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        is_eager=True,
+        expose_value=True,
+        callback=_use_config,
+        help="Read limits from FILE (.imgaudit.toml, pyproject.toml, .dive-ci). Default: the first of "
+        "those found from the working directory up. Flags win over the file.",
+    ),
+    click.option(
+        "--max-size", metavar="SIZE", help="Fail if the image (all layers) exceeds SIZE: 300MB, 1.2GiB."
+    ),
+    click.option(
+        "--max-category",
+        multiple=True,
+        metavar="CATEGORY=SIZE|PCT",
+        help="Fail if a category exceeds its limit: pip_cache=0, app=50MB, python_packages=60%. Repeatable.",
+    ),
+    click.option(
+        "--max-wasted",
+        multiple=True,
+        metavar="SIZE|PCT",
+        help="Fail if bytes shipped but deleted or overwritten later exceed SIZE or PCT of the image.",
+    ),
+    click.option(
+        "--min-efficiency", metavar="RATIO", help="Fail if final/shipped bytes fall below RATIO (0.95)."
+    ),
+    click.option(
+        "--max-removable", metavar="SIZE|PCT", help="Fail if the advisor's plan would remove more than this."
+    ),
+    click.option("--fail-on", multiple=True, metavar="FINDING_ID", help="Fail if this finding is reported."),
+    click.option(
+        "--baseline",
+        metavar="REPORT.json",
+        help="Compare with a stored report (`--format json` of the main branch's image).",
+    ),
+    click.option(
+        "--max-growth", metavar="SIZE|PCT", help="Fail if the image grew more than this since --baseline."
+    ),
+    click.option(
+        "--max-category-growth",
+        multiple=True,
+        metavar="CATEGORY=SIZE|PCT",
+        help="Fail if a category grew more than this since --baseline. Repeatable.",
+    ),
+)
+_NAMES = (
+    "config_path",
+    "max_size",
+    "max_category",
+    "max_wasted",
+    "min_efficiency",
+    "max_removable",
+    "fail_on",
+    "baseline",
+    "max_growth",
+    "max_category_growth",
+)
+
+
+def gate_options(command: F) -> F:
+    """Add the gate options; the command receives them as one `gate: Callable[[], GateRequest]`,
+    called inside its error boundary (parsing a limit or loading a baseline may fail)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        params = {name: kwargs.pop(name) for name in _NAMES}
+        return command(*args, gate=lambda: _request(ctx, params), **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(_OPTIONS):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]

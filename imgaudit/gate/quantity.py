@@ -1,0 +1,101 @@
+"""Limits as people write them: `300MB`, `1.2GiB`, `512000` (bytes), `5%`, `0.95`.
+
+Decimal units are powers of 1000 and binary units powers of 1024, as `docker images` and
+dive read them; a bare number is bytes. Anything else is a `UsageError` naming the value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imgaudit.errors import UsageError
+
+_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_NUMBER = r"(?P<number>\d+(?:\.\d*)?|\.\d+)"
+_SIZE = re.compile(rf"^{_NUMBER}\s*(?P<unit>[a-z]*)$", re.IGNORECASE)
+_PERCENT = re.compile(rf"^{_NUMBER}\s*%$")
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """An absolute number of bytes."""
+
+    bytes: int
+
+    def of(self, whole: int) -> int:
+        """The same bytes whatever the whole: the interface `Percent` shares."""
+        del whole
+        return self.bytes
+
+    def __str__(self) -> str:
+        return f"{self.bytes}"
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """A share of some whole (the image, a category, the baseline), 0-100."""
+
+    value: float
+
+    def of(self, whole: int) -> int:
+        """The limit in bytes for this whole; rounded down so the limit never loosens."""
+        return int(whole * self.value / 100)
+
+    def __str__(self) -> str:
+        return f"{self.value:g}%"
+
+
+Amount = Size | Percent
+
+
+def parse_size(text: str | int) -> Size:
+    """`300MB`, `1.2GiB`, `512000` -> bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise UsageError(f"invalid size {text}: a size cannot be negative")
+        return Size(text)
+    match = _SIZE.match(str(text).strip())
+    unit = match.group("unit").lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise UsageError(
+            f"invalid size {str(text)!r}: expected bytes (512000) or a number with a unit "
+            "(300MB, 1.2GiB; kB MB GB TB are powers of 1000, KiB MiB GiB TiB of 1024)"
+        )
+    return Size(int(float(match.group("number")) * _UNITS[unit]))
+
+
+def parse_amount(text: str | int) -> Amount:
+    """A size (`300MB`) or a percentage (`5%`)."""
+    if isinstance(text, str) and text.strip().endswith("%"):
+        match = _PERCENT.match(text.strip())
+        if match is None:
+            raise UsageError(f"invalid percentage {text!r}: expected a number followed by %, like 5%")
+        return Percent(float(match.group("number")))
+    return parse_size(text)
+
+
+def parse_ratio(text: str | float) -> float:
+    """An efficiency ratio: `0.95` or `95%`, between 0 and 1."""
+    raw = text.strip() if isinstance(text, str) else text
+    value: float | None = None
+    if isinstance(raw, str) and (match := _PERCENT.match(raw)):
+        value = float(match.group("number")) / 100
+    elif (isinstance(raw, str) and re.fullmatch(_NUMBER, raw)) or isinstance(raw, int | float):
+        value = float(raw)
+    if value is None or isinstance(raw, bool) or not 0 <= value <= 1:
+        raise UsageError(
+            f"invalid ratio {str(text)!r}: expected a number between 0 and 1 (0.95) or a percentage (95%)"
+        )
+    return value
