@@ -1,0 +1,3 @@
+from imgaudit.cli import main
+
+main()
