@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -81,7 +82,12 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(to_dict(report), indent=2) + "\n"
+    return render_document(to_dict(report))
+
+
+def render_document(document: Mapping[str, Any]) -> str:
+    """A report dict (possibly with sections other stages added, like `gate`) as JSON text."""
+    return json.dumps(document, indent=2) + "\n"
 
 
 def _pull_bytes(report: Report) -> int | None:

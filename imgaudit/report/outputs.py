@@ -1,0 +1,137 @@
+"""`--format FORMAT[=FILE]`, repeatable: which renderers run and where each one writes.
+
+One format may go to standard output; the others need a file. `--output FILE` names the file
+of a single format given without one (the way `--format json --output r.json` always worked).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any, assert_never
+
+import click
+from rich.console import Console
+
+from imgaudit.diff import to_dict as comparison_to_dict
+from imgaudit.errors import ImgauditError, UsageError
+from imgaudit.gate import CiReport, gate_to_dict
+from imgaudit.model import Report
+from imgaudit.report import github, junit, markdown, terminal
+from imgaudit.report import json as json_report
+from imgaudit.report.gate_console import render_comparison, render_gate
+
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+
+
+class OutputFormat(StrEnum):
+    TERMINAL = "terminal"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    GITHUB = "github"
+    JUNIT = "junit"
+
+
+FORMAT_HELP = (
+    "terminal (default): the one-screen report. json: the versioned report with its gate section. "
+    "markdown: a pull-request comment. github: workflow annotations (+ job summary in "
+    "$GITHUB_STEP_SUMMARY). junit: one test case per rule. Repeatable, each to its own file: "
+    "--format json=report.json --format markdown=comment.md."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    format: OutputFormat
+    path: Path | None  # None: standard output
+
+
+def parse_outputs(values: Sequence[str], output: Path | None) -> tuple[OutputSpec, ...]:
+    specs = []
+    for value in values or ("terminal",):
+        name, sep, file = value.partition("=")
+        try:
+            chosen = OutputFormat(name.strip().lower())
+        except ValueError:
+            known = ", ".join(f.value for f in OutputFormat)
+            raise UsageError(f"--format {value!r}: unknown format {name!r}; known: {known}") from None
+        if sep and not file:
+            raise UsageError(f"--format {value!r}: no file after '='")
+        specs.append(OutputSpec(chosen, Path(file) if sep and file != "-" else None))
+    to_stdout = [s for s in specs if s.path is None]
+    if output is not None:
+        if len(to_stdout) != 1 or len(specs) != 1:
+            raise UsageError("--output names the file of a single --format; with several, use FORMAT=FILE")
+        specs = [OutputSpec(specs[0].format, output)]
+    elif len(to_stdout) > 1:
+        raise UsageError(
+            "only one --format can print to standard output; give the others a file, like --format markdown=comment.md"
+        )
+    return tuple(specs)
+
+
+def report_document(ci: CiReport, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON report with the gate and, against a baseline, the comparison."""
+    full = dict(document)
+    full["gate"] = gate_to_dict(ci.gate)
+    if ci.comparison is not None:
+        full["comparison"] = comparison_to_dict(ci.comparison)
+    return full
+
+
+def emit(specs: Sequence[OutputSpec], report: Report, ci: CiReport, document: Mapping[str, Any]) -> None:
+    for spec in specs:
+        chosen = spec.format
+        if chosen is OutputFormat.TERMINAL:
+            _terminal(spec.path, lambda console: _render_terminal(report, ci, console))
+        elif chosen is OutputFormat.JSON:
+            _text(spec.path, json_report.render_document(report_document(ci, document)))
+        elif chosen is OutputFormat.MARKDOWN:
+            _text(spec.path, markdown.render(ci))
+        elif chosen is OutputFormat.GITHUB:
+            _text(spec.path, github.render(ci))
+            summary = os.environ.get(STEP_SUMMARY)
+            if summary:
+                _append(Path(summary), markdown.render(ci))
+        elif chosen is OutputFormat.JUNIT:
+            _text(spec.path, junit.render(ci))
+        else:
+            assert_never(chosen)
+
+
+def _render_terminal(report: Report, ci: CiReport, console: Console) -> None:
+    terminal.render(report, console)
+    if ci.comparison is not None:
+        render_comparison(ci.comparison, console)
+    render_gate(ci.gate, console)
+
+
+def _terminal(path: Path | None, render: Callable[[Console], None]) -> None:
+    if path is None:
+        render(Console(no_color="NO_COLOR" in os.environ))
+        return
+    with _open(path, "w") as handle:
+        render(Console(file=handle, no_color=True, width=120))
+
+
+def _text(path: Path | None, text: str) -> None:
+    if path is None:
+        click.echo(text, nl=False)
+        return
+    with _open(path, "w") as handle:
+        handle.write(text)
+
+
+def _append(path: Path, text: str) -> None:
+    with _open(path, "a") as handle:
+        handle.write(text + "\n")
+
+
+def _open(path: Path, mode: str) -> IO[str]:
+    try:
+        return path.open(mode, encoding="utf-8")
+    except OSError as exc:
+        raise ImgauditError(f"cannot write the report: {exc.strerror}", where=str(path)) from exc
