@@ -8,20 +8,28 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 from rich.console import Console
 
 from imgaudit import __version__
 from imgaudit.audit import AuditOptions, BaseSpec, audit
+from imgaudit.diff import compare
+from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.errors import ImgauditError, UsageError
+from imgaudit.gate import CiReport, GateResult
+from imgaudit.gate.options import GateRequest, gate_options
 from imgaudit.report import json as json_report
-from imgaudit.report import terminal
+from imgaudit.report import markdown
+from imgaudit.report.gate_console import render_comparison
+from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
+from imgaudit.report.outputs import FORMAT_HELP, emit, parse_outputs, write_console, write_text
 from imgaudit.sources.daemon import PullPolicy
 from imgaudit.sources.registry import Credentials
 from imgaudit.sources.resolve import RemoteOptions, open_reference
 
+EXIT_THRESHOLD = 1
 EXIT_ERROR = 2
 
 
@@ -96,14 +104,7 @@ def main() -> None:
     metavar="REF_OR_ARCHIVE",
     help="The base image this one was built FROM; its layers are reported as base_image.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["terminal", "json"]),
-    default="terminal",
-    show_default=True,
-    help="terminal: the one-screen report. json: the versioned report (schema imgaudit/report/v1).",
-)
+@click.option("--format", "output_formats", multiple=True, metavar="FORMAT[=FILE]", help=FORMAT_HELP)
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE."
 )
@@ -127,14 +128,16 @@ def main() -> None:
     "--password-stdin", is_flag=True, help="Read the registry password from stdin (needs --username)."
 )
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@gate_options
 def audit_command(
     reference: str,
     image_name: str | None,
     platform: str | None,
     base_reference: str | None,
-    output_format: str,
+    output_formats: tuple[str, ...],
     output: Path | None,
     debug: bool,
+    gate: Callable[[], GateRequest],
     pull: str = PullPolicy.MISSING.value,
     insecure: bool = False,
     username: str | None = None,
@@ -144,6 +147,7 @@ def audit_command(
     errors = _stderr_console()
     warn = _warn(errors)
     with error_boundary(debug):
+        outputs, request = parse_outputs(output_formats, output), gate()
         remote = _remote_options(pull, insecure, username, password_stdin)
         options = AuditOptions(base=_base_spec(base_reference, platform, warn, remote))
         with (
@@ -153,7 +157,61 @@ def audit_command(
             _progress(errors) as progress,
         ):
             report = audit(source, options, progress=progress)
-        _emit(report, output_format, output)
+        document = json_report.to_dict(report)
+        current = figures(document, reference)
+        result, comparison = request.run(current)
+        emit(outputs, report, CiReport(current, result, comparison), document)
+    _exit_for(result)
+
+
+@main.command("diff")
+@click.argument("before")
+@click.argument("after")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["terminal", "json", "markdown"]),
+    default="terminal",
+    show_default=True,
+    help="terminal: tables. json: the comparison (schema imgaudit/diff/v1). markdown: a PR comment.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the comparison to FILE."
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def diff_command(before: str, after: str, output_format: str, output: Path | None, debug: bool) -> None:
+    """Compare BEFORE with AFTER: what grew, shrank, appeared or disappeared, per category,
+    per layer instruction and per Python package, largest first.
+
+    Each of BEFORE and AFTER is an image (as `imgaudit audit` takes) or a JSON report written
+    by `imgaudit IMAGE --format json`; two reports need neither image.
+    """
+    errors = _stderr_console()
+    with error_boundary(debug):
+        comparison = compare(_figures_of(before, errors), _figures_of(after, errors))
+        if output_format == "json":
+            document = {"schema": "imgaudit/diff/v1", **comparison_to_dict(comparison)}
+            write_text(output, json_report.render_document(document))
+        elif output_format == "markdown":
+            write_text(output, markdown.render_comparison(comparison))
+        else:
+            write_console(output, lambda console: render_comparison(comparison, console))
+
+
+def _figures_of(reference: str, errors: Console) -> ReportFigures:
+    if is_report_file(Path(reference)):
+        return load_figures(Path(reference))
+    with (
+        open_reference(reference, image=None, platform=None, warn=_warn(errors)) as source,
+        _progress(errors) as progress,
+    ):
+        report = audit(source, progress=progress)
+    return figures(json_report.to_dict(report), reference)
+
+
+def _exit_for(result: GateResult) -> None:
+    if not result.passed:
+        sys.exit(EXIT_THRESHOLD)
 
 
 def _remote_options(pull: str, insecure: bool, username: str | None, password_stdin: bool) -> RemoteOptions:
@@ -191,21 +249,6 @@ def _progress(console: Console) -> Iterator[Callable[[str], None] | None]:
         return
     with console.status("reading image") as status:
         yield lambda message: status.update(message)
-
-
-def _emit(report: Any, output_format: str, output: Path | None) -> None:
-    if output_format == "json":
-        text = json_report.render(report)
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            _write(output, text)
-        return
-    if output is None:
-        terminal.render(report, Console(no_color="NO_COLOR" in os.environ))
-        return
-    with output.open("w", encoding="utf-8") as handle:
-        terminal.render(report, Console(file=handle, no_color=True, width=120))
 
 
 def _write(path: Path, text: str) -> None:

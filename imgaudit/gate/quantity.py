@@ -7,7 +7,7 @@ dive read them; a bare number is bytes. Anything else is a `UsageError` naming t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imgaudit.errors import UsageError
 
@@ -33,6 +33,7 @@ class Size:
     """An absolute number of bytes."""
 
     bytes: int
+    spec: str = field(default="", compare=False)  # as the user wrote it: 300MB
 
     def of(self, whole: int) -> int:
         """The same bytes whatever the whole: the interface `Percent` shares."""
@@ -40,7 +41,7 @@ class Size:
         return self.bytes
 
     def __str__(self) -> str:
-        return f"{self.bytes}"
+        return self.spec or str(self.bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def parse_size(text: str | int) -> Size:
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
             raise UsageError(f"invalid size {text}: a size cannot be negative")
-        return Size(text)
+        return Size(text, str(text))
     match = _SIZE.match(str(text).strip())
     unit = match.group("unit").lower() if match else ""
     if match is None or unit not in _UNITS:
@@ -73,7 +74,7 @@ def parse_size(text: str | int) -> Size:
             f"invalid size {str(text)!r}: expected bytes (512000) or a number with a unit "
             "(300MB, 1.2GiB; kB MB GB TB are powers of 1000, KiB MiB GiB TiB of 1024)"
         )
-    return Size(int(float(match.group("number")) * _UNITS[unit]))
+    return Size(int(float(match.group("number")) * _UNITS[unit]), str(text).strip())
 
 
 def parse_amount(text: str | int) -> Amount:

@@ -104,7 +104,7 @@ def _skipped(key: str, subject: str, unit: Unit, limit_spec: str, reason: str) -
 
 
 def _spec(limit: Amount) -> str:
-    return str(limit) if isinstance(limit, Percent) else str(limit.bytes)
+    return str(limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from imgaudit.diff import Change, ChangeKind, Scope
+from imgaudit.diff import Change, ChangeKind, Comparison, Scope
 from imgaudit.gate import CiReport
 from imgaudit.gate.rules import Outcome, RuleResult, Unit
 from imgaudit.model import Category
@@ -86,10 +86,10 @@ def _label(change: Change) -> str:
     return f"{change.scope.value}: {name}{detail}"
 
 
-def _growth(ci: CiReport) -> list[str]:
-    if ci.comparison is None:
+def _growth(comparison: Comparison | None) -> list[str]:
+    if comparison is None:
         return []
-    changes = ci.comparison.changes()[:CHANGES_SHOWN]
+    changes = comparison.changes()[:CHANGES_SHOWN]
     if not changes:
         return ["", "No category, layer or package changed size since the baseline."]
     rows = [
@@ -102,12 +102,8 @@ def _growth(ci: CiReport) -> list[str]:
         ]
         for c in changes
     ]
-    return [
-        "",
-        "#### What changed since the baseline",
-        "",
-        *_table(["what", "before", "after", "change"], rows, ["---", "--:", "--:", "--:"]),
-    ]
+    table = _table(["what", "before", "after", "change"], rows, ["---", "--:", "--:", "--:"])
+    return ["", "#### What changed since the baseline", "", *table]
 
 
 def _findings(ci: CiReport) -> list[str]:
@@ -125,6 +121,20 @@ def render(ci: CiReport) -> str:
     lines = [_verdict(ci)]
     if ci.gate.results:
         lines += ["", *_rules(ci)]
-    lines += _growth(ci)
+    lines += _growth(ci.comparison)
     lines += _findings(ci)
+    return "\n".join(lines) + "\n"
+
+
+def render_comparison(comparison: Comparison) -> str:
+    """`imgaudit diff --format markdown`: the totals, then what changed, largest first."""
+    total = comparison.total
+    share = f" ({total.percent:+.1f}%)" if total.percent is not None else ""
+    lines = [
+        f"### imgaudit diff: {code(comparison.before_reference)} → {code(comparison.after_reference)}",
+        "",
+        f"Image (all layers): {human_bytes(total.before or 0)} → {human_bytes(total.after or 0)}, "
+        f"**{signed(total.delta)}**{share}",
+        *_growth(comparison),
+    ]
     return "\n".join(lines) + "\n"

@@ -86,30 +86,30 @@ def emit(specs: Sequence[OutputSpec], report: Report, ci: CiReport, document: Ma
     for spec in specs:
         chosen = spec.format
         if chosen is OutputFormat.TERMINAL:
-            _terminal(spec.path, lambda console: _render_terminal(report, ci, console))
+            write_console(spec.path, lambda console: _renderwrite_console(report, ci, console))
         elif chosen is OutputFormat.JSON:
-            _text(spec.path, json_report.render_document(report_document(ci, document)))
+            write_text(spec.path, json_report.render_document(report_document(ci, document)))
         elif chosen is OutputFormat.MARKDOWN:
-            _text(spec.path, markdown.render(ci))
+            write_text(spec.path, markdown.render(ci))
         elif chosen is OutputFormat.GITHUB:
-            _text(spec.path, github.render(ci))
+            write_text(spec.path, github.render(ci))
             summary = os.environ.get(STEP_SUMMARY)
             if summary:
                 _append(Path(summary), markdown.render(ci))
         elif chosen is OutputFormat.JUNIT:
-            _text(spec.path, junit.render(ci))
+            write_text(spec.path, junit.render(ci))
         else:
             assert_never(chosen)
 
 
-def _render_terminal(report: Report, ci: CiReport, console: Console) -> None:
+def _renderwrite_console(report: Report, ci: CiReport, console: Console) -> None:
     terminal.render(report, console)
     if ci.comparison is not None:
         render_comparison(ci.comparison, console)
     render_gate(ci.gate, console)
 
 
-def _terminal(path: Path | None, render: Callable[[Console], None]) -> None:
+def write_console(path: Path | None, render: Callable[[Console], None]) -> None:
     if path is None:
         render(Console(no_color="NO_COLOR" in os.environ))
         return
@@ -117,7 +117,7 @@ def _terminal(path: Path | None, render: Callable[[Console], None]) -> None:
         render(Console(file=handle, no_color=True, width=120))
 
 
-def _text(path: Path | None, text: str) -> None:
+def write_text(path: Path | None, text: str) -> None:
     if path is None:
         click.echo(text, nl=False)
         return
