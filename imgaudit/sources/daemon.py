@@ -182,6 +182,21 @@ class _StreamedStore(BlobStore):
         return None
 
 
+def _inside(directory: str, link: str) -> str | None:
+    """A symlink target within the archive (`../<id>/layer.tar`), or None when it leaves it."""
+    if link.startswith("/"):
+        return None
+    parts = directory.split("/") if directory else []
+    for part in link.split("/"):
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts) or None
+
+
 def _read_save(chunks: Iterator[bytes], store: _StreamedStore, progress: Callable[[str], None]) -> None:
     try:
         with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks), _CHUNK), mode="r|") as archive:
@@ -190,9 +205,7 @@ def _read_save(chunks: Iterator[bytes], store: _StreamedStore, progress: Callabl
                 if not name:
                     continue
                 if member.issym():
-                    target = normalize(
-                        f"{parent(name)}/{member.linkname}" if parent(name) else member.linkname
-                    )
+                    target = _inside(parent(name), member.linkname)
                     if target:
                         store.aliases[name] = target
                     continue

@@ -260,7 +260,7 @@ class RegistryClient:
 
     def get_manifest(self, version: str, accept: str, cap: int) -> tuple[bytes, str]:
         """The manifest bytes and media type of a tag or digest."""
-        response = self.request(f"manifests/{version}", {"Accept": accept})
+        response = self.request(f"manifests/{version}", {"Accept": accept}, stream=True)
         with response:
             if response.status_code == 404:
                 detail = _registry_message(response)
@@ -289,7 +289,7 @@ class RegistryClient:
         if size is not None and size > cap:
             raise SourceError(f"blob {digest} is larger than {cap} bytes", where=self.where)
         with self.open_blob(digest, size) as blob:
-            data = blob.read(cap + 1)
+            data = io.BufferedReader(blob).read(cap + 1)  # a raw read may return a short chunk
             if len(data) > cap:
                 raise SourceError(f"blob {digest} is larger than {cap} bytes", where=self.where)
             blob.finish()
