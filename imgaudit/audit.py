@@ -12,8 +12,10 @@ import zstandard
 
 from imgaudit.advise import advise
 from imgaudit.advise.interface import AdviceContext
+from imgaudit.classify.attribution import attribute
 from imgaudit.classify.base import base_from_diff_ids, decide_base
 from imgaudit.classify.categories import build_rules, classify
+from imgaudit.classify.project import ProjectFiles
 from imgaudit.dockerfile.mapping import layer_lines
 from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.errors import LayerError
@@ -52,6 +54,7 @@ class AuditOptions:
     base: BaseSpec | None = None
     ignore: tuple[str, ...] = ()  # finding ids (`--ignore`)
     dockerfile: ParsedDockerfile | None = None  # `--dockerfile`: ties findings to lines
+    project: ProjectFiles | None = None  # `--project DIR`: the project the image was built from
 
 
 def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> LayerAnalysis:
@@ -84,7 +87,8 @@ def audit(
         analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
     merged = merge_layers(analyses)
     base = (None if options.base else source.base_hint()) or _base(options, descriptors, info)
-    classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged))
+    attribution = attribute(merged, info, base.layer_count, options.project)
+    classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged, attribution))
     layers = tuple(
         LayerReport(
             descriptor=d,
@@ -119,6 +123,9 @@ def audit(
         duration_seconds=time.perf_counter() - started,
         findings=findings,
         plan=plan,
+        environments=attribution.environments,
+        os_packages=attribution.os_packages,
+        dev_dependencies=attribution.dev_dependencies,
     )
 
 

@@ -5,10 +5,17 @@ Rules are tried in this order; the first that matches wins:
 2. poetry_cache, pip_cache, virtualenv_seed_cache, apt_cache
                           removable caches added above the base (Poetry's `virtualenvs/`
                           is never cache: a venv there is what the app runs on)
-3. python_packages        virtual environments (any dir with `pyvenv.cfg`) and
+3. dev_packages           files of distributions only development needs (classify.devdeps:
+                          poetry.lock graph, declared groups/extras, requirements files, or
+                          well-known dev tools)
+4. python_toolchain       pip/Poetry/pipx/setuptools/wheel outside the app's venv, what only
+                          they need, and venvs tools made for themselves (classify.toolchain)
+5. build_toolchain        files of OS packages only the build needed: compilers, headers,
+                          make, git and their exclusive dependencies (classify.os_packages)
+6. python_packages        virtual environments (any dir with `pyvenv.cfg`) and
                           `site-packages`/`dist-packages` trees added above the base
-4. app                    files from COPY/ADD layers that nothing above claimed
-5. other                  everything else
+7. app                    files from COPY/ADD layers that nothing above claimed
+8. other                  everything else
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from imgaudit.classify.attribution import Attribution
 from imgaudit.classify.context import PathSet, cache_locations, is_copy_step, user_homes
 from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import parent
@@ -49,6 +57,7 @@ def build_rules(
     layers: Sequence[LayerDescriptor],
     base_layer_count: int,
     merged: MergedFilesystem,
+    attribution: Attribution | None = None,
 ) -> list[Rule]:
     env = info.env
     homes = user_homes(info.user, env, merged.contents.get("etc/passwd"))
@@ -60,6 +69,7 @@ def build_rules(
     apt = PathSet(caches.apt)
     venvs = PathSet(venv_roots(merged))
     copy_layers = frozenset(d.index for d in layers if is_copy_step(d.created_by))
+    found = attribution or Attribution()
 
     return [
         (Category.BASE_IMAGE, lambda f: f.layer < base_layer_count),
@@ -67,6 +77,9 @@ def build_rules(
         (Category.PIP_CACHE, lambda f: f.path in pip),
         (Category.VIRTUALENV_SEED_CACHE, lambda f: f.path in seed),
         (Category.APT_CACHE, lambda f: f.path in apt),
+        (Category.DEV_PACKAGES, lambda f: f.path in found.dev_paths),
+        (Category.PYTHON_TOOLCHAIN, lambda f: f.path in found.toolchain_paths),
+        (Category.BUILD_TOOLCHAIN, lambda f: f.path in found.build_paths),
         (Category.PYTHON_PACKAGES, lambda f: f.path in venvs or in_package_tree(f.path)),
         (Category.APP, lambda f: f.layer in copy_layers),
     ]

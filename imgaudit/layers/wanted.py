@@ -28,6 +28,7 @@ _RULES: tuple[ContentRule, ...] = (
     ContentRule(re.compile(r"etc/(passwd|group)"), 1 * MIB),
     ContentRule(re.compile(r".*/pyvenv\.cfg"), 64 * KIB),
     ContentRule(re.compile(r".*\.dist-info/(RECORD|INSTALLER|direct_url\.json)"), 8 * MIB),
+    ContentRule(re.compile(r".*\.dist-info/top_level\.txt"), 64 * KIB),
     ContentRule(re.compile(r".*\.dist-info/METADATA"), 256 * KIB, prefix_ok=True),
     ContentRule(re.compile(r".*\.egg-info/(installed-files\.txt|requires\.txt|top_level\.txt)"), 4 * MIB),
     ContentRule(re.compile(r".*\.egg-info/PKG-INFO"), 256 * KIB, prefix_ok=True),

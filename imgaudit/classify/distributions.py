@@ -1,0 +1,221 @@
+"""Installed Python distributions and the files each one owns.
+
+A distribution's files are what its `*.dist-info/RECORD` (or `*.egg-info/installed-files.txt`)
+lists and the image still has; sizes come from the tar headers, never from RECORD. Files that
+no record lists (bytecode compiled later, data written at run time) belong to the distribution
+that alone claims their directory, so namespace packages split by what each RECORD lists.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from email.parser import HeaderParser
+
+from imgaudit.classify.deps import Dependency
+from imgaudit.classify.names import canonical, marker_extra, requirement_extras, requirement_name
+from imgaudit.layers.merge import FinalFile
+from imgaudit.layers.paths import basename, parent
+
+SITE_DIR_NAMES = ("site-packages", "dist-packages")
+_SITE_MARKERS = tuple(f"/{name}/" for name in SITE_DIR_NAMES)
+DIST_INFO = ".dist-info"
+EGG_INFO = ".egg-info"
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledDistribution:
+    key: str  # its metadata directory: unique in the image
+    site: str  # the site-packages directory it is installed in
+    name: str  # canonical (PEP 503)
+    version: str
+    installer: str | None
+    requires: tuple[Dependency, ...]
+    layer: int  # the layer that wrote its metadata: when it was installed
+    has_record: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    distributions: tuple[InstalledDistribution, ...]
+    owner: Mapping[str, str]  # final file path -> distribution key
+
+
+def site_dir_of(path: str) -> str | None:
+    """`usr/lib/python3/dist-packages/x/y.py` -> `usr/lib/python3/dist-packages`."""
+    probe = "/" + path
+    for marker in _SITE_MARKERS:
+        found = probe.find(marker)
+        if found != -1:
+            return probe[1 : found + len(marker) - 1]
+    return None
+
+
+def resolve(base: str, relative: str) -> str | None:
+    """`base` joined with a RECORD path (which may climb with `..` to `bin/`), normalised."""
+    if relative.startswith("/"):
+        parts: list[str] = []
+        relative = relative.lstrip("/")
+    else:
+        parts = base.split("/") if base else []
+    for part in relative.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts) or None
+
+
+def _text(data: bytes | None) -> str:
+    return data.decode("utf-8", "replace") if data else ""
+
+
+def _record_paths(data: bytes, site: str) -> list[str]:
+    rows = csv.reader(_text(data).splitlines())
+    return [path for row in rows if row and (path := resolve(site, row[0]))]
+
+
+def _installed_files(data: bytes, meta_dir: str) -> list[str]:
+    return [p for line in _text(data).splitlines() if line.strip() and (p := resolve(meta_dir, line.strip()))]
+
+
+def _requires_from_metadata(headers: Iterable[str]) -> tuple[Dependency, ...]:
+    return tuple(
+        Dependency(name, requirement_extras(text), marker_extra(text))
+        for text in headers
+        if (name := requirement_name(text))
+    )
+
+
+def _requires_txt(data: bytes) -> tuple[Dependency, ...]:
+    """egg-info `requires.txt`: plain lines, then `[extra]` or `[extra:marker]` sections."""
+    found, section = [], None
+    for line in _text(data).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            extra = line.strip("[]").partition(":")[0]
+            section = canonical(extra) if extra else None
+            continue
+        if name := requirement_name(line):
+            found.append(Dependency(name, requirement_extras(line), section))
+    return tuple(found)
+
+
+def _name_from_dir(meta_dir: str) -> tuple[str, str]:
+    stem = basename(meta_dir).rsplit(".", 1)[0]
+    name, _, version = stem.partition("-")
+    return name, version.partition("-")[0]
+
+
+def _read(meta_dir: str, contents: Mapping[str, bytes], layer: int) -> InstalledDistribution:
+    is_egg = meta_dir.endswith(EGG_INFO)
+    metadata = contents.get(f"{meta_dir}/{'PKG-INFO' if is_egg else 'METADATA'}")
+    headers = HeaderParser().parsestr(_text(metadata), headersonly=True)
+    dir_name, dir_version = _name_from_dir(meta_dir)
+    name = str(headers.get("Name") or dir_name)
+    version = str(headers.get("Version") or dir_version)
+    if is_egg:
+        requires = _requires_txt(contents.get(f"{meta_dir}/requires.txt", b""))
+        has_record = f"{meta_dir}/installed-files.txt" in contents
+    else:
+        requires = _requires_from_metadata(str(h) for h in headers.get_all("Requires-Dist") or [])
+        has_record = f"{meta_dir}/RECORD" in contents
+    installer = _text(contents.get(f"{meta_dir}/INSTALLER")).strip() or None
+    return InstalledDistribution(
+        meta_dir, parent(meta_dir), canonical(name), version, installer, requires, layer, has_record
+    )
+
+
+def _metadata_dirs(files: Sequence[FinalFile]) -> dict[str, int]:
+    """Metadata directories directly inside a site-packages tree, with their newest layer."""
+    found: dict[str, int] = {}
+    for final in files:
+        directory = parent(final.path)
+        if directory.endswith((DIST_INFO, EGG_INFO)) and basename(parent(directory)) in SITE_DIR_NAMES:
+            found[directory] = max(found.get(directory, -1), final.layer)
+    return found
+
+
+class _Claims:
+    """Who lists each path, and which distribution alone claims each directory."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[int, str]] = {}  # path -> (layer, key): the newest install wins
+        self.dirs: dict[str, str | None] = {}  # None: several distributions share the directory
+
+    def file(self, path: str, dist: InstalledDistribution) -> None:
+        claim = (dist.layer, dist.key)
+        if path not in self.files or claim > self.files[path]:
+            self.files[path] = claim
+
+    def directory(self, path: str, key: str) -> None:
+        if self.dirs.setdefault(path, key) != key:
+            self.dirs[path] = None
+
+    def directories_of(self, path: str, site: str, key: str) -> None:
+        """Every directory between `site` and `path` is claimed by `key`."""
+        directory = parent(path)
+        while len(directory) > len(site) and directory.startswith(site + "/"):
+            self.directory(directory, key)
+            directory = parent(directory)
+
+
+def _top_level_names(dist: InstalledDistribution, contents: Mapping[str, bytes]) -> list[str]:
+    listed = _text(contents.get(f"{dist.key}/top_level.txt")).split()
+    return listed or [dist.name.replace("-", "_")]
+
+
+def _claim(dist: InstalledDistribution, contents: Mapping[str, bytes], claims: _Claims) -> None:
+    claims.directory(dist.key, dist.key)
+    if dist.key.endswith(EGG_INFO):
+        listed = _installed_files(contents.get(f"{dist.key}/installed-files.txt", b""), dist.key)
+    else:
+        listed = _record_paths(contents.get(f"{dist.key}/RECORD", b""), dist.site)
+    for path in listed:
+        claims.file(path, dist)
+        if path.startswith(dist.site + "/") and "/__pycache__/" not in "/" + path[len(dist.site) :]:
+            claims.directories_of(path, dist.site, dist.key)
+    if not dist.has_record:
+        # No record (removed, or never written): its importable top-level names say what is its.
+        for top in _top_level_names(dist, contents):
+            claims.directory(f"{dist.site}/{top}", dist.key)
+            claims.file(f"{dist.site}/{top}.py", dist)
+
+
+def _unlisted_owner(path: str, site: str, claims: _Claims) -> str | None:
+    directory = parent(path)
+    if basename(directory) == "__pycache__":
+        # `x/__pycache__/mod.cpython-311.pyc` is compiled from `x/mod.py`.
+        source = f"{parent(directory)}/{basename(path).split('.', 1)[0]}.py"
+        if source in claims.files:
+            return claims.files[source][1]
+    while len(directory) > len(site):
+        if directory in claims.dirs:
+            return claims.dirs[directory]
+        directory = parent(directory)
+    return None
+
+
+def find_ownership(files: Sequence[FinalFile], contents: Mapping[str, bytes]) -> Ownership:
+    """Every installed distribution of the final filesystem and the files it owns."""
+    dists = tuple(_read(d, contents, layer) for d, layer in sorted(_metadata_dirs(files).items()))
+    claims = _Claims()
+    for dist in dists:
+        _claim(dist, contents, claims)
+    owner: dict[str, str] = {}
+    for final in files:
+        claim = claims.files.get(final.path)
+        if claim is not None:
+            owner[final.path] = claim[1]
+        elif (site := site_dir_of(final.path)) is not None and (
+            key := _unlisted_owner(final.path, site, claims)
+        ):
+            owner[final.path] = key
+    return Ownership(dists, owner)
