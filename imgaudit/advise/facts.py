@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
@@ -31,6 +32,8 @@ class ProjectFacts:
     project_name: str | None
     package_dirs: tuple[str, ...]  # relative to project_dir: what the runtime must get
     venvs: tuple[str, ...]  # normalised roots of virtual environments above the base
+    dev_group: bool
+    readme: str | None
     entrypoint: tuple[str, ...]
     cmd: tuple[str, ...]
 
@@ -105,14 +108,18 @@ def project_facts(merged: MergedFilesystem, info: ImageInfo, base_layer_count: i
     above = [f for f in merged.files if f.layer >= base_layer_count]
     venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
     project_dir, pyproject = _pyproject(merged, info.workdir)
-    name, packages = _project_packages(pyproject, merged, project_dir)
+    prefix = f"{project_dir}/" if project_dir else ""
+    dirs = {parent(f.path) for f in merged.files if "/" in f.path}
+    project = pyproject_facts(pyproject, lambda rel: f"{prefix}{rel}" in dirs)
     return ProjectFacts(
         workdir=info.workdir,
         python_version=_python_version(merged, venvs),
         poetry_version=_installed_version(merged, "poetry"),
         project_dir=project_dir,
-        project_name=name,
-        package_dirs=packages,
+        project_name=project.name,
+        package_dirs=project.package_dirs if project_dir is not None else (),
+        dev_group=project.dev_group,
+        readme=project.readme,
         venvs=venvs,
         entrypoint=tuple(str(w) for w in info.config.get("Entrypoint") or ()),
         cmd=tuple(str(w) for w in info.config.get("Cmd") or ()),
@@ -164,28 +171,42 @@ def _pyproject(merged: MergedFilesystem, workdir: str) -> tuple[str | None, dict
     return None, {}
 
 
-def _project_packages(
-    pyproject: dict[str, object], merged: MergedFilesystem, project_dir: str | None
-) -> tuple[str | None, tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class PyprojectFacts:
+    name: str | None
+    package_dirs: tuple[str, ...]  # relative to the project directory
+    dev_group: bool  # a dev group Poetry would install by default
+    readme: str | None
+
+
+def pyproject_facts(pyproject: dict[str, object], has_dir: Callable[[str], bool]) -> PyprojectFacts:
+    """What a pyproject.toml says about packaging; `has_dir(rel)` checks the project tree."""
     project = pyproject.get("project")
     tool = pyproject.get("tool")
     poetry = tool.get("poetry") if isinstance(tool, dict) else None
-    name = None
-    if isinstance(project, dict) and isinstance(project.get("name"), str):
-        name = str(project["name"])
-    elif isinstance(poetry, dict) and isinstance(poetry.get("name"), str):
-        name = str(poetry["name"])
+    poetry = poetry if isinstance(poetry, dict) else {}
+    project = project if isinstance(project, dict) else {}
+    name = project.get("name", poetry.get("name"))
+    name = name if isinstance(name, str) else None
     declared: list[str] = []
-    if isinstance(poetry, dict) and isinstance(poetry.get("packages"), list):
-        for item in poetry["packages"]:
-            if isinstance(item, dict) and isinstance(item.get("include"), str):
-                where = item.get("from")
-                declared.append(f"{where}/{item['include']}" if isinstance(where, str) else item["include"])
-    if not declared and name is not None and project_dir is not None:
+    for item in poetry.get("packages") or ():
+        if isinstance(item, dict) and isinstance(item.get("include"), str):
+            where = item.get("from")
+            declared.append(f"{where}/{item['include']}" if isinstance(where, str) else item["include"])
+    if not declared and name is not None:
         module = name.replace("-", "_").replace(".", "_")
-        prefix = f"{project_dir}/" if project_dir else ""
-        for layout in (module, f"src/{module}"):
-            if any(f.path.startswith(f"{prefix}{layout}/") for f in merged.files):
-                declared.append(layout)
-                break
-    return name, tuple(declared)
+        declared.extend(layout for layout in (module, f"src/{module}") if has_dir(layout))
+    groups = poetry.get("group")
+    dependency_groups = pyproject.get("dependency-groups")
+    dev_group = (
+        (isinstance(groups, dict) and "dev" in groups)
+        or "dev-dependencies" in poetry
+        or (isinstance(dependency_groups, dict) and "dev" in dependency_groups)
+    )
+    readme = project.get("readme", poetry.get("readme"))
+    return PyprojectFacts(
+        name,
+        tuple(declared[:1] if not poetry.get("packages") else declared),
+        dev_group,
+        readme if isinstance(readme, str) else None,
+    )

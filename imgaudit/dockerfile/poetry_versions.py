@@ -1,0 +1,40 @@
+"""Which Poetry versions can exist, and which base images are end-of-life.
+
+Facts of record, not guesses: Poetry's 1.x line ended with 1.8.5 (the next release was
+2.0.0); Debian's LTS dates are from the Debian LTS schedule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+LAST_POETRY_1 = (1, 8, 5)
+_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?$")
+
+# Debian codename -> the day its (LTS) security support ended.
+DEBIAN_END_OF_LIFE: dict[str, dt.date] = {
+    "jessie": dt.date(2020, 6, 30),
+    "stretch": dt.date(2022, 6, 30),
+    "buster": dt.date(2024, 6, 30),
+    "bullseye": dt.date(2026, 8, 31),
+}
+CURRENT_DEBIAN = "bookworm"
+
+
+def impossible_poetry_version(version: str) -> bool:
+    """A 1.x version past the last 1.x release (the article's `1.11.1`)."""
+    match = _VERSION.match(version)
+    if match is None or match["major"] != "1":
+        return False
+    parts = (1, int(match["minor"]), int(match["patch"] or 0))
+    return parts > LAST_POETRY_1
+
+
+def end_of_life_codename(image: str, today: dt.date) -> str | None:
+    """The EOL Debian codename an image reference names (`python:3.11-slim-buster`), if any."""
+    tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
+    for codename, ended in DEBIAN_END_OF_LIFE.items():
+        if re.search(rf"(?:^|-){codename}(?:$|-)", tag) and ended < today:
+            return codename
+    return None
