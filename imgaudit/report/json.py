@@ -10,6 +10,7 @@ from typing import Any
 from imgaudit import __version__
 from imgaudit.classify.context import instruction
 from imgaudit.model import Report
+from imgaudit.report.advice import advice_to_dict
 from imgaudit.report.packages import packages_to_dict
 
 SCHEMA_ID = "imgaudit/report/v1"
@@ -79,6 +80,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "largest_directories": [{"path": d.path, "bytes": d.bytes} for d in report.largest_directories],
         "warnings": list(report.warnings),
         "duration_seconds": round(report.duration_seconds, 3),
+        **advice_to_dict(report),
         **packages_to_dict(report),
     }
 

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from imgaudit.classify.context import instruction
 from imgaudit.model import Category, Report
+from imgaudit.report.advice import plan_renderable
 from imgaudit.report.units import human_bytes, percent
 
 BAR_WIDTH = 24
@@ -149,6 +150,9 @@ def render(report: Report, console: Console) -> None:
         _categories(report, plain),
         _layers(report, plain, console.width),
     ]
+    plan = plan_renderable(report, plain)
+    if plan is not None:  # the plan leads: what to change comes before where the bytes are
+        parts.insert(1, plan)
     wasted = _wasted(report, plain)
     if wasted is not None:
         parts.append(wasted)
