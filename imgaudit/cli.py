@@ -20,6 +20,7 @@ from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.gate import CiReport, GateResult
 from imgaudit.gate.options import GateRequest, gate_options
+from imgaudit.projectdir import read_project_dir
 from imgaudit.report import json as json_report
 from imgaudit.report import markdown
 from imgaudit.report.gate_console import render_comparison
@@ -127,6 +128,21 @@ def main() -> None:
 @click.option(
     "--password-stdin", is_flag=True, help="Read the registry password from stdin (needs --username)."
 )
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The project the image was built from (pyproject.toml, poetry.lock, requirements*.txt): "
+    "tells dev-only packages apart when the image does not hold these files.",
+)
+@click.option(
+    "--packages",
+    "show_packages",
+    type=click.Choice(["os"]),
+    multiple=True,
+    help="Also list these packages in the terminal report: os = the image's OS packages.",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @gate_options
 def audit_command(
@@ -142,6 +158,8 @@ def audit_command(
     insecure: bool = False,
     username: str | None = None,
     password_stdin: bool = False,
+    project_dir: Path | None = None,
+    show_packages: tuple[str, ...] = (),
 ) -> None:
     """Audit REFERENCE: a `docker save` archive, an OCI archive or an OCI layout directory."""
     errors = _stderr_console()
@@ -149,7 +167,10 @@ def audit_command(
     with error_boundary(debug):
         outputs, request = parse_outputs(output_formats, output), gate()
         remote = _remote_options(pull, insecure, username, password_stdin)
-        options = AuditOptions(base=_base_spec(base_reference, platform, warn, remote))
+        options = AuditOptions(
+            base=_base_spec(base_reference, platform, warn, remote),
+            project=read_project_dir(project_dir) if project_dir else None,
+        )
         with (
             open_reference(
                 reference, image=image_name, platform=platform, warn=warn, remote=remote
@@ -160,7 +181,7 @@ def audit_command(
         document = json_report.to_dict(report)
         current = figures(document, reference)
         result, comparison = request.run(current)
-        emit(outputs, report, CiReport(current, result, comparison), document)
+        emit(outputs, report, CiReport(current, result, comparison), document, packages=show_packages)
     _exit_for(result)
 
 

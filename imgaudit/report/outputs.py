@@ -82,11 +82,17 @@ def report_document(ci: CiReport, document: Mapping[str, Any]) -> dict[str, Any]
     return full
 
 
-def emit(specs: Sequence[OutputSpec], report: Report, ci: CiReport, document: Mapping[str, Any]) -> None:
+def emit(
+    specs: Sequence[OutputSpec],
+    report: Report,
+    ci: CiReport,
+    document: Mapping[str, Any],
+    packages: Sequence[str] = (),  # `--packages os`: extra terminal sections
+) -> None:
     for spec in specs:
         chosen = spec.format
         if chosen is OutputFormat.TERMINAL:
-            write_console(spec.path, lambda console: _renderwrite_console(report, ci, console))
+            write_console(spec.path, lambda console: _renderwrite_console(report, ci, console, packages))
         elif chosen is OutputFormat.JSON:
             write_text(spec.path, json_report.render_document(report_document(ci, document)))
         elif chosen is OutputFormat.MARKDOWN:
@@ -102,8 +108,10 @@ def emit(specs: Sequence[OutputSpec], report: Report, ci: CiReport, document: Ma
             assert_never(chosen)
 
 
-def _renderwrite_console(report: Report, ci: CiReport, console: Console) -> None:
-    terminal.render(report, console)
+def _renderwrite_console(
+    report: Report, ci: CiReport, console: Console, packages: Sequence[str] = ()
+) -> None:
+    terminal.render(report, console, packages)
     if ci.comparison is not None:
         render_comparison(ci.comparison, console)
     render_gate(ci.gate, console)

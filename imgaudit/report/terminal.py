@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -10,6 +12,7 @@ from rich.text import Text
 from imgaudit.classify.context import instruction
 from imgaudit.model import Category, Report
 from imgaudit.report.advice import plan_renderable
+from imgaudit.report.package_tables import package_sections
 from imgaudit.report.units import human_bytes, percent
 
 BAR_WIDTH = 24
@@ -143,7 +146,7 @@ def _box(plain: bool) -> box.Box:
     return box.ASCII2 if plain else box.SIMPLE_HEAVY
 
 
-def render(report: Report, console: Console) -> None:
+def render(report: Report, console: Console, packages: Collection[str] = ()) -> None:
     plain = console.no_color or not console.is_terminal
     parts: list[RenderableType] = [
         _header(report),
@@ -157,5 +160,6 @@ def render(report: Report, console: Console) -> None:
     if wasted is not None:
         parts.append(wasted)
     parts.append(_directories(report, plain))
+    parts.extend(package_sections(report, plain, packages))
     parts.extend(Text(f"warning: {warning}", style="yellow") for warning in report.warnings[:10])
     console.print(Group(*parts))

@@ -1,0 +1,31 @@
+"""`--project DIR`: the project an image was built from, read from the host.
+
+The only I/O for project files; classification receives their bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imgaudit.classify.project import POETRY_LOCK, PYPROJECT, ProjectFiles, is_requirements_file
+from imgaudit.errors import UsageError
+
+
+def read_project_dir(directory: Path) -> ProjectFiles:
+    if not directory.is_dir():
+        raise UsageError("--project: not a directory", where=str(directory))
+    files: dict[str, bytes] = {}
+    try:
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and (path.name in (PYPROJECT, POETRY_LOCK) or is_requirements_file(path.name)):
+                files[path.name] = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"--project: cannot read {exc.filename}: {exc.strerror}", where=str(directory)
+        ) from exc
+    if not files:
+        raise UsageError(
+            "--project: no pyproject.toml, poetry.lock or requirements*.txt in the directory",
+            where=str(directory),
+        )
+    return ProjectFiles(str(directory), files)

@@ -1,0 +1,86 @@
+"""Terminal sections for Python environments, dev-only packages and OS packages."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+
+from imgaudit.model import Distribution, PythonEnvironment, Report
+from imgaudit.report.units import human_bytes
+
+DISTRIBUTIONS_SHOWN = 5
+OS_PACKAGES_SHOWN = 40
+PACKAGES_OS = "os"
+
+
+def _box(plain: bool) -> box.Box:
+    return box.ASCII2 if plain else box.SIMPLE_HEAVY
+
+
+def _flag(dist: Distribution) -> str:
+    return "dev-only" if dist.dev_only else "toolchain" if dist.toolchain else ""
+
+
+def _environments(environments: Collection[PythonEnvironment], plain: bool) -> Table:
+    table = Table(title="Python environments (biggest distributions)", box=_box(plain), title_justify="left")
+    table.add_column("environment / distribution", overflow="fold")
+    table.add_column("size", justify="right")
+    table.add_column("", no_wrap=True)
+    for env in sorted(environments, key=lambda e: -e.bytes):
+        python = f" python {env.python}" if env.python else ""
+        table.add_row(f"{env.path} ({env.kind.value}{python})", human_bytes(env.bytes), "", style="bold")
+        for dist in env.distributions[:DISTRIBUTIONS_SHOWN]:
+            table.add_row(f"  {dist.name} {dist.version}", human_bytes(dist.bytes), _flag(dist))
+        if hidden := env.distributions[DISTRIBUTIONS_SHOWN:]:
+            table.add_row(f"  … {len(hidden)} more", human_bytes(sum(d.bytes for d in hidden)), "")
+    return table
+
+
+def _dev_only(report: Report, plain: bool) -> Table | None:
+    dev = [d for env in report.environments for d in env.distributions if d.dev_only]
+    if report.dev_dependencies is None or not dev:
+        return None
+    source = report.dev_dependencies
+    where = f" in {source.project}" if source.project else ""
+    table = Table(
+        title=f"Dev-only packages (from {source.source.value}{where}, confidence {source.confidence.value})",
+        box=_box(plain),
+        title_justify="left",
+    )
+    table.add_column("package")
+    table.add_column("size", justify="right")
+    table.add_column("why", overflow="fold")
+    for dist in sorted(dev, key=lambda d: (-d.bytes, d.name)):
+        table.add_row(f"{dist.name} {dist.version}", human_bytes(dist.bytes), dist.reason or "")
+    return table
+
+
+def _os_packages(report: Report, plain: bool) -> Table:
+    table = Table(title="OS packages (biggest first)", box=_box(plain), title_justify="left")
+    table.add_column("package")
+    table.add_column("version", overflow="fold")
+    table.add_column("size", justify="right")
+    table.add_column("layer", justify="right")
+    table.add_column("", no_wrap=True)
+    for package in report.os_packages[:OS_PACKAGES_SHOWN]:
+        notes = ", ".join(
+            n for n, on in (("base", package.in_base), ("build-only", package.build_only)) if on
+        )
+        layer = "-" if package.layer is None else str(package.layer)
+        table.add_row(package.name, package.version, human_bytes(package.bytes), layer, notes)
+    return table
+
+
+def package_sections(report: Report, plain: bool, packages: Collection[str] = ()) -> list[RenderableType]:
+    """Environments and dev-only packages always (when any); OS packages with `--packages os`."""
+    parts: list[RenderableType] = []
+    if report.environments:
+        parts.append(_environments(report.environments, plain))
+    if (dev := _dev_only(report, plain)) is not None:
+        parts.append(dev)
+    if PACKAGES_OS in packages and report.os_packages:
+        parts.append(_os_packages(report, plain))
+    return parts
