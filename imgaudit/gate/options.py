@@ -17,12 +17,14 @@ from click.core import ParameterSource
 
 from imgaudit.config import find_config, load_config
 from imgaudit.diff import Comparison, compare
+from imgaudit.errors import UsageError
 from imgaudit.gate import GateResult, Thresholds, evaluate
 from imgaudit.gate.rules import Rule
 from imgaudit.report.loader import ReportFigures, load_figures
 
 F = TypeVar("F", bound=Callable[..., Any])
 _KEYED_OPTIONS = ("max_category", "max_category_growth")
+_CONFIG_ERROR = "imgaudit.config_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,13 @@ class GateRequest:
 
 def _use_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     del param
-    config = load_config(value) if value is not None else find_config(Path.cwd())
+    try:
+        config = load_config(value) if value is not None else find_config(Path.cwd())
+    except UsageError as error:
+        # Raised here it would escape the command's error boundary (click is still parsing);
+        # kept for `_request`, which runs inside it.
+        ctx.meta[_CONFIG_ERROR] = error
+        return value
     if config is not None:
         ctx.default_map = {**(ctx.default_map or {}), **config.settings}
     return value
@@ -57,6 +65,8 @@ def _merged(ctx: click.Context, name: str, given: Sequence[str]) -> tuple[str, .
 
 
 def _request(ctx: click.Context, params: dict[str, Any]) -> GateRequest:
+    if _CONFIG_ERROR in ctx.meta:
+        raise ctx.meta[_CONFIG_ERROR]
     for name in _KEYED_OPTIONS:
         params[name] = _merged(ctx, name, params[name])
     baseline: str | None = params.pop("baseline")
