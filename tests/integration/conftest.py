@@ -220,3 +220,7 @@ def pypi_simple_url() -> str:
     from pip._internal.models.index import PyPI  # pip's own default index
 
     return str(PyPI.simple_url)
+
+
+# The real registries (issue 7) live in their own module; importing makes them fixtures here.
+from tests.integration.registry import *  # noqa: E402, F403
