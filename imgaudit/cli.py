@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,9 +16,11 @@ import click
 from rich.console import Console
 
 from imgaudit import __version__
+from imgaudit.advise.options import advice_options, advice_settings
 from imgaudit.audit import AuditOptions, BaseSpec, audit
 from imgaudit.diff import compare
 from imgaudit.diff import to_dict as comparison_to_dict
+from imgaudit.dockerfile.commands import image_facts, run_fix, run_lint, write_dockerfile
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.gate import CiReport, GateResult
 from imgaudit.gate.options import GateRequest, gate_options
@@ -143,6 +147,7 @@ def main() -> None:
     multiple=True,
     help="Also list these packages in the terminal report: os = the image's OS packages.",
 )
+@advice_options
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @gate_options
 def audit_command(
@@ -160,6 +165,8 @@ def audit_command(
     password_stdin: bool = False,
     project_dir: Path | None = None,
     show_packages: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    dockerfile_path: Path | None = None,
 ) -> None:
     """Audit REFERENCE: a `docker save` archive, an OCI archive or an OCI layout directory."""
     errors = _stderr_console()
@@ -171,6 +178,7 @@ def audit_command(
             base=_base_spec(base_reference, platform, warn, remote),
             project=read_project_dir(project_dir) if project_dir else None,
         )
+        options = replace(options, **advice_settings(ignore, dockerfile_path))
         with (
             open_reference(
                 reference, image=image_name, platform=platform, warn=warn, remote=remote
@@ -277,3 +285,64 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ImgauditError(f"cannot write the report: {exc.strerror}", where=str(path)) from exc
+
+
+@main.command("fix")
+@click.argument("reference", required=False)
+@click.option(
+    "--dockerfile",
+    "dockerfile_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Dockerfile to rewrite.",
+)
+@click.option(
+    "--context",
+    "context_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The build context (pyproject.toml): the Dockerfile's directory by default.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the new Dockerfile [default: DOCKERFILE.imgaudit].",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def fix_command(
+    reference: str | None,
+    dockerfile_path: Path,
+    context_dir: Path | None,
+    output: Path | None,
+    debug: bool,
+) -> None:
+    """Write the article's multi-stage Dockerfile for this project and show the diff.
+
+    With REFERENCE (the image built from it), the facts come from the image too: WORKDIR,
+    the installed Poetry version to pin, the start command.
+    """
+    errors = _stderr_console()
+    with error_boundary(debug):
+        facts = None
+        if reference is not None:
+            with open_reference(reference, image=None, platform=None, warn=_warn(errors)) as source:
+                facts = image_facts(source)
+        outcome = run_fix(
+            dockerfile_path, context_dir or dockerfile_path.parent, facts, datetime.date.today()
+        )
+        target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
+        write_dockerfile(target, outcome.result.text)
+        click.echo(outcome.diff, nl=False)
+        for note in outcome.result.notes:
+            errors.print(f"imgaudit: {note}", highlight=False, markup=False)
+        errors.print(f"imgaudit: wrote {target}", highlight=False, markup=False)
+
+
+@main.command("lint")
+@click.argument("dockerfile_path", metavar="DOCKERFILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def lint_command(dockerfile_path: Path, debug: bool) -> None:
+    """Hints for DOCKERFILE without an image: the advisor's patterns, no byte figures."""
+    with error_boundary(debug):
+        for hint in run_lint(dockerfile_path, datetime.date.today()):
+            click.echo(f"{dockerfile_path}:{hint.line}: {hint.id}: {hint.message} (fix: {hint.fix})")
