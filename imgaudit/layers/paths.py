@@ -11,6 +11,8 @@ def normalize(name: str) -> str | None:
     """
     if name.startswith("/"):
         return None
+    if "//" not in name and "/." not in name and not name.startswith("."):
+        return name.rstrip("/")  # the common case: no `.`, `..` or empty component
     parts: list[str] = []
     for part in name.split("/"):
         if part in ("", "."):
