@@ -92,7 +92,10 @@ def test_cli_password_from_stdin(registry: FakeRegistry) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--username", "alice"], "--username needs --password-stdin"),
+        (
+            ["--username", "alice"],
+            "--username needs --password-stdin (a password on the command line would leak)",
+        ),
         (["--password-stdin"], "--password-stdin needs --username"),
     ],
 )
