@@ -131,10 +131,10 @@ def _decode_header(block: bytes) -> tuple[str, bytes, int, str]:
         if prefix:
             name = f"{prefix}/{name}"
     kind = block[156:157]
-    if kind in (b"\0", b""):
-        kind = tarfile.REGTYPE
-    if kind == tarfile.REGTYPE and name.endswith("/"):
-        kind = tarfile.DIRTYPE  # old tars mark directories by a trailing slash only
+    if kind in (tarfile.AREGTYPE, b""):
+        # Pre-POSIX tars mark directories by a trailing slash only. Never apply this to a
+        # typed header: a pax-overridden name may be cut at 100 bytes right after a slash.
+        kind = tarfile.DIRTYPE if name.endswith("/") else tarfile.REGTYPE
     return name, kind, _number(block[124:136]), _text(block[157:257])
 
 

@@ -132,3 +132,26 @@ def test_a_stream_cut_at_a_member_boundary_is_truncated_not_finished() -> None:
     cut = data[: 512 + 512]  # header + contents of `a`, then nothing: no end-of-archive block
     with pytest.raises(LayerError, match="end-of-archive"):
         analyze_layer(io.BytesIO(cut))
+
+
+def test_a_long_name_cut_after_a_slash_in_the_ustar_field_is_still_a_file() -> None:
+    # The ustar name field keeps the first 100 bytes; here they end with "/".
+    long_path = "d" * 59 + "/" + "e" * 40 + "/__init__.py"
+    data = layer_tar(Layer([File(long_path, b"x" * 62)], auto_parents=False))
+    assert kinds(data) == {long_path: (EntryKind.FILE, 62)}
+
+
+def test_headers_decode_like_tarfile_on_a_real_mixed_archive() -> None:
+    from imgaudit.layers.tarstream import iter_members
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for index, name in enumerate(["a/" * 60 + "x", "b/é-ünïcode.txt", "c/" + "n" * 99, "d"]):
+            info = tarfile.TarInfo(name)
+            info.size = index * 700
+            info.uid = 10**9  # does not fit the octal field: pax
+            tar.addfile(info, io.BytesIO(b"z" * info.size))
+    data = buffer.getvalue()
+    with tarfile.open(fileobj=io.BytesIO(data)) as reference:
+        expected = [(m.name, m.size) for m in reference]
+    assert [(m.name, m.size) for m, _ in iter_members(io.BytesIO(data))] == expected
