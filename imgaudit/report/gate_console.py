@@ -46,11 +46,11 @@ def render_comparison(comparison: Comparison, console: Console, limit: int = CHA
     total = comparison.total
     share = f" ({total.percent:+.1f}%)" if total.percent is not None else ""
     console.print(
+        f"before: {comparison.before_reference}\nafter:  {comparison.after_reference}", highlight=False
+    )
+    console.print(
         Text.assemble(
-            f"{comparison.before_reference} -> {comparison.after_reference}: image ",
-            f"{_size(total.before)} -> {_size(total.after)}, ",
-            _signed(total),
-            share,
+            f"image (all layers): {_size(total.before)} -> {_size(total.after)}, ", _signed(total), share
         )
     )
     changes = comparison.changes()[:limit]
