@@ -346,3 +346,11 @@ class Report:
     @property
     def efficiency(self) -> float:
         return self.final_bytes / self.total_bytes if self.total_bytes else 1.0
+
+    @property
+    def pull_bytes(self) -> int | None:
+        """Registry images: the layer blob bytes a pull transfers, as stored (compressed)."""
+        sizes = [layer.descriptor.blob_size for layer in self.layers]
+        if self.image.origin.kind != "registry" or any(size is None for size in sizes):
+            return None
+        return sum(size or 0 for size in sizes)

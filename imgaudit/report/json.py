@@ -41,7 +41,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "final_bytes": report.final_bytes,
             "wasted_bytes": report.wasted_bytes,
             "efficiency": round(report.efficiency, 6),
-            "compressed_bytes": _pull_bytes(report),
+            "compressed_bytes": report.pull_bytes,
         },
         "layers": [
             {
@@ -92,11 +92,3 @@ def render(report: Report) -> str:
 def render_document(document: Mapping[str, Any]) -> str:
     """A report dict (possibly with sections other stages added, like `gate`) as JSON text."""
     return json.dumps(document, indent=2) + "\n"
-
-
-def _pull_bytes(report: Report) -> int | None:
-    """What pulling the image transfers: its layer blobs as the registry stores them."""
-    sizes = [layer.descriptor.blob_size for layer in report.layers]
-    if report.image.origin.kind != "registry" or any(size is None for size in sizes):
-        return None
-    return sum(size or 0 for size in sizes)

@@ -65,7 +65,8 @@ def _header(report: Report) -> RenderableType:
     base_label = f" {base.name}" if base.name else ""
     lines.append(
         f"\nbase image{base_label}: {base.layer_count} layer(s), decided by {base.method.value} · "
-        f"source: {info.origin.kind} {info.origin.location}",
+        f"source: {info.origin.kind} {info.origin.location}"
+        + (f" · a pull transfers {human_bytes(report.pull_bytes)}" if report.pull_bytes is not None else ""),
         style="dim",
     )
     return lines

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from imgaudit.cli import main
 from imgaudit.errors import SourceError
+from imgaudit.report.units import human_bytes
 from imgaudit.sources.archive import ArchiveSource
 from imgaudit.sources.registry import RegistrySource
 from imgaudit.sources.resolve import open_reference
@@ -103,3 +104,14 @@ def test_cli_credential_flags_go_together(args: list[str], message: str) -> None
     code, _, err = _cli(["registry://127.0.0.1:1/x:1", *args])
     assert code == 2
     assert err.splitlines() == [f"imgaudit: error: {message}"]
+
+
+def test_terminal_report_names_the_registry_and_the_pull_size(registry: FakeRegistry) -> None:
+    blob = build(SPEC, "gzip").layer_blobs[0][1]
+    code, out, err = _cli(
+        [f"{registry.host}/team/tool:1", "--username", "alice", "--password-stdin"], "s3cret-pw\n"
+    )
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert f"source: registry {registry.host}/team/tool@sha256:" in text
+    assert f"a pull transfers {human_bytes(len(blob))}" in text
