@@ -291,16 +291,24 @@ class EngineSource(ArchiveSource):
         self._base = _local_base(client, attributes, [d.diff_id or "" for d in self._layers], location)
 
     def _check_layer_digests(self) -> None:
-        """An uncompressed saved layer hashes to its diff_id: a cheap proof nothing was lost."""
+        """Saved layers hash to their names: a cheap proof that nothing was lost on the way.
+
+        An uncompressed layer hashes to its diff_id; a blob saved by digest (Docker 25+
+        saves `blobs/sha256/<hex>`, compressed or not) hashes to that digest.
+        """
         for descriptor, ref in zip(self._layers, self._chosen.layers, strict=True):
             streamed = self._streamed.analysis(ref.name)
             if streamed is None:
                 raise SourceError(f"the saved image lacks layer {ref.name}", where=self._streamed.location)
-            if not streamed.compressed and descriptor.diff_id and streamed.sha256 != descriptor.diff_id:
-                raise LayerError(
-                    f"layer {descriptor.index} does not match its diff_id {descriptor.diff_id[:19]}",
-                    where=self._streamed.location,
-                )
+            expected = [descriptor.diff_id] if not streamed.compressed else []
+            if ref.digest and ref.digest.startswith("sha256:"):
+                expected.append(ref.digest)
+            for digest in filter(None, expected):
+                if streamed.sha256 != digest:
+                    raise LayerError(
+                        f"layer {descriptor.index} does not match its digest {digest[:19]}",
+                        where=self._streamed.location,
+                    )
 
     def analysis(self, index: int) -> LayerAnalysis | None:
         streamed = self._streamed.analysis(self._chosen.layers[index].name)

@@ -155,7 +155,7 @@ def test_a_layer_that_does_not_match_its_diff_id() -> None:
     manifest = json.loads(files["manifest.json"])
     files[manifest[0]["Layers"][0]] = other.layer_blobs[0][1]
     archive = _tar(list(files.items()))
-    with pytest.raises(LayerError, match="does not match its diff_id"):
+    with pytest.raises(LayerError, match="does not match its digest"):
         _engine_report(archive, {"a": _attrs(image.config_digest, ["a:1"], image.diff_ids)}, "a:1")
 
 
@@ -195,3 +195,18 @@ def test_missing_image_with_pull_never_and_a_failed_pull() -> None:
     with pytest.raises(SourceError, match="could not pull nope:1: pull access denied"):
         EngineSource(client, "nope:1", None, PullPolicy.MISSING, None, lambda _: None)
     assert cast(FakeClient, client).api.pulled == ["nope:1"]
+
+
+def test_compressed_blobs_of_an_oci_save_are_checked_against_their_digest(tmp_path: Path) -> None:
+    """A containerd-store engine saves layer blobs as stored: gzip, named by digest."""
+    image = build(SPEC, "gzip")
+    files = layout_files([image], docker_manifest=True)
+    path = write_tar(files, tmp_path / "saved.tar")
+    images = {"app": _attrs(image.config_digest, ["example/app:latest"], image.diff_ids)}
+    assert _figures(_engine_report(path.read_bytes(), images, "example/app")) == _figures(audit_path(path))
+    digest, blob = image.layer_blobs[0]
+    name = "blobs/sha256/" + digest.split(":", 1)[1]
+    other = build(ImageSpec(layers=[Layer([file("bin/busybox", 50_000, seed=9)])]), "gzip").layer_blobs[0][1]
+    files[name] = other  # a different, valid gzip tar under this digest's name
+    with pytest.raises(LayerError, match="does not match its digest"):
+        _engine_report(_tar(list(files.items())), images, "example/app")
