@@ -204,7 +204,7 @@ def test_compressed_blobs_of_an_oci_save_are_checked_against_their_digest(tmp_pa
     path = write_tar(files, tmp_path / "saved.tar")
     images = {"app": _attrs(image.config_digest, ["example/app:latest"], image.diff_ids)}
     assert _figures(_engine_report(path.read_bytes(), images, "example/app")) == _figures(audit_path(path))
-    digest, blob = image.layer_blobs[0]
+    digest = image.layer_blobs[0][0]
     name = "blobs/sha256/" + digest.split(":", 1)[1]
     other = build(ImageSpec(layers=[Layer([file("bin/busybox", 50_000, seed=9)])]), "gzip").layer_blobs[0][1]
     files[name] = other  # a different, valid gzip tar under this digest's name
