@@ -163,6 +163,8 @@ class _Claims:
         """Every directory between `site` and `path` is claimed by `key`."""
         directory = parent(path)
         while len(directory) > len(site) and directory.startswith(site + "/"):
+            if directory in self.dirs and self.dirs[directory] in (key, None):
+                break  # every key that claimed this directory claimed all above it too
             self.directory(directory, key)
             directory = parent(directory)
 
