@@ -305,3 +305,21 @@ def test_github_format_writes_the_job_summary(
     assert "::error title=imgaudit%3A max-wasted failed::wasted 100.0 kB (4.9%25 of image 2.1 MB)" in lines[0]
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ imgaudit: 1 of 1 rule(s) failed")
+
+
+@pytest.mark.parametrize("chosen", ["json", "markdown", "junit", "terminal"])
+def test_output_still_names_the_file_of_a_single_format(
+    images: dict[str, Path], cwd: Path, chosen: str
+) -> None:
+    result = run(images["grown"], "--format", chosen, "--output", cwd / "out", "--max-size", "1MB")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    text = (cwd / "out").read_text()
+    assert "max-size" in text
+
+
+def test_terminal_with_a_baseline_shows_what_changed(images: dict[str, Path], cwd: Path) -> None:
+    result = run(images["grown"], "--baseline", images["baseline"])
+    assert result.exit_code == 0
+    assert "image (all layers): 1.5 MB -> 2.1 MB, +600.1 kB (+41.4%)" in result.stdout
+    assert re.search(r"appeared\s+\|\s+package\s+\|\s+extra 1\.0", result.stdout)
