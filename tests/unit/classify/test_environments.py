@@ -295,3 +295,46 @@ def test_a_malformed_lock_in_the_image_is_one_classify_error(audit_spec: AuditSp
     broken = [File("app/poetry.lock", b"[[package]\n"), File("app/pyproject.toml", b"[tool.poetry]\n")]
     with pytest.raises(ClassifyError, match=r"poetry\.lock"):
         audit_spec(image(Layer(broken, "COPY . ."), Layer(_app_venv(), "RUN poetry install")))
+
+
+def test_an_egg_info_with_installed_files_txt(audit_spec: AuditSpec) -> None:
+    egg = f"{SYSTEM}/legacy-1.0-py3.11.egg-info"
+    entries = [
+        File(f"{egg}/PKG-INFO", b"Metadata-Version: 1.1\nName: Legacy_Lib\nVersion: 1.0\n"),
+        File(f"{egg}/installed-files.txt", b"../legacy/__init__.py\n../legacy/core.py\n./\nPKG-INFO\n"),
+        File(f"{egg}/requires.txt", b"six\n\n[test]\npytest\n"),
+        file(f"{SYSTEM}/legacy/__init__.py", 100),
+        file(f"{SYSTEM}/legacy/core.py", 250),
+    ]
+    report = audit_spec(image(Layer(entries, "RUN python setup.py install")))
+    (dist,) = env_at(report, f"/{SYSTEM}").distributions
+    assert (dist.name, dist.version) == ("legacy-lib", "1.0")
+    assert dist.bytes == 350 + sum(len(e.data) for e in entries[:3])
+
+
+def test_poetrys_own_installer_venv_is_toolchain_as_a_whole(audit_spec: AuditSpec) -> None:
+    installer_venv = "root/.local/share/pypoetry/venv"
+    custom = "opt/poetry/venv"  # POETRY_HOME=/opt/poetry
+    entries = [
+        File(f"{installer_venv}/pyvenv.cfg", b"version = 3.11.2\n"),
+        file(f"{installer_venv}/bin/python", 10),
+        *distribution(
+            f"{installer_venv}/lib/python3.11/site-packages", "poetry", "2.1", {"poetry/a.py": 3000}
+        ),
+        File(f"{custom}/pyvenv.cfg", b"version = 3.11.2\n"),
+        *distribution(f"{custom}/lib/python3.11/site-packages", "cleo", "2.1", {"cleo/a.py": 400}),
+    ]
+    report = audit_spec(
+        image(
+            Layer(entries, "RUN curl -sSL https://install.python-poetry.org | python3 -"),
+            Layer(_app_venv(), "RUN poetry install"),
+            env={"POETRY_HOME": "/opt/poetry"},
+        )
+    )
+    kinds = {e.path: e.kind for e in report.environments}
+    assert kinds[f"/{installer_venv}"] is EnvironmentKind.TOOL_VENV
+    assert kinds[f"/{custom}"] is EnvironmentKind.TOOL_VENV
+    assert (
+        report.categories[Category.PYTHON_TOOLCHAIN]
+        == env_at(report, f"/{installer_venv}").bytes + env_at(report, f"/{custom}").bytes
+    )
