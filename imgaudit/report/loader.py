@@ -84,20 +84,25 @@ def load_document(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ReportFileError("report file not found", where=where) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportFileError(f"cannot read the report: {exc}", where=where) from exc
+    except UnicodeDecodeError as exc:
+        raise ReportFileError(
+            "not a JSON report (an image archive? write its report with "
+            "`imgaudit IMAGE --format json=report.json`)",
+            where=where,
+        ) from exc
+    except OSError as exc:
+        raise ReportFileError(f"cannot read the report: {exc.strerror or exc}", where=where) from exc
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportFileError(
             f"not a JSON report: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where
         ) from exc
-    check_schema(document, where)
-    assert isinstance(document, dict)
-    return document
+    return check_schema(document, where)
 
 
-def check_schema(document: object, where: str) -> None:
+def check_schema(document: object, where: str) -> dict[str, Any]:
+    """The document, if it is an imgaudit report of the schema this version reads."""
     if not isinstance(document, dict) or "schema" not in document:
         raise ReportFileError(
             'not an imgaudit report (no "schema" field); write one with `imgaudit IMAGE --format json`',
@@ -105,7 +110,7 @@ def check_schema(document: object, where: str) -> None:
         )
     schema = document["schema"]
     if schema == SCHEMA_ID:
-        return
+        return document
     match = _SCHEMA_PATTERN.match(str(schema))
     if match is None:
         raise ReportFileError(f"not an imgaudit report (schema {schema!r})", where=where)
@@ -124,7 +129,7 @@ def load_figures(path: Path) -> ReportFigures:
 
 def figures(document: Mapping[str, Any], where: str) -> ReportFigures:
     """The typed figures of a report document; a field of the wrong type is an error, never a 0."""
-    check_schema(document, where)
+    check_schema(dict(document), where)
     reader = _Reader(where)
     image = reader.mapping(document, "image")
     categories = reader.mapping(document, "categories")

@@ -73,3 +73,10 @@ def test_report_files_are_told_from_image_archives(tmp_path: Path) -> None:
     (tmp_path / "image.tar").write_bytes(b"manifest.json\0\0\0")
     assert not is_report_file(tmp_path / "image.tar")
     assert not is_report_file(tmp_path)
+
+
+def test_an_image_archive_given_as_a_report_says_how_to_make_one(tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"manifest.json" + bytes(range(256)))
+    with pytest.raises(ReportFileError, match="an image archive\\? write its report with"):
+        load_figures(archive)
