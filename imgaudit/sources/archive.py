@@ -8,14 +8,16 @@ All four are a blob store plus one of two indexes: Docker's `manifest.json`, or 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from imgaudit.classify.base import BASE_DIGEST_ANNOTATION, BASE_NAME_ANNOTATION
 from imgaudit.errors import SourceError
 from imgaudit.layers.paths import normalize
-from imgaudit.model import ImageInfo, LayerDescriptor, Origin
+from imgaudit.model import BaseImage, BaseMethod, ImageInfo, LayerDescriptor, Origin
 from imgaudit.sources.interface import ImageSource
 from imgaudit.sources.manifests import (
     INDEX_TYPES,
@@ -32,6 +34,7 @@ from imgaudit.sources.manifests import (
 from imgaudit.sources.store import BlobStore, DirectoryStore, TarArchiveStore
 
 MAX_INDEX_DEPTH = 4
+_DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _docker_manifest_candidates(store: BlobStore) -> list[Candidate]:
@@ -195,6 +198,25 @@ class ArchiveSource(ImageSource):
 
     def open_layer(self, index: int) -> Any:
         return self._open(index)
+
+    def base_hint(self) -> BaseImage | None:
+        """The annotated base (`org.opencontainers.image.base.digest`), when this archive or
+        layout also holds that image: its layer count is then known, not guessed."""
+        digest = self._info.annotations.get(BASE_DIGEST_ANNOTATION)
+        if not digest or not _DIGEST_FORMAT.fullmatch(digest) or not self._store.exists(blob_name(digest)):
+            return None
+        try:
+            manifest = parse_json(self._store.read(blob_name(digest)), "base manifest", self._store.location)
+            candidate = _manifest_candidate(self._store, manifest, digest, [], None, {})
+            config = parse_json(self._store.read(candidate.config_name), "base config", self._store.location)
+        except SourceError:
+            return None
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None
+        ours = [d.diff_id for d in self._layers]
+        if not isinstance(diff_ids, list) or not diff_ids or ours[: len(diff_ids)] != diff_ids:
+            return None
+        name = self._info.annotations.get(BASE_NAME_ANNOTATION)
+        return BaseImage(BaseMethod.ANNOTATION, len(diff_ids), name, digest)
 
     def close(self) -> None:
         self._store.close()

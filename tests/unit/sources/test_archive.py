@@ -160,3 +160,30 @@ def test_a_compressed_archive_is_named_as_such(tmp_path: Path) -> None:
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     with pytest.raises(SourceError, match="decompress it first"):
         audit_path(packed)
+
+
+def test_an_annotated_base_held_in_the_same_layout_decides_the_boundary(tmp_path: Path) -> None:
+    base_spec = ImageSpec(layers=sample_spec().layers[:2], tags=["example/base:1"])
+    base = build(base_spec)
+    annotations = {
+        "org.opencontainers.image.base.digest": base.manifest_digest,
+        "org.opencontainers.image.base.name": "example/base:1",
+    }
+    # History alone would put the boundary elsewhere (no CMD): the annotation must win.
+    image = build(
+        sample_spec(
+            annotations=annotations,
+            history=[(layer.created_by, False) for layer in base_spec.layers] + [("COPY . /app", False)],
+        )
+    )
+    layout = write_dir(layout_files([base, image], docker_manifest=False), tmp_path / "layout")
+    report = audit_path(layout, image="example/app:1.0")
+    assert (report.base.method.value, report.base.layer_count, report.base.name) == (
+        "annotation",
+        2,
+        "example/base:1",
+    )
+    # Without the base at hand, the annotation only names the base.
+    alone = write_dir(layout_files([image], docker_manifest=False), tmp_path / "alone")
+    report = audit_path(alone)
+    assert (report.base.method.value, report.base.name) == ("first-layer", "example/base:1")
