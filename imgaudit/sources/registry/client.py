@@ -100,10 +100,17 @@ class RegistryClient:
     def _url(self, path: str) -> str:
         return f"{self._schemes[0]}://{self.reference.api_host}/v2/{self.reference.repository}/{path}"
 
-    def _send(self, method: str, url: str, headers: Mapping[str, str], stream: bool) -> requests.Response:
-        """One request, retried on dropped connections, 429 and 5xx with exponential backoff."""
+    def _send(
+        self, method: str, url: str, headers: Mapping[str, str], stream: bool = False, **extra: Any
+    ) -> requests.Response:
+        """One request, retried on dropped connections, 429 and 5xx with exponential backoff.
+
+        Raises _Unanswered when no HTTP answer came at all (TLS failed, connection refused).
+        """
+        # Probing HTTPS on a loopback registry that may speak plain HTTP: one try is enough.
+        attempts = 1 if len(self._schemes) > 1 else self._attempts
         delay = BACKOFF_FIRST
-        for attempt in range(1, self._attempts + 1):
+        for attempt in range(1, attempts + 1):
             try:
                 response = self._session.request(
                     method,
@@ -113,19 +120,21 @@ class RegistryClient:
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     verify=not self._insecure,
                     allow_redirects=True,
+                    **extra,
                 )
             except requests.exceptions.SSLError as exc:
-                raise _TLSFailure(exc) from exc
+                raise _Unanswered(
+                    "TLS with the registry failed; for a self-signed certificate use --insecure"
+                ) from exc
             except _DROPPED as exc:
-                if attempt == self._attempts:
-                    raise SourceError(
-                        f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempts",
-                        where=self.where,
+                if attempt == attempts:
+                    raise _Unanswered(
+                        f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempt(s)"
                     ) from exc
                 self._sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
-            if response.status_code not in _RETRY_STATUS or attempt == self._attempts:
+            if response.status_code not in _RETRY_STATUS or attempt == attempts:
                 return response
             response.close()
             self._sleep(self._retry_after(response, delay))
@@ -145,24 +154,13 @@ class RegistryClient:
         while True:
             try:
                 response = self._get_authorized(path, wanted, stream)
-                break
-            except _TLSFailure as failure:
+            except _Unanswered as failure:
                 if len(self._schemes) > 1:
-                    self._schemes.pop(0)  # a loopback registry speaking plain HTTP
+                    self._schemes.pop(0)  # a loopback registry without TLS: plain HTTP next
                     continue
-                raise SourceError(
-                    "TLS handshake with the registry failed; for a registry with a self-signed "
-                    "certificate use --insecure",
-                    where=self.where,
-                ) from failure.__cause__
-            except SourceError:
-                if len(self._schemes) > 1 and self._authorization is None:
-                    self._schemes.pop(0)
-                    continue
-                raise
-        if len(self._schemes) > 1:
-            self._schemes = self._schemes[:1]  # this scheme answered: stick to it
-        return response
+                raise SourceError(str(failure), where=self.where) from failure.__cause__
+            del self._schemes[1:]  # this scheme answered: stick to it
+            return response
 
     def _get_authorized(self, path: str, headers: dict[str, str], stream: bool) -> requests.Response:
         response = self._send("GET", self._url(path), self._with_auth(headers), stream)
@@ -225,22 +223,12 @@ class RegistryClient:
                     "refresh_token": credentials.password,
                     "client_id": "imgaudit",
                 }
-                response = self._session.post(
-                    realm, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), verify=not self._insecure
-                )
+                response = self._send("POST", realm, {}, data=form)
             else:
                 auth = (credentials.username, credentials.password) if credentials else None
-                response = self._session.get(
-                    realm,
-                    params=query,
-                    auth=auth,
-                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                    verify=not self._insecure,
-                )
-        except requests.RequestException as exc:
-            raise SourceError(
-                f"cannot reach the registry's token service ({type(exc).__name__})", where=self.where
-            ) from exc
+                response = self._send("GET", realm, {}, params=query, auth=auth)
+        except _Unanswered as failure:
+            raise SourceError(f"token service: {failure}", where=self.where) from failure.__cause__
         if response.status_code in (401, 403):
             raise self._denied()
         if response.status_code != 200:
@@ -308,8 +296,8 @@ class RegistryClient:
         return response
 
 
-class _TLSFailure(Exception):
-    """HTTPS did not work at all: for a loopback registry, the cue to try plain HTTP."""
+class _Unanswered(Exception):
+    """No HTTP answer at all: for a loopback registry probed over HTTPS, the cue to try HTTP."""
 
 
 def _basic(credentials: Credentials) -> str:
