@@ -19,6 +19,8 @@ from imgaudit.model import ImageInfo, LayerDescriptor
 
 _DIST_INFO = re.compile(r"(?:^|/)(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)\.dist-info/METADATA$")
 _PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(?P<version>3\.\d+)$")
+# `poetry`, `poetry[plugin]`, `poetry==1.8.5`, `poetry>=2`: not `poetry-core` or a plugin.
+POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
 _BUILD_ARGS = re.compile(r"^\|(?P<count>\d+) ")
 _PYVENV_VERSION = re.compile(r"^\s*(?:version|version_info)\s*=\s*(?P<version>3\.\d+)", re.MULTILINE)
 

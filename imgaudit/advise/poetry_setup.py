@@ -3,11 +3,11 @@ or builds irreproducible. They save no bytes by themselves, and say so."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from imgaudit.advise.caches import locations
 from imgaudit.advise.facts import (
+    POETRY_REQUIREMENT,
     is_pip_install,
     layer_instructions,
     pip_requirements,
@@ -17,8 +17,6 @@ from imgaudit.advise.facts import (
 from imgaudit.advise.interface import AdviceContext, Candidate
 from imgaudit.classify.context import PathSet
 from imgaudit.model import Evidence, Fix, Severity
-
-_POETRY_REQUIREMENT = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>.*)$", re.IGNORECASE)
 
 
 def venv_not_in_project(ctx: AdviceContext) -> Sequence[Candidate]:
@@ -79,7 +77,7 @@ def _installs_unpinned_poetry(text: str) -> bool:
     for words in run_commands(text):
         if is_pip_install(words):
             for requirement in pip_requirements(words):
-                match = _POETRY_REQUIREMENT.match(requirement)
+                match = POETRY_REQUIREMENT.match(requirement)
                 if match and not match["spec"].strip():
                     return True
     return False

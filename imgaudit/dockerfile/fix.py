@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from imgaudit.advise.facts import is_pip_install, pip_requirements, run_commands
+from imgaudit.advise.facts import POETRY_REQUIREMENT, is_pip_install, pip_requirements, run_commands
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile, Stage
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
@@ -30,7 +30,6 @@ from imgaudit.dockerfile.poetry_versions import (
 )
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_POETRY_REQ = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>.*)$", re.IGNORECASE)
 _OFFICIAL_FULL_PYTHON = re.compile(
     r"^(?:docker\.io/)?(?:library/)?python:(?P<version>\d+\.\d+(?:\.\d+)?)(?:-(?P<codename>[a-z]+))?$"
 )
@@ -193,7 +192,7 @@ def _run(item: Instruction, facts: FixFacts, notes: list[str]) -> str | None:
 def _pin_poetry(body: str, words: list[str], facts: FixFacts, line: int, notes: list[str]) -> str:
     changed = list(words)
     for requirement in pip_requirements(words):
-        match = _POETRY_REQ.match(requirement)
+        match = POETRY_REQUIREMENT.match(requirement)
         if match is None:
             continue
         spec = match["spec"].strip()

@@ -7,11 +7,10 @@ an audit (or a Dockerfile-only id for the reference article's own mistakes) and 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from imgaudit.advise.facts import is_pip_install, pip_requirements, run_commands
+from imgaudit.advise.facts import POETRY_REQUIREMENT, is_pip_install, pip_requirements, run_commands
 from imgaudit.dockerfile.fix import ENV_ASSIGNMENT
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile, Stage
 from imgaudit.dockerfile.poetry_versions import (
@@ -20,7 +19,6 @@ from imgaudit.dockerfile.poetry_versions import (
     impossible_poetry_version,
 )
 
-_POETRY_REQ = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>.*)$", re.IGNORECASE)
 _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
 
 
@@ -52,7 +50,7 @@ def _poetry_install(words: list[str]) -> bool:
 
 def _installs_poetry(stage: Stage) -> bool:
     return any(
-        is_pip_install(w) and any(_POETRY_REQ.match(r) for r in pip_requirements(w))
+        is_pip_install(w) and any(POETRY_REQUIREMENT.match(r) for r in pip_requirements(w))
         for _, commands in _runs(stage)
         for w in commands
     )
@@ -129,7 +127,7 @@ def poetry_versions(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]
                 if not is_pip_install(words):
                     continue
                 for requirement in pip_requirements(words):
-                    match = _POETRY_REQ.match(requirement)
+                    match = POETRY_REQUIREMENT.match(requirement)
                     if match is None:
                         continue
                     spec = match["spec"].strip()
