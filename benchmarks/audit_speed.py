@@ -39,17 +39,21 @@ def synthetic_spec(files: int) -> ImageSpec:
 
 
 def measure(path: Path) -> dict[str, float]:
-    """Audit `path` in a child process; wall time and the child's peak RSS."""
+    """Audit `path` in a child process; wall time and the child's peak RSS.
+
+    Peak RSS is VmHWM: `ru_maxrss` would include what the parent held when it forked.
+    """
     code = (
-        "import json, resource, sys, time\n"
+        "import json, sys, time\n"
         "from imgaudit.audit import audit\n"
         "from imgaudit.sources.archive import open_path\n"
         "from pathlib import Path\n"
         "start = time.perf_counter()\n"
         "with open_path(Path(sys.argv[1]), None, None, lambda m: None) as source:\n"
         "    report = audit(source)\n"
+        "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "print(json.dumps({'seconds': time.perf_counter() - start,"
-        " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+        " 'rss_mb': int(hwm.split()[1]) / 1024,"
         " 'files': sum(layer.files for layer in report.layers), 'total': report.total_bytes}))\n"
     )
     result = subprocess.run(
