@@ -40,11 +40,15 @@ class Engine:
     client: docker.DockerClient
     host: str
 
-    def build(self, context: Path, tag: str, *, network_host: bool = True) -> None:
+    def build(
+        self, context: Path, tag: str, *, network_host: bool = True, build_args: dict[str, str] | None = None
+    ) -> None:
         """`docker build` through the CLI: BuildKit-free classic builder works with vfs here."""
         command = ["docker", "-H", self.host, "build", "-q", "-t", tag]
         if network_host:
             command += ["--network", "host"]
+        for name, value in (build_args or {}).items():
+            command += ["--build-arg", f"{name}={value}"]
         result = subprocess.run([*command, str(context)], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise AssertionError(f"docker build failed:\n{result.stdout}\n{result.stderr}")
