@@ -6,6 +6,7 @@ audit: `imgaudit diff` needs neither image once both reports exist.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 from imgaudit.report.loader import LayerFigure, ReportFigures
+
+# The classic builder names copied content by digest (`COPY file:3f2a… in /app`): a changed
+# file would make the step look new. Matched without the digest, it is the same step grown.
+_CONTENT_DIGEST = re.compile(r"\b(file|dir|multi):[0-9a-f]{64}\b")
 
 
 class ChangeKind(StrEnum):
@@ -99,9 +104,10 @@ def _layers_by_step(layers: Iterable[LayerFigure]) -> dict[str, int]:
     seen: dict[str, int] = defaultdict(int)
     keyed: dict[str, int] = {}
     for layer in layers:
-        seen[layer.instruction] += 1
-        occurrence = seen[layer.instruction]
-        key = layer.instruction if occurrence == 1 else f"{layer.instruction} [#{occurrence}]"
+        step = _CONTENT_DIGEST.sub(r"\1:…", layer.instruction)
+        seen[step] += 1
+        occurrence = seen[step]
+        key = step if occurrence == 1 else f"{step} [#{occurrence}]"
         keyed[key] = layer.size_bytes
     return keyed
 
@@ -109,8 +115,11 @@ def _layers_by_step(layers: Iterable[LayerFigure]) -> dict[str, int]:
 def _packages(before: ReportFigures, after: ReportFigures) -> tuple[Change, ...] | None:
     if before.distributions is None or after.distributions is None:
         return None
-    environments = {d.environment for d in (*before.distributions, *after.distributions)}
-    several = len(environments) > 1
+    # With one environment a side, packages match by name even if the venv moved (/opt/venv ->
+    # /app/.venv); with several, the same name in two environments is two packages.
+    several = any(
+        len({d.environment for d in side}) > 1 for side in (before.distributions, after.distributions)
+    )
 
     def keyed(figures: ReportFigures) -> dict[str, tuple[int, str | None]]:
         sizes: dict[str, tuple[int, str | None]] = {}

@@ -43,7 +43,8 @@ def render(ci: CiReport) -> str:
     lines.extend(
         command(
             "warning",
-            f"{finding.title}: about {human_bytes(finding.savings_bytes)} removable",
+            finding.title
+            + (f": about {human_bytes(finding.savings_bytes)} removable" if finding.savings_bytes else ""),
             {"title": f"imgaudit: {finding.id}"},
         )
         for finding in findings[:FINDINGS_ANNOTATED]

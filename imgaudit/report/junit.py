@@ -23,7 +23,13 @@ def render(ci: CiReport) -> str:
     suites = ET.Element("testsuites", {"name": SUITE, **counts})
     suite = ET.SubElement(suites, "testsuite", {"name": f"{SUITE} {ci.figures.reference}", **counts})
     for rule in results:
-        case = ET.SubElement(suite, "testcase", {"classname": f"{SUITE}.gate", "name": rule.name})
+        # The limit in the name: two limits of one rule (a size and a percentage) stay two cases.
+        name = (
+            f"{rule.name} <= {rule.limit_spec}"
+            if rule.key != "min-efficiency"
+            else f"{rule.name} >= {rule.limit_spec}"
+        )
+        case = ET.SubElement(suite, "testcase", {"classname": f"{SUITE}.gate", "name": name})
         if rule.outcome is Outcome.FAILED:
             failure = ET.SubElement(case, "failure", {"message": rule.message, "type": rule.key})
             failure.text = rule.message

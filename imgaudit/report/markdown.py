@@ -110,7 +110,7 @@ def _findings(ci: CiReport) -> list[str]:
     findings = sorted(ci.figures.findings or (), key=lambda f: (-f.savings_bytes, f.id))[:FINDINGS_SHOWN]
     if not findings:
         return []
-    rows = [[code(f.id), f.title, human_bytes(f.savings_bytes)] for f in findings]
+    rows = [[code(f.id), f.title, human_bytes(f.savings_bytes) if f.savings_bytes else "-"] for f in findings]
     lines = ["", "#### Top findings", "", *_table(["finding", "what", "saves"], rows, ["---", "---", "--:"])]
     if ci.figures.plan_savings_bytes is not None:
         lines += ["", f"The plan removes **{human_bytes(ci.figures.plan_savings_bytes)}** in total."]

@@ -303,6 +303,8 @@ def test_github_format_writes_the_job_summary(
     lines = result.stdout.splitlines()
     assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
     assert "::error title=imgaudit%3A max-wasted failed::wasted 100.0 kB (4.9%25 of image 2.1 MB)" in lines[0]
+    (cache,) = [line for line in lines if line.startswith("::warning title=imgaudit%3A pip-cache-in-layer::")]
+    assert cache.endswith(": about 200.0 kB removable")
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ imgaudit: 1 of 1 rule(s) failed")
 

@@ -69,3 +69,20 @@ def test_packages_in_several_environments_are_named_with_their_environment() -> 
     assert [(c.name, c.kind) for c in packages] == [
         ("six (/usr/lib/python3/dist-packages)", ChangeKind.APPEARED)
     ]
+
+
+def test_classic_builder_content_digests_do_not_make_a_step_new() -> None:
+    def copy(digest: str, size: int) -> ReportFigures:
+        return replace(BEFORE, layers=(LayerFigure(0, f"COPY file:{digest * 64} in /app ", size, False),))
+
+    (change,) = compare(copy("a", 10), copy("b", 30)).layers
+    assert (change.name, change.kind, change.delta) == ("COPY file:… in /app ", ChangeKind.GREW, 20)
+
+
+def test_a_moved_single_environment_still_matches_packages_by_name() -> None:
+    after = replace(BEFORE, distributions=(DistributionFigure("/app/.venv", "six", "1.1", 12),))
+    packages = compare(BEFORE, after).packages
+    assert packages is not None
+    assert [(c.name, c.kind, c.delta, c.detail) for c in packages] == [
+        ("six", ChangeKind.GREW, 2, "1.0 -> 1.1")
+    ]
