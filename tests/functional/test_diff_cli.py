@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
 from imgaudit.cli import main
 from tests.support.gate_images import write_project
+
+DIFF_SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "imgaudit" / "report" / "schema" / "diff-v1.json").read_text(
+        encoding="utf-8"
+    )
+)
 
 
 def run(*args: str | Path) -> Result:
@@ -37,6 +44,7 @@ def diff_json(before: Path, after: Path) -> dict[str, object]:
     result = run(before, after, "--format", "json")
     assert result.exit_code == 0, result.output
     document: dict[str, object] = json.loads(result.stdout)
+    jsonschema.validate(document, DIFF_SCHEMA)
     return document
 
 
