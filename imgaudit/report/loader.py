@@ -112,6 +112,8 @@ def check_schema(document: object, where: str) -> dict[str, Any]:
     if schema == SCHEMA_ID:
         return document
     match = _SCHEMA_PATTERN.match(str(schema))
+    if str(schema).startswith("imgaudit/diff/"):
+        raise ReportFileError("this is the output of `imgaudit diff`, not a report", where=where)
     if match is None:
         raise ReportFileError(f"not an imgaudit report (schema {schema!r})", where=where)
     ours = int(SCHEMA_ID.rpartition("/v")[2])

@@ -51,6 +51,7 @@ def test_optional_sections_are_read_when_present() -> None:
         ({**MINIMAL, "schema": "imgaudit/report/v2"}, "written by a newer imgaudit"),
         ({**MINIMAL, "schema": "imgaudit/report/v0"}, "written by an older imgaudit"),
         ({**MINIMAL, "schema": "dive/v1"}, "not an imgaudit report"),
+        ({"schema": "imgaudit/diff/v1"}, "output of `imgaudit diff`, not a report"),
         ({**MINIMAL, "image": {**MINIMAL["image"], "total_bytes": "10"}}, "image.total_bytes should be"),
         ({**MINIMAL, "layers": {}}, "layers should be a list"),
         ({**MINIMAL, "environments": [{"path": "/v", "distributions": [{"name": "x"}]}]}, "bytes"),
