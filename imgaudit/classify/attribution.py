@@ -70,6 +70,18 @@ def _installed_graph(dists: Iterable[InstalledDistribution]) -> dict[str, list[D
     return graph
 
 
+def _keep_what_the_app_needs(
+    toolchain: Mapping[str, str],
+    targets: Sequence[FoundEnvironment],
+    ownership: Ownership,
+    main_needed: frozenset[str],
+) -> dict[str, str]:
+    """The app installed beside Poetry (no venv): what its main dependencies reach is the app's."""
+    shared_sites = {site for env in targets if env.kind is not EnvironmentKind.VENV for site in env.site_dirs}
+    apps = {d.key for d in ownership.distributions if d.site in shared_sites and d.name in main_needed}
+    return {key: root for key, root in toolchain.items() if key not in apps}
+
+
 def _nearest(path: str, roots: Mapping[str, int]) -> int | None:
     """Index of the deepest root that holds `path`, walking up its directories."""
     directory = parent(path)
@@ -169,6 +181,8 @@ def attribute(
             for d in ownership.distributions
             if d.site in in_targets and d.name in verdict.dev_only
         }
+    if verdict is not None:
+        toolchain = _keep_what_the_app_needs(toolchain, targets, ownership, verdict.main_needed)
     tool_venvs = [e.root for e in environments if e.kind is EnvironmentKind.TOOL_VENV]
     venv_files = frozenset(
         f.path

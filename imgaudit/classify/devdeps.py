@@ -47,6 +47,9 @@ HEURISTIC_GROUP = "well-known dev tool"
 class DevVerdict:
     dependencies: DevDependencies
     dev_only: Mapping[str, str]  # canonical name -> why (the dev root that pulls it in)
+    # What the main roots reach, when the source declares them: installed next to Poetry
+    # (no venv), these stay the app's even where Poetry needs them too.
+    main_needed: frozenset[str] = frozenset()
 
 
 def _root_nodes(roots: Iterable[Root]) -> list[Node]:
@@ -70,8 +73,18 @@ def _exclusive(dev: Sequence[Root], others: Sequence[Node], edges: Edges) -> dic
     return verdict
 
 
+def _reached(nodes: Iterable[Node], edges: Edges) -> frozenset[str]:
+    return frozenset(name for name, _ in closure(nodes, edges))
+
+
 def _labels(dev: Iterable[Root]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f"{root.name} ({root.group})" for root in dev))
+
+
+def _main_in_lock_fields(lock: PoetryLock) -> frozenset[str]:
+    return frozenset(
+        name for name, p in lock.packages.items() if p.category == MAIN_GROUP or MAIN_GROUP in p.groups
+    )
 
 
 def _from_lock_fields(lock: PoetryLock) -> dict[str, str]:
@@ -86,9 +99,14 @@ def _from_lock_fields(lock: PoetryLock) -> dict[str, str]:
 
 
 def _verdict(
-    source: DevSource, confidence: Confidence, where: str | None, dev: Sequence[Root], only: dict[str, str]
+    source: DevSource,
+    confidence: Confidence,
+    where: str | None,
+    dev: Sequence[Root],
+    only: dict[str, str],
+    main_needed: frozenset[str] = frozenset(),
 ) -> DevVerdict:
-    return DevVerdict(DevDependencies(source, confidence, where, _labels(dev)), only)
+    return DevVerdict(DevDependencies(source, confidence, where, _labels(dev)), only, main_needed)
 
 
 def _installed_users(
@@ -109,7 +127,10 @@ def _from_declared(
 ) -> DevVerdict:
     edges = edges_from(installed)
     others = _root_nodes(declared.main) + _installed_users(installed, edges, declared.dev)
-    return _verdict(source, confidence, where, declared.dev, _exclusive(declared.dev, others, edges))
+    only = _exclusive(declared.dev, others, edges)
+    return _verdict(
+        source, confidence, where, declared.dev, only, _reached(_root_nodes(declared.main), edges)
+    )
 
 
 def _from_lock(project: ProjectFiles, where: str) -> DevVerdict | None:
@@ -117,12 +138,22 @@ def _from_lock(project: ProjectFiles, where: str) -> DevVerdict | None:
     pyproject = project.files.get(PYPROJECT)
     declared = declared_roots(pyproject, f"{where}/{PYPROJECT}") if pyproject is not None else None
     if declared is not None and (declared.main or declared.dev):
-        only = _exclusive(declared.dev, _root_nodes(declared.main), edges_from(lock.dependencies))
-        return _verdict(DevSource.POETRY_LOCK, Confidence.HIGH, project.location, declared.dev, only)
+        edges, main = edges_from(lock.dependencies), _root_nodes(declared.main)
+        only = _exclusive(declared.dev, main, edges)
+        return _verdict(
+            DevSource.POETRY_LOCK,
+            Confidence.HIGH,
+            project.location,
+            declared.dev,
+            only,
+            _reached(main, edges),
+        )
     only = _from_lock_fields(lock)
     if not any(p.category or p.groups for p in lock.packages.values()):
         return None  # a 2.0 lock alone cannot tell main from dev
-    return _verdict(DevSource.POETRY_LOCK, Confidence.HIGH, project.location, (), only)
+    return _verdict(
+        DevSource.POETRY_LOCK, Confidence.HIGH, project.location, (), only, _main_in_lock_fields(lock)
+    )
 
 
 def decide_dev_only(

@@ -338,3 +338,39 @@ def test_poetrys_own_installer_venv_is_toolchain_as_a_whole(audit_spec: AuditSpe
         report.categories[Category.PYTHON_TOOLCHAIN]
         == env_at(report, f"/{installer_venv}").bytes + env_at(report, f"/{custom}").bytes
     )
+
+
+def test_app_installed_beside_poetry_keeps_what_its_main_dependencies_need(audit_spec: AuditSpec) -> None:
+    lock = b"""
+[[package]]
+name = "requests"
+version = "2.31"
+groups = ["main"]
+[package.dependencies]
+urllib3 = ">=2"
+
+[[package]]
+name = "urllib3"
+version = "2.0"
+groups = ["main"]
+
+[metadata]
+lock-version = "2.1"
+"""
+    pyproject = b'[tool.poetry.dependencies]\npython = "^3.11"\nrequests = "*"\n'
+    system = [
+        distribution(SYSTEM, "poetry", "2.1", {"poetry/__init__.py": 10_000}, ["requests", "cleo"]),
+        distribution(SYSTEM, "cleo", "2.0", {"cleo/__init__.py": 2_000}),
+        distribution(SYSTEM, "requests", "2.31", {"requests/__init__.py": 3_000}, ["urllib3"]),
+        distribution(SYSTEM, "urllib3", "2.0", {"urllib3/__init__.py": 1_000}),
+        distribution(SYSTEM, "six", "1.17", {"six.py": 100}),  # installed by poetry for the app, too
+    ]
+    report = audit_spec(
+        image(
+            Layer([f for d in system[:4] for f in d], "RUN pip install poetry"),
+            Layer([File("app/poetry.lock", lock), File("app/pyproject.toml", pyproject)], "COPY . ."),
+            Layer(system[4], "RUN poetry config virtualenvs.create false && poetry install"),
+        )
+    )
+    flags = {d.name: d.toolchain for d in env_at(report, f"/{SYSTEM}").distributions}
+    assert flags == {"poetry": True, "cleo": True, "requests": False, "urllib3": False, "six": False}
