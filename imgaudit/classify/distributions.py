@@ -76,8 +76,12 @@ def _text(data: bytes | None) -> str:
 
 
 def _record_paths(data: bytes, site: str) -> list[str]:
-    rows = csv.reader(_text(data).splitlines())
-    return [path for row in rows if row and (path := resolve(site, row[0]))]
+    # NUL bytes make csv raise: a damaged RECORD lists what it still can.
+    rows = csv.reader(_text(data).replace("\x00", "").splitlines())
+    try:
+        return [path for row in rows if row and (path := resolve(site, row[0]))]
+    except csv.Error:
+        return []
 
 
 def _installed_files(data: bytes, meta_dir: str) -> list[str]:

@@ -374,3 +374,16 @@ lock-version = "2.1"
     )
     flags = {d.name: d.toolchain for d in env_at(report, f"/{SYSTEM}").distributions}
     assert flags == {"poetry": True, "cleo": True, "requests": False, "urllib3": False, "six": False}
+
+
+def test_damaged_metadata_never_breaks_the_audit(audit_spec: AuditSpec) -> None:
+    info = f"{SITE}/broken-1.0.dist-info"
+    entries = [
+        venv_cfg(VENV),
+        File(f"{info}/RECORD", b'broken/a.py,x,1\n\x00\xff"unterminated\n'),
+        File(f"{info}/METADATA", b"\xff\xfe\x00garbage"),
+        file(f"{SITE}/broken/a.py", 10),
+    ]
+    report = audit_spec(image(Layer(entries, "RUN x")))
+    (dist,) = env_at(report, "/app/.venv").distributions
+    assert dist.name == "broken" and dist.bytes >= 10
