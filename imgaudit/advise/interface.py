@@ -77,14 +77,16 @@ class AdviceContext:
         ratios: dict[int, float] = {}
         for descriptor in self.layers:
             shipped = self.merged.layers[descriptor.index].size_bytes
-            media = descriptor.media_type or ""
-            if (
-                descriptor.blob_size is None
-                or not shipped
-                or not any(kind in media for kind in ("gzip", "zstd"))
-            ):
+            if descriptor.blob_size is None or not shipped:
                 continue
-            ratios[descriptor.index] = descriptor.blob_size / shipped
+            media = descriptor.media_type or ""
+            # A plain tar is never smaller than the file bytes it holds, so a smaller blob
+            # without a media type (docker save's layer.tar) is a compressed one.
+            compressed = any(kind in media for kind in ("gzip", "zstd")) or (
+                not media and descriptor.blob_size < shipped
+            )
+            if compressed:
+                ratios[descriptor.index] = descriptor.blob_size / shipped
         return ratios or None
 
     def final_units(self, keep: Callable[[int, Category], bool]) -> frozenset[Unit]:
