@@ -1,0 +1,193 @@
+"""`imgaudit fix`, `imgaudit lint` and the advisor's audit options, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+
+from imgaudit.report.json import schema
+from tests.support.imagespec import write_image
+from tests.unit.advise.naive import NAIVE_DOCKERFILE, naive_spec
+
+# The reference article's final Dockerfile, mistakes included.
+ARTICLE = """\
+# The builder image, used to build the virtual environment
+FROM python:3.11-buster as builder
+
+RUN pip install poetry==1.11.1
+
+ENV POETRY_NO_INTERACTION=1
+    POETRY_VIRTUALENVS_IN_PROJECT=1
+    POETRY_VIRTUALENVS_CREATE=1
+    POETRY_CACHE_DIR=/tmp/poetry_cache
+
+WORKDIR /app
+
+COPY pyproject.toml poetry.lock ./
+RUN touch README.md
+
+RUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR
+
+# The runtime image, used to just run the code provided its virtual environment
+FROM python:3.11-slim-buster as runtime
+
+ENV VIRTUAL_ENV=/app/.venv \\
+    PATH="/app/.venv/bin:$PATH"
+
+COPY --from=builder ${VIRTUAL_ENV} ${VIRTUAL_ENV}
+
+COPY app/ ./app
+
+ENTRYPOINT ["poetry", "run", "streamlit", 'run', "app/Streamlit_Tutorial.py"]
+"""
+PYPROJECT = """\
+[project]
+name = "tutorial"
+version = "0.1.0"
+dependencies = ["streamlit"]
+
+[tool.poetry]
+packages = [{ include = "app" }]
+
+[tool.poetry.group.dev.dependencies]
+pytest = "^8"
+"""
+ARTICLE_MISTAKES = {
+    "env-missing-continuation",
+    "exec-form-not-json",
+    "poetry-run-without-poetry",
+    "runtime-stage-without-workdir",
+    "nonexistent-poetry-version",
+    "end-of-life-base",
+}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "imgaudit", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+        check=False,
+    )
+
+
+def project(tmp_path: Path, dockerfile: str = ARTICLE) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Streamlit_Tutorial.py").write_text("print('hi')\n")
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    path = tmp_path / "Dockerfile"
+    path.write_text(dockerfile)
+    return path
+
+
+def hint_ids(output: str) -> set[str]:
+    return {line.split(": ")[1] for line in output.splitlines() if line}
+
+
+def test_lint_flags_the_articles_mistakes_with_line_numbers(tmp_path: Path) -> None:
+    result = run("lint", str(project(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert hint_ids(result.stdout) >= ARTICLE_MISTAKES
+    assert f"{tmp_path / 'Dockerfile'}:7: env-missing-continuation" in result.stdout
+    assert f"{tmp_path / 'Dockerfile'}:28: exec-form-not-json" in result.stdout
+    assert "bytes" not in result.stdout.lower() and " MB" not in result.stdout
+
+
+def test_lint_flags_the_naive_patterns(tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(NAIVE_DOCKERFILE)
+    ids = hint_ids(run("lint", str(path)).stdout)
+    assert {
+        "unpinned-poetry",
+        "dev-dependencies-installed",
+        "poetry-cache-in-layer",
+        "venv-not-in-project",
+        "cache-unfriendly-order",
+        "late-deletion",
+        "toolchain-at-runtime",
+    } <= ids
+
+
+def test_lint_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = run("lint", str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("imgaudit: error: cannot read the Dockerfile")
+    assert len(missing.stderr.splitlines()) == 1
+    (tmp_path / "Dockerfile").write_text("RUN echo no base\n")
+    no_from = run("lint", str(tmp_path / "Dockerfile"))
+    assert no_from.returncode == 2 and "no FROM" in no_from.stderr
+
+
+def test_fix_rewrites_the_article_without_its_mistakes(tmp_path: Path) -> None:
+    dockerfile = project(tmp_path)
+    result = run("fix", "--dockerfile", str(dockerfile))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("---")  # a unified diff
+    fixed = (tmp_path / "Dockerfile.imgaudit").read_text()
+    assert "buster" not in fixed
+    assert "poetry==1.8.5" in fixed
+    assert 'ENTRYPOINT ["streamlit", "run", "app/Streamlit_Tutorial.py"]' in fixed
+    runtime = fixed.split("AS runtime", 1)[1]
+    assert "WORKDIR /app" in runtime and "COPY app/ ./app/" in runtime
+    (tmp_path / "Dockerfile.imgaudit").rename(tmp_path / "Fixed")
+    relinted = hint_ids(run("lint", str(tmp_path / "Fixed")).stdout)
+    assert not relinted & ARTICLE_MISTAKES
+    assert not relinted & {"dev-dependencies-installed", "poetry-cache-in-layer", "toolchain-at-runtime"}
+
+
+def test_fix_takes_its_facts_from_the_image(tmp_path: Path) -> None:
+    archive = write_image(naive_spec(), tmp_path / "image.tar")
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(NAIVE_DOCKERFILE)
+    result = run(
+        "fix", "--dockerfile", str(context / "Dockerfile"), "-o", str(tmp_path / "out"), str(archive)
+    )
+    assert result.returncode == 0, result.stderr
+    fixed = (tmp_path / "out").read_text()
+    assert "pip install --no-cache-dir poetry==2.1.3" in fixed  # the version installed in the image
+    assert "COPY greeter/ ./greeter/" in fixed  # from the image's pyproject.toml
+    assert 'CMD ["python", "-m", "greeter"]' in fixed
+    assert "RUN rm -rf /root/.cache/pypoetry/artifacts" not in fixed
+
+
+def test_audit_json_carries_findings_and_plan(tmp_path: Path) -> None:
+    archive = write_image(naive_spec(), tmp_path / "image.tar")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(NAIVE_DOCKERFILE)
+    result = run(
+        str(archive), "--format", "json", "--dockerfile", str(dockerfile), "--ignore", "unpinned-poetry"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, schema())
+    ids = {f["id"] for f in document["findings"]}
+    assert "poetry-cache-in-layer" in ids and "unpinned-poetry" not in ids
+    late = next(f for f in document["findings"] if f["id"] == "late-deletion")
+    assert [line["start"] for line in late["dockerfile_lines"]] == [5, 6]
+    plan = document["plan"]
+    assert plan["estimated_final_bytes"] == document["image"]["total_bytes"] - plan["estimated_savings_bytes"]
+
+
+def test_terminal_report_leads_with_the_plan(tmp_path: Path) -> None:
+    archive = write_image(naive_spec(), tmp_path / "image.tar")
+    result = run(str(archive))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.index("Plan:") < result.stdout.index("Where the bytes")
+    assert "total:" in result.stdout
+
+
+def test_audit_with_a_broken_dockerfile_is_one_line_exit_2(tmp_path: Path) -> None:
+    archive = write_image(naive_spec(), tmp_path / "image.tar")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM base\nBOGUS instruction\n")
+    result = run(str(archive), "--dockerfile", str(dockerfile))
+    assert result.returncode == 2
+    assert result.stderr.startswith("imgaudit: error: line 2: unknown instruction 'BOGUS'")
+    assert len(result.stderr.splitlines()) == 1
