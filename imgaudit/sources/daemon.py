@@ -87,7 +87,7 @@ class _ChunkReader(io.RawIOBase):
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._pending = b""
+        self._pending = memoryview(b"")  # a view: slicing a 2 MB chunk per read would copy it
 
     def readable(self) -> bool:
         return True
@@ -97,7 +97,7 @@ class _ChunkReader(io.RawIOBase):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
-            self._pending = chunk
+            self._pending = memoryview(chunk)
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
         self._pending = self._pending[size:]
@@ -199,7 +199,8 @@ def _inside(directory: str, link: str) -> str | None:
 
 def _read_save(chunks: Iterator[bytes], store: _StreamedStore, progress: Callable[[str], None]) -> None:
     try:
-        with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks), _CHUNK), mode="r|") as archive:
+        stream = io.BufferedReader(_ChunkReader(chunks), _CHUNK)
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as archive:
             for member in archive:
                 name = normalize(member.name)
                 if not name:
