@@ -5,11 +5,11 @@ Evaluation returns a `GateResult`; only the CLI turns a failed gate into exit st
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from imgaudit.advise import FINDING_IDS
 from imgaudit.diff import Comparison
 from imgaudit.errors import UsageError
 from imgaudit.gate.quantity import parse_amount, parse_ratio, parse_size
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_FINDING_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +70,11 @@ class Thresholds:
         if self.max_removable is not None:
             rules.append(MaxRemovable(_parsed("--max-removable", self.max_removable, parse_amount)))
         for finding in self.fail_on:
-            if not _FINDING_ID.match(finding):
-                raise UsageError(f"--fail-on {finding!r}: a finding id is lowercase words joined by -")
+            # A misspelt id would never be reported, so the rule would pass forever: refuse it.
+            if finding not in FINDING_IDS:
+                raise UsageError(
+                    f"--fail-on {finding!r}: unknown finding id; known: {', '.join(FINDING_IDS)}"
+                )
             rules.append(FailOn(finding))
         if self.max_growth is not None:
             rules.append(MaxGrowth(_parsed("--max-growth", self.max_growth, parse_amount)))

@@ -130,7 +130,7 @@ def test_every_rule_reports_value_limit_and_message() -> None:
         (Thresholds(max_category=("nonsense=1MB",)), "unknown category 'nonsense'"),
         (Thresholds(max_category=("app=lots",)), "--max-category: invalid size"),
         (Thresholds(max_size="5%"), "--max-size: invalid size"),
-        (Thresholds(fail_on=("Not An Id",)), "--fail-on"),
+        (Thresholds(fail_on=("pip-cache-in-layers",)), "--fail-on 'pip-cache-in-layers': unknown finding id"),
         (Thresholds(min_efficiency="2"), "--min-efficiency: invalid ratio"),
     ],
 )
