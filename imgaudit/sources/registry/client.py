@@ -1,10 +1,11 @@
 """A small client for the OCI distribution API: manifests and blobs of one repository.
 
-Why not a library: `oras` (oras-py) targets pushing artifacts and reads only `auths` from
-the Docker config (no `credsStore`/`credHelpers`), and `python-dxf` has no Docker config
-support and hands back whole responses without a hook for resuming a dropped blob. Both
-would still need the platform selection and digest checks below, so a few hundred lines
-on `requests` (already installed with the `docker` SDK) serve better.
+Why not a library (evaluated): `oras` (oras-py) is an SDK for pushing and pulling OCI
+artifacts; its pull writes blobs to files, which imgaudit must never do, and it reads only
+the `auths` of the Docker config. `python-dxf` streams and digest-checks blobs, but takes
+credentials as arguments only (no `credsStore`/`credHelpers`), has no platform selection,
+and cannot resume a dropped blob. Either would leave most of this module to write anyway,
+so it is a small client on `requests` (already installed with the `docker` SDK).
 
 What it does: Bearer challenges (`WWW-Authenticate`, Docker Hub style, anonymous or with
 credentials) and Basic auth; HTTPS, or plain HTTP for loopback registries only; retries
