@@ -43,6 +43,7 @@ class FakeRegistry:
     honour_range: bool = True
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    refresh_token: str = "refresh-token-from-an-identity-provider"
     host: str = ""
 
     def push(self, repository: str, tag: str, image: BuiltImage) -> str:
@@ -157,6 +158,21 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
             token = secrets.token_hex(16)
             registry.tokens.add(token)
             self._send(200, json.dumps({"token": token, "scope": query.get("scope")}).encode())
+
+        def do_POST(self) -> None:
+            """OAuth2 refresh-token grant: what `docker login` with an identity token uses."""
+            length = int(self.headers.get("Content-Length", "0"))
+            form = parse_qs(self.rfile.read(length).decode())
+            registry.log.append((self.path, dict(self.headers)))
+            if urlsplit(self.path).path != "/token" or form.get("grant_type") != ["refresh_token"]:
+                self._error(404, "NOT_FOUND", "no such endpoint")
+                return
+            if form.get("refresh_token") != [registry.refresh_token]:
+                self._send(401, b'{"details":"invalid refresh token"}')
+                return
+            token = secrets.token_hex(16)
+            registry.tokens.add(token)
+            self._send(200, json.dumps({"access_token": token}).encode())
 
         def _blob(self, digest: str) -> None:
             data = registry.blobs.get(digest)

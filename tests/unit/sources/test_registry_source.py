@@ -224,3 +224,21 @@ def test_unreachable_registry_is_a_source_error() -> None:
 def test_plain_http_is_never_tried_for_remote_hosts() -> None:
     client = RegistryClient(parse_reference("registry.example.com/app:1.0"), sleep=_no_sleep)
     assert client._schemes == ["https"]
+
+
+def test_identity_token_is_exchanged_with_a_refresh_grant() -> None:
+    with serve(FakeRegistry(auth="bearer")) as registry:
+        registry.push("app", "1.0", build(SPEC, "gzip"))
+        credentials = Credentials("<token>", registry.refresh_token, identity_token=True)
+        assert pull_report(registry, "app:1.0", credentials=credentials).total_bytes
+        with pytest.raises(SourceError, match="authentication failed"):
+            pull_report(registry, "app:1.0", credentials=Credentials("<token>", "stale", identity_token=True))
+
+
+def test_an_expired_token_is_renewed_mid_pull() -> None:
+    with serve(FakeRegistry(auth="bearer")) as registry:
+        registry.push("app", "1.0", build(SPEC, "gzip"))
+        with open_source(registry, "app:1.0", credentials=Credentials("alice", PASSWORD)) as source:
+            registry.tokens.clear()  # every token issued so far expires
+            assert audit(source).total_bytes
+        assert sum(path.startswith("/token") for path, _ in registry.log) == 2
