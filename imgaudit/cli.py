@@ -180,10 +180,10 @@ def audit_command(
         )
         options = replace(options, **advice_settings(ignore, dockerfile_path))
         with (
+            _progress(errors) as progress,  # first: an engine image is read while it opens
             open_reference(
-                reference, image=image_name, platform=platform, warn=warn, remote=remote
+                reference, image=image_name, platform=platform, warn=warn, remote=remote, progress=progress
             ) as source,
-            _progress(errors) as progress,
         ):
             report = audit(source, options, progress=progress)
         document = json_report.to_dict(report)

@@ -263,13 +263,16 @@ class EngineSource(ArchiveSource):
         pull: PullPolicy,
         credentials: Credentials | None,
         warn: Callable[[str], None],
-        progress: Callable[[str], None] = _no_progress,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
+        progress = progress or _no_progress
         location = engine_location()
+        progress(f"finding {reference} in the engine (pull: {pull.value})")
         attributes = _local_image(client, reference, platform, pull, credentials, location)
         image_id = str(attributes.get("Id", ""))
         store = _StreamedStore(location)
+        progress(f"the engine is saving {reference}")
         try:
             # By ID: a save by name would drag in other tags; the ID names exactly this image.
             _read_save(iter(client.api.get_image(image_id, chunk_size=_CHUNK)), store, progress)

@@ -40,14 +40,16 @@ def open_reference(
     platform: str | None,
     warn: Callable[[str], None],
     remote: RemoteOptions | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ImageSource:
+    """Open what `reference` names; `progress` hears about an engine image as it streams."""
     remote = remote or RemoteOptions()
     if reference.startswith(ENGINE_SCHEME):
         name = reference[len(ENGINE_SCHEME) :]
         client = connect_engine()
         if client is None:
             raise SourceError("no Docker engine answers", where=engine_location())
-        return _engine(client, name, platform, remote, warn)
+        return _engine(client, name, platform, remote, warn, progress)
     if reference.startswith(REGISTRY_SCHEME):
         return _registry(reference[len(REGISTRY_SCHEME) :], platform, remote, warn)
     path = Path(reference)
@@ -58,7 +60,7 @@ def open_reference(
     parse_reference(reference)  # a bad name is an error before any engine or network is asked
     client = connect_engine()
     if client is not None:
-        return _engine(client, reference, platform, remote, warn)
+        return _engine(client, reference, platform, remote, warn, progress)
     return _registry(reference, platform, remote, warn)
 
 
@@ -73,9 +75,10 @@ def _engine(
     platform: str | None,
     remote: RemoteOptions,
     warn: Callable[[str], None],
+    progress: Callable[[str], None] | None,
 ) -> ImageSource:
     try:
-        return EngineSource(client, name, platform, remote.pull, remote.credentials, warn)
+        return EngineSource(client, name, platform, remote.pull, remote.credentials, warn, progress)
     except BaseException:
         client.close()
         raise
