@@ -96,11 +96,12 @@ def _figures(report: Report) -> tuple[object, ...]:
     )
 
 
-@pytest.mark.parametrize("layout", ["docker-classic", "docker-oci"])
-@pytest.mark.parametrize("chunk", [1, 7_777, 1 << 20])
+# SDK chunks of any size, down to one byte, must not change a thing.
+@pytest.mark.parametrize(
+    ("layout", "chunk"),
+    [("docker-classic", 1), ("docker-classic", 7_777), ("docker-oci", 7_777), ("docker-oci", 1 << 20)],
+)
 def test_streamed_save_equals_the_archive(tmp_path: Path, layout: str, chunk: int) -> None:
-    if chunk == 1 and layout == "docker-oci":
-        pytest.skip("one chunk size per layout is enough for the byte-at-a-time case")
     image = build(SPEC)
     files = (
         classic_files([image]) if layout == "docker-classic" else layout_files([image], docker_manifest=True)
@@ -210,3 +211,25 @@ def test_compressed_blobs_of_an_oci_save_are_checked_against_their_digest(tmp_pa
     files[name] = other  # a different, valid gzip tar under this digest's name
     with pytest.raises(LayerError, match="does not match its digest"):
         _engine_report(_tar(list(files.items())), images, "example/app")
+
+
+def test_the_engine_is_found_through_the_current_docker_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No DOCKER_HOST: the SDK reads `currentContext` and the context store, as the CLI does."""
+    import hashlib
+
+    from imgaudit.sources.daemon import connect_engine, engine_location
+
+    host = f"unix://{tmp_path}/context-engine.sock"  # nothing listens there
+    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"elsewhere").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": "elsewhere", "Metadata": {}, "Endpoints": {"docker": {"Host": host}}})
+    )
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "elsewhere"}))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert engine_location() == host
+    assert connect_engine() is None  # that engine does not answer: plain names go to registries
