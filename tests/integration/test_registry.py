@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.integration.cli import comparable, run_imgaudit
-from tests.integration.conftest import Engine
+from tests.integration.conftest import BUSYBOX_BASE_TAG, Engine
 from tests.integration.registry import PASSWORD, USER, Registry, put_manifest, upload
 from tests.support.imagespec import ImageSpec, Layer, build, file, write_image
 
@@ -23,9 +23,9 @@ def pushed(
     docker_engine: Engine, app_image: str, plain_registry: Registry, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, Any]]:
     """The app image pushed by the engine, and the audit of its `docker save` archive."""
-    remote = plain_registry.ref("imgaudit/app:1")
-    for command in (["tag", app_image, remote], ["push", remote]):
-        subprocess.run(["docker", "-H", docker_engine.host, *command], check=True, capture_output=True)
+    for local, remote in ((app_image, "imgaudit/app:1"), (BUSYBOX_BASE_TAG, "imgaudit/busybox:1")):
+        for command in (["tag", local, plain_registry.ref(remote)], ["push", plain_registry.ref(remote)]):
+            subprocess.run(["docker", "-H", docker_engine.host, *command], check=True, capture_output=True)
     archive = docker_engine.save(app_image, tmp_path_factory.mktemp("saved") / "app.tar")
     return "imgaudit/app:1", run_imgaudit([str(archive)], NO_ENGINE).json()
 
@@ -83,6 +83,19 @@ def test_wrong_password_is_one_line(
     assert "wrong-password-xyz" not in result.stderr + result.stdout
     anonymous = run_imgaudit([f"registry://{registry.ref(pushed[0])}"], NO_ENGINE, expect=2)
     assert "requires authentication" in anonymous.error_line
+
+
+def test_base_flag_resolves_through_the_registry(
+    plain_registry: Registry, pushed: tuple[str, dict[str, Any]]
+) -> None:
+    base = plain_registry.ref("imgaudit/busybox:1")
+    report = run_imgaudit([plain_registry.ref(pushed[0]), "--base", base], NO_ENGINE).json()
+    assert (report["base"]["method"], report["base"]["layer_count"], report["base"]["name"]) == (
+        "flag",
+        1,
+        base,
+    )
+    assert [layer["is_base"] for layer in report["layers"]] == [True, False, False]
 
 
 def test_missing_tag_is_one_line(plain_registry: Registry, pushed: tuple[str, dict[str, Any]]) -> None:
