@@ -26,7 +26,7 @@ def locations(ctx: AdviceContext) -> CacheLocations:
     return cache_locations(user_homes(ctx.info.user, env, ctx.merged.contents.get("etc/passwd")), env)
 
 
-def _cache_units(
+def cache_units(
     ctx: AdviceContext, category: Category, roots: Sequence[str], keep_out: Sequence[str] = ()
 ) -> frozenset[Unit]:
     inside, outside = PathSet(roots), PathSet(keep_out)
@@ -40,7 +40,7 @@ def _cache_units(
 
 def poetry_cache(ctx: AdviceContext) -> Sequence[Candidate]:
     where = locations(ctx)
-    units = _cache_units(ctx, Category.POETRY_CACHE, where.poetry, where.poetry_virtualenvs)
+    units = cache_units(ctx, Category.POETRY_CACHE, where.poetry, where.poetry_virtualenvs)
     if not units:
         return ()
     venv_in_cache = any(v in PathSet(where.poetry_virtualenvs) for v in venv_roots(ctx.merged))
@@ -68,7 +68,7 @@ def poetry_cache(ctx: AdviceContext) -> Sequence[Candidate]:
 
 
 def pip_cache(ctx: AdviceContext) -> Sequence[Candidate]:
-    units = _cache_units(ctx, Category.PIP_CACHE, locations(ctx).pip)
+    units = cache_units(ctx, Category.PIP_CACHE, locations(ctx).pip)
     if not units:
         return ()
     return (
@@ -88,7 +88,7 @@ def pip_cache(ctx: AdviceContext) -> Sequence[Candidate]:
 
 
 def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
-    units = _cache_units(ctx, Category.APT_CACHE, locations(ctx).apt)
+    units = cache_units(ctx, Category.APT_CACHE, locations(ctx).apt)
     if not units:
         return ()
     return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from imgaudit.advise.caches import cache_units, locations
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths
 from imgaudit.model import Category, Evidence, Fix, Severity
 
@@ -19,10 +20,36 @@ def distributions(ctx: AdviceContext, units: Iterable[Unit]) -> tuple[str, ...]:
     return tuple(sorted(found, key=str.lower))
 
 
+def _archive_stem(name: str, version: str) -> str:
+    """How wheels and sdists name a distribution: `Foo.Bar 1.0` -> `foo_bar-1.0`."""
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version.lower()}"
+
+
+def cached_archives(ctx: AdviceContext, dists: Iterable[str]) -> frozenset[Unit]:
+    """Downloaded wheels and sdists of these distributions in Poetry's and pip's caches
+    (deleted later or not): skipping a package also skips its download."""
+    stems = tuple(_archive_stem(*d.split("==", 1)) for d in dists)
+    if not stems:
+        return frozenset()
+    where = locations(ctx)
+    candidates = cache_units(
+        ctx, Category.POETRY_CACHE, where.poetry, where.poetry_virtualenvs
+    ) | cache_units(ctx, Category.PIP_CACHE, where.pip)
+    found = set()
+    for unit in candidates:
+        name = ctx.unit_path(unit).rsplit("/", 1)[-1]
+        stem = re.sub(r"[-_.]+", "_", name.split("-", 1)[0]).lower() + "-" + name.split("-", 1)[-1].lower()
+        if name.endswith((".whl", ".tar.gz", ".zip")) and stem.startswith(stems):
+            found.add(unit)
+    return frozenset(found)
+
+
 def dev_dependencies(ctx: AdviceContext) -> Sequence[Candidate]:
-    units = ctx.category_units(Category.DEV_PACKAGES)
-    if not units:
+    installed = ctx.category_units(Category.DEV_PACKAGES)
+    if not installed:
         return ()
+    packages = distributions(ctx, installed)
+    units = installed | cached_archives(ctx, packages)
     return (
         Candidate(
             id="dev-dependencies-installed",
@@ -30,13 +57,14 @@ def dev_dependencies(ctx: AdviceContext) -> Sequence[Candidate]:
             severity=Severity.HIGH,
             units=units,
             evidence=Evidence(
-                paths=top_paths(ctx, units), layers=layers_of(ctx, units), packages=distributions(ctx, units)
+                paths=top_paths(ctx, installed), layers=layers_of(ctx, units), packages=packages
             ),
             fix=Fix(
                 "Install only the main dependency group: `poetry install --without dev` "
                 "(pip: leave dev requirements out; PEP 735: do not install the dev group).",
                 "RUN poetry install --without dev --no-root",
             ),
-            savings_basis="bytes of the files of dev-only packages (the project's dev group and what only it needs)",
+            savings_basis="bytes of the files of dev-only packages (the project's dev group and what only it "
+            "needs), and of their downloaded wheels in Poetry's and pip's caches",
         ),
     )
