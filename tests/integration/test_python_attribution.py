@@ -42,7 +42,7 @@ COPY measure.py app.py ./
 """
 
 # Runs inside the container: sizes by os.stat, file lists from RECORD, nothing from imgaudit.
-MEASURE = r'''
+MEASURE = r"""
 import csv, glob, json, os, sys
 
 def record_bytes(dist_info):
@@ -84,7 +84,7 @@ print(json.dumps({
     "system_dists": dists(glob.glob("/usr/local/lib/python3*/dist-packages")[0]),
     "poetry_cache_bytes": tree_bytes("/root/.cache/pypoetry", skip="/root/.cache/pypoetry/virtualenvs"),
 }))
-'''
+"""
 
 
 @dataclass
@@ -108,13 +108,21 @@ def naive_poetry(
     (context / "measure.py").write_text(MEASURE)
     (context / "app.py").write_text("import six, idna, packaging\nprint('ok')\n")
     (context / "Dockerfile").write_text(DOCKERFILE.format(base=python_base_image))
-    command = ["docker", "-H", docker_engine.host, "build", "-q", "--network", "host", "-t", TAG]
-    command += ["--build-arg", f"POETRY_PYPI_MIRROR_URL={pypi_simple_url}", str(context)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"docker build failed:\n{result.stdout}\n{result.stderr}"
+    docker_engine.build(context, TAG, build_args={"POETRY_PYPI_MIRROR_URL": pypi_simple_url})
     archive = docker_engine.save(TAG, context / "image.tar")
     measured = subprocess.run(
-        ["docker", "-H", docker_engine.host, "run", "--rm", "--network", "none", TAG, "python3", "/app/measure.py"],
+        [
+            "docker",
+            "-H",
+            docker_engine.host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            TAG,
+            "python3",
+            "/app/measure.py",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -156,7 +164,11 @@ def test_poetry_toolchain_is_everything_pip_installed_for_poetry(naive_poetry: B
     # Poetry, its plugin and everything only they need: all that `pip install` put there.
     _close(report["categories"]["python_toolchain"], sum(measured["system_dists"].values()))
     system = next(e for e in report["environments"] if e["path"].startswith("/usr/local/lib/python3"))
-    assert {d["name"] for d in system["distributions"] if d["toolchain"]} >= {"poetry", "poetry-core", "requests"}
+    assert {d["name"] for d in system["distributions"] if d["toolchain"]} >= {
+        "poetry",
+        "poetry-core",
+        "requests",
+    }
 
 
 def test_runtime_venv_and_poetry_cache_match_the_filesystem(naive_poetry: Built) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from imgaudit.audit import audit
@@ -77,6 +78,7 @@ def test_pulled_image_has_the_archive_figures(
     assert pulled.image.origin.location == f"{registry.host}/team/app@{digest}"
     assert pulled.image.manifest_digest == digest
     document = json_report.to_dict(pulled)
+    jsonschema.validate(document, json_report.schema())
     assert document["image"]["source"]["digest"] == digest
     assert document["image"]["source"]["tag"] == "1.0"
     assert document["image"]["compressed_bytes"] == sum(len(blob) for _, blob in image.layer_blobs)
