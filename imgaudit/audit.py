@@ -30,6 +30,7 @@ from imgaudit.model import (
     LayerDescriptor,
     LayerReport,
     Report,
+    SlimBase,
     WastedPath,
 )
 from imgaudit.sources.compression import decompressed
@@ -55,6 +56,7 @@ class AuditOptions:
     ignore: tuple[str, ...] = ()  # finding ids (`--ignore`)
     dockerfile: ParsedDockerfile | None = None  # `--dockerfile`: ties findings to lines
     project: ProjectFiles | None = None  # `--project DIR`: the project the image was built from
+    slim_base: SlimBase | None = None  # `--slim-base`: the base to measure `fat-base-image` against
 
 
 def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> LayerAnalysis:
@@ -73,6 +75,24 @@ def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> La
         raise LayerError(f"{label}: cannot be read ({exc})", where=source.info.origin.location) from exc
 
 
+def read_layers(source: ImageSource, progress: Progress | None = None) -> MergedFilesystem:
+    analyses = []
+    for descriptor in source.layers:
+        if progress:
+            progress(f"reading layer {descriptor.index + 1}/{len(source.layers)}")
+        analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
+    return merge_layers(analyses)
+
+
+def measure_slim_base(source: ImageSource) -> SlimBase:
+    merged = read_layers(source)
+    return SlimBase(
+        reference=source.info.reference or source.info.origin.location,
+        paths=frozenset(f.path for f in merged.files),
+        final_bytes=merged.final_bytes,
+    )
+
+
 def audit(
     source: ImageSource, options: AuditOptions | None = None, progress: Progress | None = None
 ) -> Report:
@@ -80,12 +100,7 @@ def audit(
     options = options or AuditOptions()
     started = time.perf_counter()
     info, descriptors = source.info, list(source.layers)
-    analyses = []
-    for descriptor in descriptors:
-        if progress:
-            progress(f"reading layer {descriptor.index + 1}/{len(descriptors)}")
-        analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
-    merged = merge_layers(analyses)
+    merged = read_layers(source, progress)
     base = (None if options.base else source.base_hint()) or _base(options, descriptors, info)
     attribution = attribute(merged, info, base.layer_count, options.project)
     classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged, attribution))
@@ -107,6 +122,9 @@ def audit(
             tuple(descriptors),
             base.layer_count,
             layer_lines(options.dockerfile, info.history) if options.dockerfile else {},
+            os_packages=attribution.os_packages,
+            build_paths=attribution.build_paths,
+            slim_base=options.slim_base,
         ),
         options.ignore,
     )

@@ -17,13 +17,14 @@ from rich.console import Console
 
 from imgaudit import __version__
 from imgaudit.advise.options import advice_options, advice_settings
-from imgaudit.audit import AuditOptions, BaseSpec, audit
+from imgaudit.audit import AuditOptions, BaseSpec, audit, measure_slim_base
 from imgaudit.diff import compare
 from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.dockerfile.commands import image_facts, run_fix, run_lint, write_dockerfile
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.gate import CiReport, GateResult
 from imgaudit.gate.options import GateRequest, gate_options
+from imgaudit.model import SlimBase
 from imgaudit.projectdir import read_project_dir
 from imgaudit.report import json as json_report
 from imgaudit.report import markdown
@@ -91,9 +92,12 @@ def main() -> None:
 
     \b
     Examples:
+      imgaudit myapp:latest                   an image in the local Docker engine
+      imgaudit localhost:5000/team/app:1.4    an image in a registry (no engine needed)
       imgaudit image.tar                      a `docker save` archive
       imgaudit oci-layout-dir/                an OCI image layout
       imgaudit image.tar --format json        the machine-readable report
+      imgaudit myapp:latest --max-size 300MB  fail (exit 1) when the image is too big
     """
 
 
@@ -108,6 +112,13 @@ def main() -> None:
     "base_reference",
     metavar="REF_OR_ARCHIVE",
     help="The base image this one was built FROM; its layers are reported as base_image.",
+)
+@click.option(
+    "--slim-base",
+    "slim_base_reference",
+    metavar="REF_OR_ARCHIVE",
+    help="A slimmer base to run on (e.g. python:3.11-slim): `fat-base-image` measures what this "
+    "image's base has beyond it instead of estimating from build-only packages.",
 )
 @click.option("--format", "output_formats", multiple=True, metavar="FORMAT[=FILE]", help=FORMAT_HELP)
 @click.option(
@@ -155,6 +166,7 @@ def audit_command(
     image_name: str | None,
     platform: str | None,
     base_reference: str | None,
+    slim_base_reference: str | None,
     output_formats: tuple[str, ...],
     output: Path | None,
     debug: bool,
@@ -168,7 +180,18 @@ def audit_command(
     ignore: tuple[str, ...] = (),
     dockerfile_path: Path | None = None,
 ) -> None:
-    """Audit REFERENCE: a `docker save` archive, an OCI archive or an OCI layout directory."""
+    """Audit REFERENCE and say what to change.
+
+    \b
+    REFERENCE is one of:
+      path/to/image.tar      a `docker save` archive or an OCI archive (skopeo oci-archive:)
+      path/to/layout/        an OCI image layout directory
+      NAME[:TAG|@DIGEST]     the Docker engine's image when an engine is reachable, else the registry's
+      docker://NAME          always the Docker engine (DOCKER_HOST, the current context)
+      registry://NAME        always the registry, over the distribution API, no daemon
+
+    Exit codes: 0 success, 1 a limit failed, 2 an error (one line on stderr).
+    """
     errors = _stderr_console()
     warn = _warn(errors)
     with error_boundary(debug):
@@ -177,6 +200,7 @@ def audit_command(
         options = AuditOptions(
             base=_base_spec(base_reference, platform, warn, remote),
             project=read_project_dir(project_dir) if project_dir else None,
+            slim_base=_slim_base(slim_base_reference, platform, warn, remote),
         )
         options = replace(options, **advice_settings(ignore, dockerfile_path))
         with (
@@ -269,6 +293,15 @@ def _base_spec(
     with open_reference(reference, image=None, platform=platform, warn=warn, remote=remote) as base:
         diff_ids = tuple(d.diff_id or "" for d in base.layers)
         return BaseSpec(diff_ids, base.info.reference)
+
+
+def _slim_base(
+    reference: str | None, platform: str | None, warn: Callable[[str], None], remote: RemoteOptions
+) -> SlimBase | None:
+    if reference is None:
+        return None
+    with open_reference(reference, image=None, platform=platform, warn=warn, remote=remote) as slim:
+        return measure_slim_base(slim)
 
 
 @contextmanager

@@ -198,6 +198,15 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class SlimBase:
+    """`--slim-base`: the final files of the slimmer base a user proposes, to measure against."""
+
+    reference: str
+    paths: frozenset[str]  # regular files of its merged filesystem
+    final_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     text: str
     dockerfile: str  # the snippet to write instead

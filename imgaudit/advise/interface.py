@@ -19,7 +19,9 @@ from imgaudit.model import (
     Fix,
     ImageInfo,
     LayerDescriptor,
+    OsPackage,
     Severity,
+    SlimBase,
 )
 
 # A unit is an int: i >= 0 is merged.files[i]; -(j + 1) is merged.wasted[j].
@@ -42,6 +44,10 @@ class AdviceContext:
     base_layer_count: int
     # Lines of the Dockerfile instruction that made each layer (when `--dockerfile` is given).
     layer_lines: dict[int, DockerfileLine] = field(default_factory=dict)
+    os_packages: tuple[OsPackage, ...] = ()
+    # Final paths owned by build-only OS packages (compilers, headers, what only they need).
+    build_paths: frozenset[str] = frozenset()
+    slim_base: SlimBase | None = None  # `--slim-base`: measure the base against it
 
     @property
     def total_bytes(self) -> int:

@@ -3,7 +3,6 @@ stage that gets only the venv and the app's code would leave behind."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from imgaudit.advise.facts import ProjectFacts, project_facts
@@ -11,12 +10,6 @@ from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of,
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
 from imgaudit.model import Category, Evidence, Fix, Severity
-
-# Debian packages only a build needs: compilers, headers, build drivers.
-_BUILD_ONLY_PACKAGE = re.compile(
-    r"^(?:gcc|g\+\+|cpp|make|build-essential|binutils|dpkg-dev|libc6-dev|linux-libc-dev|"
-    r"autoconf|automake|libtool|pkg-config|pkgconf|cmake|.+-dev)(?:-[0-9.]+)?(?::\w+)?$"
-)
 
 
 def runtime_keeps(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
@@ -119,39 +112,66 @@ def build_toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
 
 
 def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
-    """Build-only Debian packages in the base layers, from the dpkg database the base ships."""
-    owners = _dpkg_owners(ctx)
-    build_only = {path for path, package in owners.items() if _BUILD_ONLY_PACKAGE.match(package)}
+    """What a slimmer base would drop: measured against `--slim-base` when given, else
+    estimated from the build-only OS packages the base's package database lists."""
+    build_only = sorted(p.name for p in ctx.os_packages if p.in_base and p.build_only)
+    fix = Fix(
+        "Keep the full base for the builder stage only; run on its -slim variant.",
+        "FROM python:X.Y AS builder\n...\nFROM python:X.Y-slim AS runtime",
+    )
+    if ctx.slim_base is not None:
+        return _measured_fat_base(ctx, tuple(build_only), fix)
     units = ctx.final_units(
-        lambda i, _c: not ctx.above_base(ctx.merged.files[i].layer) and ctx.merged.files[i].path in build_only
+        lambda i, _c: (
+            not ctx.above_base(ctx.merged.files[i].layer) and ctx.merged.files[i].path in ctx.build_paths
+        )
     )
     if not units:
         return ()
-    packages = tuple(sorted({owners[ctx.unit_path(u)] for u in units}))
     return (
         Candidate(
             id="fat-base-image",
             title="The base image carries compilers and headers the app does not run with",
             severity=Severity.MEDIUM,
             units=units,
-            evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units), packages=packages),
-            fix=Fix(
-                "Keep the full base for the builder stage only; run on its -slim variant.",
-                "FROM python:X.Y AS builder\n...\nFROM python:X.Y-slim AS runtime",
+            evidence=Evidence(
+                paths=top_paths(ctx, units), layers=layers_of(ctx, units), packages=tuple(build_only)
             ),
-            savings_basis="estimated: bytes of the base's build-only Debian packages (from its dpkg lists); "
-            "a slim variant may differ in other packages too",
+            fix=fix,
+            savings_basis="estimated: bytes of the base's build-only OS packages and what only they "
+            "depend on (from its package database); a slim variant may differ in other packages too; "
+            "--slim-base measures it",
         ),
     )
 
 
-def _dpkg_owners(ctx: AdviceContext) -> dict[str, str]:
-    owners: dict[str, str] = {}
-    prefix, suffix = "var/lib/dpkg/info/", ".list"
-    for path, data in ctx.merged.contents.items():
-        if path.startswith(prefix) and path.endswith(suffix):
-            package = path[len(prefix) : -len(suffix)]
-            for line in data.decode("utf-8", "replace").splitlines():
-                if line.startswith("/") and len(line) > 1:
-                    owners.setdefault(line[1:], package)
-    return owners
+def _measured_fat_base(ctx: AdviceContext, build_only: tuple[str, ...], fix: Fix) -> Sequence[Candidate]:
+    slim = ctx.slim_base
+    assert slim is not None
+    in_base = ctx.final_units(lambda i, _c: not ctx.above_base(ctx.merged.files[i].layer))
+    units = frozenset(u for u in in_base if ctx.unit_path(u) not in slim.paths)
+    if not units:
+        return ()
+    base_bytes = ctx.bytes_of(in_base)
+    details = (
+        f"measured against {slim.reference}: this image's base ships {base_bytes} bytes in its final "
+        f"files, {slim.reference} {slim.final_bytes} bytes: a net {base_bytes - slim.final_bytes} bytes",
+        f"files of this base that {slim.reference} does not have: {ctx.bytes_of(units)} bytes",
+    )
+    return (
+        Candidate(
+            id="fat-base-image",
+            title=f"The base image carries files its slim variant ({slim.reference}) does without",
+            severity=Severity.MEDIUM,
+            units=units,
+            evidence=Evidence(
+                paths=top_paths(ctx, units),
+                layers=layers_of(ctx, units),
+                packages=build_only,
+                details=details,
+            ),
+            fix=fix,
+            savings_basis=f"measured: bytes of this image's base files that --slim-base {slim.reference} "
+            "does not have",
+        ),
+    )
