@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 
 from imgaudit.model import Distribution, PythonEnvironment, Report
+from imgaudit.report.tables import report_table
 from imgaudit.report.units import human_bytes
 
 DISTRIBUTIONS_SHOWN = 5
@@ -16,16 +16,12 @@ OS_PACKAGES_SHOWN = 40
 PACKAGES_OS = "os"
 
 
-def _box(plain: bool) -> box.Box:
-    return box.ASCII2 if plain else box.SIMPLE_HEAVY
-
-
 def _flag(dist: Distribution) -> str:
     return "dev-only" if dist.dev_only else "toolchain" if dist.toolchain else ""
 
 
 def _environments(environments: Collection[PythonEnvironment], plain: bool) -> Table:
-    table = Table(title="Python environments (biggest distributions)", box=_box(plain), title_justify="left")
+    table = report_table("Python environments (biggest distributions)", plain)
     table.add_column("environment / distribution", overflow="fold")
     table.add_column("size", justify="right")
     table.add_column("", no_wrap=True)
@@ -45,11 +41,8 @@ def _dev_only(report: Report, plain: bool) -> Table | None:
         return None
     source = report.dev_dependencies
     where = f" in {source.project}" if source.project else ""
-    table = Table(
-        title=f"Dev-only packages (from {source.source.value}{where}, confidence {source.confidence.value})",
-        box=_box(plain),
-        title_justify="left",
-    )
+    title = f"Dev-only packages (from {source.source.value}{where}, confidence {source.confidence.value})"
+    table = report_table(title, plain, min_width=len(title))
     table.add_column("package")
     table.add_column("size", justify="right")
     table.add_column("why", overflow="fold")
@@ -59,7 +52,7 @@ def _dev_only(report: Report, plain: bool) -> Table | None:
 
 
 def _os_packages(report: Report, plain: bool) -> Table:
-    table = Table(title="OS packages (biggest first)", box=_box(plain), title_justify="left")
+    table = report_table("OS packages (biggest first)", plain)
     table.add_column("package")
     table.add_column("version", overflow="fold")
     table.add_column("size", justify="right")

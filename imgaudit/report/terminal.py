@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +12,7 @@ from imgaudit.classify.context import instruction
 from imgaudit.model import Category, Report
 from imgaudit.report.advice import plan_renderable
 from imgaudit.report.package_tables import package_sections
+from imgaudit.report.tables import report_table
 from imgaudit.report.units import human_bytes, percent
 
 BAR_WIDTH = 24
@@ -73,9 +73,7 @@ def _header(report: Report) -> RenderableType:
 
 
 def _categories(report: Report, plain: bool) -> Table:
-    table = Table(
-        title="Where the bytes of the final filesystem come from", box=_box(plain), title_justify="left"
-    )
+    table = report_table("Where the bytes of the final filesystem come from", plain)
     table.add_column("category")
     table.add_column("size", justify="right")
     table.add_column("share", justify="right")
@@ -92,7 +90,7 @@ def _categories(report: Report, plain: bool) -> Table:
 
 
 def _layers(report: Report, plain: bool, width: int) -> Table:
-    table = Table(title="Layers", box=_box(plain), title_justify="left")
+    table = report_table("Layers", plain)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("share", justify="right", no_wrap=True)
@@ -116,9 +114,7 @@ def _layers(report: Report, plain: bool, width: int) -> Table:
 def _wasted(report: Report, plain: bool) -> Table | None:
     if not report.wasted:
         return None
-    table = Table(
-        title="Wasted: shipped, but deleted or overwritten later", box=_box(plain), title_justify="left"
-    )
+    table = report_table("Wasted: shipped, but deleted or overwritten later", plain)
     table.add_column("path", overflow="fold")
     table.add_column("size", justify="right")
     table.add_column("shipped by → removed by", no_wrap=True)
@@ -132,7 +128,7 @@ def _wasted(report: Report, plain: bool) -> Table | None:
 
 
 def _directories(report: Report, plain: bool) -> Table:
-    table = Table(title="Largest directories of the final filesystem", box=_box(plain), title_justify="left")
+    table = report_table("Largest directories of the final filesystem", plain)
     table.add_column("directory", overflow="fold")
     table.add_column("size", justify="right")
     table.add_column("share", justify="right")
@@ -141,10 +137,6 @@ def _directories(report: Report, plain: bool) -> Table:
             directory.path, human_bytes(directory.bytes), percent(directory.bytes, report.final_bytes)
         )
     return table
-
-
-def _box(plain: bool) -> box.Box:
-    return box.ASCII2 if plain else box.SIMPLE_HEAVY
 
 
 def render(report: Report, console: Console, packages: Collection[str] = ()) -> None:
