@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from imgaudit.advise.facts import step_text
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, top_paths, wasted_unit
+from imgaudit.classify.context import instruction
 from imgaudit.layers.merge import Removal
 from imgaudit.model import Evidence, Fix, Severity
 
@@ -47,4 +47,4 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
 
 
 def _step(ctx: AdviceContext, layer: int) -> str:
-    return step_text(ctx.layers[layer].created_by) if layer < len(ctx.layers) else ""
+    return instruction(ctx.layers[layer].created_by) if layer < len(ctx.layers) else ""

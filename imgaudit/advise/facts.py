@@ -21,7 +21,6 @@ _DIST_INFO = re.compile(r"(?:^|/)(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)\.d
 _PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(?P<version>3\.\d+)$")
 # `poetry`, `poetry[plugin]`, `poetry==1.8.5`, `poetry>=2`: not `poetry-core` or a plugin.
 POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
-_BUILD_ARGS = re.compile(r"^\|(?P<count>\d+) ")
 _PYVENV_VERSION = re.compile(r"^\s*(?:version|version_info)\s*=\s*(?P<version>3\.\d+)", re.MULTILINE)
 
 
@@ -40,26 +39,8 @@ class ProjectFacts:
     cmd: tuple[str, ...]
 
 
-def step_text(created_by: str | None) -> str:
-    """`created_by` as an instruction. A RUN that sees build args is recorded as
-    `|N NAME=value ... /bin/sh -c command` (classic builder) or `RUN |N NAME=value ... command`
-    (BuildKit): the args are dropped."""
-    text = (created_by or "").strip()
-    run = text.startswith("RUN ")
-    body = text[4:] if run else text
-    match = _BUILD_ARGS.match(body)
-    if match is None:
-        return instruction(created_by)
-    count = int(match["count"])
-    words = body[match.end() :].split(" ", count)
-    command = words[count] if len(words) > count else ""
-    if command.startswith("/bin/sh -c "):
-        command = command[len("/bin/sh -c ") :]
-    return instruction(("RUN " if run else "/bin/sh -c ") + command)
-
-
 def layer_instructions(layers: tuple[LayerDescriptor, ...]) -> list[str]:
-    return [step_text(d.created_by) for d in layers]
+    return [instruction(d.created_by) for d in layers]
 
 
 def run_commands(text: str) -> list[list[str]]:

@@ -16,7 +16,6 @@ PASSWD = "etc/passwd"
 # An image without /etc/passwd (scratch, distroless) still runs as uid 0, whose home every
 # libc falls back to when no entry exists.
 ROOT_HOME_WITHOUT_PASSWD = "root"
-_INSTRUCTION_PREFIX = re.compile(r"^(?:/bin/sh -c )?(?:#\(nop\)\s*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +132,50 @@ _COPY_STEP = re.compile(r"^(?:COPY|ADD)\b")
 
 
 def instruction(created_by: str | None) -> str:
-    """`/bin/sh -c #(nop) COPY file:.. in /app` and `COPY . . # buildkit` -> `COPY ...`."""
+    """`/bin/sh -c #(nop) COPY file:.. in /app`, `COPY . . # buildkit` and
+    `|1 ARG=value /bin/sh -c cmd` -> `COPY ...` / `RUN cmd`. Build arguments are dropped: the
+    report shows instructions, and argument values may carry URLs with credentials."""
     if not created_by:
         return ""
-    text = _INSTRUCTION_PREFIX.sub("", created_by.strip(), count=1)
+    text = redact_credentials(created_by.strip())
     if text.endswith("# buildkit"):
         text = text[: -len("# buildkit")].rstrip()
-    if created_by.strip().startswith("/bin/sh -c") and "#(nop)" not in created_by:
-        text = "RUN " + text
-    elif text.startswith("RUN /bin/sh -c "):
-        text = "RUN " + text[len("RUN /bin/sh -c ") :]
-    return text
+    run = text.startswith("RUN ")
+    if run:
+        text = text[len("RUN ") :].lstrip()
+    text, had_arguments = _without_build_arguments(text)
+    if text.startswith(_SHELL):
+        command = text[len(_SHELL) :].strip()
+        if command.startswith("#(nop)"):
+            return command[len("#(nop)") :].strip()
+        return f"RUN {command}"
+    return f"RUN {text}" if run or had_arguments else text
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_credentials(text: str) -> str:
+    """`https://user:token@host/...` -> `https://***@host/...`: history text goes into reports."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+
+
+_SHELL = "/bin/sh -c "
+_ARGUMENT_COUNT = re.compile(r"^\|(\d+)\s+")
+_ARGUMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S*\s+")
+
+
+def _without_build_arguments(text: str) -> tuple[str, bool]:
+    counted = _ARGUMENT_COUNT.match(text)
+    if counted is None:
+        return text, False
+    rest = text[counted.end() :]
+    for _ in range(int(counted.group(1))):
+        argument = _ARGUMENT.match(rest)
+        if argument is None:
+            break
+        rest = rest[argument.end() :]
+    return rest, True
 
 
 def is_copy_step(created_by: str | None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from imgaudit.advise.facts import step_text
+from imgaudit.classify.context import instruction
 from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.model import DockerfileLine, HistoryEntry
 
@@ -42,6 +42,6 @@ def layer_lines(parsed: ParsedDockerfile, history: Sequence[HistoryEntry]) -> di
 
 
 def _keyword(created_by: str) -> str | None:
-    text = step_text(created_by)
+    text = instruction(created_by)
     word = text.split(" ", 1)[0].upper() if text else ""
     return word or None

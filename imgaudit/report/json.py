@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from imgaudit import __version__
-from imgaudit.classify.context import instruction
+from imgaudit.classify.context import instruction, redact_credentials
 from imgaudit.model import Report
 from imgaudit.report.advice import advice_to_dict
 from imgaudit.report.packages import packages_to_dict
@@ -53,7 +53,9 @@ def to_dict(report: Report) -> dict[str, Any]:
                 "blob_bytes": layer.descriptor.blob_size,
                 "media_type": layer.descriptor.media_type,
                 "files": layer.files,
-                "created_by": layer.descriptor.created_by,
+                "created_by": redact_credentials(layer.descriptor.created_by)
+                if layer.descriptor.created_by
+                else layer.descriptor.created_by,
                 "instruction": instruction(layer.descriptor.created_by) or None,
                 "is_base": layer.is_base,
             }
