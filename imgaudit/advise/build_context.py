@@ -95,7 +95,8 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="cache-unfriendly-order",
-            title="The app's code is copied before the dependencies are installed",
+            title=f"The app's code is copied before the dependencies are installed: "
+            f"{human_bytes(rebuilt)} rebuilt and re-pushed per code change",
             severity=Severity.MEDIUM,
             units=frozenset(),
             evidence=Evidence(
