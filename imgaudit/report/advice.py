@@ -64,11 +64,13 @@ def _plan(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_renderable(report: Report, plain: bool) -> RenderableType | None:
+def plan_renderable(report: Report, plain: bool) -> RenderableType:
     """What to change, in which order, what each step saves: the report's opening."""
     plan = report.plan
     if plan is None or not plan.steps:
-        return None
+        return Text(
+            "Plan: nothing to change: none of the article's fixes (not --ignore'd) applies to this image."
+        )
     table = report_table("Plan: what to change, in this order (bytes the image ships)", plain)
     lines = _lines_by_id(report.findings)
     with_lines = any(lines.values())

@@ -146,9 +146,7 @@ def render(report: Report, console: Console, packages: Collection[str] = ()) -> 
         _categories(report, plain),
         _layers(report, plain, console.width),
     ]
-    plan = plan_renderable(report, plain)
-    if plan is not None:  # the plan leads: what to change comes before where the bytes are
-        parts.insert(1, plan)
+    parts.insert(1, plan_renderable(report, plain))  # what to change leads, before where the bytes are
     wasted = _wasted(report, plain)
     if wasted is not None:
         parts.append(wasted)

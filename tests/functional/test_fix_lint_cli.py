@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 
 from imgaudit.report.json import schema
-from tests.support.imagespec import write_image
+from tests.support.imagespec import File, ImageSpec, Layer, write_image
 from tests.unit.advise.naive import NAIVE_DOCKERFILE, naive_spec
 
 # The reference article's final Dockerfile, mistakes included.
@@ -191,3 +191,10 @@ def test_audit_with_a_broken_dockerfile_is_one_line_exit_2(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("imgaudit: error: line 2: unknown instruction 'BOGUS'")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_image_with_nothing_to_fix_says_so(tmp_path: Path) -> None:
+    spec = ImageSpec(layers=[Layer([File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")], "ADD rootfs.tar /")])
+    result = run(str(write_image(spec, tmp_path / "clean.tar")))
+    assert result.returncode == 0, result.stderr
+    assert "Plan: nothing to change" in result.stdout
