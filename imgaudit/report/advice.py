@@ -126,8 +126,9 @@ def _findings(report: Report, plain: bool) -> RenderableType:
         saved = human_bytes(finding.estimated_savings_bytes) if finding.estimated_savings_bytes else "-"
         where = ", ".join(str(line.start) for line in finding.dockerfile_lines)
         step = step_of.get(finding.id)
-        detail = Text(f"{finding.severity.value}{f', plan step {step}' if step else ''}: ", style="dim")
-        detail.append(f"{finding.title}{f' (Dockerfile lines {where})' if where else ''}", style="")
+        detail = Text()
+        detail.append(f"{finding.severity.value}{f', plan step {step}' if step else ''}: ", style="dim")
+        detail.append(f"{finding.title}{f' (Dockerfile lines {where})' if where else ''}")
         table.add_row(saved, Text(finding.id, style="" if plain else "bold"), detail)
     hint = Text(
         "Fixes with Dockerfile snippets: --format json · a multi-stage Dockerfile: imgaudit fix",
