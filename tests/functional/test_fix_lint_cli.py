@@ -198,3 +198,33 @@ def test_an_image_with_nothing_to_fix_says_so(tmp_path: Path) -> None:
     result = run(str(write_image(spec, tmp_path / "clean.tar")))
     assert result.returncode == 0, result.stderr
     assert "Plan: nothing to change" in result.stdout
+
+
+PIP_DOCKERFILE = """\
+FROM python:3.12-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY app.py .
+CMD ["python", "app.py"]
+"""
+
+
+def test_fix_refuses_a_project_without_poetry_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("requests\n")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(PIP_DOCKERFILE)
+    result = run("fix", "--dockerfile", str(dockerfile))
+    assert result.returncode == 2
+    assert "does not use Poetry" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "Dockerfile.imgaudit").exists()
+
+
+def test_fix_takes_a_pep621_poetry_project_by_its_lock(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\ndependencies = []\n')
+    (tmp_path / "poetry.lock").write_text('[metadata]\nlock-version = "2.1"\n')
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(PIP_DOCKERFILE)
+    result = run("fix", "--dockerfile", str(dockerfile))
+    assert result.returncode == 0, result.stderr
