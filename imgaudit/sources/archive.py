@@ -102,6 +102,8 @@ def _collect(
         # The full name (containerd's) is more useful than a bare tag; keep both for matching.
         here_names = own_names or names
         here_platform = platform_string(descriptor.get("platform")) or platform
+        if depth > 0 and not store.exists(blob_name(digest)):
+            continue  # a platform the export left out (containerd keeps the whole index)
         body = parse_json(store.read(blob_name(digest)), f"blob {digest}", store.location)
         media_type = descriptor.get("mediaType") or (
             body.get("mediaType") if isinstance(body, dict) else None

@@ -109,6 +109,20 @@ def test_a_multi_platform_index_picks_the_requested_platform(tmp_path: Path) -> 
         audit_path(path, platform="linux/s390x")
 
 
+def test_a_partial_multi_platform_export_reads_the_platform_it_holds(tmp_path: Path) -> None:
+    """containerd (`docker save` with the containerd store, `ctr export`) keeps the whole index
+    but only the blobs of the platforms it pulled."""
+    amd = build(sample_spec(architecture="amd64"))
+    arm = build(sample_spec(architecture="arm64", variant="v8", env={"ARCH": "arm"}))
+    files = layout_files([amd, arm], docker_manifest=False, multi_platform_name="team/app:1")
+    for digest in (arm.manifest_digest, arm.config_digest):
+        del files["blobs/" + digest.replace(":", "/")]
+    path = write_dir(files, tmp_path / "partial")
+    assert audit_path(path).image.architecture == "amd64"
+    with pytest.raises(SourceError, match=r"no image for platform linux/arm64; available: linux/amd64"):
+        audit_path(path, platform="linux/arm64")
+
+
 def _tamper(tmp_path: Path, edit: object) -> Path:
     files = layout_files([build(sample_spec())], docker_manifest=True)
     edit(files)  # type: ignore[operator]
