@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgaudit.advise.facts import ProjectFacts, PyprojectFacts, project_facts, pyproject_facts
-from imgaudit.audit import analyze_source_layer
+from imgaudit.audit import read_layers
 from imgaudit.classify.base import decide_base
 from imgaudit.dockerfile.fix import ENV_ASSIGNMENT, FixFacts, FixResult, fixed_dockerfile
 from imgaudit.dockerfile.lint import Hint, lint
@@ -24,7 +24,6 @@ from imgaudit.dockerfile.parse import (
     parse_dockerfile,
     read_dockerfile,
 )
-from imgaudit.layers.merge import merge_layers
 from imgaudit.sources.interface import ImageSource
 
 
@@ -36,10 +35,9 @@ class FixOutcome:
 
 def image_facts(source: ImageSource) -> ProjectFacts:
     """The project's facts as the image holds them (WORKDIR, versions, packages, command)."""
-    analyses = [source.analysis(d.index) or analyze_source_layer(source, d) for d in source.layers]
-    merged = merge_layers(analyses)
+    merged = read_layers(source)
     info = source.info
-    base = source.base_hint() or decide_base(len(analyses), info.history, info.annotations)
+    base = source.base_hint() or decide_base(len(source.layers), info.history, info.annotations)
     return project_facts(merged, info, base.layer_count)
 
 
