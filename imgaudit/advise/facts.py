@@ -160,6 +160,7 @@ class PyprojectFacts:
     package_dirs: tuple[str, ...]  # relative to the project directory
     dev_group: bool  # a dev group Poetry would install by default
     readme: str | None
+    poetry: bool = False  # a [tool.poetry] table, or poetry-core as the build backend
 
 
 def pyproject_facts(pyproject: dict[str, object], has_dir: Callable[[str], bool]) -> PyprojectFacts:
@@ -187,9 +188,12 @@ def pyproject_facts(pyproject: dict[str, object], has_dir: Callable[[str], bool]
         or (isinstance(dependency_groups, dict) and "dev" in dependency_groups)
     )
     readme = project.get("readme", poetry.get("readme"))
+    build_system = pyproject.get("build-system")
+    backend = build_system.get("build-backend") if isinstance(build_system, dict) else None
     return PyprojectFacts(
         name,
         tuple(declared[:1] if not poetry.get("packages") else declared),
         dev_group,
         readme if isinstance(readme, str) else None,
+        poetry=bool(poetry) or (isinstance(backend, str) and backend.startswith("poetry.")),
     )

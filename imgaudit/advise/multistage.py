@@ -9,7 +9,7 @@ from imgaudit.advise.facts import ProjectFacts, project_facts
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths, wasted_unit
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
-from imgaudit.model import Category, Evidence, Fix, Severity
+from imgaudit.model import Category, Evidence, Fix, Severity, SlimBase
 
 
 def runtime_keeps(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
@@ -120,7 +120,7 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
         "FROM python:X.Y AS builder\n...\nFROM python:X.Y-slim AS runtime",
     )
     if ctx.slim_base is not None:
-        return _measured_fat_base(ctx, tuple(build_only), fix)
+        return _measured_fat_base(ctx, ctx.slim_base, tuple(build_only), fix)
     units = ctx.final_units(
         lambda i, _c: (
             not ctx.above_base(ctx.merged.files[i].layer) and ctx.merged.files[i].path in ctx.build_paths
@@ -145,9 +145,9 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
     )
 
 
-def _measured_fat_base(ctx: AdviceContext, build_only: tuple[str, ...], fix: Fix) -> Sequence[Candidate]:
-    slim = ctx.slim_base
-    assert slim is not None
+def _measured_fat_base(
+    ctx: AdviceContext, slim: SlimBase, build_only: tuple[str, ...], fix: Fix
+) -> Sequence[Candidate]:
     in_base = ctx.final_units(lambda i, _c: not ctx.above_base(ctx.merged.files[i].layer))
     units = frozenset(u for u in in_base if ctx.unit_path(u) not in slim.paths)
     if not units:

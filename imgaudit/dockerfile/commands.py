@@ -73,14 +73,15 @@ def fix_facts(image: ProjectFacts | None, project: PyprojectFacts | None) -> Fix
 
 def run_fix(dockerfile: Path, context: Path, image: ProjectFacts | None, today: dt.date) -> FixOutcome:
     parsed = _parse_for_fix(dockerfile)
-    if not _uses_poetry(parsed, context, image):
+    project = context_pyproject(context)
+    if not _uses_poetry(parsed, context, project, image):
         raise DockerfileError(
             "imgaudit fix writes the reference article's Poetry multi-stage Dockerfile, and this project "
             f"does not use Poetry (no poetry.lock or [tool.poetry] in {context}, no poetry in the "
             "Dockerfile or the image); the audit's findings and `imgaudit lint` still apply",
             where=str(dockerfile),
         )
-    result = fixed_dockerfile(parsed, fix_facts(image, context_pyproject(context)), today)
+    result = fixed_dockerfile(parsed, fix_facts(image, project), today)
     diff = "".join(
         difflib.unified_diff(
             parsed.text.splitlines(keepends=True),
@@ -92,16 +93,15 @@ def run_fix(dockerfile: Path, context: Path, image: ProjectFacts | None, today: 
     return FixOutcome(result, diff)
 
 
-def _uses_poetry(parsed: ParsedDockerfile, context: Path, image: ProjectFacts | None) -> bool:
-    if (context / "poetry.lock").is_file() or (image is not None and image.poetry_version):
-        return True
-    if "poetry" in parsed.text.lower():
-        return True
-    try:
-        pyproject = (context / "pyproject.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return "[tool.poetry" in pyproject or "poetry-core" in pyproject or "poetry.core" in pyproject
+def _uses_poetry(
+    parsed: ParsedDockerfile, context: Path, project: PyprojectFacts | None, image: ProjectFacts | None
+) -> bool:
+    return (
+        (project is not None and project.poetry)
+        or (context / "poetry.lock").is_file()
+        or (image is not None and bool(image.poetry_version))
+        or "poetry" in parsed.text.lower()
+    )
 
 
 def _parse_for_fix(dockerfile: Path) -> ParsedDockerfile:

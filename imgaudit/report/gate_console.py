@@ -9,21 +9,17 @@ from rich.text import Text
 from imgaudit.diff import Change, Comparison
 from imgaudit.gate import GateResult
 from imgaudit.gate.rules import Outcome
-from imgaudit.report.tables import report_table
+from imgaudit.report.tables import is_plain, report_table
 from imgaudit.report.units import human_bytes
 
 CHANGES_SHOWN = 15
 _STYLES = {Outcome.PASSED: "green", Outcome.FAILED: "bold red", Outcome.SKIPPED: "yellow"}
 
 
-def _plain(console: Console) -> bool:
-    return console.no_color or not console.is_terminal
-
-
 def render_gate(result: GateResult, console: Console) -> None:
     if not result.results:
         return
-    table = report_table(f"Gate: {result.verdict}", _plain(console))
+    table = report_table(f"Gate: {result.verdict}", is_plain(console))
     table.add_column("result", no_wrap=True)
     table.add_column("rule", no_wrap=True)
     table.add_column("measured against the limit", overflow="fold")
@@ -56,7 +52,7 @@ def render_comparison(comparison: Comparison, console: Console, limit: int = CHA
     if not changes:
         console.print("No category, layer or package changed size.")
         return
-    table = report_table("What changed, largest first", _plain(console))
+    table = report_table("What changed, largest first", is_plain(console))
     for column in ("change", "what", "name"):
         table.add_column(column, no_wrap=column != "name", overflow="fold")
     for column in ("before", "after", "delta"):

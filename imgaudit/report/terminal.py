@@ -12,7 +12,7 @@ from imgaudit.classify.context import instruction
 from imgaudit.model import Category, Report
 from imgaudit.report.advice import plan_renderable
 from imgaudit.report.package_tables import package_sections
-from imgaudit.report.tables import report_table
+from imgaudit.report.tables import is_plain, report_table
 from imgaudit.report.units import human_bytes, percent
 
 BAR_WIDTH = 24
@@ -140,7 +140,7 @@ def _directories(report: Report, plain: bool) -> Table:
 
 
 def render(report: Report, console: Console, packages: Collection[str] = ()) -> None:
-    plain = console.no_color or not console.is_terminal
+    plain = is_plain(console)
     parts: list[RenderableType] = [
         _header(report),
         _categories(report, plain),
