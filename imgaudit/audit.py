@@ -33,6 +33,7 @@ from imgaudit.model import (
     SlimBase,
     WastedPath,
 )
+from imgaudit.report.units import human_bytes
 from imgaudit.sources.compression import decompressed
 from imgaudit.sources.interface import ImageSource
 
@@ -76,11 +77,16 @@ def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> La
 
 
 def read_layers(source: ImageSource, progress: Progress | None = None) -> MergedFilesystem:
-    analyses = []
+    analyses: list[LayerAnalysis] = []
+    read = 0  # uncompressed file bytes of the layers done, for the progress line
     for descriptor in source.layers:
         if progress:
-            progress(f"reading layer {descriptor.index + 1}/{len(source.layers)}")
+            progress(
+                f"reading layer {descriptor.index + 1} of {len(source.layers)} · "
+                f"{len(analyses)} done, {human_bytes(read)} read"
+            )
         analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
+        read += analyses[-1].file_bytes
     return merge_layers(analyses)
 
 

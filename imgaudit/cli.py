@@ -19,18 +19,17 @@ from imgaudit import __version__
 from imgaudit.advise.options import advice_options, advice_settings
 from imgaudit.audit import AuditOptions, BaseSpec, audit, measure_slim_base
 from imgaudit.diff import compare
-from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.dockerfile.commands import image_facts, run_fix, run_lint, write_dockerfile
 from imgaudit.errors import ImgauditError, UsageError
-from imgaudit.gate import CiReport, GateResult
+from imgaudit.gate import GateResult
 from imgaudit.gate.options import GateRequest, gate_options
 from imgaudit.model import SlimBase
 from imgaudit.projectdir import read_project_dir
 from imgaudit.report import json as json_report
-from imgaudit.report import markdown
-from imgaudit.report.gate_console import render_comparison
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
-from imgaudit.report.outputs import FORMAT_HELP, emit, parse_outputs, write_console, write_text
+from imgaudit.report.outputs import emit, parse_outputs
+from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
+from imgaudit.report.view import AuditView, Section
 from imgaudit.sources.daemon import PullPolicy
 from imgaudit.sources.registry import Credentials
 from imgaudit.sources.resolve import RemoteOptions, open_reference
@@ -75,8 +74,10 @@ def _stderr_console() -> Console:
     return Console(stderr=True, no_color="NO_COLOR" in os.environ)
 
 
-def _warn(console: Console) -> Callable[[str], None]:
+def _warn(console: Console, quiet: bool = False) -> Callable[[str], None]:
     def warn(message: str) -> None:
+        if quiet:
+            return
         console.print(f"imgaudit: warning: {message}", style="yellow", highlight=False)
 
     return warn
@@ -120,9 +121,23 @@ def main() -> None:
     help="A slimmer base to run on (e.g. python:3.11-slim): `fat-base-image` measures what this "
     "image's base has beyond it instead of estimating from build-only packages.",
 )
-@click.option("--format", "output_formats", multiple=True, metavar="FORMAT[=FILE]", help=FORMAT_HELP)
+@click.option("--format", "output_formats", multiple=True, metavar="FORMAT[=FILE]", help=AUDIT_FORMATS.help())
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE."
+)
+@click.option(
+    "--details", is_flag=True, help="Terminal: every section after the summary (same as --show for each)."
+)
+@click.option(
+    "--show",
+    "show_sections",
+    multiple=True,
+    type=click.Choice([s.value for s in Section]),
+    help="Terminal: also show this section (repeatable): image and base details, layers, wasted "
+    "paths, largest directories, Python environments, OS packages, full fixes with snippets.",
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr (errors still show)."
 )
 @click.option(
     "--pull",
@@ -156,7 +171,8 @@ def main() -> None:
     "show_packages",
     type=click.Choice(["os"]),
     multiple=True,
-    help="Also list these packages in the terminal report: os = the image's OS packages.",
+    help="Also list these packages in the terminal report: os = the image's OS packages "
+    "(the same as --show packages).",
 )
 @advice_options
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
@@ -179,6 +195,9 @@ def audit_command(
     show_packages: tuple[str, ...] = (),
     ignore: tuple[str, ...] = (),
     dockerfile_path: Path | None = None,
+    details: bool = False,
+    show_sections: tuple[str, ...] = (),
+    quiet: bool = False,
 ) -> None:
     """Audit REFERENCE and say what to change.
 
@@ -193,9 +212,9 @@ def audit_command(
     Exit codes: 0 success, 1 a limit failed, 2 an error (one line on stderr).
     """
     errors = _stderr_console()
-    warn = _warn(errors)
+    warn = _warn(errors, quiet)
     with error_boundary(debug):
-        outputs, request = parse_outputs(output_formats, output), gate()
+        outputs, request = parse_outputs(AUDIT_FORMATS, output_formats, output), gate()
         remote = _remote_options(pull, insecure, username, password_stdin)
         options = AuditOptions(
             base=_base_spec(base_reference, platform, warn, remote),
@@ -204,35 +223,40 @@ def audit_command(
         )
         options = replace(options, **advice_settings(ignore, dockerfile_path))
         with (
-            _progress(errors) as progress,  # first: an engine image is read while it opens
+            _progress(errors, quiet) as progress,  # first: an engine image is read while it opens
             open_reference(
                 reference, image=image_name, platform=platform, warn=warn, remote=remote, progress=progress
             ) as source,
         ):
             report = audit(source, options, progress=progress)
-        document = json_report.to_dict(report)
-        current = figures(document, reference)
-        result, comparison = request.run(current)
-        emit(outputs, report, CiReport(current, result, comparison), document, packages=show_packages)
+        # The gate reads the figures of the report's JSON, so that a fresh audit and a stored
+        # baseline are measured the same way; renderers read the Report itself.
+        result, comparison = request.run(figures(json_report.to_dict(report), reference))
+        sections = {Section(s) for s in show_sections} | ({Section.PACKAGES} if show_packages else set())
+        view = AuditView(
+            report,
+            gate=result if result.results else None,
+            comparison=comparison,
+            limits_from=request.config,
+            dockerfile=dockerfile_path,
+            sections=frozenset(Section) if details else frozenset(sections),
+        )
+        emit(outputs, view)
     _exit_for(result)
 
 
 @main.command("diff")
 @click.argument("before")
 @click.argument("after")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["terminal", "json", "markdown"]),
-    default="terminal",
-    show_default=True,
-    help="terminal: tables. json: the comparison (schema imgaudit/diff/v1). markdown: a PR comment.",
-)
+@click.option("--format", "output_formats", multiple=True, metavar="FORMAT[=FILE]", help=DIFF_FORMATS.help())
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the comparison to FILE."
 )
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no warnings on stderr.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-def diff_command(before: str, after: str, output_format: str, output: Path | None, debug: bool) -> None:
+def diff_command(
+    before: str, after: str, output_formats: tuple[str, ...], output: Path | None, quiet: bool, debug: bool
+) -> None:
     """Compare BEFORE with AFTER: what grew, shrank, appeared or disappeared, per category,
     per layer instruction and per Python package, largest first.
 
@@ -241,22 +265,17 @@ def diff_command(before: str, after: str, output_format: str, output: Path | Non
     """
     errors = _stderr_console()
     with error_boundary(debug):
-        comparison = compare(_figures_of(before, errors), _figures_of(after, errors))
-        if output_format == "json":
-            document = {"schema": "imgaudit/diff/v1", **comparison_to_dict(comparison)}
-            write_text(output, json_report.render_document(document))
-        elif output_format == "markdown":
-            write_text(output, markdown.render_comparison(comparison))
-        else:
-            write_console(output, lambda console: render_comparison(comparison, console))
+        outputs = parse_outputs(DIFF_FORMATS, output_formats, output)
+        comparison = compare(_figures_of(before, errors, quiet), _figures_of(after, errors, quiet))
+        emit(outputs, comparison)
 
 
-def _figures_of(reference: str, errors: Console) -> ReportFigures:
+def _figures_of(reference: str, errors: Console, quiet: bool = False) -> ReportFigures:
     if is_report_file(Path(reference)):
         return load_figures(Path(reference))
     with (
-        open_reference(reference, image=None, platform=None, warn=_warn(errors)) as source,
-        _progress(errors) as progress,
+        open_reference(reference, image=None, platform=None, warn=_warn(errors, quiet)) as source,
+        _progress(errors, quiet) as progress,
     ):
         report = audit(source, progress=progress)
     return figures(json_report.to_dict(report), reference)
@@ -305,8 +324,10 @@ def _slim_base(
 
 
 @contextmanager
-def _progress(console: Console) -> Iterator[Callable[[str], None] | None]:
-    if not console.is_terminal:
+def _progress(console: Console, quiet: bool = False) -> Iterator[Callable[[str], None] | None]:
+    """A status line on stderr while the image is read (layers and bytes done); none when
+    stderr is not a terminal (CI logs) or with --quiet."""
+    if quiet or not console.is_terminal:
         yield None
         return
     with console.status("reading image") as status:

@@ -29,6 +29,7 @@ _KEYS: dict[str, tuple[str, bool]] = {
     "min-efficiency": ("min_efficiency", False),
     "max-removable": ("max_removable", False),
     "fail-on": ("fail_on", True),
+    "ignore": ("ignore", True),  # finding ids to leave out, as --ignore
     "baseline": ("baseline", False),
     "max-growth": ("max_growth", False),
     "max-category-growth": ("max_category_growth", True),

@@ -5,8 +5,8 @@ Evaluation returns a `GateResult`; only the CLI turns a failed gate into exit st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from imgaudit.advise import FINDING_IDS
@@ -14,6 +14,7 @@ from imgaudit.diff import Comparison
 from imgaudit.errors import UsageError
 from imgaudit.gate.quantity import parse_amount, parse_ratio, parse_size
 from imgaudit.gate.rules import (
+    FAIL_ON_SEVERITIES,
     FailOn,
     MaxCategory,
     MaxCategoryGrowth,
@@ -28,9 +29,9 @@ from imgaudit.gate.rules import (
 )
 from imgaudit.model import Category
 from imgaudit.report.loader import ReportFigures
+from imgaudit.report.words import plural
 
 __all__ = [
-    "CiReport",
     "GateResult",
     "Outcome",
     "Rule",
@@ -55,32 +56,48 @@ class Thresholds:
     fail_on: Sequence[str] = ()
     max_growth: str | None = None
     max_category_growth: Sequence[str] = ()
+    # Limits read from a config file: (parameter, value as written) -> how an error names it,
+    # `max-size in /repo/pyproject.toml`. Anything else is named as its flag, `--max-size`.
+    origins: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def _name(self, parameter: str, value: str) -> str:
+        return self.origins.get((parameter, value), "--" + parameter.replace("_", "-"))
 
     def rules(self) -> tuple[Rule, ...]:
-        """Parse every limit; a malformed one is a UsageError naming the option."""
+        """Parse every limit; a malformed one is a UsageError naming the option, or the config
+        file and key it came from."""
         rules: list[Rule] = []
+        name = self._name
         if self.max_size is not None:
-            rules.append(MaxSize(_parsed("--max-size", self.max_size, parse_size)))
+            rules.append(MaxSize(_parsed(name("max_size", self.max_size), self.max_size, parse_size)))
         for item in self.max_category:
-            category, limit = _keyed("--max-category", item)
-            rules.append(MaxCategory(category, _parsed("--max-category", limit, parse_amount)))
-        rules.extend(MaxWasted(_parsed("--max-wasted", item, parse_amount)) for item in self.max_wasted)
+            category, limit = _keyed(name("max_category", item), item)
+            rules.append(MaxCategory(category, _parsed(name("max_category", item), limit, parse_amount)))
+        rules.extend(
+            MaxWasted(_parsed(name("max_wasted", item), item, parse_amount)) for item in self.max_wasted
+        )
         if self.min_efficiency is not None:
-            rules.append(MinEfficiency(_parsed("--min-efficiency", self.min_efficiency, parse_ratio)))
+            where = name("min_efficiency", self.min_efficiency)
+            rules.append(MinEfficiency(_parsed(where, self.min_efficiency, parse_ratio)))
         if self.max_removable is not None:
-            rules.append(MaxRemovable(_parsed("--max-removable", self.max_removable, parse_amount)))
+            where = name("max_removable", self.max_removable)
+            rules.append(MaxRemovable(_parsed(where, self.max_removable, parse_amount)))
         for finding in self.fail_on:
             # A misspelt id would never be reported, so the rule would pass forever: refuse it.
-            if finding not in FINDING_IDS:
+            if finding not in FINDING_IDS and finding not in FAIL_ON_SEVERITIES:
                 raise UsageError(
-                    f"--fail-on {finding!r}: unknown finding id; known: {', '.join(FINDING_IDS)}"
+                    f"{name('fail_on', finding)} {finding!r}: neither a severity "
+                    f"({', '.join(FAIL_ON_SEVERITIES)}) nor a finding id; known ids: {', '.join(FINDING_IDS)}"
                 )
             rules.append(FailOn(finding))
         if self.max_growth is not None:
-            rules.append(MaxGrowth(_parsed("--max-growth", self.max_growth, parse_amount)))
+            rules.append(
+                MaxGrowth(_parsed(name("max_growth", self.max_growth), self.max_growth, parse_amount))
+            )
         for item in self.max_category_growth:
-            category, limit = _keyed("--max-category-growth", item)
-            rules.append(MaxCategoryGrowth(category, _parsed("--max-category-growth", limit, parse_amount)))
+            where = name("max_category_growth", item)
+            category, limit = _keyed(where, item)
+            rules.append(MaxCategoryGrowth(category, _parsed(where, limit, parse_amount)))
         return tuple(rules)
 
 
@@ -122,25 +139,20 @@ class GateResult:
     @property
     def verdict(self) -> str:
         if not self.results:
-            return "no size rules configured"
+            return "no limits configured"
         checked = len(self.results) - len(self.skipped)
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         if self.failed:
-            return f"{len(self.failed)} of {checked} rule(s) failed"
-        return f"all {checked} rule(s) passed" + (f", {len(self.skipped)} skipped" if self.skipped else "")
+            return f"{len(self.failed)} of {plural(checked, 'rule')} failed{skipped}"
+        if checked == 0:
+            return f"no rule could be checked{skipped}"
+        if checked == 1:
+            return f"the rule passed{skipped}"
+        return f"all {checked} rules passed{skipped}"
 
 
 def evaluate(rules: Sequence[Rule], figures: ReportFigures, comparison: Comparison | None) -> GateResult:
     return GateResult(tuple(rule.evaluate(figures, comparison) for rule in rules))
-
-
-@dataclass(frozen=True, slots=True)
-class CiReport:
-    """What the CI renderers (markdown, github, junit) read: the report's figures, the gate's
-    verdict and, with a baseline, the comparison."""
-
-    figures: ReportFigures
-    gate: GateResult
-    comparison: Comparison | None
 
 
 def gate_to_dict(result: GateResult) -> dict[str, object]:

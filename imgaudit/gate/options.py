@@ -25,6 +25,7 @@ from imgaudit.report.loader import ReportFigures, load_figures
 F = TypeVar("F", bound=Callable[..., Any])
 _KEYED_OPTIONS = ("max_category", "max_category_growth")
 _CONFIG_ERROR = "imgaudit.config_error"
+_CONFIG_PATH = "imgaudit.config_path"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class GateRequest:
 
     rules: tuple[Rule, ...]
     baseline: ReportFigures | None
+    config: Path | None = None  # the config file whose settings (limits, ignores) apply
 
     def run(self, figures: ReportFigures) -> tuple[GateResult, Comparison | None]:
         comparison = compare(self.baseline, figures) if self.baseline is not None else None
@@ -51,6 +53,7 @@ def _use_config(ctx: click.Context, param: click.Parameter, value: Path | None) 
         return value
     if config is not None:
         ctx.default_map = {**(ctx.default_map or {}), **config.settings}
+        ctx.meta[_CONFIG_PATH] = config.path
     return value
 
 
@@ -64,6 +67,29 @@ def _merged(ctx: click.Context, name: str, given: Sequence[str]) -> tuple[str, .
     return (*kept, *given)
 
 
+def _from_config(ctx: click.Context, name: str) -> bool:
+    try:
+        return ctx.get_parameter_source(name) is ParameterSource.DEFAULT_MAP
+    except KeyError:
+        return False
+
+
+def _origins(ctx: click.Context, params: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Which values came from the config file, named `key in FILE` for error messages."""
+    path = ctx.meta.get(_CONFIG_PATH)
+    if path is None:
+        return {}
+    origins: dict[tuple[str, str], str] = {}
+    for name, value in params.items():
+        configured = ctx.lookup_default(name) if name in _KEYED_OPTIONS else None
+        from_file = _from_config(ctx, name)
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            if item is not None and (from_file or (configured and item in configured)):
+                origins[(name, str(item))] = f"{name.replace('_', '-')} in {path}"
+    return origins
+
+
 def _request(ctx: click.Context, params: dict[str, Any]) -> GateRequest:
     if _CONFIG_ERROR in ctx.meta:
         raise ctx.meta[_CONFIG_ERROR]
@@ -71,8 +97,10 @@ def _request(ctx: click.Context, params: dict[str, Any]) -> GateRequest:
         params[name] = _merged(ctx, name, params[name])
     baseline: str | None = params.pop("baseline")
     params.pop("config_path")
-    thresholds = Thresholds(**params)
-    return GateRequest(thresholds.rules(), load_figures(Path(baseline)) if baseline else None)
+    thresholds = Thresholds(**params, origins=_origins(ctx, params))
+    used = any(_from_config(ctx, name) for name in (*params, "baseline", "ignore"))
+    config = ctx.meta.get(_CONFIG_PATH) if used or thresholds.origins else None
+    return GateRequest(thresholds.rules(), load_figures(Path(baseline)) if baseline else None, config)
 
 
 _OPTIONS: tuple[Callable[[F], F], ...] = (
@@ -107,7 +135,13 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
     click.option(
         "--max-removable", metavar="SIZE|PCT", help="Fail if the advisor's plan would remove more than this."
     ),
-    click.option("--fail-on", multiple=True, metavar="FINDING_ID", help="Fail if this finding is reported."),
+    click.option(
+        "--fail-on",
+        multiple=True,
+        metavar="SEVERITY|FINDING_ID",
+        help="Fail if a finding of this severity or higher (high, medium, low) or this finding is "
+        "reported. Repeatable.",
+    ),
     click.option(
         "--baseline",
         metavar="REPORT.json",

@@ -15,6 +15,7 @@ from imgaudit.diff import Change, Comparison, Scope
 from imgaudit.gate.quantity import Amount, Percent, Size
 from imgaudit.report.loader import ReportFigures
 from imgaudit.report.units import human_bytes
+from imgaudit.report.words import plural
 
 
 class Outcome(StrEnum):
@@ -199,9 +200,22 @@ class MaxRemovable:
         )
 
 
+# `--fail-on high` fails on high findings; `medium` on medium and high; `low` on all but info.
+SEVERITY_RANKS = {"info": 0, "low": 1, "medium": 2, "high": 3}
+FAIL_ON_SEVERITIES = ("high", "medium", "low")
+
+
+def fail_on_matches(subject: str, finding_id: str, severity: str) -> bool:
+    """Whether `--fail-on SUBJECT` (a finding id or a severity) catches this finding."""
+    if subject in SEVERITY_RANKS:
+        return SEVERITY_RANKS.get(severity, -1) >= SEVERITY_RANKS[subject]
+    return finding_id == subject
+
+
 @dataclass(frozen=True, slots=True)
 class FailOn:
-    """Fails when the advisor reports this finding at all."""
+    """Fails when the advisor reports this finding (an id), or any finding of this severity or
+    a higher one (`high`, `medium`, `low`)."""
 
     finding: str
     key: str = "fail-on"
@@ -210,13 +224,22 @@ class FailOn:
         del comparison
         if figures.findings is None:
             return _skipped(self.key, self.finding, Unit.COUNT, "0", "the report has no findings")
-        matches = [f for f in figures.findings if f.id == self.finding]
+        matches = [f for f in figures.findings if fail_on_matches(self.finding, f.id, f.severity)]
         savings = sum(f.savings_bytes for f in matches)
-        message = (
-            f"finding {self.finding} reported {len(matches)} time(s), {human_bytes(savings)} removable"
-            if matches
-            else f"finding {self.finding} not reported"
-        )
+        if self.finding in SEVERITY_RANKS:
+            ids = ", ".join(sorted({f.id for f in matches}))
+            message = (
+                f"{plural(len(matches), 'finding')} of severity {self.finding} or higher: {ids}, "
+                f"{human_bytes(savings)} removable"
+                if matches
+                else f"no finding of severity {self.finding} or higher"
+            )
+        else:
+            message = (
+                f"finding {self.finding} reported {plural(len(matches), 'time')}, {human_bytes(savings)} removable"
+                if matches
+                else f"finding {self.finding} not reported"
+            )
         return RuleResult(
             key=self.key,
             subject=self.finding,

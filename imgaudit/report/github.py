@@ -1,6 +1,7 @@
 """`--format github`: GitHub Actions workflow commands, one annotation per failed or skipped
-rule and per finding. The job summary is the Markdown comment (see `markdown.py`); the CLI
-appends it to `$GITHUB_STEP_SUMMARY`.
+rule and per finding; with `--dockerfile`, a finding's annotation names the file and its lines
+(`file=`, `line=`, `endLine=`), so it shows on the pull request's diff. The job summary is the
+Markdown comment (see `markdown.py`), appended to `$GITHUB_STEP_SUMMARY`.
 
 Escaping follows the Actions runner (actions/toolkit `command.ts`): in the message `%`, CR and
 LF are percent-encoded; in a property value `:` and `,` are too, since they delimit
@@ -10,12 +11,18 @@ text be read as a new one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
-from imgaudit.gate import CiReport
 from imgaudit.gate.rules import Outcome
+from imgaudit.model import Finding, Severity
+from imgaudit.report import markdown
+from imgaudit.report.outputs import append_text
 from imgaudit.report.units import human_bytes
+from imgaudit.report.view import AuditView
 
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 FINDINGS_ANNOTATED = 10
 
 
@@ -32,33 +39,52 @@ def command(name: str, message: str, properties: Mapping[str, str] | None = None
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def render(ci: CiReport) -> str:
+def _finding(finding: Finding, dockerfile: Path | None) -> str:
+    message = finding.title
+    if finding.estimated_savings_bytes:
+        message += f": about {human_bytes(finding.estimated_savings_bytes)} removable"
+    message += f". Fix: {finding.fix.text}"
+    properties = {"title": f"imgaudit: {finding.id}"}
+    if dockerfile is not None and finding.dockerfile_lines:
+        first = finding.dockerfile_lines[0]
+        last = max(line.end for line in finding.dockerfile_lines)
+        properties = {
+            "file": dockerfile.as_posix(),
+            "line": str(first.start),
+            "endLine": str(max(last, first.start)),
+            **properties,
+        }
+    level = "notice" if finding.severity in (Severity.LOW, Severity.INFO) else "warning"
+    return command(level, message, properties)
+
+
+def render(view: AuditView) -> str:
+    report, gate = view.report, view.gate
     lines = []
-    for rule in ci.gate.results:
+    for rule in gate.results if gate is not None else ():
         if rule.outcome is Outcome.FAILED:
             lines.append(command("error", rule.message, {"title": f"imgaudit: {rule.name} failed"}))
         elif rule.outcome is Outcome.SKIPPED:
             lines.append(command("warning", rule.message, {"title": f"imgaudit: {rule.name} skipped"}))
-    findings = sorted(ci.figures.findings or (), key=lambda f: (-f.savings_bytes, f.id))
-    lines.extend(
-        command(
-            "warning",
-            finding.title
-            + (f": about {human_bytes(finding.savings_bytes)} removable" if finding.savings_bytes else ""),
-            {"title": f"imgaudit: {finding.id}"},
-        )
-        for finding in findings[:FINDINGS_ANNOTATED]
-    )
-    if ci.comparison is not None:
-        total = ci.comparison.total
+    lines.extend(_finding(finding, view.dockerfile) for finding in report.findings[:FINDINGS_ANNOTATED])
+    if view.comparison is not None:
+        total = view.comparison.total
         sign = "+" if total.delta >= 0 else "-"
         lines.append(
             command(
                 "notice",
-                f"{ci.figures.reference}: {sign}{human_bytes(abs(total.delta))} since the baseline "
+                f"{report.image.reference}: {sign}{human_bytes(abs(total.delta))} since the baseline "
                 f"({human_bytes(total.before or 0)} -> {human_bytes(total.after or 0)})",
                 {"title": "imgaudit: size change"},
             )
         )
-    lines.append(command("notice", f"{ci.figures.reference}: {ci.gate.verdict}", {"title": "imgaudit"}))
+    if gate is not None:
+        lines.append(command("notice", f"{report.image.reference}: {gate.verdict}", {"title": "imgaudit"}))
     return "\n".join(lines) + "\n"
+
+
+def write_step_summary(view: AuditView) -> None:
+    """In a GitHub Actions job: the Markdown comment also becomes the job's summary."""
+    summary = os.environ.get(STEP_SUMMARY)
+    if summary:
+        append_text(Path(summary), markdown.render(view))

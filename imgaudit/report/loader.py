@@ -47,6 +47,7 @@ class FindingFigure:
     id: str
     title: str
     savings_bytes: int
+    severity: str = ""  # high, medium, low, info; empty in reports that predate it
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,7 @@ def _findings(reader: _Reader, document: Mapping[str, Any]) -> tuple[FindingFigu
         FindingFigure(
             id=reader.text(item, "id", "findings[]"),
             title=str(item.get("title") or item["id"]),
+            severity=str(item.get("severity") or ""),
             savings_bytes=reader.count(item, "estimated_savings_bytes", "findings[]")
             if item.get("estimated_savings_bytes") is not None
             else 0,

@@ -1,19 +1,22 @@
-"""`--format markdown`: a compact pull-request comment. A verdict line, the rules, what grew
-since the baseline and the findings worth fixing: a reviewer reads it in ten seconds."""
+"""`--format markdown`: a compact pull-request comment. The answer (what is removable), the
+gate's verdict and rules when there are limits, what grew since the baseline, the plan and each
+finding with its fix: a reviewer reads it in ten seconds, the snippets are one click away."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from imgaudit.diff import Change, ChangeKind, Comparison, Scope
-from imgaudit.gate import CiReport
+from imgaudit.gate import GateResult
 from imgaudit.gate.rules import Outcome, RuleResult, Unit
-from imgaudit.model import Category
-from imgaudit.report.terminal import category_label
-from imgaudit.report.units import human_bytes
+from imgaudit.model import Category, Report
+from imgaudit.report.labels import category_label
+from imgaudit.report.units import human_bytes, percent
+from imgaudit.report.view import AuditView
+from imgaudit.report.words import ARTICLE_URL, README_SECTION, removable_phrase
 
 CHANGES_SHOWN = 10
-FINDINGS_SHOWN = 5
+FINDINGS_SHOWN = 10
 _ICONS = {Outcome.PASSED: "✅ passed", Outcome.FAILED: "❌ failed", Outcome.SKIPPED: "⏭️ skipped"}
 
 
@@ -38,20 +41,22 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence
     return lines
 
 
-def _verdict(ci: CiReport) -> str:
-    figures, gate = ci.figures, ci.gate
-    icon = "❌" if gate.failed else "✅"
+def _verdict(view: AuditView) -> str:
+    report, gate = view.report, view.gate
+    title = f"imgaudit · {code(report.image.reference)}"
+    if gate is not None:
+        title = f"{'❌' if gate.failed else '✅'} imgaudit: {gate.verdict} · {code(report.image.reference)}"
     line = (
-        f"### {icon} imgaudit: {gate.verdict} · {code(figures.reference)}\n\n"
-        f"**{human_bytes(figures.total_bytes)}** image (all layers) · "
-        f"{human_bytes(figures.final_bytes)} final filesystem · "
-        f"{human_bytes(figures.wasted_bytes)} wasted"
+        f"### {title}\n\n"
+        f"**{human_bytes(report.total_bytes)}** image (all layers) · "
+        f"{human_bytes(report.final_bytes)} final filesystem · "
+        f"{human_bytes(report.wasted_bytes)} wasted"
     )
-    if ci.comparison is not None:
-        total = ci.comparison.total
+    if view.comparison is not None:
+        total = view.comparison.total
         share = f" ({total.percent:+.1f}%)" if total.percent is not None else ""
-        line += f" · **{signed(total.delta)}**{share} vs baseline {code(ci.comparison.before_reference)}"
-    return line
+        line += f" · **{signed(total.delta)}**{share} vs baseline {code(view.comparison.before_reference)}"
+    return line + f"\n\n**{removable_phrase(report)}**"
 
 
 def _limit(rule: RuleResult) -> str:
@@ -73,9 +78,11 @@ def _value(rule: RuleResult) -> str:
     return str(rule.value)
 
 
-def _rules(ci: CiReport) -> list[str]:
-    rows = [[code(r.name), _value(r), _limit(r), _ICONS[r.outcome]] for r in ci.gate.results]
-    return _table(["rule", "measured", "limit", "result"], rows, ["---", "--:", "--:", "---"])
+def _rules(gate: GateResult, limits_from: object) -> list[str]:
+    rows = [[code(r.name), _value(r), _limit(r), _ICONS[r.outcome]] for r in gate.results]
+    table = _table(["rule", "measured", "limit", "result"], rows, ["---", "--:", "--:", "---"])
+    source = ["", f"Limits from {code(str(limits_from))}."] if limits_from is not None else []
+    return [*table, *source]
 
 
 def _label(change: Change) -> str:
@@ -106,23 +113,83 @@ def _growth(comparison: Comparison | None) -> list[str]:
     return ["", "#### What changed since the baseline", "", *table]
 
 
-def _findings(ci: CiReport) -> list[str]:
-    findings = sorted(ci.figures.findings or (), key=lambda f: (-f.savings_bytes, f.id))[:FINDINGS_SHOWN]
+def _plan(report: Report) -> list[str]:
+    plan = report.plan
+    if plan is None or not plan.steps:
+        return []
+    rows = [
+        [
+            str(number),
+            step.title,
+            human_bytes(step.estimated_savings_bytes) if step.estimated_savings_bytes else "-",
+            human_bytes(step.estimated_final_bytes),
+        ]
+        for number, step in enumerate(plan.steps, 1)
+    ]
+    total = (
+        f"Total: **{human_bytes(plan.estimated_savings_bytes)}** "
+        f"({percent(plan.estimated_savings_bytes, report.total_bytes)}) → {human_bytes(plan.estimated_final_bytes)}"
+    )
+    return [
+        "",
+        f"#### Plan: [the reference practices]({ARTICLE_URL}) that apply, in the order to apply them",
+        "",
+        *_table(["#", "change", "saves", "image after"], rows, ["--:", "---", "--:", "--:"]),
+        "",
+        total,
+        "",
+        f"<sub>The reference practices: Poetry + Docker multi-stage best practice (imgaudit's README, "
+        f"“{README_SECTION}”).</sub>",
+    ]
+
+
+def _lines(view: AuditView, starts: list[tuple[int, int]]) -> str:
+    if not starts:
+        return "-"
+    where = f"{view.dockerfile.as_posix()}:" if view.dockerfile is not None else "line "
+    return ", ".join(f"{where}{a}" if a == b else f"{where}{a}-{b}" for a, b in starts)
+
+
+def _findings(view: AuditView) -> list[str]:
+    findings = view.report.findings[:FINDINGS_SHOWN]
     if not findings:
         return []
-    rows = [[code(f.id), f.title, human_bytes(f.savings_bytes) if f.savings_bytes else "-"] for f in findings]
-    lines = ["", "#### Top findings", "", *_table(["finding", "what", "saves"], rows, ["---", "---", "--:"])]
-    if ci.figures.plan_savings_bytes is not None:
-        lines += ["", f"The plan removes **{human_bytes(ci.figures.plan_savings_bytes)}** in total."]
+    rows = [
+        [
+            code(f.id),
+            f.severity.value,
+            human_bytes(f.estimated_savings_bytes) if f.estimated_savings_bytes else "-",
+            f"{f.title}. **Fix:** {f.fix.text}",
+            _lines(view, [(line.start, line.end) for line in f.dockerfile_lines]),
+        ]
+        for f in findings
+    ]
+    lines = [
+        "",
+        "#### Findings and their fixes",
+        "",
+        *_table(
+            ["finding", "severity", "saves", "what and how to fix", "Dockerfile"],
+            rows,
+            ["---", "---", "--:", "---", "---"],
+        ),
+    ]
+    snippets = [f for f in findings if f.fix.dockerfile]
+    if snippets:
+        lines += ["", "<details><summary>Dockerfile snippets</summary>", ""]
+        for f in snippets:
+            lines += [f"{code(f.id)}:", "", "```dockerfile", f.fix.dockerfile.rstrip("\n"), "```", ""]
+        lines.append("</details>")
     return lines
 
 
-def render(ci: CiReport) -> str:
-    lines = [_verdict(ci)]
-    if ci.gate.results:
-        lines += ["", *_rules(ci)]
-    lines += _growth(ci.comparison)
-    lines += _findings(ci)
+def render(view: AuditView) -> str:
+    lines = [_verdict(view)]
+    if view.gate is not None:
+        lines += ["", *_rules(view.gate, view.limits_from)]
+    lines += _growth(view.comparison)
+    lines += _plan(view.report)
+    lines += _findings(view)
     return "\n".join(lines) + "\n"
 
 

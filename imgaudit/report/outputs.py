@@ -1,128 +1,91 @@
-"""`--format FORMAT[=FILE]`, repeatable: which renderers run and where each one writes.
+"""`--format FORMAT[=FILE]`, repeatable: which renderers of a `FormatRegistry` run and where
+each one writes.
 
 One format may go to standard output; the others need a file. `--output FILE` names the file
 of a single format given without one (the way `--format json --output r.json` always worked).
+Text that is not going to an interactive terminal is never hard-wrapped and carries no
+trailing spaces: CI logs are wide and diffable.
 """
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, assert_never
+from typing import IO, Generic, TypeVar
 
 import click
 from rich.console import Console
 
-from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.errors import ImgauditError, UsageError
-from imgaudit.gate import CiReport, gate_to_dict
-from imgaudit.model import Report
-from imgaudit.report import github, junit, markdown, terminal
-from imgaudit.report import json as json_report
-from imgaudit.report.gate_console import render_comparison, render_gate
+from imgaudit.report.formats import Format, FormatRegistry, Paint
 
-STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
-
-
-class OutputFormat(StrEnum):
-    TERMINAL = "terminal"
-    JSON = "json"
-    MARKDOWN = "markdown"
-    GITHUB = "github"
-    JUNIT = "junit"
-
-
-FORMAT_HELP = (
-    "terminal (default): the one-screen report. json: the versioned report with its gate section. "
-    "markdown: a pull-request comment. github: workflow annotations (+ job summary in "
-    "$GITHUB_STEP_SUMMARY). junit: one test case per rule. Repeatable, each to its own file: "
-    "--format json=report.json --format markdown=comment.md."
-)
+T = TypeVar("T")
+# Wide enough that no line of a report is ever wrapped when it goes to a file or a pipe.
+UNWRAPPED_WIDTH = 100_000
 
 
 @dataclass(frozen=True, slots=True)
-class OutputSpec:
-    format: OutputFormat
+class OutputSpec(Generic[T]):
+    format: Format[T]
     path: Path | None  # None: standard output
 
 
-def parse_outputs(values: Sequence[str], output: Path | None) -> tuple[OutputSpec, ...]:
-    specs = []
-    for value in values or ("terminal",):
+def parse_outputs(
+    registry: FormatRegistry[T], values: Sequence[str], output: Path | None
+) -> tuple[OutputSpec[T], ...]:
+    specs: list[OutputSpec[T]] = []
+    for value in values or (registry.default,):
         name, sep, file = value.partition("=")
-        try:
-            chosen = OutputFormat(name.strip().lower())
-        except ValueError:
-            known = ", ".join(f.value for f in OutputFormat)
-            raise UsageError(f"--format {value!r}: unknown format {name!r}; known: {known}") from None
+        chosen = registry.get(name.strip().lower())
+        if chosen is None:
+            known = ", ".join(registry.names())
+            raise UsageError(f"--format {value!r}: unknown format {name!r}; known: {known}")
         if sep and not file:
             raise UsageError(f"--format {value!r}: no file after '='")
         specs.append(OutputSpec(chosen, Path(file) if sep and file != "-" else None))
-    to_stdout = [s for s in specs if s.path is None]
     if output is not None:
-        if len(to_stdout) != 1 or len(specs) != 1:
+        if len(specs) != 1 or specs[0].path is not None:
             raise UsageError("--output names the file of a single --format; with several, use FORMAT=FILE")
         specs = [OutputSpec(specs[0].format, output)]
-    elif len(to_stdout) > 1:
+    elif len([s for s in specs if s.path is None]) > 1:
         raise UsageError(
             "only one --format can print to standard output; give the others a file, like --format markdown=comment.md"
         )
+    for spec in specs:
+        if spec.format.needs_file and spec.path is None:
+            raise UsageError(f"--format {spec.format.name} needs a file: --format {spec.format.name}=FILE")
     return tuple(specs)
 
 
-def report_document(ci: CiReport, document: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON report with the gate and, against a baseline, the comparison."""
-    full = dict(document)
-    full["gate"] = gate_to_dict(ci.gate)
-    if ci.comparison is not None:
-        full["comparison"] = comparison_to_dict(ci.comparison)
-    return full
-
-
-def emit(
-    specs: Sequence[OutputSpec],
-    report: Report,
-    ci: CiReport,
-    document: Mapping[str, Any],
-    packages: Sequence[str] = (),  # `--packages os`: extra terminal sections
-) -> None:
+def emit(specs: Sequence[OutputSpec[T]], value: T) -> None:
+    """Render `value` in every format asked for, each to its place."""
     for spec in specs:
-        chosen = spec.format
-        if chosen is OutputFormat.TERMINAL:
-            write_console(spec.path, lambda console: _renderwrite_console(report, ci, console, packages))
-        elif chosen is OutputFormat.JSON:
-            write_text(spec.path, json_report.render_document(report_document(ci, document)))
-        elif chosen is OutputFormat.MARKDOWN:
-            write_text(spec.path, markdown.render(ci))
-        elif chosen is OutputFormat.GITHUB:
-            write_text(spec.path, github.render(ci))
-            summary = os.environ.get(STEP_SUMMARY)
-            if summary:
-                _append(Path(summary), markdown.render(ci))
-        elif chosen is OutputFormat.JUNIT:
-            write_text(spec.path, junit.render(ci))
+        rendered = spec.format.render(value)
+        if isinstance(rendered, str):
+            write_text(spec.path, rendered)
         else:
-            assert_never(chosen)
+            write_console(spec.path, rendered)
+        if spec.format.after is not None:
+            spec.format.after(value)
 
 
-def _renderwrite_console(
-    report: Report, ci: CiReport, console: Console, packages: Sequence[str] = ()
-) -> None:
-    terminal.render(report, console, packages)
-    if ci.comparison is not None:
-        render_comparison(ci.comparison, console)
-    render_gate(ci.gate, console)
-
-
-def write_console(path: Path | None, render: Callable[[Console], None]) -> None:
-    if path is None:
+def write_console(path: Path | None, render: Paint) -> None:
+    """A rich rendering: live on an interactive terminal (its width, colours); else plain text,
+    unwrapped, without trailing spaces."""
+    if path is None and sys.stdout.isatty():
         render(Console(no_color="NO_COLOR" in os.environ))
         return
-    with _open(path, "w") as handle:
-        render(Console(file=handle, no_color=True, width=120))
+    write_text(path, plain_text(render))
+
+
+def plain_text(render: Paint) -> str:
+    buffer = io.StringIO()
+    render(Console(file=buffer, no_color=True, width=UNWRAPPED_WIDTH, color_system=None, highlight=False))
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
 def write_text(path: Path | None, text: str) -> None:
@@ -133,7 +96,7 @@ def write_text(path: Path | None, text: str) -> None:
         handle.write(text)
 
 
-def _append(path: Path, text: str) -> None:
+def append_text(path: Path, text: str) -> None:
     with _open(path, "a") as handle:
         handle.write(text + "\n")
 

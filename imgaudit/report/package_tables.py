@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from rich.console import RenderableType
@@ -14,6 +15,16 @@ from imgaudit.report.units import human_bytes
 DISTRIBUTIONS_SHOWN = 5
 OS_PACKAGES_SHOWN = 40
 PACKAGES_OS = "os"
+PACKAGES_PYTHON = "python"
+_DECLARED = re.compile(r"^dev dependency \((?P<group>[^)]+)\)$")
+
+
+def _why(reason: str | None) -> str:
+    """`dev dependency (dev)` reads as a stutter: say where the project declares it."""
+    if reason is None:
+        return ""
+    declared = _DECLARED.match(reason)
+    return f"declared in the {declared.group('group')} group" if declared else reason
 
 
 def _flag(dist: Distribution) -> str:
@@ -47,7 +58,7 @@ def _dev_only(report: Report, plain: bool) -> Table | None:
     table.add_column("size", justify="right")
     table.add_column("why", overflow="fold")
     for dist in sorted(dev, key=lambda d: (-d.bytes, d.name)):
-        table.add_row(f"{dist.name} {dist.version}", human_bytes(dist.bytes), dist.reason or "")
+        table.add_row(f"{dist.name} {dist.version}", human_bytes(dist.bytes), _why(dist.reason))
     return table
 
 
@@ -68,11 +79,11 @@ def _os_packages(report: Report, plain: bool) -> Table:
 
 
 def package_sections(report: Report, plain: bool, packages: Collection[str] = ()) -> list[RenderableType]:
-    """Environments and dev-only packages always (when any); OS packages with `--packages os`."""
+    """Environments and dev-only packages (`python`), OS packages (`os`), as asked."""
     parts: list[RenderableType] = []
-    if report.environments:
+    if PACKAGES_PYTHON in packages and report.environments:
         parts.append(_environments(report.environments, plain))
-    if (dev := _dev_only(report, plain)) is not None:
+    if PACKAGES_PYTHON in packages and (dev := _dev_only(report, plain)) is not None:
         parts.append(dev)
     if PACKAGES_OS in packages and report.os_packages:
         parts.append(_os_packages(report, plain))

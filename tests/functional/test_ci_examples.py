@@ -62,14 +62,14 @@ def test_the_example_gates_a_pull_request_on_the_main_branch_report(
     # The same image again: nothing grew, the gate passes.
     code, _ = run(on_review)
     assert code == 0
-    assert (tmp_path / "comment.md").read_text().startswith("### ✅ imgaudit: all 2 rule(s) passed")
+    assert (tmp_path / "comment.md").read_text().startswith("### ✅ imgaudit: all 2 rules passed")
 
     # The pull request adds a package, a pip cache and a layer: +41%, and pip_cache > 0.
     write_project(tmp_path / "image.tar", grown=True)
     code, stdout = run(on_review)
     assert code == 1
     comment = (tmp_path / "comment.md").read_text()
-    assert comment.startswith("### ❌ imgaudit: 2 of 2 rule(s) failed")
+    assert comment.startswith("### ❌ imgaudit: 2 of 2 rules failed")
     assert "+600.1 kB" in comment
     assert "| category: pip cache | - | 200.0 kB | +200.0 kB (appeared) |" in comment
     assert "layer: `RUN pip install extra`" in comment

@@ -68,7 +68,7 @@ def test_the_bundled_sample_report_validates_and_adds_up() -> None:
 
 
 def test_the_terminal_report_is_plain_text_when_not_a_tty() -> None:
-    result = run(str(SAMPLE), env={"NO_COLOR": "1"})
+    result = run(str(SAMPLE), "--details", env={"NO_COLOR": "1"})
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout
     for heading in (

@@ -85,9 +85,11 @@ def test_project_option_reads_the_lock_from_a_host_directory(tmp_path: Path) -> 
 
 def test_packages_os_lists_them_in_the_terminal_report(tmp_path: Path) -> None:
     image = str(_image(tmp_path))
-    plain = CliRunner().invoke(main, ["audit", image])
+    summary = CliRunner().invoke(main, ["audit", image])
+    plain = CliRunner().invoke(main, ["audit", image, "--show", "python"])
     listed = CliRunner().invoke(main, ["audit", image, "--packages", "os"])
-    assert plain.exit_code == listed.exit_code == 0
+    assert summary.exit_code == plain.exit_code == listed.exit_code == 0
+    assert "Dev-only packages" not in summary.output  # a detail: the summary stays one screen
     assert "Dev-only packages" in plain.output and "required by pytest" in plain.output
     assert "OS packages" not in plain.output
     assert "OS packages" in listed.output and "libc6" in listed.output

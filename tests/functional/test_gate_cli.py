@@ -104,7 +104,7 @@ def test_the_terminal_lists_every_rule_with_value_and_limit(images: dict[str, Pa
     result = run(images["grown"], "--max-size", "1MB", "--max-category", "app=1MB", "--max-growth", "1%")
     assert result.exit_code == 1
     text = result.stdout
-    assert "Gate: 1 of 2 rule(s) failed" in text
+    assert "Gate: 1 of 2 rules failed" in text
     assert re.search(r"^ failed\s+max-size", text, re.M)
     assert "image size 2.1 MB exceeds the limit of 1.0 MB" in text
     assert "skipped: no --baseline given" in text
@@ -195,7 +195,8 @@ def test_dive_ci_rules(images: dict[str, Path], cwd: Path) -> None:
         (["--max-category", "caches=0"], "unknown category 'caches'"),
         (["--max-wasted", "5 percent"], "--max-wasted: invalid size"),
         (["--min-efficiency", "1.5"], "invalid ratio"),
-        (["--format", "html"], "unknown format 'html'"),
+        (["--format", "pdf"], "unknown format 'pdf'"),
+        (["--format", "html"], "--format html needs a file"),
         (["--format", "json", "--format", "markdown"], "only one --format can print"),
         (["--format", "json=a.json", "--format", "markdown=b.md", "--output", "c"], "--output names"),
     ],
@@ -261,10 +262,10 @@ def test_markdown_comment_renders_a_rules_table_and_the_growth(images: dict[str,
     )  # fmt: skip
     assert result.exit_code == 1
     text = result.stdout
-    assert text.splitlines()[0].startswith("### ❌ imgaudit: 1 of 2 rule(s) failed")
+    assert text.splitlines()[0].startswith("### ❌ imgaudit: 1 of 2 rules failed")
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
-    assert len(tables) in (2, 3)  # the third: findings, when the advisor reports any
+    assert len(tables) == 4  # rules, growth, the plan, the findings with their fixes
     rows = _rows(tokens, tables[0])
     assert rows[0] == ["rule", "measured", "limit", "result"]
     assert rows[1] == ["max-size", "2.1 MB", "1.0 MB", "❌ failed"]
@@ -304,9 +305,9 @@ def test_github_format_writes_the_job_summary(
     assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
     assert "::error title=imgaudit%3A max-wasted failed::wasted 100.0 kB (4.9%25 of image 2.1 MB)" in lines[0]
     (cache,) = [line for line in lines if line.startswith("::warning title=imgaudit%3A pip-cache-in-layer::")]
-    assert cache.endswith(": about 200.0 kB removable")
+    assert ": about 200.0 kB removable. Fix: " in cache
     text = summary.read_text()
-    assert text.startswith("earlier step\n### ❌ imgaudit: 1 of 1 rule(s) failed")
+    assert text.startswith("earlier step\n### ❌ imgaudit: 1 of 1 rule failed")
 
 
 @pytest.mark.parametrize("chosen", ["json", "markdown", "junit", "terminal"])

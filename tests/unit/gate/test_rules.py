@@ -120,7 +120,7 @@ def test_every_rule_reports_value_limit_and_message() -> None:
     assert result.results[1].message == (
         "wasted 100.0 kB (10.0% of image 1.0 MB) exceeds the limit of 5% (50.0 kB)"
     )
-    assert result.verdict == "1 of 3 rule(s) failed"
+    assert result.verdict == "1 of 3 rules failed"
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_every_rule_reports_value_limit_and_message() -> None:
         (Thresholds(max_category=("nonsense=1MB",)), "unknown category 'nonsense'"),
         (Thresholds(max_category=("app=lots",)), "--max-category: invalid size"),
         (Thresholds(max_size="5%"), "--max-size: invalid size"),
-        (Thresholds(fail_on=("pip-cache-in-layers",)), "--fail-on 'pip-cache-in-layers': unknown finding id"),
+        (Thresholds(fail_on=("pip-cache-in-layers",)), "--fail-on 'pip-cache-in-layers': neither a severity"),
         (Thresholds(min_efficiency="2"), "--min-efficiency: invalid ratio"),
     ],
 )

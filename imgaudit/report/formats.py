@@ -1,0 +1,51 @@
+"""One format registry: every `--format` of `audit`, `diff` and `lint` is a `Format` in a
+`FormatRegistry`, rendered from that command's one input (`AuditView` for audit, `Comparison`
+for diff, the lint result for lint). Parsing `--format FORMAT[=FILE]`, the help text and
+writing every output are shared (`outputs.py`).
+
+A renderer returns text (written as is) or a `Paint` (a function that prints to a rich
+console: the terminal report, which needs the console's width and colours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from rich.console import Console
+
+T = TypeVar("T")
+Paint = Callable[[Console], None]
+Renderer = Callable[[T], "str | Paint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Format(Generic[T]):
+    name: str
+    help: str
+    render: Callable[[T], str | Paint]
+    needs_file: bool = False  # a page or document that makes no sense on standard output
+    after: Callable[[T], None] | None = None  # a side output, e.g. GitHub's job summary
+
+
+class FormatRegistry(Generic[T]):
+    """The formats of one command, in the order `--help` lists them; the first is the default."""
+
+    def __init__(self, command: str, formats: Iterable[Format[T]]) -> None:
+        self.command = command
+        self.formats: dict[str, Format[T]] = {f.name: f for f in formats}
+
+    @property
+    def default(self) -> str:
+        return next(iter(self.formats))
+
+    def get(self, name: str) -> Format[T] | None:
+        return self.formats.get(name)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.formats)
+
+    def help(self) -> str:
+        listed = ". ".join(f"{f.name}: {f.help}" for f in self.formats.values())
+        return f"{listed}. Repeatable, each to its own file: --format json=report.json --format markdown=comment.md."
