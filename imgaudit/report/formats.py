@@ -17,7 +17,6 @@ from rich.console import Console
 
 T = TypeVar("T")
 Paint = Callable[[Console], None]
-Renderer = Callable[[T], "str | Paint"]
 
 
 @dataclass(frozen=True, slots=True)

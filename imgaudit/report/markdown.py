@@ -5,6 +5,7 @@ finding with its fix: a reviewer reads it in ten seconds, the snippets are one c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from imgaudit.diff import Change, ChangeKind, Comparison, Scope
 from imgaudit.gate import GateResult
@@ -78,7 +79,7 @@ def _value(rule: RuleResult) -> str:
     return str(rule.value)
 
 
-def _rules(gate: GateResult, limits_from: object) -> list[str]:
+def _rules(gate: GateResult, limits_from: Path | None) -> list[str]:
     rows = [[code(r.name), _value(r), _limit(r), _ICONS[r.outcome]] for r in gate.results]
     table = _table(["rule", "measured", "limit", "result"], rows, ["---", "--:", "--:", "---"])
     source = ["", f"Limits from {code(str(limits_from))}."] if limits_from is not None else []

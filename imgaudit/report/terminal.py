@@ -79,7 +79,7 @@ def _headline(report: Report, plain: bool) -> Text:
     return lines
 
 
-def _gate_line(view: AuditView) -> Text | None:
+def _gate_line(view: AuditView, width: int) -> Text | None:
     gate = view.gate
     if gate is None:
         return None
@@ -89,7 +89,7 @@ def _gate_line(view: AuditView) -> Text | None:
     line.append(source)
     if gate.failed:
         line.append(": " + "; ".join(f"{r.name}: {r.message}" for r in gate.failed))
-    return line
+    return _fit(line, width)  # every rule in full: the gate table at the end
 
 
 def _fit(text: Text, width: int) -> Text:
@@ -274,7 +274,7 @@ def paint(view: AuditView, console: Console) -> None:
     width = console.width
     parts: list[RenderableType | None] = [
         _headline(report, plain),
-        _gate_line(view),
+        _gate_line(view, width),
         _plan(report, width),
         _findings(report, plain, width),
         category_bar(report, plain, min(width, 80)),

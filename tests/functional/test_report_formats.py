@@ -179,3 +179,10 @@ def test_quiet_keeps_stderr_empty(cwd: Path) -> None:
     result = run(SAMPLE, "--quiet", "--format", "json")
     assert result.exit_code == 0
     assert result.stderr == ""
+
+
+def test_the_readme_shows_the_samples_report_as_it_is(cwd: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"<!-- sample-output -->\n```\n(.*?)```\n<!-- /sample-output -->", readme, re.DOTALL)
+    assert shown is not None
+    assert run(SAMPLE).stdout == shown.group(1)
