@@ -25,6 +25,7 @@ def report_document(view: AuditView) -> dict[str, Any]:
     against a baseline, the comparison."""
     full = json_report.to_dict(view.report)
     full["gate"] = gate_to_dict(view.gate or GateResult(()))
+    full["gate"]["config"] = str(view.limits_from) if view.limits_from is not None else None
     if view.comparison is not None:
         full["comparison"] = comparison_to_dict(view.comparison)
     return full

@@ -164,9 +164,10 @@ def test_markdown_shows_plan_and_fixes_and_no_verdict_without_a_gate(cwd: Path) 
 
 def test_config_sets_ignores_and_severity_limits_and_the_report_names_it(cwd: Path) -> None:
     (cwd / "pyproject.toml").write_text('[tool.imgaudit]\nfail-on = ["high"]\nignore = ["late-deletion"]\n')
-    result = run(SAMPLE)
+    result = run(SAMPLE, "--format", "terminal", "--format", "json=report.json")
     assert result.exit_code == 1
     assert f"limits from {cwd / 'pyproject.toml'}" in result.stdout
+    assert json.loads((cwd / "report.json").read_text())["gate"]["config"] == str(cwd / "pyproject.toml")
     assert "late-deletion" not in result.stdout
     (cwd / "pyproject.toml").write_text('[tool.imgaudit]\nmax-size = "big"\n')
     bad = run(SAMPLE)
