@@ -39,23 +39,30 @@ def command(name: str, message: str, properties: Mapping[str, str] | None = None
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def _finding(finding: Finding, dockerfile: Path | None) -> str:
+def _finding(finding: Finding, dockerfile: Path | None) -> list[str]:
+    """One annotation per Dockerfile instruction the finding names (so each shows at its own
+    lines of the diff), or one for the image when there is no Dockerfile to point at."""
     message = finding.title
     if finding.estimated_savings_bytes:
         message += f": about {human_bytes(finding.estimated_savings_bytes)} removable"
     message += f". Fix: {finding.fix.text}"
-    properties = {"title": f"imgaudit: {finding.id}"}
-    if dockerfile is not None and finding.dockerfile_lines:
-        first = finding.dockerfile_lines[0]
-        last = max(line.end for line in finding.dockerfile_lines)
-        properties = {
-            "file": dockerfile.as_posix(),
-            "line": str(first.start),
-            "endLine": str(max(last, first.start)),
-            **properties,
-        }
     level = "notice" if finding.severity in (Severity.LOW, Severity.INFO) else "warning"
-    return command(level, message, properties)
+    title = {"title": f"imgaudit: {finding.id}"}
+    if dockerfile is None or not finding.dockerfile_lines:
+        return [command(level, message, title)]
+    return [
+        command(
+            level,
+            message,
+            {
+                "file": dockerfile.as_posix(),
+                "line": str(line.start),
+                "endLine": str(max(line.end, line.start)),
+                **title,
+            },
+        )
+        for line in finding.dockerfile_lines
+    ]
 
 
 def render(view: AuditView) -> str:
@@ -66,7 +73,8 @@ def render(view: AuditView) -> str:
             lines.append(command("error", rule.message, {"title": f"imgaudit: {rule.name} failed"}))
         elif rule.outcome is Outcome.SKIPPED:
             lines.append(command("warning", rule.message, {"title": f"imgaudit: {rule.name} skipped"}))
-    lines.extend(_finding(finding, view.dockerfile) for finding in report.findings[:FINDINGS_ANNOTATED])
+    for finding in report.findings[:FINDINGS_ANNOTATED]:
+        lines.extend(_finding(finding, view.dockerfile))
     if view.comparison is not None:
         total = view.comparison.total
         sign = "+" if total.delta >= 0 else "-"

@@ -184,8 +184,8 @@ def waterfall_svg(report: Report) -> str:
         before = step.estimated_final_bytes
     if steps:
         rows.append(("after the plan", 0, before, "final"))
-    label_width, bar_x, row_height = 360, 370, 30
-    scale = (WATERFALL_WIDTH - bar_x - 170) / report.total_bytes if report.total_bytes else 0
+    label_width, bar_x, row_height = 430, 440, 30
+    scale = (WATERFALL_WIDTH - bar_x - 160) / report.total_bytes if report.total_bytes else 0
     height = row_height * len(rows) + 10
     parts = [f'<svg class="waterfall" viewBox="0 0 {WATERFALL_WIDTH} {height}" role="img" aria-label="Plan">']
     colours = {"total": "#4e79a7", "step": "#59a14f", "final": "#76b7b2"}
@@ -224,8 +224,9 @@ def _findings(view: AuditView) -> str:
         where = ""
         if lines:
             file = escape(view.dockerfile.as_posix()) if view.dockerfile is not None else "Dockerfile"
+            noun = "lines" if len(finding.dockerfile_lines) > 1 or "–" in lines else "line"
             where = (
-                f'<p class="where">{file}, line {escape(lines)}: '
+                f'<p class="where">{file}, {noun} {escape(lines)}: '
                 + "; ".join(f"<code>{escape(line.instruction)}</code>" for line in finding.dockerfile_lines)
                 + "</p>"
             )

@@ -40,8 +40,10 @@ def category_bar(report: Report, plain: bool, width: int) -> RenderableType:
     whole = report.final_bytes
     bar, legend = Text(), Text()
     shown = [(c, s) for c, s in ranked if whole and s / whole >= _SMALL][: len(_GLYPHS)]
+    drawn = 0  # cells so far: rounding the running total keeps the bar within `width`
     for number, (category, size) in enumerate(shown):
-        cells = max(1, round(size / whole * width))
+        cells = round((drawn + size) / whole * width) - round(drawn / whole * width)
+        drawn += size
         if plain:
             bar.append(_GLYPHS[number] * cells)
             legend.append(f"{_GLYPHS[number]} ")
@@ -50,7 +52,8 @@ def category_bar(report: Report, plain: bool, width: int) -> RenderableType:
             legend.append("█ ", style=_COLOURS[number])
         legend.append(f"{category_label(category)} {human_bytes(size)} ({percent(size, whole)})")
         legend.append(" · ")
-    rest = sum(size for category, size in ranked if category not in dict(shown))
+    listed = {category for category, _ in shown}
+    rest = sum(size for category, size in ranked if category not in listed)
     if rest:
         legend.append(f"rest {human_bytes(rest)}")
     else:

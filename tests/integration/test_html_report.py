@@ -36,8 +36,14 @@ def test_the_sample_page_renders_offline_with_the_reports_totals(tmp_path: Path)
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     page_path, json_path = tmp_path / "report.html", tmp_path / "report.json"
     result = CliRunner().invoke(
-        main, [str(SAMPLE), "--format", f"html={page_path}", "--format", f"json={json_path}"]
-    )
+        main,
+        [
+            str(SAMPLE),
+            "--dockerfile", str(SAMPLE.with_suffix(".Dockerfile")),
+            "--format", f"html={page_path}",
+            "--format", f"json={json_path}",
+        ],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(json_path.read_text())
 
@@ -66,6 +72,7 @@ def test_the_sample_page_renders_offline_with_the_reports_totals(tmp_path: Path)
             "svg.treemap rect", "rs => rs.filter(r => r.getBBox().width > 0).length"
         )
         findings = page.locator("article.finding").count()
+        located = page.locator("article.finding p.where").count()
         screenshot = tmp_path / "report.png"
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
@@ -82,4 +89,5 @@ def test_the_sample_page_renders_offline_with_the_reports_totals(tmp_path: Path)
     steps = [bar for bar in bars if bar[0] == "step"]
     assert [to for _, _, to in steps] == [s["estimated_final_bytes"] for s in plan["steps"]]
     assert findings == len(report["findings"])
+    assert located == sum(1 for f in report["findings"] if f["dockerfile_lines"]) > 0
     assert screenshot.stat().st_size > 10_000
