@@ -109,7 +109,8 @@ def test_cli_credential_flags_go_together(args: list[str], message: str) -> None
 def test_terminal_report_names_the_registry_and_the_pull_size(registry: FakeRegistry) -> None:
     blob = build(SPEC, "gzip").layer_blobs[0][1]
     code, out, err = _cli(
-        [f"{registry.host}/team/tool:1", "--username", "alice", "--password-stdin"], "s3cret-pw\n"
+        [f"{registry.host}/team/tool:1", "--username", "alice", "--password-stdin", "--show", "image"],
+        "s3cret-pw\n",
     )
     assert code == 0, err
     text = " ".join(out.split())
