@@ -31,7 +31,7 @@ WASTED_SHOWN = 8
 # Category bar: colours on a terminal, distinct characters in plain text (legend below it).
 _COLOURS = ("blue", "magenta", "yellow", "cyan", "green", "red", "bright_blue", "bright_magenta")
 _GLYPHS = "#=+*%@&$"
-_SMALL = 0.005  # categories under 0.5% are summed as "rest" in the legend
+_SMALL = 0.02  # categories under 2% are summed as "rest": the legend stays within two lines
 
 
 def category_bar(report: Report, plain: bool, width: int) -> RenderableType:
@@ -118,16 +118,19 @@ def _plan(report: Report, width: int) -> RenderableType | None:
         for number, step in enumerate(plan.steps, 1)
     ]
     title = "Plan: the reference practices¹ that apply, in order"
-    room = max(12, min(width - 24, max(len(title), *(len(r[1]) for r in rows))))
+    saves = max(8, *(len(r[2]) for r in rows))  # `112 Bytes` is nine cells
+    room = max(12, min(width - saves - 16, max(len(title), *(len(r[1]) for r in rows))))
     lines = [
         Text.assemble(
-            ("   ", ""), (title.ljust(room)[:room], "bold"), (f" {'saves':>8} {'image after':>11}", "dim")
+            ("   ", ""),
+            (title.ljust(room)[:room], "bold"),
+            (f" {'saves':>{saves}} {'image after':>11}", "dim"),
         )
     ]
     for number, change, saved, after in rows:
         line = _fit(Text(change), room)
         line.pad_right(room - line.cell_len)
-        lines.append(Text(f"{number} ") + line + Text(f" {saved:>8} {after:>11}"))
+        lines.append(Text(f"{number} ") + line + Text(f" {saved:>{saves}} {after:>11}"))
     return Group(*lines)
 
 
@@ -140,8 +143,10 @@ def _findings(report: Report, plain: bool, width: int) -> RenderableType | None:
     lines: list[RenderableType] = [
         Text("Findings and their fixes (what each saves on its own)", style="bold")
     ]
-    for finding in report.findings[:FINDINGS_SHOWN]:
-        saved = human_bytes(finding.estimated_savings_bytes) if finding.estimated_savings_bytes else "-"
+    shown = report.findings[:FINDINGS_SHOWN]
+    savings = [human_bytes(f.estimated_savings_bytes) if f.estimated_savings_bytes else "-" for f in shown]
+    column = max(8, *(len(saved) for saved in savings))
+    for finding, saved in zip(shown, savings, strict=True):
         where = ", ".join(str(line.start) for line in finding.dockerfile_lines)
         step = step_of.get(finding.id)
         about = ", ".join(
@@ -153,12 +158,13 @@ def _findings(report: Report, plain: bool, width: int) -> RenderableType | None:
             )
             if part
         )
-        headline = Text(f"{saved:>8} ")
+        headline = Text(f"{saved:>{column}} ")
         headline.append(finding.id, style="" if plain else "bold")
         headline.append(f" ({about}): ", style="dim")
         headline.append(finding.title)
         lines.append(_fit(headline, width))
-        lines.append(_fit(Text("         fix: ", style="dim") + Text(one_line_fix(finding.fix.text)), width))
+        indent = Text(" " * (column + 1) + "fix: ", style="dim")
+        lines.append(_fit(indent + Text(one_line_fix(finding.fix.text)), width))
     if hidden := report.findings[FINDINGS_SHOWN:]:
         lines.append(Text(f"… {plural(len(hidden), 'more finding')}: --show fixes", style="dim"))
     return Group(*lines)
