@@ -56,8 +56,10 @@ def category_bar(report: Report, plain: bool, width: int) -> RenderableType:
     rest = sum(size for category, size in ranked if category not in listed)
     if rest:
         legend.append(f"rest {human_bytes(rest)}")
+    elif shown:
+        legend.right_crop(3)  # the last " · "
     else:
-        legend.right_crop(3)
+        legend.append("empty")
     title = Text(f"Final filesystem ({human_bytes(whole)}): ", style="bold")
     return Group(bar, title + legend)
 

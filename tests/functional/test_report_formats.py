@@ -20,7 +20,7 @@ from imgaudit.cli import main
 from imgaudit.report import terminal
 from imgaudit.report.view import AuditView
 from imgaudit.sources.resolve import open_reference
-from tests.support.imagespec import write_image
+from tests.support.imagespec import ImageSpec, Layer, write_image
 from tests.unit.advise.naive import NAIVE_DOCKERFILE, naive_spec
 
 ROOT = Path(__file__).parents[2]
@@ -190,3 +190,15 @@ def test_the_readme_shows_the_samples_report_as_it_is(cwd: Path) -> None:
     shown = re.search(r"<!-- sample-output -->\n```\n(.*?)```\n<!-- /sample-output -->", readme, re.DOTALL)
     assert shown is not None
     assert run(SAMPLE).stdout == shown.group(1)
+
+
+def test_an_empty_image_renders_in_every_format(tmp_path: Path, cwd: Path) -> None:
+    image = write_image(ImageSpec(layers=[Layer([], "ADD empty /")]), tmp_path / "empty.tar")
+    formats = ["json", "markdown", "github", "junit", "sarif", "html"]
+    result = run(
+        image, "--details", *(f"--format={name}={cwd / name}" for name in formats), "--format=terminal"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Final filesystem (0 Bytes): empty" in result.stdout
+    assert all((cwd / name).stat().st_size > 0 for name in formats)
+    jsonschema.validate(json.loads((cwd / "sarif").read_text()), _sarif_schema())
