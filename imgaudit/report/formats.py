@@ -5,6 +5,14 @@ writing every output are shared (`outputs.py`).
 
 A renderer returns text (written as is) or a `Paint` (a function that prints to a rich
 console: the terminal report, which needs the console's width and colours).
+
+A command adds its formats like this (`lint`, over its own result type)::
+
+    LINT_FORMATS = FormatRegistry("lint", [Format("text", "(default) one line a hint", to_text),
+                                           Format("sarif", "SARIF 2.1.0", to_sarif)])
+    emit(parse_outputs(LINT_FORMATS, format_values, output), result)
+
+with `to_sarif` built on `report.sarif.sarif_log` and `github.command` for annotations.
 """
 
 from __future__ import annotations
