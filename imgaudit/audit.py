@@ -33,11 +33,12 @@ from imgaudit.model import (
     SlimBase,
     WastedPath,
 )
-from imgaudit.report.units import human_bytes
 from imgaudit.sources.compression import decompressed
 from imgaudit.sources.interface import ImageSource
 
 Progress = Callable[[str], None]
+# After each layer: layers done, layers in all, uncompressed file bytes read so far (a bar).
+LayerProgress = Callable[[int, int, int], None]
 WASTED_PATHS_SHOWN = 25
 LARGEST_DIRECTORIES_SHOWN = 12
 _DIRECTORY_DEPTH = 4
@@ -76,17 +77,18 @@ def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> La
         raise LayerError(f"{label}: cannot be read ({exc})", where=source.info.origin.location) from exc
 
 
-def read_layers(source: ImageSource, progress: Progress | None = None) -> MergedFilesystem:
+def read_layers(
+    source: ImageSource, progress: Progress | None = None, on_layer: LayerProgress | None = None
+) -> MergedFilesystem:
     analyses: list[LayerAnalysis] = []
     read = 0  # uncompressed file bytes of the layers done, for the progress line
     for descriptor in source.layers:
         if progress:
-            progress(
-                f"reading layer {descriptor.index + 1} of {len(source.layers)} · "
-                f"{len(analyses)} done, {human_bytes(read)} read"
-            )
+            progress(f"reading layer {descriptor.index + 1} of {len(source.layers)}")
         analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
         read += analyses[-1].file_bytes
+        if on_layer:
+            on_layer(len(analyses), len(source.layers), read)
     return merge_layers(analyses)
 
 
@@ -100,13 +102,16 @@ def measure_slim_base(source: ImageSource) -> SlimBase:
 
 
 def audit(
-    source: ImageSource, options: AuditOptions | None = None, progress: Progress | None = None
+    source: ImageSource,
+    options: AuditOptions | None = None,
+    progress: Progress | None = None,
+    on_layer: LayerProgress | None = None,
 ) -> Report:
     """Walk every layer of the image, merge them and attribute each byte."""
     options = options or AuditOptions()
     started = time.perf_counter()
     info, descriptors = source.info, list(source.layers)
-    merged = read_layers(source, progress)
+    merged = read_layers(source, progress, on_layer)
     base = (None if options.base else source.base_hint()) or _base(options, descriptors, info)
     attribution = attribute(merged, info, base.layer_count, options.project)
     classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged, attribution))

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from imgaudit import __version__
 from imgaudit.advise.options import advice_options, advice_settings
@@ -29,6 +30,7 @@ from imgaudit.report import json as json_report
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
 from imgaudit.report.outputs import emit, parse_outputs
 from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
+from imgaudit.report.units import human_bytes
 from imgaudit.report.view import AuditView, Section
 from imgaudit.sources.daemon import PullPolicy
 from imgaudit.sources.registry import Credentials
@@ -228,7 +230,7 @@ def audit_command(
                 reference, image=image_name, platform=platform, warn=warn, remote=remote, progress=progress
             ) as source,
         ):
-            report = audit(source, options, progress=progress)
+            report = audit(source, options, progress=progress, on_layer=progress.layer if progress else None)
         # The gate reads the figures of the report's JSON, so that a fresh audit and a stored
         # baseline are measured the same way; renderers read the Report itself.
         result, comparison = request.run(figures(json_report.to_dict(report), reference))
@@ -277,7 +279,7 @@ def _figures_of(reference: str, errors: Console, quiet: bool = False) -> ReportF
         open_reference(reference, image=None, platform=None, warn=_warn(errors, quiet)) as source,
         _progress(errors, quiet) as progress,
     ):
-        report = audit(source, progress=progress)
+        report = audit(source, progress=progress, on_layer=progress.layer if progress else None)
     return figures(json_report.to_dict(report), reference)
 
 
@@ -323,15 +325,37 @@ def _slim_base(
         return measure_slim_base(slim)
 
 
+class _ProgressBar:
+    """The stderr progress display: what is being read, a bar of layers done and the bytes
+    read so far. Called with messages (the engine's save, each layer) and per layer done."""
+
+    def __init__(self, display: Progress) -> None:
+        self._display = display
+        self._task = display.add_task("reading image", total=None, read="")
+
+    def __call__(self, message: str) -> None:
+        self._display.update(self._task, description=message)
+
+    def layer(self, done: int, total: int, read: int) -> None:
+        self._display.update(self._task, total=total, completed=done, read=human_bytes(read))
+
+
 @contextmanager
-def _progress(console: Console, quiet: bool = False) -> Iterator[Callable[[str], None] | None]:
-    """A status line on stderr while the image is read (layers and bytes done); none when
+def _progress(console: Console, quiet: bool = False) -> Iterator[_ProgressBar | None]:
+    """A progress bar on stderr while the image is read (layers and bytes done); none when
     stderr is not a terminal (CI logs) or with --quiet."""
     if quiet or not console.is_terminal:
         yield None
         return
-    with console.status("reading image") as status:
-        yield lambda message: status.update(message)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TextColumn("layers · {task.fields[read]}"),
+    )
+    with Progress(*columns, console=console, transient=True) as display:
+        yield _ProgressBar(display)
 
 
 def _write(path: Path, text: str) -> None:
