@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -19,9 +22,11 @@ from imgaudit.classify.project import ProjectFiles
 from imgaudit.dockerfile.mapping import layer_lines
 from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.errors import LayerError
-from imgaudit.layers.merge import MergedFilesystem, Removal, merge_layers
+from imgaudit.layers.cache import active_cache
+from imgaudit.layers.merge import MergedFilesystem, Merger, Removal
 from imgaudit.layers.paths import parent
 from imgaudit.layers.walk import analyze_layer
+from imgaudit.layers.wanted import ContentBudget
 from imgaudit.model import (
     BaseImage,
     DirectorySize,
@@ -59,12 +64,44 @@ class AuditOptions:
     slim_base: SlimBase | None = None  # `--slim-base`: the base to measure `fat-base-image` against
 
 
-def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> LayerAnalysis:
+class _Hashing(io.RawIOBase):
+    """Hashes what the walk reads: a layer whose bytes match its diff_id may be cached."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        self.hash.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def analyze_source_layer(
+    source: ImageSource, descriptor: LayerDescriptor, budget: ContentBudget | None = None
+) -> LayerAnalysis:
     """Read one layer blob of a source: decompress, walk, and name the layer in any error."""
+    analysis, _ = _analyze(source, descriptor, budget, verify=False)
+    return analysis
+
+
+def _analyze(
+    source: ImageSource, descriptor: LayerDescriptor, budget: ContentBudget | None, verify: bool
+) -> tuple[LayerAnalysis, bool]:
+    """The analysis, and whether the bytes read hash to the layer's diff_id (when `verify`)."""
     label = f"layer {descriptor.index} ({(descriptor.digest or descriptor.diff_id or '?')[:19]})"
     try:
         with source.open_layer(descriptor.index) as raw:
-            return analyze_layer(decompressed(raw))
+            stream = decompressed(raw)
+            if not verify:
+                return analyze_layer(stream, budget), False
+            hashing = _Hashing(stream)
+            analysis = analyze_layer(cast(BinaryIO, io.BufferedReader(hashing, 1 << 20)), budget)
+            return analysis, "sha256:" + hashing.hash.hexdigest() == descriptor.diff_id
     except LayerError as exc:
         raise LayerError(f"{label}: {exc.message}", where=source.info.origin.location) from exc
     except (EOFError, zlib.error, zstandard.ZstdError) as exc:
@@ -76,12 +113,31 @@ def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> La
 
 
 def read_layers(source: ImageSource, progress: Progress | None = None) -> MergedFilesystem:
-    analyses = []
+    """Analyse and merge the layers, bottom-up, each dropped once merged.
+
+    A layer in the analysis cache (by diff_id) is not read at all: a registry does not send
+    it, an archive seeks past it. A layer read here is cached when its analysis is a pure
+    function of its bytes (the kept-content budget held) and its diff_id is trusted: the
+    source vouches for it, or the bytes read hash to it.
+    """
+    cache = active_cache()
+    budget = ContentBudget()
+    merger = Merger()
     for descriptor in source.layers:
         if progress:
             progress(f"reading layer {descriptor.index + 1}/{len(source.layers)}")
-        analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
-    return merge_layers(analyses)
+        analysis = cache.get(descriptor.diff_id) if cache else None
+        if analysis is None:
+            analysis = source.analysis(descriptor.index)
+            verified = source.trusts_diff_ids
+            if analysis is None:
+                refused = budget.refused
+                analysis, hashed = _analyze(source, descriptor, budget, verify=bool(cache) and not verified)
+                verified = (verified or hashed) and budget.refused == refused
+            if cache and verified:
+                cache.put(descriptor.diff_id, analysis)
+        merger.add(analysis)
+    return merger.result()
 
 
 def measure_slim_base(source: ImageSource) -> SlimBase:

@@ -160,6 +160,12 @@ def main() -> None:
 )
 @advice_options
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read every layer, neither using nor filling the layer analysis cache "
+    "(IMGAUDIT_CACHE_DIR, else the user cache directory).",
+)
 @gate_options
 def audit_command(
     reference: str,
@@ -179,6 +185,7 @@ def audit_command(
     show_packages: tuple[str, ...] = (),
     ignore: tuple[str, ...] = (),
     dockerfile_path: Path | None = None,
+    no_cache: bool = False,
 ) -> None:
     """Audit REFERENCE and say what to change.
 
@@ -194,6 +201,10 @@ def audit_command(
     """
     errors = _stderr_console()
     warn = _warn(errors)
+    if no_cache:
+        from imgaudit.layers.cache import disable
+
+        disable()
     with error_boundary(debug):
         outputs, request = parse_outputs(output_formats, output), gate()
         remote = _remote_options(pull, insecure, username, password_stdin)

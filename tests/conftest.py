@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +17,16 @@ from imgaudit.sources.archive import open_path
 from tests.support.imagespec import ImageSpec, write_image
 
 AuditSpec = Callable[..., Report]
+
+# The suite never writes the user's layer analysis cache: runs (and their subprocesses) use
+# a fresh directory per test, and code outside a test (session fixtures) one of their own.
+os.environ["IMGAUDIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="imgaudit-test-cache-")
+atexit.register(shutil.rmtree, os.environ["IMGAUDIT_CACHE_DIR"], ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_layer_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMGAUDIT_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))
 
 
 def audit_path(path: Path, image: str | None = None, platform: str | None = None) -> Report:
