@@ -31,6 +31,7 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
@@ -108,34 +109,58 @@ class LayerCache:
 
     def get(self, diff_id: str | None) -> LayerAnalysis | None:
         path = self._path(diff_id)
-        if path is None or diff_id is None:
+        payload = self._read(path, diff_id) if path is not None and diff_id else None
+        if payload is None:
             return None
+        try:
+            return _decode(payload)
+        except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
+            return None  # written by a buggy run: a miss, and the next write replaces it
+
+    def put(self, diff_id: str | None, analysis: LayerAnalysis) -> None:
+        """Store an analysis; a cache that cannot be written is silently skipped."""
+        path = self._path(diff_id)
+        if path is not None and diff_id:
+            self._write(path, diff_id, _encode(analysis))
+
+    def get_record(self, kind: str, digest: str) -> object | None:
+        """A small marshal-able value another stage stored under a digest (see `put_record`)."""
+        key = _key(digest)
+        payload = self._read(self.directory / f"{kind}-{key}.record", f"{kind} {digest}") if key else None
+        if payload is None:
+            return None
+        try:
+            value: object = marshal.loads(zlib.decompress(payload))
+        except (ValueError, EOFError, TypeError, zlib.error):
+            return None
+        return value
+
+    def put_record(self, kind: str, digest: str, value: dict[str, Any]) -> None:
+        """Store what an engine save told about an image (its config, manifest and layer
+        names), so that a later run needs no save at all. Readers re-check what they can."""
+        key = _key(digest)
+        if key:
+            payload = zlib.compress(marshal.dumps(value), 1)
+            self._write(self.directory / f"{kind}-{key}.record", f"{kind} {digest}", payload)
+
+    def _read(self, path: Path, name: str) -> bytes | None:
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        header = self._header(diff_id)
+        header = self._header(name)
         body = data[len(header) :]
         if not data.startswith(header) or len(body) < _DIGEST_SIZE:
             return None
         digest, payload = body[:_DIGEST_SIZE], body[_DIGEST_SIZE:]
         if hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() != digest:
             return None
-        try:
-            analysis = _decode(payload)
-        except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
-            return None  # written by a buggy run: a miss, and the next write replaces it
         with contextlib.suppress(OSError):
             os.utime(path)  # least recently *used*: a hit counts
-        return analysis
+        return payload
 
-    def put(self, diff_id: str | None, analysis: LayerAnalysis) -> None:
-        """Store an analysis; a cache that cannot be written is silently skipped."""
-        path = self._path(diff_id)
-        if path is None or diff_id is None:
-            return
-        payload = _encode(analysis)
-        data = self._header(diff_id) + hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() + payload
+    def _write(self, path: Path, name: str, payload: bytes) -> None:
+        data = self._header(name) + hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() + payload
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from imgaudit.audit import audit
 from imgaudit.cli import main
-from imgaudit.layers.cache import CACHE_DIR_ENV, LayerCache, active_cache, disable
+from imgaudit.layers.cache import LayerCache, active_cache, disable
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import LayerAnalysis, Report
 from imgaudit.sources.archive import ArchiveSource, open_path
@@ -81,9 +81,8 @@ def test_only_well_formed_digests_name_entries(cache: LayerCache) -> None:
     ids=["truncated", "corrupt", "empty", "old-version"],
 )
 def test_a_broken_entry_is_a_miss_and_the_next_run_rewrites_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: object
+    tmp_path: Path, layer_cache: Path, damage: object
 ) -> None:
-    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
     archive = write_image(ImageSpec(layers=[Layer([file("app/data", 5000)])]), tmp_path / "image.tar")
     first = audit_archive(archive)
     cache = active_cache()
@@ -116,9 +115,8 @@ def opened_layers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 
 def test_cached_layers_are_not_read_and_a_changed_layer_is(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened_layers: list[int]
+    tmp_path: Path, layer_cache: Path, opened_layers: list[int]
 ) -> None:
-    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
     base = Layer([file("usr/lib/libbase.so", 7000)])
     before = write_image(ImageSpec(layers=[base, Layer([file("app/main.py", 100)])]), tmp_path / "a.tar")
     after = write_image(
@@ -141,19 +139,20 @@ def cold_without_duration(cold: Report, warm: Report) -> Report:
     return replace(cold, duration_seconds=warm.duration_seconds)
 
 
-def test_no_cache_neither_reads_nor_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+def test_no_cache_neither_reads_nor_writes(
+    tmp_path: Path, layer_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = write_image(ImageSpec(layers=[Layer([file("app/data", 100)])]), tmp_path / "image.tar")
     monkeypatch.setattr("imgaudit.layers.cache._disabled", False)
     result = CliRunner().invoke(main, ["audit", str(archive), "--no-cache", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert not (tmp_path / "cache").exists()
+    assert not layer_cache.exists()
     monkeypatch.setattr("imgaudit.layers.cache._disabled", False)  # `--no-cache` is per process
     assert CliRunner().invoke(main, ["audit", str(archive), "--format", "json"]).exit_code == 0
-    assert (tmp_path / "cache").exists()
+    assert layer_cache.exists()
 
 
-def test_disable_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disable_turns_the_cache_off(layer_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("imgaudit.layers.cache._disabled", False)
     assert active_cache() is not None
     disable()
