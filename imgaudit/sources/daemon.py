@@ -15,7 +15,6 @@ import io
 import tarfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any, BinaryIO, cast
 
 import docker
@@ -31,6 +30,7 @@ from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import BaseImage, BaseMethod, LayerAnalysis, Origin
 from imgaudit.sources.archive import ArchiveSource
 from imgaudit.sources.compression import compression_of, decompressed
+from imgaudit.sources.pull import PullPolicy
 from imgaudit.sources.registry.credentials import Credentials
 from imgaudit.sources.registry.source import check_platform
 from imgaudit.sources.store import JSON_CAP, BlobStore
@@ -38,14 +38,9 @@ from imgaudit.sources.store import JSON_CAP, BlobStore
 PING_TIMEOUT = 5
 # Between two chunks of a save or a pull the engine may work a while (compressing, extracting).
 ENGINE_TIMEOUT = 600
+__all__ = ["EngineSource", "PullPolicy", "connect_engine", "engine_location"]
 _ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException, OSError)
 _CHUNK = 1 << 20
-
-
-class PullPolicy(StrEnum):
-    ALWAYS = "always"
-    MISSING = "missing"
-    NEVER = "never"
 
 
 def engine_location() -> str:
