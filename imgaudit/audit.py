@@ -5,13 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, cast
-
-import zstandard
 
 from imgaudit.advise import advise
 from imgaudit.advise.interface import AdviceContext
@@ -38,7 +35,7 @@ from imgaudit.model import (
     SlimBase,
     WastedPath,
 )
-from imgaudit.sources.compression import decompressed
+from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed
 from imgaudit.sources.interface import ImageSource
 
 Progress = Callable[[str], None]
@@ -104,7 +101,7 @@ def _analyze(
             return analysis, "sha256:" + hashing.hash.hexdigest() == descriptor.diff_id
     except LayerError as exc:
         raise LayerError(f"{label}: {exc.message}", where=source.info.origin.location) from exc
-    except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+    except DECOMPRESSION_ERRORS as exc:
         raise LayerError(
             f"{label}: compressed data is corrupt or truncated ({exc})", where=source.info.origin.location
         ) from exc
