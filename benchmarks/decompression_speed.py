@@ -27,9 +27,14 @@ ROUNDS = 3
 
 
 def stdlib_tar() -> bytes:
+    """This Python's standard library (sources, bytecode, extension modules) as a layer."""
     buffer = io.BytesIO()
+
+    def no_site_packages(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if "/site-packages" in info.name else info
+
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(sysconfig.get_paths()["stdlib"], arcname="usr/lib/python3", recursive=True)
+        tar.add(sysconfig.get_paths()["stdlib"], arcname="usr/lib/python3", filter=no_site_packages)
     return buffer.getvalue()
 
 
