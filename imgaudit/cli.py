@@ -286,7 +286,6 @@ def _exit_for(result: GateResult) -> None:
 
 def _remote_options(pull: str, insecure: bool, username: str | None, password_stdin: bool) -> RemoteOptions:
     """Engine and registry settings; the password comes from stdin only, never from argv."""
-    from imgaudit.sources.registry import Credentials
     from imgaudit.sources.resolve import RemoteOptions
 
     credentials = None
@@ -298,6 +297,8 @@ def _remote_options(pull: str, insecure: bool, username: str | None, password_st
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise UsageError("--password-stdin: stdin held no password")
+        from imgaudit.sources.registry import Credentials  # the registry client: only when needed
+
         credentials = Credentials(username, password)
     return RemoteOptions(PullPolicy(pull), insecure, credentials)
 
