@@ -227,13 +227,15 @@ def largest_directories(
 ) -> tuple[DirectorySize, ...]:
     """The biggest directories (up to four levels deep) of the final filesystem. A directory
     that is almost all one child is left out: the child says more."""
-    sizes: dict[str, int] = defaultdict(int)
+    by_directory: dict[str, int] = defaultdict(int)  # files share directories: sum those first
     for final in merged.files:
-        if not final.size:
-            continue
-        parts = final.path.split("/")[:-1]
+        if final.size:
+            by_directory[final.path.rpartition("/")[0]] += final.size
+    sizes: dict[str, int] = defaultdict(int)
+    for directory, size in by_directory.items():
+        parts = directory.split("/") if directory else []
         for depth in range(1, min(len(parts), _DIRECTORY_DEPTH) + 1):
-            sizes["/".join(parts[:depth])] += final.size
+            sizes["/".join(parts[:depth])] += size
     biggest_child: dict[str, int] = defaultdict(int)
     for path, size in sizes.items():
         if "/" in path:

