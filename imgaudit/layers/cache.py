@@ -73,11 +73,17 @@ def _encode(analysis: LayerAnalysis) -> bytes:
 def _decode(payload: bytes) -> LayerAnalysis:
     paths, kinds, sizes, links, contents, warnings = marshal.loads(zlib.decompress(payload))
     kind_of = _KINDS
-    make = LayerEntry._make
-    entries = tuple(
-        make((path, kind_of[code], size, links.get(i)))
-        for i, (path, code, size) in enumerate(zip(paths, kinds, sizes, strict=True))
-    )
+    new, entry = tuple.__new__, LayerEntry  # the named tuple without its Python-level __new__
+    if links:
+        entries = tuple(
+            new(entry, (path, kind_of[code], size, links.get(i)))
+            for i, (path, code, size) in enumerate(zip(paths, kinds, sizes, strict=True))
+        )
+    else:
+        entries = tuple(
+            new(entry, (path, kind_of[code], size, None))
+            for path, code, size in zip(paths, kinds, sizes, strict=True)
+        )
     return LayerAnalysis(entries, contents, tuple(warnings))
 
 
