@@ -244,7 +244,7 @@ class _Overlay:
 
 class Merger:
     """Applies layer analyses one at a time, bottom-up, so a caller may drop each analysis's
-    entries as soon as it is applied; `result()` gives the merged filesystem."""
+    entries as soon as it is applied; `result()` (once) gives the merged filesystem."""
 
     def __init__(self) -> None:
         self._overlay = _Overlay()
@@ -309,6 +309,10 @@ class Merger:
     def result(self) -> MergedFilesystem:
         overlay = self._overlay
         leaves = overlay.leaves()
+        # The tree is no longer needed: free its directories before the final listing is built
+        # (it is the peak of an audit's memory).
+        overlay.dirs.clear()
+        overlay.root.clear()
         origins = overlay.origins
         # The path the layer shipped the bytes at carries them; else the first link by name.
         owner: list[str | None] = [None] * len(overlay.sizes)
