@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import zstandard
+from typing import BinaryIO, cast
 
 from imgaudit.advise import advise
 from imgaudit.advise.interface import AdviceContext
@@ -19,9 +19,11 @@ from imgaudit.classify.project import ProjectFiles
 from imgaudit.dockerfile.mapping import layer_lines
 from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.errors import LayerError
-from imgaudit.layers.merge import MergedFilesystem, Removal, merge_layers
+from imgaudit.layers.cache import active_cache
+from imgaudit.layers.merge import MergedFilesystem, Merger, Removal
 from imgaudit.layers.paths import parent
 from imgaudit.layers.walk import analyze_layer
+from imgaudit.layers.wanted import ContentBudget
 from imgaudit.model import (
     BaseImage,
     DirectorySize,
@@ -33,7 +35,7 @@ from imgaudit.model import (
     SlimBase,
     WastedPath,
 )
-from imgaudit.sources.compression import decompressed
+from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed
 from imgaudit.sources.interface import ImageSource
 
 Progress = Callable[[str], None]
@@ -61,15 +63,47 @@ class AuditOptions:
     slim_base: SlimBase | None = None  # `--slim-base`: the base to measure `fat-base-image` against
 
 
-def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> LayerAnalysis:
+class _Hashing(io.RawIOBase):
+    """Hashes what the walk reads: a layer whose bytes match its diff_id may be cached."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        self.hash.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def analyze_source_layer(
+    source: ImageSource, descriptor: LayerDescriptor, budget: ContentBudget | None = None
+) -> LayerAnalysis:
     """Read one layer blob of a source: decompress, walk, and name the layer in any error."""
+    analysis, _ = _analyze(source, descriptor, budget, verify=False)
+    return analysis
+
+
+def _analyze(
+    source: ImageSource, descriptor: LayerDescriptor, budget: ContentBudget | None, verify: bool
+) -> tuple[LayerAnalysis, bool]:
+    """The analysis, and whether the bytes read hash to the layer's diff_id (when `verify`)."""
     label = f"layer {descriptor.index} ({(descriptor.digest or descriptor.diff_id or '?')[:19]})"
     try:
         with source.open_layer(descriptor.index) as raw:
-            return analyze_layer(decompressed(raw))
+            stream = decompressed(raw)
+            if not verify:
+                return analyze_layer(stream, budget), False
+            hashing = _Hashing(stream)
+            analysis = analyze_layer(cast(BinaryIO, io.BufferedReader(hashing, 1 << 20)), budget)
+            return analysis, "sha256:" + hashing.hash.hexdigest() == descriptor.diff_id
     except LayerError as exc:
         raise LayerError(f"{label}: {exc.message}", where=source.info.origin.location) from exc
-    except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+    except DECOMPRESSION_ERRORS as exc:
         raise LayerError(
             f"{label}: compressed data is corrupt or truncated ({exc})", where=source.info.origin.location
         ) from exc
@@ -80,16 +114,35 @@ def analyze_source_layer(source: ImageSource, descriptor: LayerDescriptor) -> La
 def read_layers(
     source: ImageSource, progress: Progress | None = None, on_layer: LayerProgress | None = None
 ) -> MergedFilesystem:
-    analyses: list[LayerAnalysis] = []
+    """Analyse and merge the layers, bottom-up, each dropped once merged.
+
+    A layer in the analysis cache (by diff_id) is not read at all: a registry does not send
+    it, an archive seeks past it. A layer read here is cached when its analysis is a pure
+    function of its bytes (the kept-content budget held) and its diff_id is trusted: the
+    source vouches for it, or the bytes read hash to it.
+    """
+    cache = active_cache()
+    budget = ContentBudget()
+    merger = Merger()
     read = 0  # uncompressed file bytes of the layers done, for the progress line
-    for descriptor in source.layers:
+    for done, descriptor in enumerate(source.layers, start=1):
         if progress:
             progress(f"reading layer {descriptor.index + 1} of {len(source.layers)}")
-        analyses.append(source.analysis(descriptor.index) or analyze_source_layer(source, descriptor))
-        read += analyses[-1].file_bytes
+        analysis = cache.get(descriptor.diff_id) if cache else None
+        if analysis is None:
+            analysis = source.analysis(descriptor.index)
+            verified = source.trusts_diff_ids
+            if analysis is None:
+                refused = budget.refused
+                analysis, hashed = _analyze(source, descriptor, budget, verify=bool(cache) and not verified)
+                verified = (verified or hashed) and budget.refused == refused
+            if cache and verified:
+                cache.put(descriptor.diff_id, analysis)
+        merger.add(analysis)
+        read += analysis.file_bytes
         if on_layer:
-            on_layer(len(analyses), len(source.layers), read)
-    return merge_layers(analyses)
+            on_layer(done, len(source.layers), read)
+    return merger.result()
 
 
 def measure_slim_base(source: ImageSource) -> SlimBase:
@@ -185,13 +238,15 @@ def largest_directories(
 ) -> tuple[DirectorySize, ...]:
     """The biggest directories (up to four levels deep) of the final filesystem. A directory
     that is almost all one child is left out: the child says more."""
-    sizes: dict[str, int] = defaultdict(int)
+    by_directory: dict[str, int] = defaultdict(int)  # files share directories: sum those first
     for final in merged.files:
-        if not final.size:
-            continue
-        parts = final.path.split("/")[:-1]
+        if final.size:
+            by_directory[final.path.rpartition("/")[0]] += final.size
+    sizes: dict[str, int] = defaultdict(int)
+    for directory, size in by_directory.items():
+        parts = directory.split("/") if directory else []
         for depth in range(1, min(len(parts), _DIRECTORY_DEPTH) + 1):
-            sizes["/".join(parts[:depth])] += final.size
+            sizes["/".join(parts[:depth])] += size
     biggest_child: dict[str, int] = defaultdict(int)
     for path, size in sizes.items():
         if "/" in path:

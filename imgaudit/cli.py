@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
@@ -18,23 +18,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from imgaudit import __version__
 from imgaudit.advise.options import advice_options, advice_settings
-from imgaudit.audit import AuditOptions, BaseSpec, audit, measure_slim_base
 from imgaudit.diff import compare
-from imgaudit.dockerfile.commands import image_facts, run_fix, run_lint, write_dockerfile
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.gate import GateResult
 from imgaudit.gate.options import GateRequest, gate_options
 from imgaudit.model import SlimBase
-from imgaudit.projectdir import read_project_dir
 from imgaudit.report import json as json_report
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
 from imgaudit.report.outputs import emit, parse_outputs
 from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
 from imgaudit.report.units import human_bytes
 from imgaudit.report.view import AuditView, Section
-from imgaudit.sources.daemon import PullPolicy
-from imgaudit.sources.registry import Credentials
-from imgaudit.sources.resolve import RemoteOptions, open_reference
+from imgaudit.sources.pull import PullPolicy
+
+if TYPE_CHECKING:  # the modules themselves load where they are used: `--help` stays fast
+    from imgaudit.audit import BaseSpec
+    from imgaudit.sources.resolve import RemoteOptions
 
 EXIT_THRESHOLD = 1
 EXIT_ERROR = 2
@@ -178,6 +177,12 @@ def main() -> None:
 )
 @advice_options
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read every layer, neither using nor filling the layer analysis cache "
+    "(IMGAUDIT_CACHE_DIR, else the user cache directory).",
+)
 @gate_options
 def audit_command(
     reference: str,
@@ -200,6 +205,7 @@ def audit_command(
     details: bool = False,
     show_sections: tuple[str, ...] = (),
     quiet: bool = False,
+    no_cache: bool = False,
 ) -> None:
     """Audit REFERENCE and say what to change.
 
@@ -213,8 +219,16 @@ def audit_command(
 
     Exit codes: 0 success, 1 a limit failed, 2 an error (one line on stderr).
     """
+    from imgaudit.audit import AuditOptions, audit
+    from imgaudit.projectdir import read_project_dir
+    from imgaudit.sources.resolve import open_reference
+
     errors = _stderr_console()
     warn = _warn(errors, quiet)
+    if no_cache:
+        from imgaudit.layers.cache import disable
+
+        disable()
     with error_boundary(debug):
         outputs, request = parse_outputs(AUDIT_FORMATS, output_formats, output), gate()
         remote = _remote_options(pull, insecure, username, password_stdin)
@@ -273,6 +287,9 @@ def diff_command(
 
 
 def _figures_of(reference: str, errors: Console, quiet: bool = False) -> ReportFigures:
+    from imgaudit.audit import audit
+    from imgaudit.sources.resolve import open_reference
+
     if is_report_file(Path(reference)):
         return load_figures(Path(reference))
     with (
@@ -290,6 +307,8 @@ def _exit_for(result: GateResult) -> None:
 
 def _remote_options(pull: str, insecure: bool, username: str | None, password_stdin: bool) -> RemoteOptions:
     """Engine and registry settings; the password comes from stdin only, never from argv."""
+    from imgaudit.sources.resolve import RemoteOptions
+
     credentials = None
     if password_stdin and not username:
         raise UsageError("--password-stdin needs --username")
@@ -299,6 +318,8 @@ def _remote_options(pull: str, insecure: bool, username: str | None, password_st
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise UsageError("--password-stdin: stdin held no password")
+        from imgaudit.sources.registry import Credentials  # the registry client: only when needed
+
         credentials = Credentials(username, password)
     return RemoteOptions(PullPolicy(pull), insecure, credentials)
 
@@ -309,6 +330,9 @@ def _base_spec(
     warn: Callable[[str], None],
     remote: RemoteOptions | None = None,
 ) -> BaseSpec | None:
+    from imgaudit.audit import BaseSpec
+    from imgaudit.sources.resolve import open_reference
+
     if reference is None:
         return None
     with open_reference(reference, image=None, platform=platform, warn=warn, remote=remote) as base:
@@ -319,6 +343,9 @@ def _base_spec(
 def _slim_base(
     reference: str | None, platform: str | None, warn: Callable[[str], None], remote: RemoteOptions
 ) -> SlimBase | None:
+    from imgaudit.audit import measure_slim_base
+    from imgaudit.sources.resolve import open_reference
+
     if reference is None:
         return None
     with open_reference(reference, image=None, platform=platform, warn=warn, remote=remote) as slim:
@@ -399,6 +426,9 @@ def fix_command(
     With REFERENCE (the image built from it), the facts come from the image too: WORKDIR,
     the installed Poetry version to pin, the start command.
     """
+    from imgaudit.dockerfile.commands import image_facts, run_fix, write_dockerfile
+    from imgaudit.sources.resolve import open_reference
+
     errors = _stderr_console()
     with error_boundary(debug):
         facts = None
@@ -421,6 +451,8 @@ def fix_command(
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def lint_command(dockerfile_path: Path, debug: bool) -> None:
     """Hints for DOCKERFILE without an image: the advisor's patterns, no byte figures."""
+    from imgaudit.dockerfile.commands import run_lint
+
     with error_boundary(debug):
         for hint in run_lint(dockerfile_path, datetime.date.today()):
             click.echo(f"{dockerfile_path}:{hint.line}: {hint.id}: {hint.message} (fix: {hint.fix})")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +17,22 @@ from imgaudit.sources.archive import open_path
 from tests.support.imagespec import ImageSpec, write_image
 
 AuditSpec = Callable[..., Report]
+
+# The suite never touches the user's layer analysis cache: it is off (every test reads every
+# layer, as the tests were written), and points at a temporary directory for tests that turn
+# it on (`layer_cache`), their subprocesses included.
+os.environ["IMGAUDIT_NO_CACHE"] = "1"
+os.environ["IMGAUDIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="imgaudit-test-cache-")
+atexit.register(shutil.rmtree, os.environ["IMGAUDIT_CACHE_DIR"], ignore_errors=True)
+
+
+@pytest.fixture
+def layer_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The layer analysis cache turned on, in a directory of this test's own."""
+    directory = tmp_path / "layer-cache"
+    monkeypatch.delenv("IMGAUDIT_NO_CACHE")
+    monkeypatch.setenv("IMGAUDIT_CACHE_DIR", str(directory))
+    return directory
 
 
 def audit_path(path: Path, image: str | None = None, platform: str | None = None) -> Report:

@@ -89,7 +89,11 @@ def classify(merged: MergedFilesystem, rules: Sequence[Rule]) -> Classification:
     totals = dict.fromkeys(Category, 0)
     assignments: list[Category] = []
     for final in merged.files:
-        category = next((c for c, matches in rules if matches(final)), Category.OTHER)
+        category = Category.OTHER
+        for candidate, matches in rules:  # a loop, not next(generator): 10^5 files
+            if matches(final):
+                category = candidate
+                break
         assignments.append(category)
         totals[category] += final.size
     return Classification(totals, tuple(assignments))

@@ -105,18 +105,35 @@ class PathSet:
 
     def __init__(self, roots: Iterable[str]) -> None:
         self._roots = frozenset(r for r in roots if r)
+        # Directory -> whether it lies within a root. Files share directories (250k files sit
+        # in a few thousand), so a file costs one split and a lookup, not a scan of prefixes.
+        self._directories: dict[str, bool] = {}
 
     def __contains__(self, path: str) -> bool:
         if not self._roots:
             return False
         if path in self._roots:
             return True
-        end = path.find("/")
-        while end != -1:
-            if path[:end] in self._roots:
-                return True
-            end = path.find("/", end + 1)
-        return False
+        directory = path.rpartition("/")[0]
+        known = self._directories.get(directory)
+        return known if known is not None else self._directory_within(directory)
+
+    def _directory_within(self, directory: str) -> bool:
+        unknown: list[str] = []
+        within = False
+        while directory:
+            known = self._directories.get(directory)
+            if known is not None:
+                within = known
+                break
+            if directory in self._roots:
+                within = True
+                break
+            unknown.append(directory)
+            directory = directory.rpartition("/")[0]
+        for each in unknown:
+            self._directories[each] = within
+        return within
 
     def root_of(self, path: str) -> str | None:
         for root in sorted(self._roots, key=len, reverse=True):

@@ -23,6 +23,12 @@ def normalize(name: str) -> str | None:
     return "/".join(parts)
 
 
+def normalize_entry(name: str) -> str | None:
+    """A layer entry's name as engines extract it: a leading `/` means the image root
+    (kaniko writes `/`, some tools `/usr/bin/x`); only a `..` escape is refused (None)."""
+    return normalize(name.lstrip("/"))
+
+
 def parent(path: str) -> str:
     return path.rpartition("/")[0]
 

@@ -4,12 +4,18 @@ Why not `tarfile` iteration: it keeps every TarInfo in memory, and it silently t
 garbage header or a stream cut at a member boundary as a normal end of archive. A layer
 audit must tell a truncated layer from a complete one, so this reader insists on the
 end-of-archive block and skips member contents (seeking when the stream allows it).
-Type codes come from `tarfile`; headers are decoded here (see `_decode_header`).
+
+Why it looks the way it does (measured on 250k entries): the stream is read in windows
+(`_WINDOW`) and headers are sliced out of them, instead of one `read(512)` and one seek per
+member; the header checksum of an ASCII header comes from `zlib.adler32` (its low half is
+the byte sum modulo 65521, exact while every byte is below 128) rather than `sum()` over
+512 ints; a header's fields are decoded only when the member's type needs them.
 """
 
 from __future__ import annotations
 
 import tarfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -18,11 +24,25 @@ from imgaudit.errors import LayerError
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
+_WINDOW = 64 * 1024
 _SKIP_CHUNK = 1 << 20
-_PAX_TYPES = (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE)
+# A pax header or GNU long name holds a path or two: PATH_MAX is 4 KiB. A hostile one
+# declaring gigabytes must fail before anything is allocated for it.
+MAX_HEADER_EXTENSION = 1 << 20
+
+_REGTYPE = tarfile.REGTYPE[0]
+_AREGTYPE = 0
+_DIRTYPE = tarfile.DIRTYPE[0]
+_LNKTYPE = tarfile.LNKTYPE[0]
+_SYMTYPE = tarfile.SYMTYPE[0]
+_PAX_TYPES = frozenset((tarfile.XHDTYPE[0], tarfile.SOLARIS_XHDTYPE[0]))
+_GLOBAL_PAX = tarfile.XGLTYPE[0]
+_LONGNAME = tarfile.GNUTYPE_LONGNAME[0]
+_LONGLINK = tarfile.GNUTYPE_LONGLINK[0]
 # Only regular files (and unknown types, as tarfile does) carry data after their header.
-_DATA_TYPES = (*tarfile.REGULAR_TYPES,)
-_KNOWN_TYPES = (*tarfile.SUPPORTED_TYPES,)
+_DATA_TYPES = frozenset(t[0] for t in tarfile.REGULAR_TYPES)
+_KNOWN_TYPES = frozenset(t[0] for t in tarfile.SUPPORTED_TYPES)
+_HAS_DATA = frozenset(t for t in range(256) if t in _DATA_TYPES or t not in _KNOWN_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,70 +55,7 @@ class TarMember:
 
     @property
     def is_regular(self) -> bool:
-        return self.type in _DATA_TYPES
-
-
-class _Cursor:
-    """Tracks the position in the stream; seeks forward when it can, else reads and drops."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.pos = 0
-        self.base = 0
-        self.length: int | None = None
-        try:
-            if stream.seekable():
-                start = stream.tell()
-                end = stream.seek(0, 2)
-                stream.seek(start)
-                self.length = end - start
-                self.base = start
-        except (OSError, ValueError):
-            self.length = None
-
-    def read(self, size: int) -> bytes:
-        chunks: list[bytes] = []
-        remaining = size
-        while remaining > 0:
-            chunk = self.stream.read(remaining)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
-        self.pos += len(data)
-        return data
-
-    def skip(self, size: int) -> bool:
-        """Advance `size` bytes; False when the stream ends first."""
-        if size <= 0:
-            return True
-        if self.length is not None:
-            if self.pos + size > self.length:
-                return False
-            self.pos += size
-            self.stream.seek(self.base + self.pos)
-            return True
-        remaining = size
-        while remaining > 0:
-            chunk = self.stream.read(min(remaining, _SKIP_CHUNK))
-            if not chunk:
-                self.pos += size - remaining
-                return False
-            remaining -= len(chunk)
-        self.pos += size
-        return True
-
-    def drain(self) -> None:
-        """Read to the end, so that decompressors and digest checks see every byte."""
-        if self.length is not None:
-            return
-        while self.stream.read(_SKIP_CHUNK):
-            pass
-
-
-def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        return self.type[0] in _DATA_TYPES if self.type else False
 
 
 def _number(field: bytes) -> int:
@@ -107,35 +64,40 @@ def _number(field: bytes) -> int:
         if field[0] == 0xFF:
             raise ValueError("negative number")
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
-    text = field.split(b"\0", 1)[0].strip()
+    end = field.find(0)
+    text = (field if end < 0 else field[:end]).strip()
     return int(text, 8) if text else 0
 
 
-def _decode_header(block: bytes) -> tuple[str, bytes, int, str]:
-    """(name, type, size, linkname) of a ustar / GNU / v7 header; ValueError if corrupt.
+def _text(field: bytes) -> str:
+    end = field.find(0)
+    return (field if end < 0 else field[:end]).decode("utf-8", "surrogateescape")
 
-    Measured: decoding here is about 4x faster than `tarfile.TarInfo.frombuf`, which builds
-    a full TarInfo (uid, gid, mtime, names, devices) that an audit never reads.
+
+def _check(block: bytes) -> None:
+    """The header checksum, the slow way; ValueError when it does not match.
+
+    (The fast way, in `TarReader.__iter__`: when every byte is below 128 the byte sum is
+    below 65521, so the low half of `zlib.adler32` is exactly the sum + 1.)
     """
     stored = _number(block[148:156])
-    # The checksum counts its own field as eight spaces (8 * 32 = 256).
-    unsigned = sum(block) - sum(block[148:156]) + 256
-    if stored != unsigned:
-        # Some old writers summed signed chars: each byte over 127 counts 256 less.
-        high = sum(1 for b in block[:148] if b > 127) + sum(1 for b in block[156:] if b > 127)
-        if stored != unsigned - 256 * high:
-            raise ValueError("bad checksum")
-    name = _text(block[0:100])
-    if block[257:265] == b"ustar\x0000":
-        prefix = _text(block[345:500])
-        if prefix:
-            name = f"{prefix}/{name}"
-    kind = block[156:157]
-    if kind in (tarfile.AREGTYPE, b""):
-        # Pre-POSIX tars mark directories by a trailing slash only. Never apply this to a
-        # typed header: a pax-overridden name may be cut at 100 bytes right after a slash.
-        kind = tarfile.DIRTYPE if name.endswith("/") else tarfile.REGTYPE
-    return name, kind, _number(block[124:136]), _text(block[157:257])
+    unsigned = sum(block) - sum(block[148:156]) + 256  # the field counts as eight spaces
+    if stored == unsigned:
+        return
+    # Some old writers summed signed chars: each byte over 127 counts 256 less.
+    high = sum(1 for b in block[:148] if b > 127) + sum(1 for b in block[156:] if b > 127)
+    if stored != unsigned - 256 * high:
+        raise ValueError("bad checksum")
+
+
+def _pax_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError as exc:
+        raise LayerError("corrupt pax size in layer tar") from exc
+    if size < 0:
+        raise LayerError("corrupt pax size in layer tar")
+    return size
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
@@ -158,6 +120,198 @@ def _parse_pax(data: bytes) -> dict[str, str]:
     return records
 
 
+class TarReader:
+    """Headers of a tar stream, one member at a time; `content()` reads the current one's data.
+
+    Iterating yields `(name, type, size, linkname)`: the name as stored (pax and GNU long
+    names applied), the type byte as an int, the data size (0 for members that carry no
+    data) and the link target. Raises LayerError for anything that is not a complete,
+    well-formed tar.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buffer = b""
+        self._buffer_at = 0  # stream offset (from where reading began) of _buffer[0]
+        self._read_at = 0  # stream offset the underlying stream is at
+        self._base = 0
+        self._length: int | None = None
+        try:
+            if stream.seekable():
+                self._base = stream.tell()
+                self._length = stream.seek(0, 2) - self._base
+                stream.seek(self._base)
+        except (OSError, ValueError):
+            self._length = None
+        self.data_offset = 0  # where the current member's data starts
+        self.name = ""  # the current member's name, for messages
+        self._data_size = 0
+        self._cut_in_data = False  # the stream ended inside a member's data
+
+    # -- the window over the stream ---------------------------------------------------
+    def _read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            chunk = self._stream.read(remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._read_at += len(data)
+        return data
+
+    def _get(self, pos: int, size: int) -> bytes:
+        """Bytes [pos, pos + size) of the stream (fewer at its end); `pos` never goes back."""
+        offset = pos - self._buffer_at
+        end = offset + size
+        if end <= len(self._buffer):
+            return self._buffer[offset:end]
+        if offset < len(self._buffer):
+            keep = self._buffer[offset:]
+        else:
+            keep = b""
+            gap = pos - self._read_at
+            if gap > 0 and not self._skip(gap):
+                self._buffer, self._buffer_at = b"", self._read_at
+                self._cut_in_data = True
+                return b""
+        data = self._read(max(size - len(keep), _WINDOW))
+        self._buffer = keep + data if keep else data
+        self._buffer_at = pos
+        return self._buffer[:size]
+
+    def _skip(self, size: int) -> bool:
+        if self._length is not None:
+            if self._read_at + size > self._length:
+                return False
+            self._read_at += size
+            self._stream.seek(self._base + self._read_at)
+            return True
+        while size > 0:
+            chunk = self._stream.read(min(size, _SKIP_CHUNK))
+            if not chunk:
+                return False
+            size -= len(chunk)
+            self._read_at += len(chunk)
+        return True
+
+    def _extension(self, pos: int, size: int, what: str) -> bytes:
+        if size > MAX_HEADER_EXTENSION:
+            raise LayerError(
+                f"layer tar has a {what} of {size} bytes (more than {MAX_HEADER_EXTENSION} is refused)"
+            )
+        data = self._get(pos, size)
+        if len(data) < size:
+            raise LayerError(f"layer tar is truncated in a {what}")
+        return data
+
+    # -- members ----------------------------------------------------------------------
+    def content(self, cap: int) -> bytes:
+        """The first `cap` bytes of the current member's data (all of it when smaller)."""
+        size = min(self._data_size, cap)
+        data = self._get(self.data_offset, size)
+        if len(data) < size:
+            raise LayerError(f"layer tar is truncated inside {self.name}")
+        return data
+
+    def __iter__(self) -> Iterator[tuple[str, int, int, str]]:
+        pos = 0
+        pending: dict[str, str] = {}
+        global_pax: dict[str, str] = {}
+        length = self._length
+        adler32 = zlib.adler32
+        while True:
+            offset = pos - self._buffer_at
+            if 0 <= offset <= len(self._buffer) - BLOCK:
+                block = self._buffer[offset : offset + BLOCK]
+            else:
+                block = self._header_block(pos)
+            if block == _ZERO_BLOCK:
+                self._drain()
+                return
+            # The fast path: an ASCII header with plain octal fields (see the module's notes).
+            try:
+                field = block[148:156]
+                try:
+                    fast = block.isascii() and int(field.strip(b" \0"), 8) == (
+                        (adler32(block) & 0xFFFF) - (adler32(field) & 0xFFFF) + 256
+                    )
+                except ValueError:
+                    fast = False
+                if not fast:
+                    _check(block)
+                try:
+                    size = int(block[124:136].strip(b" \0") or b"0", 8)
+                except ValueError:
+                    size = _number(block[124:136])
+                if size < 0:
+                    raise ValueError("negative size")
+            except (ValueError, IndexError) as exc:
+                where = "not a tar" if pos == 0 else f"corrupt tar header at byte {pos}"
+                raise LayerError(f"layer is {where}") from exc
+            kind = block[156]
+            end = block.find(0, 0, 100)
+            name = (block[:end] if end >= 0 else block[:100]).decode("utf-8", "surrogateescape")
+            if block[345] and block[257:265] == b"ustar\x0000":
+                name = f"{_text(block[345:500])}/{name}"
+            data_at = pos + BLOCK
+            padded = -(-size // BLOCK) * BLOCK
+            if kind in _PAX_TYPES or kind == _GLOBAL_PAX:
+                records = _parse_pax(self._extension(data_at, size, "pax header"))
+                (global_pax if kind == _GLOBAL_PAX else pending).update(records)
+                pos = data_at + padded
+                continue
+            if kind in (_LONGNAME, _LONGLINK):
+                data = self._extension(data_at, size, "GNU long name")
+                value = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                pending["path" if kind == _LONGNAME else "linkpath"] = value
+                pos = data_at + padded
+                continue
+            if kind == _AREGTYPE:
+                # Pre-POSIX tars mark directories by a trailing slash only. Never apply this to a
+                # typed header: a pax-overridden name may be cut at 100 bytes right after a slash.
+                kind = _DIRTYPE if name.endswith("/") else _REGTYPE
+            linkname = _text(block[157:257]) if kind in (_LNKTYPE, _SYMTYPE) else ""
+            if pending or global_pax:
+                overrides = {**global_pax, **pending}
+                pending = {}
+                name = overrides.get("path", name)
+                linkname = overrides.get("linkpath", linkname)
+                if "size" in overrides:
+                    size = _pax_size(overrides["size"])
+                    padded = -(-size // BLOCK) * BLOCK
+            if kind not in _HAS_DATA:
+                size = padded = 0
+            self.name = name
+            self.data_offset = data_at
+            self._data_size = size
+            pos = data_at + padded
+            if length is not None and pos > length:
+                raise LayerError(f"layer tar is truncated inside {name}")
+            yield name, kind, size, linkname
+
+    def _header_block(self, pos: int) -> bytes:
+        block = self._get(pos, BLOCK)
+        if len(block) == BLOCK:
+            return block
+        if block:
+            raise LayerError("layer tar is truncated in a header")
+        if pos == 0:
+            raise LayerError("layer is empty, not a tar")
+        if self._cut_in_data:
+            raise LayerError(f"layer tar is truncated inside {self.name}")
+        raise LayerError("layer tar is truncated: it ends without the end-of-archive block")
+
+    def _drain(self) -> None:
+        """Read to the end, so that decompressors and digest checks see every byte."""
+        if self._length is not None:
+            return
+        while self._stream.read(_SKIP_CHUNK):
+            pass
+
+
 ContentWanted = Callable[[TarMember], int | None]
 
 
@@ -168,67 +322,12 @@ def iter_members(
 
     Raises LayerError for anything that is not a complete, well-formed tar.
     """
-    cursor = _Cursor(stream)
-    pending: dict[str, str] = {}
-    global_pax: dict[str, str] = {}
-    while True:
-        header_at = cursor.pos
-        block = cursor.read(BLOCK)
-        if not block:
-            if header_at == 0:
-                raise LayerError("layer is empty, not a tar")
-            raise LayerError("layer tar is truncated: it ends without the end-of-archive block")
-        if len(block) < BLOCK:
-            raise LayerError("layer tar is truncated in a header")
-        if block == _ZERO_BLOCK:
-            cursor.drain()
-            return
-        try:
-            name, kind, size, linkname = _decode_header(block)
-        except (ValueError, IndexError) as exc:
-            where = "not a tar" if header_at == 0 else f"corrupt tar header at byte {header_at}"
-            raise LayerError(f"layer is {where}") from exc
-        padded = -(-size // BLOCK) * BLOCK
-        if kind in _PAX_TYPES or kind == tarfile.XGLTYPE:
-            data = cursor.read(size)
-            if len(data) < size or not cursor.skip(padded - size):
-                raise LayerError("layer tar is truncated in a pax header")
-            records = _parse_pax(data)
-            (global_pax if kind == tarfile.XGLTYPE else pending).update(records)
-            continue
-        if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
-            data = cursor.read(size)
-            if len(data) < size or not cursor.skip(padded - size):
-                raise LayerError("layer tar is truncated in a GNU long name")
-            value = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            key = "path" if kind == tarfile.GNUTYPE_LONGNAME else "linkpath"
-            pending[key] = value
-            continue
-        overrides = {**global_pax, **pending} if pending or global_pax else pending
-        pending = {}
-        if "size" in overrides:
-            try:
-                size = int(overrides["size"])
-            except ValueError as exc:
-                raise LayerError("corrupt pax size in layer tar") from exc
-            padded = -(-size // BLOCK) * BLOCK
-        has_data = kind in _DATA_TYPES or kind not in _KNOWN_TYPES
-        member = TarMember(
-            name=overrides.get("path", name),
-            type=kind,
-            size=size if has_data else 0,
-            linkname=overrides.get("linkpath", linkname),
-            data_offset=cursor.pos,
-        )
+    reader = TarReader(stream)
+    for name, kind, size, linkname in reader:
+        member = TarMember(name, bytes((kind,)), size, linkname, reader.data_offset)
         content: bytes | None = None
-        consumed = 0
-        if has_data and want_content is not None:
+        if want_content is not None and kind in _HAS_DATA:
             cap = want_content(member)
             if cap is not None:
-                content = cursor.read(min(size, cap))
-                consumed = len(content)
-                if consumed < min(size, cap):
-                    raise LayerError(f"layer tar is truncated inside {member.name}")
-        if has_data and not cursor.skip(padded - consumed):
-            raise LayerError(f"layer tar is truncated inside {member.name}")
+                content = reader.content(cap)
         yield member, content

@@ -1,6 +1,7 @@
 """One layer tar -> a `LayerAnalysis`: entries, whiteouts and the few contents we need.
 
-A pure function of the layer's bytes: no knowledge of other layers or of the image.
+A pure function of the layer's bytes (and of the kept-content budget, when one runs out):
+no knowledge of other layers or of the image.
 """
 
 from __future__ import annotations
@@ -8,68 +9,100 @@ from __future__ import annotations
 import tarfile
 from typing import BinaryIO
 
-from imgaudit.layers.paths import basename, normalize, parent
-from imgaudit.layers.tarstream import TarMember, iter_members
-from imgaudit.layers.wanted import content_cap
+from imgaudit.layers.paths import normalize_entry, parent
+from imgaudit.layers.tarstream import TarReader
+from imgaudit.layers.wanted import ContentBudget, content_cap
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
+_KINDS: dict[int, EntryKind] = {t[0]: EntryKind.FILE for t in tarfile.REGULAR_TYPES}
+_KINDS.update(
+    {
+        tarfile.DIRTYPE[0]: EntryKind.DIR,
+        tarfile.SYMTYPE[0]: EntryKind.SYMLINK,
+        tarfile.LNKTYPE[0]: EntryKind.HARDLINK,
+    }
+)
+_FILE, _DIR, _SYMLINK, _HARDLINK, _OTHER = (
+    EntryKind.FILE,
+    EntryKind.DIR,
+    EntryKind.SYMLINK,
+    EntryKind.HARDLINK,
+    EntryKind.OTHER,
+)
 
-def _kind(member: TarMember) -> EntryKind:
-    if member.is_regular:
-        return EntryKind.FILE
-    if member.type == tarfile.DIRTYPE:
-        return EntryKind.DIR
-    if member.type == tarfile.SYMTYPE:
-        return EntryKind.SYMLINK
-    if member.type == tarfile.LNKTYPE:
-        return EntryKind.HARDLINK
-    return EntryKind.OTHER
 
-
-def _want(member: TarMember) -> int | None:
-    path = normalize(member.name)
-    if path is None:
+def _whiteout(path: str) -> LayerEntry | None:
+    """The entry a `.wh.` name stands for; None for AUFS bookkeeping (`.wh..wh.*`)."""
+    directory, _, name = path.rpartition("/")
+    if name == OPAQUE_MARKER:
+        return LayerEntry(directory, EntryKind.OPAQUE)
+    if name.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
         return None
-    return content_cap(path, member.size)
+    target = name[len(WHITEOUT_PREFIX) :]
+    return LayerEntry(f"{directory}/{target}" if directory else target, EntryKind.WHITEOUT)
 
 
-def analyze_layer(stream: BinaryIO) -> LayerAnalysis:
-    """Read a decompressed layer tar once, keeping headers and a few small contents."""
+def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> LayerAnalysis:
+    """Read a decompressed layer tar once, keeping headers and a few small contents.
+
+    `budget` bounds the kept contents of a whole image (a fresh one bounds this layer alone).
+    """
+    budget = budget or ContentBudget()
+    refused_before = budget.refused
     entries: list[LayerEntry] = []
+    append = entries.append
     contents: dict[str, bytes] = {}
     warnings: list[str] = []
-    for member, content in iter_members(stream, _want):
-        path = normalize(member.name)
-        if path is None:
-            warnings.append(f"ignored tar entry that escapes the image root: {member.name!r}")
-            continue
+    reader = TarReader(stream)
+    kinds_get = _KINDS.get
+    # tuple.__new__ builds the named tuple without its Python-level __new__: 0.14 vs 0.34 us.
+    new, entry_type = tuple.__new__, LayerEntry
+    for name, type_code, size, linkname in reader:
+        # The common name needs no cleaning: no leading `/` or `.`, no `//`, no `/.`.
+        if name[:1] in ("/", ".") or "//" in name or "/." in name:
+            path = normalize_entry(name)
+            if path is None:
+                warnings.append(f"ignored tar entry that escapes the image root: {name!r}")
+                continue
+        else:
+            path = name[:-1] if name[-1:] == "/" else name
         if not path:
             continue  # the root directory itself
-        name = basename(path)
-        if name.startswith(WHITEOUT_PREFIX):
-            if name == OPAQUE_MARKER:
-                entries.append(LayerEntry(parent(path), EntryKind.OPAQUE))
-            elif not name.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
-                # `.wh..wh.*` other than the opaque marker is AUFS bookkeeping: no meaning here.
-                target = parent(path)
-                target = f"{target}/{name[len(WHITEOUT_PREFIX) :]}" if target else name[4:]
-                entries.append(LayerEntry(target, EntryKind.WHITEOUT))
+        if ".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
+            whiteout = _whiteout(path)
+            if whiteout is not None:
+                append(whiteout)
             continue
-        kind = _kind(member)
-        link: str | None = None
-        if kind is EntryKind.HARDLINK:
-            link = normalize(member.linkname)
-            if link is None or not link:
+        kind = kinds_get(type_code, _OTHER)
+        if kind is _FILE:
+            append(new(entry_type, (path, _FILE, size, None)))
+            cap = content_cap(path, size)
+            if cap is not None and budget.take(min(cap, size)):
+                contents[path] = reader.content(cap)
+        elif kind is _DIR:
+            append(new(entry_type, (path, _DIR, 0, None)))
+        elif kind is _HARDLINK:
+            link = normalize_entry(linkname)
+            if not link:
                 warnings.append(
-                    f"ignored hard link {path!r} whose target escapes the image root: {member.linkname!r}"
+                    f"ignored hard link {path!r} whose target escapes the image root: {linkname!r}"
                 )
                 continue
-        elif kind is EntryKind.SYMLINK:
-            link = member.linkname
-        entries.append(LayerEntry(path, kind, member.size if kind is EntryKind.FILE else 0, link))
-        if content is not None:
-            contents[path] = content
+            append(LayerEntry(path, _HARDLINK, 0, link))
+        elif kind is _SYMLINK:
+            append(LayerEntry(path, _SYMLINK, 0, linkname))
+        else:
+            append(LayerEntry(path, _OTHER))
+    if budget.refused > refused_before:
+        warnings.append(
+            f"{budget.refused - refused_before} small files (package lists, lock files) were not kept: "
+            f"the image's kept contents exceed {budget.limit // (1 << 20)} MiB; "
+            "classification may miss what they would have told"
+        )
     return LayerAnalysis(tuple(entries), contents, tuple(warnings))
+
+
+__all__ = ["OPAQUE_MARKER", "WHITEOUT_PREFIX", "analyze_layer", "parent"]

@@ -14,6 +14,8 @@ from imgaudit.layers.paths import basename
 
 KIB = 1024
 MIB = 1024 * KIB
+# All kept contents of one image together: 100 RECORD files of 8 MiB must not cost 800 MiB.
+KEPT_CONTENT_BUDGET = 128 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +84,23 @@ def content_cap(path: str, size: int) -> int | None:
                 return size
             return rule.cap if rule.prefix_ok else None
     return None
+
+
+class ContentBudget:
+    """The bytes of kept contents an image may still take; shared by the walks of its layers.
+
+    Over budget a file is simply not kept (the caller says so in the report's warnings):
+    classification loses a detail, the byte accounting loses nothing.
+    """
+
+    def __init__(self, limit: int = KEPT_CONTENT_BUDGET) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.refused = 0  # files not kept for want of budget
+
+    def take(self, size: int) -> bool:
+        if size > self.remaining:
+            self.refused += 1
+            return False
+        self.remaining -= size
+        return True

@@ -15,7 +15,6 @@ import io
 import tarfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any, BinaryIO, cast
 
 import docker
@@ -25,11 +24,13 @@ from docker.context import ContextAPI
 from docker.utils import kwargs_from_env
 
 from imgaudit.errors import LayerError, SourceError
+from imgaudit.layers.cache import LayerCache, active_cache
 from imgaudit.layers.paths import normalize, parent
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import BaseImage, BaseMethod, LayerAnalysis, Origin
 from imgaudit.sources.archive import ArchiveSource
-from imgaudit.sources.compression import compression_of, decompressed
+from imgaudit.sources.compression import DECOMPRESSION_ERRORS, compression_of, decompressed
+from imgaudit.sources.pull import PullPolicy
 from imgaudit.sources.registry.credentials import Credentials
 from imgaudit.sources.registry.source import check_platform
 from imgaudit.sources.store import JSON_CAP, BlobStore
@@ -37,14 +38,9 @@ from imgaudit.sources.store import JSON_CAP, BlobStore
 PING_TIMEOUT = 5
 # Between two chunks of a save or a pull the engine may work a while (compressing, extracting).
 ENGINE_TIMEOUT = 600
+__all__ = ["EngineSource", "PullPolicy", "connect_engine", "engine_location"]
 _ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException, OSError)
 _CHUNK = 1 << 20
-
-
-class PullPolicy(StrEnum):
-    ALWAYS = "always"
-    MISSING = "missing"
-    NEVER = "never"
 
 
 def engine_location() -> str:
@@ -76,10 +72,11 @@ def connect_engine() -> docker.DockerClient | None:
 
 @dataclass(frozen=True, slots=True)
 class _StreamedLayer:
-    analysis: LayerAnalysis
+    analysis: LayerAnalysis | None  # None: in the analysis cache under this diff_id
     size: int
     sha256: str  # of the blob as saved: for an uncompressed layer, its diff_id
     compressed: bool
+    diff_id: str | None = None  # set where the analysis is the cache's
 
 
 class _ChunkReader(io.RawIOBase):
@@ -137,8 +134,9 @@ def _looks_like_json(head: bytes) -> bool:
 class _StreamedStore(BlobStore):
     """What a streamed save left behind: small JSON members and the layers' analyses."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, cache: LayerCache | None = None) -> None:
         self.location = location
+        self.cache = cache  # layers it holds are skipped over as they stream past
         self.small: dict[str, bytes] = {}
         self.layers: dict[str, _StreamedLayer] = {}
         self.aliases: dict[str, str] = {}  # symlinks: a layer saved once for two images
@@ -235,6 +233,12 @@ def _take_member(
         return
     if not _is_layer_name(name):
         return  # a large member that is no layer: nothing in a save is, but never keep it
+    digest = _blob_digest(name)
+    if digest and store.cache and store.cache.has(digest) and compression_of(head[:4]) == "none":
+        # Docker 25+ names an uncompressed layer by its diff_id: a cached one is not walked.
+        progress(f"skipping cached layer {len(store.layers) + 1} as the engine saves it")
+        store.layers[name] = _StreamedLayer(None, size, digest, False, digest)
+        return
     progress(f"reading layer {len(store.layers) + 1} as the engine saves it")
     hashing = _HashingReader(content)
     buffered = cast(BinaryIO, io.BufferedReader(hashing, _CHUNK))
@@ -243,13 +247,68 @@ def _take_member(
         hashing.drain()
     except LayerError as exc:
         raise LayerError(f"{name}: {exc.message}", where=store.location) from exc
+    except DECOMPRESSION_ERRORS as exc:
+        raise LayerError(
+            f"{name}: compressed data is corrupt or truncated ({exc})", where=store.location
+        ) from exc
     store.layers[name] = _StreamedLayer(
         analysis, hashing.count, "sha256:" + hashing.hash.hexdigest(), compression_of(head[:4]) != "none"
     )
 
 
+def _blob_digest(name: str) -> str | None:
+    """`blobs/sha256/<hex>` (Docker 25+ saves) names its own digest."""
+    algorithm, _, hexdigest = name.removeprefix("blobs/").partition("/")
+    if name.startswith("blobs/") and algorithm == "sha256" and len(hexdigest) == 64:
+        return f"sha256:{hexdigest}"
+    return None
+
+
 def _no_progress(_: str) -> None:
     return None
+
+
+_SAVE_RECORD = "engine-save"
+
+
+def _remembered_save(cache: LayerCache, image_id: str, location: str) -> _StreamedStore | None:
+    """What an earlier save of this image left in the cache, when every layer's analysis is
+    there too: the audit then needs no `docker save` at all."""
+    record = cache.get_record(_SAVE_RECORD, image_id)
+    if not isinstance(record, dict):
+        return None
+    store = _StreamedStore(location)
+    try:
+        store.small = {str(k): bytes(v) for k, v in record["small"].items()}
+        store.aliases = {str(k): str(v) for k, v in record["aliases"].items()}
+        for name, (diff_id, size, sha256, compressed) in record["layers"].items():
+            if not cache.has(diff_id):
+                return None
+            store.layers[str(name)] = _StreamedLayer(None, int(size), str(sha256), bool(compressed), diff_id)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    # The image ID is the config's digest: the remembered config must still hash to it.
+    if not any("sha256:" + hashlib.sha256(data).hexdigest() == image_id for data in store.small.values()):
+        return None
+    return store
+
+
+def _remember_save(
+    cache: LayerCache,
+    image_id: str,
+    store: _StreamedStore,
+    names: Sequence[str],
+    diff_ids: Sequence[str | None],
+) -> None:
+    layers = {}
+    for name, diff_id in zip(names, diff_ids, strict=True):
+        streamed = store.analysis(name)
+        if streamed is None or not diff_id:
+            return
+        layers[store.resolve(name)] = (diff_id, streamed.size, streamed.sha256, streamed.compressed)
+    cache.put_record(
+        _SAVE_RECORD, image_id, {"small": dict(store.small), "aliases": dict(store.aliases), "layers": layers}
+    )
 
 
 class EngineSource(ArchiveSource):
@@ -271,16 +330,20 @@ class EngineSource(ArchiveSource):
         progress(f"finding {reference} in the engine (pull: {pull.value})")
         attributes = _local_image(client, reference, platform, pull, credentials, location)
         image_id = str(attributes.get("Id", ""))
-        store = _StreamedStore(location)
-        progress(f"the engine is saving {reference}")
-        try:
-            # By ID: a save by name would drag in other tags; the ID names exactly this image.
-            _read_save(iter(client.api.get_image(image_id, chunk_size=_CHUNK)), store, progress)
-        except _ENGINE_ERRORS as exc:
-            raise SourceError(
-                f"the engine failed to save {reference} ({type(exc).__name__})", where=location
-            ) from exc
+        cache = active_cache()
+        remembered = _remembered_save(cache, image_id, location) if cache else None
+        store = remembered or _StreamedStore(location, cache)
+        if remembered is None:
+            progress(f"the engine is saving {reference}")
+            try:
+                # By ID: a save by name would drag in other tags; the ID names exactly this image.
+                _read_save(iter(client.api.get_image(image_id, chunk_size=_CHUNK)), store, progress)
+            except _ENGINE_ERRORS as exc:
+                raise SourceError(
+                    f"the engine failed to save {reference} ({type(exc).__name__})", where=location
+                ) from exc
         self._streamed = store
+        self._cache = cache
         super().__init__(store, "docker-engine", None, None, warn)
         details = {"image_id": image_id}
         tags = [str(t) for t in attributes.get("RepoTags") or []]
@@ -292,6 +355,9 @@ class EngineSource(ArchiveSource):
         if platform:
             check_platform(self._info, platform, f"{reference} ({location})")
         self._check_layer_digests()
+        if cache and remembered is None:
+            names = [ref.name for ref in self._chosen.layers]
+            _remember_save(cache, image_id, store, names, [d.diff_id for d in self._layers])
         self._base = _local_base(client, attributes, [d.diff_id or "" for d in self._layers], location)
 
     def _check_layer_digests(self) -> None:
@@ -316,7 +382,17 @@ class EngineSource(ArchiveSource):
 
     def analysis(self, index: int) -> LayerAnalysis | None:
         streamed = self._streamed.analysis(self._chosen.layers[index].name)
-        return streamed.analysis if streamed else None
+        if streamed is None:
+            return None
+        if streamed.analysis is not None:
+            return streamed.analysis
+        cached = self._cache.get(streamed.diff_id) if self._cache else None
+        if cached is None:
+            raise SourceError(
+                f"layer {index}'s cached analysis vanished during the run; run again (or with --no-cache)",
+                where=self._streamed.location,
+            )
+        return cached
 
     def base_hint(self) -> BaseImage | None:
         return self._base

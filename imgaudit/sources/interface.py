@@ -33,6 +33,13 @@ class ImageSource(ABC):
         the manifest that orders them); None means: read it with `open_layer`."""
         return None
 
+    @property
+    def trusts_diff_ids(self) -> bool:
+        """Whether the config's diff_ids may key the analysis cache without hashing the layers:
+        true where the layers and the config come from one place that is as trusted as the
+        image (a file, a local engine); a registry's layers are hashed as they are read."""
+        return True
+
     def base_hint(self) -> BaseImage | None:
         """The base image as the source knows it (a local engine image), or None."""
         return None

@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from docker import DockerClient
+from typing import TYPE_CHECKING
 
 from imgaudit.errors import SourceError
 from imgaudit.sources.archive import open_path
-from imgaudit.sources.daemon import EngineSource, PullPolicy, connect_engine, engine_location
 from imgaudit.sources.interface import ImageSource
-from imgaudit.sources.registry import Credentials, open_registry, parse_reference
+from imgaudit.sources.pull import PullPolicy
+
+if TYPE_CHECKING:  # the Docker SDK and the registry client load only when an image needs them
+    from docker import DockerClient
+
+    from imgaudit.sources.registry import Credentials
 
 ENGINE_SCHEME = "docker://"
 REGISTRY_SCHEME = "registry://"
@@ -45,6 +48,8 @@ def open_reference(
     """Open what `reference` names; `progress` hears about an engine image as it streams."""
     remote = remote or RemoteOptions()
     if reference.startswith(ENGINE_SCHEME):
+        from imgaudit.sources.daemon import connect_engine, engine_location
+
         name = reference[len(ENGINE_SCHEME) :]
         client = connect_engine()
         if client is None:
@@ -57,6 +62,9 @@ def open_reference(
         return open_path(path, image, platform, warn)
     if _looks_like_path(reference):
         raise SourceError("no such archive or image layout", where=reference)
+    from imgaudit.sources.daemon import connect_engine
+    from imgaudit.sources.registry import parse_reference
+
     parse_reference(reference)  # a bad name is an error before any engine or network is asked
     client = connect_engine()
     if client is not None:
@@ -77,6 +85,8 @@ def _engine(
     warn: Callable[[str], None],
     progress: Callable[[str], None] | None,
 ) -> ImageSource:
+    from imgaudit.sources.daemon import EngineSource
+
     try:
         return EngineSource(client, name, platform, remote.pull, remote.credentials, warn, progress)
     except BaseException:
@@ -87,6 +97,8 @@ def _engine(
 def _registry(
     name: str, platform: str | None, remote: RemoteOptions, warn: Callable[[str], None]
 ) -> ImageSource:
+    from imgaudit.sources.registry import open_registry
+
     return open_registry(
         name, platform=platform, credentials=remote.credentials, insecure=remote.insecure, warn=warn
     )

@@ -84,3 +84,26 @@ def test_missing_image_is_pulled(docker_engine: Engine, app_image: str, plain_re
         [*docker, "image", "inspect", "-f", "{{.Id}}", remote], capture_output=True, text=True
     )
     assert inspected.returncode == 0 and inspected.stdout.strip() == report["image"]["id"]
+
+
+def test_a_warm_engine_audit_asks_for_no_save(
+    docker_engine: Engine, app_image: str, layer_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: with every layer cached, the image is inspected, never saved."""
+    import json
+
+    import docker.api.client
+    from click.testing import CliRunner
+
+    from imgaudit.cli import main
+
+    cold = run_imgaudit([f"docker://{app_image}"], _engine_env(docker_engine)).json()  # fills the cache
+
+    def no_save(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("docker save was asked for an image whose layers are all cached")
+
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.host)
+    monkeypatch.setattr(docker.api.client.APIClient, "get_image", no_save)
+    result = CliRunner().invoke(main, [f"docker://{app_image}", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert comparable(json.loads(result.stdout)) == comparable(cold)

@@ -233,3 +233,58 @@ def test_the_engine_is_found_through_the_current_docker_context(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     assert engine_location() == host
     assert connect_engine() is None  # that engine does not answer: plain names go to registries
+
+
+class _NoSave(FakeClient):
+    def __init__(self, images: dict[str, dict[str, Any]]) -> None:
+        super().__init__(b"", images)
+        self.api.get_image = self._refuse  # type: ignore[method-assign]
+
+    @staticmethod
+    def _refuse(image: str, chunk_size: int) -> Iterator[bytes]:
+        raise AssertionError("the engine was asked to save an image whose layers are all cached")
+
+
+@pytest.mark.parametrize("layout", ["docker-classic", "docker-oci"])
+def test_a_warm_engine_audit_saves_nothing(tmp_path: Path, layer_cache: Path, layout: str) -> None:
+    image = build(SPEC)
+    files = (
+        classic_files([image]) if layout == "docker-classic" else layout_files([image], docker_manifest=True)
+    )
+    archive = write_tar(files, tmp_path / "saved.tar").read_bytes()
+    images = {"app": _attrs(image.config_digest, ["example/app:latest"], image.diff_ids)}
+    cold = _engine_report(archive, images, "example/app")
+    client = cast(docker.DockerClient, _NoSave(images))
+    with EngineSource(client, "example/app", None, PullPolicy.MISSING, None, lambda _: None) as source:
+        warm = audit(source)
+    assert _figures(warm) == _figures(cold)
+    assert warm.image == cold.image
+    assert [x.descriptor for x in warm.layers] == [x.descriptor for x in cold.layers]
+
+
+def test_cached_layers_of_a_streamed_save_are_skipped_not_walked(
+    tmp_path: Path, layer_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Docker 25+ saves name uncompressed layers by diff_id: a cached one is not walked.
+    base = SPEC.layers[0]
+    first = build(ImageSpec(layers=[base], tags=("example/base:latest",)))
+    archive = write_tar(layout_files([first], docker_manifest=True), tmp_path / "base.tar")
+    images = {"base": _attrs(first.config_digest, ["example/base:latest"], first.diff_ids)}
+    _engine_report(archive.read_bytes(), images, "example/base")  # fills the cache
+
+    import imgaudit.sources.daemon as daemon
+
+    walked: list[int] = []
+    original = daemon.analyze_layer
+
+    def counting(stream: Any, *args: Any) -> Any:
+        walked.append(1)
+        return original(stream, *args)
+
+    monkeypatch.setattr(daemon, "analyze_layer", counting)
+    image = build(SPEC)
+    path = write_tar(layout_files([image], docker_manifest=True), tmp_path / "saved.tar")
+    images = {"app": _attrs(image.config_digest, ["example/app:latest"], image.diff_ids)}
+    report = _engine_report(path.read_bytes(), images, "example/app")
+    assert len(walked) == len(SPEC.layers) - 1
+    assert _figures(report) == _figures(audit_path(path))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -244,3 +247,47 @@ def test_an_expired_token_is_renewed_mid_pull() -> None:
             registry.tokens.clear()  # every token issued so far expires
             assert audit(source).total_bytes
         assert sum(path.startswith("/token") for path, _ in registry.log) == 2
+
+
+def _blob_requests(registry: FakeRegistry, digests: list[str]) -> list[str]:
+    return [d for path, _ in registry.log for d in digests if path.endswith(f"/blobs/{d}")]
+
+
+def test_cached_layers_are_not_downloaded(registry: FakeRegistry, layer_cache: Path) -> None:
+    base = build(ImageSpec(layers=SPEC.layers[:1]), "gzip")
+    image = build(SPEC, "gzip")
+    registry.push("team/base", "1", base)
+    registry.push("team/app", "1", image)
+    layer_digests = [digest for digest, _ in image.layer_blobs]
+    pull_report(registry, "team/base:1")  # caches the shared layer, checked against its diff_id
+    assert _blob_requests(registry, layer_digests) == layer_digests[:1]
+    cold = pull_report(registry, "team/app:1")
+    assert _blob_requests(registry, layer_digests) == layer_digests  # the base layer: not again
+    warm = pull_report(registry, "team/app:1")
+    assert _blob_requests(registry, layer_digests) == layer_digests  # nothing at all
+    assert figures(warm) == figures(cold)
+
+
+def test_a_registry_layer_that_does_not_match_its_diff_id_is_not_cached(
+    registry: FakeRegistry, layer_cache: Path
+) -> None:
+    honest = build(SPEC, "gzip")
+    other = build(ImageSpec(layers=[Layer([file("bin/busybox", 40_000, seed=5)])]), "gzip")
+    # The manifest names another blob (its digest checks out); the config keeps the old diff_id.
+    manifest = json.loads(honest.manifest)
+    manifest["layers"][0].update(digest=other.layer_blobs[0][0], size=len(other.layer_blobs[0][1]))
+    manifest_bytes = json.dumps(manifest).encode()
+    image = dataclasses.replace(
+        honest,
+        manifest=manifest_bytes,
+        manifest_digest="sha256:" + hashlib.sha256(manifest_bytes).hexdigest(),
+        layer_blobs=[other.layer_blobs[0], *honest.layer_blobs[1:]],
+    )
+    registry.push("team/liar", "1", image)
+    pull_report(registry, "team/liar:1")
+    from imgaudit.layers.cache import active_cache
+
+    cache = active_cache()
+    assert cache is not None
+    assert not cache.has(image.diff_ids[0])
+    assert cache.has(image.diff_ids[1])

@@ -1,0 +1,223 @@
+"""The per-layer analysis cache: a layer's facts, keyed by its `diff_id`, reused across runs.
+
+A `LayerAnalysis` is a pure function of the layer's uncompressed bytes, and a diff_id names
+those bytes, so an analysis read once serves every later audit of any image that ships the
+same layer (a shared base, an unchanged dependency layer). Entries live in the user cache
+directory (`platformdirs`; `IMGAUDIT_CACHE_DIR` overrides it, tests point it at a temporary
+directory) and obey four rules:
+
+- versioned: the directory and every entry carry a hash of the analysis code (walk, tar
+  reader, kept-file rules, path cleaning) and of this format, so an analysis made by other
+  code is never read;
+- verified: an entry holds a blake2b digest of its payload; a corrupt, truncated or
+  foreign entry reads as a miss (and the next write replaces it);
+- atomic: written to a temporary file in the same directory, then renamed over the entry,
+  so two concurrent runs each leave a whole entry and the last rename wins;
+- bounded: after a write, the least recently used entries (by mtime, touched on every hit)
+  go until the cache is under its size bound.
+
+The payload is `marshal` data (columns: paths, kind codes, sizes, link targets; kept
+contents; warnings), compressed with zlib level 1: marshal loads 10^5 strings in
+milliseconds, never runs code, and only ever reads bytes whose digest matched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
+
+CACHE_DIR_ENV = "IMGAUDIT_CACHE_DIR"
+NO_CACHE_ENV = "IMGAUDIT_NO_CACHE"
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: a few hundred layers of a few thousand files each
+_FORMAT = b"imgaudit-layer-cache 1"
+_MAGIC = b"IMGAUDIT-LAYER\n"
+_DIGEST_SIZE = 32
+_KIND_CODES = {kind: index for index, kind in enumerate(EntryKind)}
+_KINDS = list(EntryKind)
+# The modules whose code decides what an analysis holds: any change to them is a new version.
+_ANALYSIS_MODULES = ("walk.py", "tarstream.py", "wanted.py", "paths.py", "cache.py")
+
+
+def _code_version() -> str:
+    digest = hashlib.blake2b(_FORMAT, digest_size=8)
+    digest.update(sys.version.encode())  # marshal's format follows the interpreter
+    here = Path(__file__).parent
+    for name in _ANALYSIS_MODULES:
+        with contextlib.suppress(OSError):
+            digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _encode(analysis: LayerAnalysis) -> bytes:
+    entries = analysis.entries
+    columns = (
+        [e.path for e in entries],
+        bytes(_KIND_CODES[e.kind] for e in entries),
+        [e.size for e in entries],
+        {i: e.link for i, e in enumerate(entries) if e.link is not None},
+        dict(analysis.contents),
+        list(analysis.warnings),
+    )
+    return zlib.compress(marshal.dumps(columns), 1)
+
+
+def _decode(payload: bytes) -> LayerAnalysis:
+    paths, kinds, sizes, links, contents, warnings = marshal.loads(zlib.decompress(payload))
+    kind_of = _KINDS
+    new, entry = tuple.__new__, LayerEntry  # the named tuple without its Python-level __new__
+    if links:
+        entries = tuple(
+            new(entry, (path, kind_of[code], size, links.get(i)))
+            for i, (path, code, size) in enumerate(zip(paths, kinds, sizes, strict=True))
+        )
+    else:
+        entries = tuple(
+            new(entry, (path, kind_of[code], size, None))
+            for path, code, size in zip(paths, kinds, sizes, strict=True)
+        )
+    return LayerAnalysis(entries, contents, tuple(warnings))
+
+
+def _key(diff_id: str) -> str | None:
+    algorithm, _, hexdigest = diff_id.partition(":")
+    if algorithm != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+        return None  # only a well-formed digest names a file here
+    return hexdigest
+
+
+class LayerCache:
+    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.root = root
+        self.version = _code_version()
+        self.directory = root / f"layers-{self.version}"
+        self.max_bytes = max_bytes
+
+    def _path(self, diff_id: str | None) -> Path | None:
+        key = _key(diff_id) if diff_id else None
+        return self.directory / f"{key}.layer" if key else None
+
+    def _header(self, diff_id: str) -> bytes:
+        return _MAGIC + self.version.encode() + b"\n" + diff_id.encode() + b"\n"
+
+    def has(self, diff_id: str | None) -> bool:
+        """Whether an entry exists (cheap; `get` still verifies it)."""
+        path = self._path(diff_id)
+        return path is not None and path.is_file()
+
+    def get(self, diff_id: str | None) -> LayerAnalysis | None:
+        path = self._path(diff_id)
+        payload = self._read(path, diff_id) if path is not None and diff_id else None
+        if payload is None:
+            return None
+        try:
+            return _decode(payload)
+        except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
+            return None  # written by a buggy run: a miss, and the next write replaces it
+
+    def put(self, diff_id: str | None, analysis: LayerAnalysis) -> None:
+        """Store an analysis; a cache that cannot be written is silently skipped."""
+        path = self._path(diff_id)
+        if path is not None and diff_id:
+            self._write(path, diff_id, _encode(analysis))
+
+    def get_record(self, kind: str, digest: str) -> object | None:
+        """A small marshal-able value another stage stored under a digest (see `put_record`)."""
+        key = _key(digest)
+        payload = self._read(self.directory / f"{kind}-{key}.record", f"{kind} {digest}") if key else None
+        if payload is None:
+            return None
+        try:
+            value: object = marshal.loads(zlib.decompress(payload))
+        except (ValueError, EOFError, TypeError, zlib.error):
+            return None
+        return value
+
+    def put_record(self, kind: str, digest: str, value: dict[str, Any]) -> None:
+        """Store what an engine save told about an image (its config, manifest and layer
+        names), so that a later run needs no save at all. Readers re-check what they can."""
+        key = _key(digest)
+        if key:
+            payload = zlib.compress(marshal.dumps(value), 1)
+            self._write(self.directory / f"{kind}-{key}.record", f"{kind} {digest}", payload)
+
+    def _read(self, path: Path, name: str) -> bytes | None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        header = self._header(name)
+        body = data[len(header) :]
+        if not data.startswith(header) or len(body) < _DIGEST_SIZE:
+            return None
+        digest, payload = body[:_DIGEST_SIZE], body[_DIGEST_SIZE:]
+        if hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() != digest:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently *used*: a hit counts
+        return payload
+
+    def _write(self, path: Path, name: str, payload: bytes) -> None:
+        data = self._header(name) + hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() + payload
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(data)
+                Path(temporary).replace(path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    Path(temporary).unlink()
+                raise
+            self._evict()
+        except OSError:
+            return
+
+    def _evict(self) -> None:
+        """Drop the least recently used entries (any version) until under the bound."""
+        entries: list[tuple[float, int, Path]] = []
+        for directory in self.root.glob("layers-*"):
+            for path in directory.iterdir():
+                with contextlib.suppress(OSError):
+                    stat = path.stat()
+                    entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return
+        # Other versions' entries first (no run reads them), then the current ones by age.
+        for _, size, path in sorted(entries, key=lambda e: (e[2].parent == self.directory, e[0])):
+            if total <= self.max_bytes:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+
+
+_disabled = False
+
+
+def disable() -> None:
+    """`--no-cache`: this process neither reads nor writes the cache."""
+    global _disabled
+    _disabled = True
+
+
+def active_cache() -> LayerCache | None:
+    """The cache this run uses, or None when disabled (`--no-cache`, IMGAUDIT_NO_CACHE=1)."""
+    if _disabled or os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
+        return None
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return LayerCache(Path(configured))
+    from platformdirs import user_cache_dir
+
+    return LayerCache(Path(user_cache_dir("imgaudit")) / "analysis")
