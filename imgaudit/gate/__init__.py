@@ -64,7 +64,11 @@ class Thresholds:
         for item in self.max_category:
             category, limit = _keyed("--max-category", item)
             rules.append(MaxCategory(category, _parsed("--max-category", limit, parse_amount)))
-        rules.extend(MaxWasted(_parsed("--max-wasted", item, parse_amount)) for item in self.max_wasted)
+        for item in self.max_wasted:
+            # `30%user`: of the layers above the first, as dive's highestUserWastedPercent
+            of_user = item.strip().lower().endswith("%user")
+            text = item.strip()[: -len("user")] if of_user else item
+            rules.append(MaxWasted(_parsed("--max-wasted", text, parse_amount), of_user_layers=of_user))
         if self.min_efficiency is not None:
             rules.append(MinEfficiency(_parsed("--min-efficiency", self.min_efficiency, parse_ratio)))
         if self.max_removable is not None:

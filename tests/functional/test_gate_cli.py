@@ -213,7 +213,7 @@ def test_bad_flags_exit_2_with_one_line(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{", "not a JSON report"),
+        ("{", "the report is not valid JSON"),
         ('{"schema": "imgaudit/report/v2"}', "written by a newer imgaudit"),
         ('{"schema": "imgaudit/report/v1", "image": []}', "malformed report: image should be an object"),
         ('{"hello": 1}', "not an imgaudit report"),
