@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -30,7 +30,15 @@ from imgaudit.report import json as json_report
 from imgaudit.report import markdown
 from imgaudit.report.gate_console import render_comparison
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
-from imgaudit.report.outputs import FORMAT_HELP, emit, parse_outputs, write_console, write_text
+from imgaudit.report.outputs import (
+    FORMAT_HELP,
+    emit,
+    parse_outputs,
+    printable,
+    safe_console,
+    write_console,
+    write_text,
+)
 from imgaudit.sources.daemon import PullPolicy
 from imgaudit.sources.registry import Credentials
 from imgaudit.sources.resolve import RemoteOptions, open_reference
@@ -44,6 +52,22 @@ class DefaultGroup(click.Group):
 
     default_command = "audit"
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own errors (an unknown option, a missing argument) as the one line every
+        other error is, instead of usage, hint and message on three lines."""
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.ClickException as error:
+            click.echo(f"imgaudit: error: {printable(error.format_message())}", err=True)
+            sys.exit(EXIT_ERROR)
+        except click.Abort:
+            click.echo("imgaudit: interrupted", err=True)
+            sys.exit(130)
+        if isinstance(result, int) and result:  # `ctx.exit(n)` returns n without standalone mode
+            sys.exit(result)
+        return result
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
@@ -55,7 +79,7 @@ class DefaultGroup(click.Group):
 def _fail(error: ImgauditError, debug: bool) -> NoReturn:
     if debug:
         raise error
-    click.echo(f"imgaudit: error: {error}", err=True)
+    click.echo(f"imgaudit: error: {printable(str(error))}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -72,7 +96,7 @@ def error_boundary(debug: bool) -> Iterator[None]:
 
 
 def _stderr_console() -> Console:
-    return Console(stderr=True, no_color="NO_COLOR" in os.environ)
+    return safe_console(sys.stderr, no_color="NO_COLOR" in os.environ)
 
 
 def _warn(console: Console) -> Callable[[str], None]:
@@ -332,7 +356,7 @@ def _write(path: Path, text: str) -> None:
 @click.option(
     "--context",
     "context_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The build context (pyproject.toml): the Dockerfile's directory by default.",
 )
 @click.option(

@@ -8,7 +8,6 @@ Optional dependencies count only through the extras that ask for them.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from imgaudit.classify.deps import Dependency
 from imgaudit.classify.names import canonical, requirement_extras, requirement_name
 from imgaudit.errors import ClassifyError
+from imgaudit.inputs import load_toml as load_capped_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,7 @@ class PoetryLock:
 
 
 def load_toml(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ClassifyError(f"cannot parse {where.rpartition('/')[2]}: {exc}", where=where) from exc
+    return load_capped_toml(data, where.rpartition("/")[2], where, ClassifyError)
 
 
 def _specs(value: Any) -> list[dict[str, Any]]:

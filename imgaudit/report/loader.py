@@ -9,6 +9,7 @@ different from "it has none".
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -229,8 +230,8 @@ class _Reader:
 
     def number(self, parent: Mapping[str, Any], key: str, context: str) -> float:
         value = parent.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise self._bad(f"{context}.{key}", "a number")
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise self._bad(f"{context}.{key}", "a finite number")
         return float(value)
 
     def text(self, parent: Mapping[str, Any], key: str, context: str) -> str:

@@ -6,12 +6,16 @@ of a single format given without one (the way `--format json --output r.json` al
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, assert_never
+from typing import IO, Any, TextIO, assert_never
 
 import click
 from rich.console import Console
@@ -117,29 +121,86 @@ def _renderwrite_console(
     render_gate(ci.gate, console)
 
 
+def printable(text: str, encoding: str = "utf-8") -> str:
+    """Text the stream can encode: a lone surrogate (an undecodable byte of a tag or a history
+    line, as Python keeps it) becomes `\\udcXX` instead of a UnicodeEncodeError. Rich already
+    strips control characters from what it renders; this is the one place for the rest."""
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+class SafeStream:
+    """A text stream whose writes go through `printable`: the console boundary."""
+
+    def __init__(self, stream: TextIO | IO[str]) -> None:
+        self._stream = stream
+        self._encoding = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text, self._encoding))
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding, ...
+        return getattr(self._stream, name)
+
+
+def safe_console(file: TextIO | IO[str] | None = None, **options: Any) -> Console:
+    """A rich Console writing through `SafeStream` (standard output when `file` is None)."""
+    stream = SafeStream(file if file is not None else sys.stdout)
+    return Console(file=stream, **options)  # type: ignore[arg-type]
+
+
 def write_console(path: Path | None, render: Callable[[Console], None]) -> None:
     if path is None:
-        render(Console(no_color="NO_COLOR" in os.environ))
+        render(safe_console(no_color="NO_COLOR" in os.environ))
         return
     with _open(path, "w") as handle:
-        render(Console(file=handle, no_color=True, width=120))
+        render(safe_console(handle, no_color=True, width=120))
 
 
 def write_text(path: Path | None, text: str) -> None:
     if path is None:
-        click.echo(text, nl=False)
+        click.echo(printable(text, sys.stdout.encoding or "utf-8"), nl=False)
         return
     with _open(path, "w") as handle:
-        handle.write(text)
+        handle.write(printable(text))
 
 
 def _append(path: Path, text: str) -> None:
     with _open(path, "a") as handle:
-        handle.write(text + "\n")
+        handle.write(printable(text) + "\n")
 
 
-def _open(path: Path, mode: str) -> IO[str]:
+@contextlib.contextmanager
+def _open(path: Path, mode: str) -> Iterator[IO[str]]:
+    """A report file, written whole or not at all: a regular file is written beside its
+    place and renamed over it; a device, a pipe or an append goes straight to the path.
+    Every OSError (a full disk, a missing directory) is one line naming the file."""
     try:
-        return path.open(mode, encoding="utf-8")
+        if mode == "w" and _replaceable(path):
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+            ) as handle:
+                temporary = Path(handle.name)
+                try:
+                    yield handle
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except BaseException:
+                    handle.close()
+                    temporary.unlink(missing_ok=True)
+                    raise
+            temporary.replace(path)
+        else:
+            with path.open(mode, encoding="utf-8") as handle:
+                yield handle
     except OSError as exc:
-        raise ImgauditError(f"cannot write the report: {exc.strerror}", where=str(path)) from exc
+        raise ImgauditError(f"cannot write the report: {exc.strerror or exc}", where=str(path)) from None
+
+
+def _replaceable(path: Path) -> bool:
+    """A path that is a regular file or nothing yet (never `/dev/stdout` or a FIFO)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return path.parent.is_dir()
+    except OSError:
+        return False

@@ -146,14 +146,21 @@ class RegistryClient:
         # Probing HTTPS on a loopback registry that may speak plain HTTP: one try is enough.
         attempts = 1 if len(self._schemes) > 1 else self._attempts
         delay = BACKOFF_FIRST
+        # Retries stop at the request deadline too: five silent attempts would take minutes.
+        deadline = time.monotonic() + limit("IMGAUDIT_REQUEST_DEADLINE", REQUEST_DEADLINE)
+        read_timeout = limit("IMGAUDIT_READ_TIMEOUT", int(READ_TIMEOUT))
+        last_answer: requests.Response | None = None
+        failure = "cannot reach the registry"
         for attempt in range(1, attempts + 1):
+            if attempt > 1 and time.monotonic() + delay > deadline:
+                break  # no time for another try: the last failure or answer stands
             try:
                 response = self._session.request(
                     method,
                     url,
                     headers=dict(headers),
                     stream=stream,
-                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    timeout=(CONNECT_TIMEOUT, read_timeout),
                     verify=not self._insecure,
                     allow_redirects=True,
                     **extra,
@@ -169,19 +176,24 @@ class RegistryClient:
             except requests.exceptions.TooManyRedirects:
                 raise SourceError("the registry redirects in a loop", where=self.where) from None
             except _DROPPED as exc:
+                failure = f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempt(s)"
                 if attempt == attempts:
-                    raise _Unanswered(
-                        f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempt(s)"
-                    ) from exc
+                    raise _Unanswered(failure) from exc
                 self._sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
+            last_answer = response
             if response.status_code not in _RETRY_STATUS or attempt == attempts:
                 return response
             response.close()
-            self._sleep(self._retry_after(response, delay))
+            delay = self._retry_after(response, delay)
+            if time.monotonic() + delay > deadline:
+                return response  # the registry's "later" is past the deadline: its answer stands
+            self._sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP)
-        raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
+        if last_answer is not None:
+            return last_answer
+        raise _Unanswered(failure)
 
     @staticmethod
     def _retry_after(response: requests.Response, default: float) -> float:
