@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import IO, Any, TextIO, assert_never
 
 import click
 from rich.console import Console
+from rich.segment import Segment
 
 from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.errors import ImgauditError, UsageError
@@ -142,10 +144,31 @@ class SafeStream:
         return getattr(self._stream, name)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """Control characters from an image (an ESC in a history line would restyle or rewrite
+    the user's terminal) shown as `\\x1b` instead; newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _SafeConsole(Console):
+    """Every piece of text rich is about to write (table cells, Text, printed lines) passes
+    here, after layout and before rich adds its own styling sequences."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(without_controls(segment.text), segment.style)
+            for segment in buffer
+        )
+
+
 def safe_console(file: TextIO | IO[str] | None = None, **options: Any) -> Console:
-    """A rich Console writing through `SafeStream` (standard output when `file` is None)."""
+    """The console boundary: a rich Console whose strings lose their control characters and
+    whose output escapes what the stream cannot encode (standard output when `file` is None)."""
     stream = SafeStream(file if file is not None else sys.stdout)
-    return Console(file=stream, **options)  # type: ignore[arg-type]
+    return _SafeConsole(file=stream, **options)  # type: ignore[arg-type]
 
 
 def write_console(path: Path | None, render: Callable[[Console], None]) -> None:
