@@ -169,7 +169,9 @@ class TarArchiveStore(BlobStore):
                     if name and member.is_regular:
                         self._members[name] = (member.data_offset, member.size)
                     elif name and member.type == tarfile.SYMTYPE:
-                        target = normalize(posixpath.join(posixpath.dirname(name), member.linkname))
+                        # `../<id>/layer.tar` inside the archive; one that climbs out is None
+                        joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+                        target = normalize(joined)
                         if target:
                             self._links[name] = target
                     elif name and member.type == tarfile.LNKTYPE and (target := normalize(member.linkname)):

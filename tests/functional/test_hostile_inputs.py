@@ -406,6 +406,7 @@ CASES: dict[str, tuple[Setup, str]] = {
 }
 
 REGISTRY_CASES: dict[str, str] = {
+    "helm-chart": "this is an OCI artifact (application/vnd.cncf.helm.config.v1+json), not an image",
     "lying-length": "was cut short by the registry",
     "ftp-redirect": "a URL imgaudit cannot follow",
     "silent": "cannot reach the registry",

@@ -105,7 +105,24 @@ def annotations_list_manifest(handler: BaseHTTPRequestHandler, host: str) -> Non
     _answer(handler, 200, json.dumps(manifest).encode(), {"Content-Type": MANIFEST_TYPE})
 
 
+def helm_chart(handler: BaseHTTPRequestHandler, host: str) -> None:
+    """What `helm push` stores: a manifest whose config is Helm's, not an image config."""
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": "sha256:" + "c" * 64},
+        "layers": [
+            {
+                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "digest": "sha256:" + "d" * 64,
+            }
+        ],
+    }
+    _answer(handler, 200, json.dumps(manifest).encode(), {"Content-Type": MANIFEST_TYPE})
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
+    "helm-chart": helm_chart,
     "lying-length": lying_length,
     "ftp-redirect": ftp_redirect,
     "silent": silent,
