@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from imgaudit.errors import LayerError, SourceError
+from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
 from imgaudit.sources.compression import compression_of
@@ -83,8 +84,9 @@ class BlobStore(ABC):
     @abstractmethod
     def open(self, name: str) -> BinaryIO: ...
 
-    def read(self, name: str, cap: int = JSON_CAP) -> bytes:
+    def read(self, name: str, cap: int | None = None) -> bytes:
         """A small blob whole; one named by its digest (`blobs/sha256/...`) is checked against it."""
+        cap = cap if cap is not None else limit("IMGAUDIT_MAX_JSON_BYTES", JSON_CAP)
         if self.size(name) > cap:
             raise SourceError(f"{name} is larger than {cap} bytes", where=self.location)
         with self.open(name) as stream:
