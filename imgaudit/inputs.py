@@ -38,7 +38,7 @@ ErrorType = type[ImgauditError]
 # Everything that is not a bracket is removed before counting depth, strings first: a
 # bracket inside a string opens nothing.
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_TOML_SKIPPED = re.compile(rb'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
+TOML_SKIPPED = re.compile(rb'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
 _DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _DEPTH_STEP)
 
@@ -116,7 +116,7 @@ def _no_constant(name: str) -> NoReturn:
 
 def load_toml(data: bytes, what: str, where: str, error: ErrorType) -> dict[str, Any]:
     """Parse a TOML document within the caps."""
-    _check_shape(data, what, where, error, "IMGAUDIT_MAX_TOML_BYTES", MAX_TOML_BYTES, _TOML_SKIPPED)
+    _check_shape(data, what, where, error, "IMGAUDIT_MAX_TOML_BYTES", MAX_TOML_BYTES, TOML_SKIPPED)
     text = decode_text(data, what, where, error)
     try:
         return tomllib.loads(text)

@@ -121,7 +121,13 @@ def helm_chart(handler: BaseHTTPRequestHandler, host: str) -> None:
     _answer(handler, 200, json.dumps(manifest).encode(), {"Content-Type": MANIFEST_TYPE})
 
 
+def trickle_blob(handler: BaseHTTPRequestHandler, host: str) -> None:
+    """A layer blob that arrives one byte every 0.2 s: each read succeeds, the whole never ends."""
+    trickle(handler, host)
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
+    "trickle-blob": trickle_blob,
     "helm-chart": helm_chart,
     "lying-length": lying_length,
     "ftp-redirect": ftp_redirect,
