@@ -100,7 +100,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    return load_toml(_read_bytes(path), "the config file (invalid TOML)", str(path), UsageError)
+    return load_toml(_read_bytes(path), "the config file", str(path), UsageError)
 
 
 def _settings(table: object, path: Path) -> dict[str, Any]:

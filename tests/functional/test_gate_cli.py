@@ -229,7 +229,7 @@ def test_an_unusable_baseline_exits_2_before_reading_the_image(cwd: Path, conten
 def test_a_bad_config_file_exits_2(images: dict[str, Path], cwd: Path) -> None:
     (cwd / ".imgaudit.toml").write_text("max-size = [\n")
     result = run(images["grown"])
-    assert result.exit_code == 2 and "invalid TOML" in result.stderr
+    assert result.exit_code == 2 and "the config file is not valid TOML" in result.stderr
 
 
 def test_several_formats_at_once_each_valid(images: dict[str, Path], cwd: Path) -> None:

@@ -77,7 +77,7 @@ def test_dive_ci_is_read_as_dive_reads_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        (".imgaudit.toml", "max-size = ", "invalid TOML"),
+        (".imgaudit.toml", "max-size = ", "the config file is not valid TOML"),
         (".imgaudit.toml", 'max-sise = "1MB"\n', "unknown setting 'max-sise'"),
         (".imgaudit.toml", "max-size = true\n", "must be a string or a number"),
         (".dive-ci", "rules:\n  highestWastedBytes: lots\n", "expected a size like 20MB"),
