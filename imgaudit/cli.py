@@ -64,6 +64,10 @@ class DefaultGroup(click.Group):
         except click.Abort:
             click.echo("imgaudit: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # `imgaudit IMAGE | head`: the reader left; say nothing more (as click does).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush
+            sys.exit(1)
         if isinstance(result, int) and result:  # `ctx.exit(n)` returns n without standalone mode
             sys.exit(result)
         return result
