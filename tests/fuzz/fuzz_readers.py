@@ -7,8 +7,8 @@ otherwise valid image built from a spec (digests recomputed, so the reader gets 
 An input passes when the reader returns or raises `ImgauditError` (exit 2 in the CLI);
 any other exception is a crash: libFuzzer stops and writes the input to `crash-*`.
 
-    # the short run the test suite does (tests/fuzz/test_fuzz_short.py)
-    .venv/bin/python tests/fuzz/fuzz_readers.py -max_total_time=20 -rss_limit_mb=1024
+    # the short run the test suite does (tests/fuzz/test_fuzz_short.py, 15 s)
+    .venv/bin/python tests/fuzz/fuzz_readers.py -max_total_time=15 -rss_limit_mb=1024
     # a long run, with a corpus kept between runs
     mkdir -p /tmp/imgaudit-fuzz && .venv/bin/python tests/fuzz/fuzz_readers.py \
         /tmp/imgaudit-fuzz -max_total_time=1800 -rss_limit_mb=1024 -timeout=20

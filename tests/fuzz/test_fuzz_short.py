@@ -1,4 +1,4 @@
-"""The fuzz harness, briefly: 20 seconds of atheris over every reader of other people's bytes.
+"""The fuzz harness, briefly: 15 seconds of atheris over every reader of other people's bytes.
 Longer runs: see tests/fuzz/fuzz_readers.py and the README's "Limits"."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 HARNESS = Path(__file__).with_name("fuzz_readers.py")
-SECONDS = 20
+SECONDS = 15
 
 
 def test_readers_survive_a_short_fuzz_run(tmp_path: Path) -> None:
