@@ -60,7 +60,7 @@ def _config_in(directory: Path) -> ConfigFile | None:
     if (directory / IMGAUDIT_TOML).is_file():
         return load_config(directory / IMGAUDIT_TOML)
     if (directory / PYPROJECT).is_file():
-        table = _read_toml(directory / PYPROJECT).get("tool", {}).get("imgaudit")
+        table = _tool_table(_read_toml(directory / PYPROJECT))
         if table is not None:
             return ConfigFile(directory / PYPROJECT, _settings(table, directory / PYPROJECT))
     if (directory / DIVE_CI).is_file():
@@ -75,10 +75,16 @@ def load_config(path: Path) -> ConfigFile:
         return ConfigFile(path, _dive_settings(path))
     document = _read_toml(path)
     if path.name == PYPROJECT:
-        document = document.get("tool", {}).get("imgaudit", {})
-    elif isinstance(document.get("tool"), dict) and "imgaudit" in document["tool"]:
-        document = document["tool"]["imgaudit"]
+        document = _tool_table(document) or {}
+    elif _tool_table(document) is not None:
+        document = _tool_table(document)
     return ConfigFile(path, _settings(document, path))
+
+
+def _tool_table(document: dict[str, Any]) -> Any:
+    """`[tool.imgaudit]`, or None; `tool` of another type is no table of ours."""
+    tool = document.get("tool")
+    return tool.get("imgaudit") if isinstance(tool, dict) else None
 
 
 def default_map(config: ConfigFile | None) -> dict[str, Any]:

@@ -54,13 +54,16 @@ def _package(raw: Mapping[str, Any], where: str) -> LockedPackage:
     name, version = raw.get("name"), raw.get("version")
     if not isinstance(name, str) or not isinstance(version, str):
         raise ClassifyError("a [[package]] entry lacks a name or version", where=where)
+    dependencies, extras_table = raw.get("dependencies") or {}, raw.get("extras") or {}
+    if not isinstance(dependencies, dict) or not isinstance(extras_table, dict):
+        raise ClassifyError(f"[[package]] {name}: dependencies and extras should be tables", where=where)
     deps: list[Dependency] = []
-    for dep_name, value in (raw.get("dependencies") or {}).items():
+    for dep_name, value in dependencies.items():
         specs = _specs(value)
         extras = frozenset(canonical(e) for s in specs for e in s.get("extras") or [] if isinstance(e, str))
         if not any(s.get("optional") for s in specs):  # else only through an extra, below
             deps.append(Dependency(canonical(dep_name), extras))
-    for extra, wanted in (raw.get("extras") or {}).items():
+    for extra, wanted in extras_table.items():
         texts = [t for t in wanted if isinstance(t, str)] if isinstance(wanted, list) else []
         deps.extend(
             Dependency(dep, requirement_extras(t), canonical(extra))

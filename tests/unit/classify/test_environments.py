@@ -292,8 +292,14 @@ def test_requirements_in_the_image_when_there_is_no_lock(audit_spec: AuditSpec) 
 
 @pytest.mark.parametrize(
     "lock",
-    [b"[[package]\n", b"a = " + b"[" * 100_000, b"a = 1" + b"0" * 5000, b"\xff\xfe"],
-    ids=["invalid", "deep", "long-integer", "not-utf8"],
+    [
+        b"[[package]\n",
+        b"a = " + b"[" * 100_000,
+        b"a = 1" + b"0" * 5000,
+        b"\xff\xfe",
+        b'[[package]]\nname = "a"\nversion = "1"\ndependencies = [1]\n[metadata]\nlock-version = "2.0"\n',
+    ],
+    ids=["invalid", "deep", "long-integer", "not-utf8", "dependencies-a-list"],
 )
 def test_a_malformed_lock_in_the_image_degrades_with_a_warning(audit_spec: AuditSpec, lock: bytes) -> None:
     """A file inside the image never aborts the audit: the bytes are measured, the report
