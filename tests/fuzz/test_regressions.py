@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from imgaudit.classify.lockfiles import parse_poetry_lock
+from imgaudit.classify.project import declared_roots
 from imgaudit.config import load_config
 from imgaudit.errors import ClassifyError, UsageError
 
@@ -36,3 +37,23 @@ def test_a_pyproject_whose_tool_is_not_a_table(tmp_path: Path) -> None:
     other.write_text("tool = 1\n")
     with pytest.raises(UsageError, match="unknown setting 'tool'"):
         load_config(other)
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        (b"[dependency-groups]\ndev = 5\n", None),  # TypeError: int is not iterable
+        (  # RecursionError: 3000 groups, each including the next
+            b"[dependency-groups]\n"
+            + b"".join(f'g{i} = [{{include-group = "g{i + 1}"}}]\n'.encode() for i in range(3000)),
+            "include-group nests more than 64 groups deep",
+        ),
+    ],
+    ids=["group-an-int", "include-chain"],
+)
+def test_dependency_groups_of_the_wrong_shape(pyproject: bytes, message: str | None) -> None:
+    if message is None:
+        assert declared_roots(pyproject, "/app/pyproject.toml").dev == ()
+    else:
+        with pytest.raises(ClassifyError, match=message):
+            declared_roots(pyproject, "/app/pyproject.toml")
