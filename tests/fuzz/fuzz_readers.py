@@ -154,6 +154,126 @@ def lock_in_image(data: bytes) -> None:
     _audit_archive(write_tar(classic_files([build(spec)]), WORK / "lock.tar"))
 
 
+# Names the readers look up: a structured document built from them reaches the type checks
+# that byte mutations of JSON or TOML text rarely get past the parser to.
+KEYS = [
+    "schemaVersion",
+    "mediaType",
+    "config",
+    "layers",
+    "manifests",
+    "digest",
+    "size",
+    "annotations",
+    "platform",
+    "os",
+    "architecture",
+    "variant",
+    "rootfs",
+    "diff_ids",
+    "history",
+    "created_by",
+    "empty_layer",
+    "created",
+    "comment",
+    "Env",
+    "User",
+    "WorkingDir",
+    "Config",
+    "RepoTags",
+    "Layers",
+    "schema",
+    "image",
+    "reference",
+    "total_bytes",
+    "final_bytes",
+    "wasted_bytes",
+    "efficiency",
+    "categories",
+    "index",
+    "size_bytes",
+    "instruction",
+    "environments",
+    "path",
+    "distributions",
+    "name",
+    "version",
+    "bytes",
+    "findings",
+    "id",
+    "estimated_savings_bytes",
+    "plan",
+    "package",
+    "metadata",
+    "lock-version",
+    "dependencies",
+    "extras",
+    "groups",
+    "category",
+    "optional",
+    "tool",
+    "poetry",
+    "project",
+    "group",
+    "dev-dependencies",
+    "optional-dependencies",
+    "dependency-groups",
+    "include-group",
+    "imgaudit",
+    "max-size",
+    "max-category",
+    "fail-on",
+    "baseline",
+    "io.containerd.image.name",
+    "org.opencontainers.image.ref.name",
+    "vnd.docker.reference.type",
+    "artifactType",
+]
+
+
+def _value(fdp: atheris.FuzzedDataProvider, depth: int) -> object:
+    kind = fdp.ConsumeIntInRange(0, 7 if depth < 6 else 4)
+    if kind == 0:
+        return fdp.ConsumeInt(4)
+    if kind == 1:
+        return fdp.ConsumeBool()
+    if kind == 2:
+        return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 12))
+    if kind == 3:
+        return fdp.PickValueInList(KEYS)
+    if kind == 4:
+        return "sha256:" + hashlib.sha256(fdp.ConsumeBytes(2)).hexdigest()
+    if kind == 5:
+        return [_value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 3))]
+    return {fdp.PickValueInList(KEYS): _value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 5))}
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+
+
+def structured(data: bytes) -> None:
+    """A document of the right names and random types, as JSON into every JSON reader or
+    as TOML into every TOML reader."""
+    fdp = atheris.FuzzedDataProvider(data)
+    target = fdp.ConsumeIntInRange(0, 6)
+    document = {fdp.PickValueInList(KEYS): _value(fdp, 0) for _ in range(fdp.ConsumeIntInRange(1, 6))}
+    if target == 6:
+        text = "\n".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in document.items()).encode()
+        project_toml(text)
+        config_file(text)
+        return
+    encoded = json.dumps(document if target != 1 else [document]).encode()
+    (image_config, docker_manifest, oci_index, oci_manifest, stored_report, stored_report)[target](encoded)
+
+
 TARGETS: list[Callable[[bytes], None]] = [
     raw_archive,
     docker_manifest,
@@ -165,6 +285,7 @@ TARGETS: list[Callable[[bytes], None]] = [
     project_toml,
     config_file,
     lock_in_image,
+    structured,
 ]
 
 
