@@ -1,9 +1,9 @@
 """Run the real `imgaudit` CLI in a child process and measure what it cost.
 
 Hostile-input tests need what CliRunner cannot give: a traceback printed by the interpreter
-itself, a RecursionError's thousands of lines, and the child's own peak memory (`ru_maxrss`
-from `wait4`). An address-space limit turns a runaway allocation into a failure instead of
-a machine swapping.
+itself, a RecursionError's thousands of lines, and the child's own peak memory (its
+`ru_maxrss`, written by the child at exit). An address-space limit turns a runaway
+allocation into a failure instead of a machine swapping.
 """
 
 from __future__ import annotations
