@@ -393,7 +393,7 @@ def fix_command(
         )
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
-        click.echo(outcome.diff, nl=False)
+        click.echo(printable(outcome.diff), nl=False)
         for note in outcome.result.notes:
             errors.print(f"imgaudit: {note}", highlight=False, markup=False)
         errors.print(f"imgaudit: wrote {target}", highlight=False, markup=False)
