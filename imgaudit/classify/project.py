@@ -90,7 +90,9 @@ def _dependency_groups(groups: Any, where: str) -> list[Root]:
     def expand(group: str, label: str, seen: frozenset[str]) -> None:
         items = groups.get(group)
         if len(seen) > MAX_INCLUDED_GROUPS:
-            raise ClassifyError(f"include-group nests more than {MAX_INCLUDED_GROUPS} groups deep", where=where)
+            raise ClassifyError(
+                f"include-group nests more than {MAX_INCLUDED_GROUPS} groups deep", where=where
+            )
         for item in items if isinstance(items, list) else []:
             if isinstance(item, str):
                 roots.extend(_pep508([item], label))
