@@ -201,7 +201,7 @@ def audit(
         categories=classification.categories,
         wasted=wasted_paths(merged),
         largest_directories=largest_directories(merged),
-        warnings=merged.warnings,
+        warnings=(*merged.warnings, *attribution.warnings),
         duration_seconds=time.perf_counter() - started,
         findings=findings,
         plan=plan,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -25,7 +25,7 @@ from imgaudit.gate.options import GateRequest, gate_options
 from imgaudit.model import SlimBase
 from imgaudit.report import json as json_report
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
-from imgaudit.report.outputs import emit, parse_outputs
+from imgaudit.report.outputs import emit, parse_outputs, printable, safe_console
 from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
 from imgaudit.report.units import human_bytes
 from imgaudit.report.view import AuditView, Section
@@ -44,6 +44,26 @@ class DefaultGroup(click.Group):
 
     default_command = "audit"
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own errors (an unknown option, a missing argument) as the one line every
+        other error is, instead of usage, hint and message on three lines."""
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.ClickException as error:
+            click.echo(f"imgaudit: error: {printable(error.format_message())}", err=True)
+            sys.exit(EXIT_ERROR)
+        except click.Abort:
+            click.echo("imgaudit: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            # `imgaudit IMAGE | head`: the reader left; say nothing more (as click does).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush
+            sys.exit(1)
+        if isinstance(result, int) and result:  # `ctx.exit(n)` returns n without standalone mode
+            sys.exit(result)
+        return result
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
@@ -55,7 +75,7 @@ class DefaultGroup(click.Group):
 def _fail(error: ImgauditError, debug: bool) -> NoReturn:
     if debug:
         raise error
-    click.echo(f"imgaudit: error: {error}", err=True)
+    click.echo(f"imgaudit: error: {printable(str(error))}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -72,7 +92,7 @@ def error_boundary(debug: bool) -> Iterator[None]:
 
 
 def _stderr_console() -> Console:
-    return Console(stderr=True, no_color="NO_COLOR" in os.environ)
+    return safe_console(sys.stderr, no_color="NO_COLOR" in os.environ)
 
 
 def _warn(console: Console, quiet: bool = False) -> Callable[[str], None]:
@@ -404,7 +424,7 @@ def _write(path: Path, text: str) -> None:
 @click.option(
     "--context",
     "context_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The build context (pyproject.toml): the Dockerfile's directory by default.",
 )
 @click.option(
@@ -440,7 +460,7 @@ def fix_command(
         )
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
-        click.echo(outcome.diff, nl=False)
+        click.echo(printable(outcome.diff), nl=False)
         for note in outcome.result.notes:
             errors.print(f"imgaudit: {note}", highlight=False, markup=False)
         errors.print(f"imgaudit: wrote {target}", highlight=False, markup=False)

@@ -9,13 +9,13 @@ and in it the first of `.imgaudit.toml`, `pyproject.toml` with a `[tool.imgaudit
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from imgaudit.errors import UsageError
+from imgaudit.inputs import decode_text, load_toml
 
 IMGAUDIT_TOML = ".imgaudit.toml"
 PYPROJECT = "pyproject.toml"
@@ -38,6 +38,7 @@ _KEYS: dict[str, tuple[str, bool]] = {
 _KEYED = {"max-category", "max-category-growth"}
 # dive's `.dive-ci` rules; highestUserWastedPercent is a ratio there (0.2 = 20%).
 _DIVE_RULES = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent")
+CONFIG_CAP = 1024 * 1024  # a config file of a MB is not one anybody wrote
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def _config_in(directory: Path) -> ConfigFile | None:
     if (directory / IMGAUDIT_TOML).is_file():
         return load_config(directory / IMGAUDIT_TOML)
     if (directory / PYPROJECT).is_file():
-        table = _read_toml(directory / PYPROJECT).get("tool", {}).get("imgaudit")
+        table = _tool_table(_read_toml(directory / PYPROJECT))
         if table is not None:
             return ConfigFile(directory / PYPROJECT, _settings(table, directory / PYPROJECT))
     if (directory / DIVE_CI).is_file():
@@ -75,10 +76,16 @@ def load_config(path: Path) -> ConfigFile:
         return ConfigFile(path, _dive_settings(path))
     document = _read_toml(path)
     if path.name == PYPROJECT:
-        document = document.get("tool", {}).get("imgaudit", {})
-    elif isinstance(document.get("tool"), dict) and "imgaudit" in document["tool"]:
-        document = document["tool"]["imgaudit"]
+        document = _tool_table(document) or {}
+    elif _tool_table(document) is not None:
+        document = _tool_table(document)
     return ConfigFile(path, _settings(document, path))
+
+
+def _tool_table(document: dict[str, Any]) -> Any:
+    """`[tool.imgaudit]`, or None; `tool` of another type is no table of ours."""
+    tool = document.get("tool")
+    return tool.get("imgaudit") if isinstance(tool, dict) else None
 
 
 def default_map(config: ConfigFile | None) -> dict[str, Any]:
@@ -86,16 +93,21 @@ def default_map(config: ConfigFile | None) -> dict[str, Any]:
     return dict(config.settings) if config else {}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_bytes(path: Path) -> bytes:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read(CONFIG_CAP + 1)
     except FileNotFoundError as exc:
         raise UsageError("config file not found", where=str(path)) from exc
     except OSError as exc:
         raise UsageError(f"cannot read the config file: {exc.strerror}", where=str(path)) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"invalid TOML in the config file: {exc}", where=str(path)) from exc
+    if len(data) > CONFIG_CAP:
+        raise UsageError(f"the config file is larger than {CONFIG_CAP} bytes", where=str(path))
+    return data
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    return load_toml(_read_bytes(path), "the config file", str(path), UsageError)
 
 
 def _settings(table: object, path: Path) -> dict[str, Any]:
@@ -126,40 +138,50 @@ def _scalar(key: str, value: object, path: Path) -> str:
     return str(value)
 
 
-_DIVE_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z]+)\s*:\s*(?P<value>.*?)\s*$")
+# dive reads `.dive-ci` with viper (YAML) and looks up three keys under `rules`; everything
+# else in the file (a leading `---`, a `plugins:` list, `plugin1/rule1` keys) it ignores.
+_DIVE_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[^\s:#][^:#]*?)\s*:(?:\s+(?P<value>.*?))?\s*$")
+_DIVE_IGNORED = re.compile(r"^(---|\.\.\.)(\s.*)?$|^\s*-(\s.*)?$")
+# go-humanize's ParseBytes, which dive uses for highestWastedBytes: SI and IEC units, any case.
+_HUMAN_BYTES = re.compile(r"^(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)$", re.IGNORECASE)
+_HUMAN_UNITS = {
+    **dict.fromkeys(("", "b", "byte"), 1),
+    **{p: 1000**i for i, p in enumerate("kmgtpe", 1) for p in (p, p + "b")},
+    **{p + "i": 1024**i for i, p in enumerate("kmgtpe", 1)},
+    **{p + "ib": 1024**i for i, p in enumerate("kmgtpe", 1)},
+}
+
+_SAME_AS_IMGAUDIT = frozenset({"", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib"})
 
 
 def _dive_settings(path: Path) -> dict[str, Any]:
-    """dive's `.dive-ci` is a two-level YAML mapping (`rules:` then `name: value`); it is read
-    here line by line rather than with a YAML library for three keys."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read the config file: {exc.strerror}", where=str(path)) from exc
+    """The three rules of dive's `.dive-ci`, read the way dive reads them (see above)."""
+    text = decode_text(_read_bytes(path), "the config file", str(path), UsageError)
     rules: dict[str, str] = {}
     section = None
     for number, line in enumerate(text.splitlines(), 1):
-        content = line.split("#", 1)[0].rstrip()
-        if not content.strip():
-            continue
+        content = re.sub(r"(^|\s)#.*$", "", line).rstrip()
+        if not content.strip() or _DIVE_IGNORED.match(content):
+            continue  # a document marker, or a list item (`plugins:\n  - plugin1`)
         match = _DIVE_LINE.match(content)
         if match is None:
-            raise UsageError(f"line {number}: expected `name: value`", where=str(path))
-        key, value = match.group("key"), match.group("value").strip("'\"")
+            if section == "rules":
+                raise UsageError(f"line {number}: expected `name: value` under rules", where=str(path))
+            continue
+        key, value = match.group("key").strip("'\""), (match.group("value") or "").strip("'\"")
         if not match.group("indent"):
             section = key
+            if key == "rules" and value:
+                raise UsageError(
+                    f"line {number}: write each rule on its own line under rules:", where=str(path)
+                )
             continue
-        if section != "rules":
-            continue
-        if key not in _DIVE_RULES:
-            raise UsageError(
-                f"line {number}: unknown dive rule {key!r}; known: {', '.join(_DIVE_RULES)}", where=str(path)
-            )
-        rules[key] = value
-    return _from_dive(rules)
+        if section == "rules" and key in _DIVE_RULES:
+            rules[key] = value
+    return _from_dive(rules, path)
 
 
-def _from_dive(rules: Mapping[str, str]) -> dict[str, Any]:
+def _from_dive(rules: Mapping[str, str], path: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     wasted: list[str] = []
     for key, value in rules.items():
@@ -168,14 +190,24 @@ def _from_dive(rules: Mapping[str, str]) -> dict[str, Any]:
         if key == "lowestEfficiency":
             settings["min_efficiency"] = value
         elif key == "highestWastedBytes":
-            wasted.append(value)
+            wasted.append(_dive_bytes(value, path))
         else:
-            # dive's ratio -> a percentage. dive counts wasted bytes outside the first layer only;
-            # imgaudit counts every wasted byte, so this limit is the stricter reading.
-            wasted.append(f"{_ratio_as_percent(value)}%")
+            # dive divides the wasted bytes by the bytes of every layer but the first
+            # ("user" bytes): the `%user` form of --max-wasted does the same.
+            wasted.append(f"{_ratio_as_percent(value)}%user")
     if wasted:
         settings["max_wasted"] = tuple(wasted)
     return settings
+
+
+def _dive_bytes(value: str, path: Path) -> str:
+    match = _HUMAN_BYTES.match(value.strip())
+    unit = match.group("unit").lower() if match else ""
+    if match is None or unit not in _HUMAN_UNITS or len(match.group("number")) > 30:
+        raise UsageError(f"highestWastedBytes {value!r}: expected a size like 20MB", where=str(path))
+    if unit in _SAME_AS_IMGAUDIT:
+        return value.strip()  # kept as written: the gate reads these units the same way
+    return str(int(float(match.group("number")) * _HUMAN_UNITS[unit]))
 
 
 def _ratio_as_percent(value: str) -> str:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
 from imgaudit.classify.context import instruction
+from imgaudit.errors import ClassifyError
+from imgaudit.inputs import load_toml
 from imgaudit.layers.merge import MergedFilesystem
 from imgaudit.layers.paths import parent
 from imgaudit.model import ImageInfo, LayerDescriptor
@@ -147,8 +148,8 @@ def _pyproject(merged: MergedFilesystem, workdir: str) -> tuple[str | None, dict
         candidates.insert(0, preferred)
     for path in candidates:
         try:
-            data = tomllib.loads(merged.contents[path].decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = load_toml(merged.contents[path], "pyproject.toml", path, ClassifyError)
+        except ClassifyError:
             continue
         return (parent(path) if "/" in path else ""), data
     return None, {}

@@ -19,6 +19,7 @@ from imgaudit.classify.environments import FoundEnvironment, find_environments
 from imgaudit.classify.os_packages import OsPackages, find_os_packages
 from imgaudit.classify.project import ProjectFiles, find_project
 from imgaudit.classify.toolchain import toolchain_keys
+from imgaudit.errors import ClassifyError
 from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import normalize, parent
 from imgaudit.model import (
@@ -39,6 +40,7 @@ class Attribution:
     dev_paths: frozenset[str] = frozenset()
     toolchain_paths: frozenset[str] = frozenset()
     build_paths: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()  # project files in the image that could not be read
 
 
 def _project_environments(
@@ -161,6 +163,7 @@ def attribute(
     targets = _project_environments(environments, dists_by_site, toolchain, base_layer_count)
     verdict: DevVerdict | None = None
     dev: dict[str, str] = {}
+    warnings: list[str] = []
     if targets:
         installed = [
             d
@@ -174,7 +177,15 @@ def attribute(
             caches = cache_locations(user_homes(info.user, info.env, merged.contents.get(PASSWD)), info.env)
             skip = [*caches.poetry, *caches.pip, *caches.virtualenv_seed, *(e.root for e in environments)]
             project = find_project(merged.contents, workdir, skip)
-        verdict = decide_dev_only(project, _installed_graph(installed))
+            try:
+                verdict = decide_dev_only(project, _installed_graph(installed))
+            except ClassifyError as error:
+                # A file *inside* the image degrades the report, never aborts it: the bytes
+                # are still measured, dev-only packages are then told apart without it.
+                warnings.append(f"{error}; dev-only packages are guessed without it")
+                verdict = decide_dev_only(None, _installed_graph(installed))
+        else:
+            verdict = decide_dev_only(project, _installed_graph(installed))
         in_targets = {site for env in targets for site in env.site_dirs}
         dev = {
             d.key: verdict.dev_only[d.name]
@@ -196,4 +207,5 @@ def attribute(
         dev_paths=_paths_of(dev, ownership),
         toolchain_paths=_paths_of(toolchain, ownership) | venv_files,
         build_paths=_build_paths(os_packages),
+        warnings=tuple(warnings),
     )

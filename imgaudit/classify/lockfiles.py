@@ -8,7 +8,6 @@ Optional dependencies count only through the extras that ask for them.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from imgaudit.classify.deps import Dependency
 from imgaudit.classify.names import canonical, requirement_extras, requirement_name
 from imgaudit.errors import ClassifyError
+from imgaudit.inputs import load_toml as load_capped_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,7 @@ class PoetryLock:
 
 
 def load_toml(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ClassifyError(f"cannot parse {where.rpartition('/')[2]}: {exc}", where=where) from exc
+    return load_capped_toml(data, where.rpartition("/")[2], where, ClassifyError)
 
 
 def _specs(value: Any) -> list[dict[str, Any]]:
@@ -57,13 +54,16 @@ def _package(raw: Mapping[str, Any], where: str) -> LockedPackage:
     name, version = raw.get("name"), raw.get("version")
     if not isinstance(name, str) or not isinstance(version, str):
         raise ClassifyError("a [[package]] entry lacks a name or version", where=where)
+    dependencies, extras_table = raw.get("dependencies") or {}, raw.get("extras") or {}
+    if not isinstance(dependencies, dict) or not isinstance(extras_table, dict):
+        raise ClassifyError(f"[[package]] {name}: dependencies and extras should be tables", where=where)
     deps: list[Dependency] = []
-    for dep_name, value in (raw.get("dependencies") or {}).items():
+    for dep_name, value in dependencies.items():
         specs = _specs(value)
         extras = frozenset(canonical(e) for s in specs for e in s.get("extras") or [] if isinstance(e, str))
         if not any(s.get("optional") for s in specs):  # else only through an extra, below
             deps.append(Dependency(canonical(dep_name), extras))
-    for extra, wanted in (raw.get("extras") or {}).items():
+    for extra, wanted in extras_table.items():
         texts = [t for t in wanted if isinstance(t, str)] if isinstance(wanted, list) else []
         deps.extend(
             Dependency(dep, requirement_extras(t), canonical(extra))

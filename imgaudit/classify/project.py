@@ -15,9 +15,11 @@ from imgaudit.classify.deps import Root
 from imgaudit.classify.distributions import site_dir_of
 from imgaudit.classify.lockfiles import load_toml
 from imgaudit.classify.names import canonical, requirement_extras, requirement_name
+from imgaudit.errors import ClassifyError
 from imgaudit.layers.paths import basename, is_within, parent
 
 PYPROJECT = "pyproject.toml"
+MAX_INCLUDED_GROUPS = 64  # PEP 735 include-group chains; a longer one is hostile, not a project
 POETRY_LOCK = "poetry.lock"
 MAIN_GROUP = "main"
 _REQUIREMENTS = re.compile(r"requirements[^/]*\.(?:txt|in)")
@@ -79,14 +81,19 @@ def _pep508(items: Any, group: str) -> list[Root]:
     ]
 
 
-def _dependency_groups(groups: Any) -> list[Root]:
+def _dependency_groups(groups: Any, where: str) -> list[Root]:
     """PEP 735 `[dependency-groups]`, with `{include-group = ...}` followed."""
     if not isinstance(groups, dict):
         return []
     roots: list[Root] = []
 
     def expand(group: str, label: str, seen: frozenset[str]) -> None:
-        for item in groups.get(group) or []:
+        items = groups.get(group)
+        if len(seen) > MAX_INCLUDED_GROUPS:
+            raise ClassifyError(
+                f"include-group nests more than {MAX_INCLUDED_GROUPS} groups deep", where=where
+            )
+        for item in items if isinstance(items, list) else []:
             if isinstance(item, str):
                 roots.extend(_pep508([item], label))
             elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
@@ -119,7 +126,7 @@ def declared_roots(pyproject: bytes, where: str) -> Declared:
     for extra, items in (extras if isinstance(extras, dict) else {}).items():
         is_dev = bool(DEV_EXTRA.match(canonical(extra)))
         (dev if is_dev else main).extend(_pep508(items, f"extra:{extra}"))
-    dev.extend(_dependency_groups(document.get("dependency-groups")))
+    dev.extend(_dependency_groups(document.get("dependency-groups"), where))
     return Declared(tuple(main), tuple(dev))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from imgaudit.dockerfile.parse import (
     parse_dockerfile,
     read_dockerfile,
 )
+from imgaudit.inputs import load_toml
 from imgaudit.sources.interface import ImageSource
 
 
@@ -46,8 +46,8 @@ def context_pyproject(context: Path) -> PyprojectFacts | None:
     if not path.is_file():
         return None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = load_toml(path.read_bytes(), "the project's pyproject.toml", str(path), DockerfileError)
+    except OSError as exc:
         raise DockerfileError(f"cannot read the project's pyproject.toml: {exc}", where=str(path)) from exc
     return pyproject_facts(data, lambda rel: (context / rel).is_dir())
 

@@ -12,8 +12,11 @@ from pathlib import Path
 import dockerfile
 
 from imgaudit.errors import ImgauditError
+from imgaudit.inputs import decode_text, limit
 
 KNOWN_INSTRUCTIONS = frozenset(c.upper() for c in dockerfile.all_cmds())
+MAX_DOCKERFILE_BYTES = 1024 * 1024  # real Dockerfiles are a few KB
+MAX_CONTINUED_LINES = 5000  # BuildKit's parser is quadratic in them: 100k take 10 s
 
 
 class DockerfileError(ImgauditError):
@@ -55,12 +58,33 @@ class ParsedDockerfile:
 
 
 def read_dockerfile(path: Path) -> str:
+    """The Dockerfile's text, within the limits (README "Limits") checked before BuildKit's parser
+    runs: it takes 10 s on 100k continued lines and reads `/dev/zero` until memory runs out."""
+    cap = limit("IMGAUDIT_MAX_DOCKERFILE_BYTES", MAX_DOCKERFILE_BYTES)
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(cap + 1)
     except OSError as exc:
         raise DockerfileError(f"cannot read the Dockerfile: {exc.strerror}", where=str(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise DockerfileError("the Dockerfile is not UTF-8 text", where=str(path)) from exc
+    if len(data) > cap:
+        raise DockerfileError(
+            f"the Dockerfile is larger than {cap} bytes (raise it with IMGAUDIT_MAX_DOCKERFILE_BYTES)",
+            where=str(path),
+        )
+    text = decode_text(data, "the Dockerfile", str(path), DockerfileError)
+    if _longest_continuation(text) > MAX_CONTINUED_LINES:
+        raise DockerfileError(
+            f"an instruction continues over more than {MAX_CONTINUED_LINES} lines", where=str(path)
+        )
+    return text
+
+
+def _longest_continuation(text: str) -> int:
+    longest = run = 0
+    for line in text.splitlines():
+        run = run + 1 if line.rstrip().endswith(("\\", "`")) else 0
+        longest = max(longest, run)
+    return longest
 
 
 def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:

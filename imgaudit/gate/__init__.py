@@ -73,9 +73,13 @@ class Thresholds:
         for item in self.max_category:
             category, limit = _keyed(name("max_category", item), item)
             rules.append(MaxCategory(category, _parsed(name("max_category", item), limit, parse_amount)))
-        rules.extend(
-            MaxWasted(_parsed(name("max_wasted", item), item, parse_amount)) for item in self.max_wasted
-        )
+        for item in self.max_wasted:
+            # `30%user`: of the layers above the first, as dive's highestUserWastedPercent
+            of_user = item.strip().lower().endswith("%user")
+            text = item.strip()[: -len("user")] if of_user else item
+            rules.append(
+                MaxWasted(_parsed(name("max_wasted", item), text, parse_amount), of_user_layers=of_user)
+            )
         if self.min_efficiency is not None:
             where = name("min_efficiency", self.min_efficiency)
             rules.append(MinEfficiency(_parsed(where, self.min_efficiency, parse_ratio)))

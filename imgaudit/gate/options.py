@@ -127,7 +127,8 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         "--max-wasted",
         multiple=True,
         metavar="SIZE|PCT",
-        help="Fail if bytes shipped but deleted or overwritten later exceed SIZE or PCT of the image.",
+        help="Fail if bytes shipped but deleted or overwritten later exceed SIZE or PCT of the image "
+        "(PCT`user`, like 30%user: of the layers above the first, as dive's highestUserWastedPercent).",
     ),
     click.option(
         "--min-efficiency", metavar="RATIO", help="Fail if final/shipped bytes fall below RATIO (0.95)."

@@ -26,6 +26,9 @@ _UNITS: dict[str, int] = {
 _NUMBER = r"(?P<number>\d+(?:\.\d*)?|\.\d+)"
 _SIZE = re.compile(rf"^{_NUMBER}\s*(?P<unit>[a-z]*)$", re.IGNORECASE)
 _PERCENT = re.compile(rf"^{_NUMBER}\s*%$")
+# 2**63 bytes: no image comes near it, and beyond it a float no longer holds the number.
+MAX_BYTES = 2**63
+MAX_PERCENT = 1_000_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +64,18 @@ class Percent:
 Amount = Size | Percent
 
 
+def _shown(text: str | int) -> str:
+    shown = str(text).strip()
+    return repr(shown if len(shown) <= 40 else shown[:20] + "..." + shown[-10:])
+
+
 def parse_size(text: str | int) -> Size:
     """`300MB`, `1.2GiB`, `512000` -> bytes."""
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
             raise UsageError(f"invalid size {text}: a size cannot be negative")
+        if text > MAX_BYTES:
+            raise UsageError(f"invalid size: larger than {MAX_BYTES} bytes")
         return Size(text, str(text))
     match = _SIZE.match(str(text).strip())
     unit = match.group("unit").lower() if match else ""
@@ -74,7 +84,10 @@ def parse_size(text: str | int) -> Size:
             f"invalid size {str(text)!r}: expected bytes (512000) or a number with a unit "
             "(300MB, 1.2GiB; kB MB GB TB are powers of 1000, KiB MiB GiB TiB of 1024)"
         )
-    return Size(int(float(match.group("number")) * _UNITS[unit]), str(text).strip())
+    number = match.group("number")
+    if len(number) > 30 or float(number) * _UNITS[unit] > MAX_BYTES:
+        raise UsageError(f"invalid size {_shown(text)}: larger than {MAX_BYTES} bytes")
+    return Size(int(float(number) * _UNITS[unit]), str(text).strip())
 
 
 def parse_amount(text: str | int) -> Amount:
@@ -83,7 +96,10 @@ def parse_amount(text: str | int) -> Amount:
         match = _PERCENT.match(text.strip())
         if match is None:
             raise UsageError(f"invalid percentage {text!r}: expected a number followed by %, like 5%")
-        return Percent(float(match.group("number")))
+        value = float(match.group("number"))
+        if value > MAX_PERCENT:
+            raise UsageError(f"invalid percentage {_shown(text)}: larger than {MAX_PERCENT:g}%")
+        return Percent(value)
     return parse_size(text)
 
 

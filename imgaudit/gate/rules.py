@@ -145,13 +145,26 @@ class MaxCategory:
 
 @dataclass(frozen=True, slots=True)
 class MaxWasted:
-    """Bytes shipped but never seen by the container; a percentage is of the whole image."""
+    """Bytes shipped but never seen by the container; a percentage is of the whole image, or
+    (`of_user_layers`, dive's highestUserWastedPercent) of every layer but the first."""
 
     limit: Amount
     key: str = "max-wasted"
+    of_user_layers: bool = False
 
     def evaluate(self, figures: ReportFigures, comparison: Comparison | None) -> RuleResult:
         del comparison
+        if self.of_user_layers:
+            user = sum(layer.size_bytes for layer in figures.layers if layer.index != 0)
+            return _bytes_rule(
+                self.key,
+                "image",
+                "wasted",
+                figures.wasted_bytes,
+                self.limit,
+                user,
+                "the layers above the first",
+            )
         return _bytes_rule(
             self.key, "image", "wasted", figures.wasted_bytes, self.limit, figures.total_bytes, "image"
         )

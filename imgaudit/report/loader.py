@@ -9,7 +9,7 @@ different from "it has none".
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from imgaudit.errors import ImgauditError
+from imgaudit.inputs import MAX_JSON_BYTES, load_json
 from imgaudit.report.json import SCHEMA_ID
 
 _SCHEMA_PATTERN = re.compile(r"^imgaudit/report/v(\d+)$")
@@ -82,23 +83,21 @@ def load_document(path: Path) -> dict[str, Any]:
     """The JSON object of a report file, its schema version checked."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)  # the capped reader names the limit
     except FileNotFoundError as exc:
         raise ReportFileError("report file not found", where=where) from exc
-    except UnicodeDecodeError as exc:
+    except OSError as exc:
+        raise ReportFileError(f"cannot read the report: {exc.strerror or exc}", where=where) from exc
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         raise ReportFileError(
             "not a JSON report (an image archive? write its report with "
             "`imgaudit IMAGE --format json=report.json`)",
             where=where,
-        ) from exc
-    except OSError as exc:
-        raise ReportFileError(f"cannot read the report: {exc.strerror or exc}", where=where) from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportFileError(
-            f"not a JSON report: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where
-        ) from exc
+        ) from None
+    document = load_json(data, "the report", where, ReportFileError)
     return check_schema(document, where)
 
 
@@ -233,8 +232,8 @@ class _Reader:
 
     def number(self, parent: Mapping[str, Any], key: str, context: str) -> float:
         value = parent.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise self._bad(f"{context}.{key}", "a number")
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise self._bad(f"{context}.{key}", "a finite number")
         return float(value)
 
     def text(self, parent: Mapping[str, Any], key: str, context: str) -> str:

@@ -9,16 +9,21 @@ trailing spaces: CI logs are wide and diffable.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
+import stat
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TextIO, TypeVar
 
 import click
 from rich.console import Console
+from rich.segment import Segment
 
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.report.formats import Format, FormatRegistry, Paint
@@ -73,36 +78,114 @@ def emit(specs: Sequence[OutputSpec[T]], value: T) -> None:
             spec.format.after(value)
 
 
+def printable(text: str, encoding: str = "utf-8") -> str:
+    """Text the stream can encode: a lone surrogate (an undecodable byte of a tag or a history
+    line, as Python keeps it) becomes `\\udcXX` instead of a UnicodeEncodeError. Rich already
+    strips control characters from what it renders; this is the one place for the rest."""
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+class SafeStream:
+    """A text stream whose writes go through `printable`: the console boundary."""
+
+    def __init__(self, stream: TextIO | IO[str]) -> None:
+        self._stream = stream
+        self._encoding = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text, self._encoding))
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding, ...
+        return getattr(self._stream, name)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """Control characters from an image (an ESC in a history line would restyle or rewrite
+    the user's terminal) shown as `\\x1b` instead; newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _SafeConsole(Console):
+    """Every piece of text rich is about to write (table cells, Text, printed lines) passes
+    here, after layout and before rich adds its own styling sequences."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(without_controls(segment.text), segment.style)
+            for segment in buffer
+        )
+
+
+def safe_console(file: TextIO | IO[str] | None = None, **options: Any) -> Console:
+    """The console boundary: a rich Console whose strings lose their control characters and
+    whose output escapes what the stream cannot encode (standard output when `file` is None)."""
+    stream = SafeStream(file if file is not None else sys.stdout)
+    return _SafeConsole(file=stream, **options)  # type: ignore[arg-type]
+
+
 def write_console(path: Path | None, render: Paint) -> None:
     """A rich rendering: live on an interactive terminal (its width, colours); else plain text,
-    unwrapped, without trailing spaces."""
+    unwrapped, without trailing spaces. Both pass the console boundary (`safe_console`)."""
     if path is None and sys.stdout.isatty():
-        render(Console(no_color="NO_COLOR" in os.environ))
+        render(safe_console(no_color="NO_COLOR" in os.environ))
         return
     write_text(path, plain_text(render))
 
 
 def plain_text(render: Paint) -> str:
     buffer = io.StringIO()
-    render(Console(file=buffer, no_color=True, width=UNWRAPPED_WIDTH, color_system=None, highlight=False))
+    render(safe_console(buffer, no_color=True, width=UNWRAPPED_WIDTH, color_system=None, highlight=False))
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
 def write_text(path: Path | None, text: str) -> None:
     if path is None:
-        click.echo(text, nl=False)
+        click.echo(printable(text, sys.stdout.encoding or "utf-8"), nl=False)
         return
     with _open(path, "w") as handle:
-        handle.write(text)
+        handle.write(printable(text))
 
 
 def append_text(path: Path, text: str) -> None:
     with _open(path, "a") as handle:
-        handle.write(text + "\n")
+        handle.write(printable(text) + "\n")
 
 
-def _open(path: Path, mode: str) -> IO[str]:
+@contextlib.contextmanager
+def _open(path: Path, mode: str) -> Iterator[IO[str]]:
+    """A report file, written whole or not at all: a regular file is written beside its
+    place and renamed over it; a device, a pipe or an append goes straight to the path.
+    Every OSError (a full disk, a missing directory) is one line naming the file."""
     try:
-        return path.open(mode, encoding="utf-8")
+        if mode == "w" and _replaceable(path):
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+            ) as handle:
+                temporary = Path(handle.name)
+                try:
+                    yield handle
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except BaseException:
+                    handle.close()
+                    temporary.unlink(missing_ok=True)
+                    raise
+            temporary.replace(path)
+        else:
+            with path.open(mode, encoding="utf-8") as handle:
+                yield handle
     except OSError as exc:
-        raise ImgauditError(f"cannot write the report: {exc.strerror}", where=str(path)) from exc
+        raise ImgauditError(f"cannot write the report: {exc.strerror or exc}", where=str(path)) from None
+
+
+def _replaceable(path: Path) -> bool:
+    """A path that is a regular file or nothing yet (never `/dev/stdout` or a FIFO)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return path.parent.is_dir()
+    except OSError:
+        return False

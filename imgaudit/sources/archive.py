@@ -8,11 +8,12 @@ All four are a blob store plus one of two indexes: Docker's `manifest.json`, or 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from imgaudit.classify.base import BASE_DIGEST_ANNOTATION, BASE_NAME_ANNOTATION
 from imgaudit.errors import SourceError
@@ -27,11 +28,12 @@ from imgaudit.sources.manifests import (
     blob_name,
     checked_digest,
     describe_image,
+    manifest_document,
     parse_json,
     platform_string,
     select_candidate,
 )
-from imgaudit.sources.store import BlobStore, DirectoryStore, TarArchiveStore
+from imgaudit.sources.store import BlobStore, DigestCheckingReader, DirectoryStore, TarArchiveStore
 
 MAX_INDEX_DEPTH = 4
 _DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
@@ -54,9 +56,12 @@ def _docker_manifest_candidates(store: BlobStore) -> list[Candidate]:
                 raise SourceError(f"manifest.json names a path outside the archive: {name!r}")
             digest = _digest_from_blob_path(name)
             refs.append(LayerRef(name, digest, None, store.size(name) if store.exists(name) else None))
+        tags = entry.get("RepoTags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise SourceError("manifest.json: RepoTags should be a list of strings", where=store.location)
         candidates.append(
             Candidate(
-                names=[str(t) for t in entry.get("RepoTags") or []],
+                names=list(tags),
                 config_name=entry["Config"],
                 layers=refs,
             )
@@ -72,10 +77,23 @@ def _digest_from_blob_path(name: str) -> str | None:
 
 
 def _oci_candidates(store: BlobStore) -> list[Candidate]:
-    index = parse_json(store.read("index.json"), "index.json", store.location)
+    index = manifest_document(store.read("index.json"), "index.json", store.location)
     candidates: list[Candidate] = []
     _collect(store, index, [], None, candidates, depth=0)
-    return candidates
+    return _merge_same_manifest(candidates)
+
+
+def _merge_same_manifest(candidates: list[Candidate]) -> list[Candidate]:
+    """One manifest listed twice (two tags, or the same entry written twice) is one image."""
+    merged: dict[tuple[str | None, str | None], Candidate] = {}
+    for candidate in candidates:
+        key = (candidate.manifest_digest, candidate.platform)
+        if key in merged:
+            kept = merged[key]
+            kept.names.extend(n for n in candidate.names if n not in kept.names)
+        else:
+            merged[key] = candidate
+    return list(merged.values())
 
 
 def _collect(
@@ -100,11 +118,12 @@ def _collect(
         digest = checked_digest(descriptor.get("digest"), store.location)
         own_names = [str(annotations[k]) for k in NAME_ANNOTATIONS if annotations.get(k)]
         # The full name (containerd's) is more useful than a bare tag; keep both for matching.
-        here_names = own_names or names
-        here_platform = platform_string(descriptor.get("platform")) or platform
+        # index.json names the image; a nested manifest's own annotation only adds a name.
+        here_names = [*names, *(n for n in own_names if n not in names)]
+        here_platform = platform_string(descriptor.get("platform"), store.location) or platform
         if depth > 0 and not store.exists(blob_name(digest)):
             continue  # a platform the export left out (containerd keeps the whole index)
-        body = parse_json(store.read(blob_name(digest)), f"blob {digest}", store.location)
+        body = manifest_document(store.read(blob_name(digest)), f"blob {digest}", store.location)
         media_type = descriptor.get("mediaType") or (
             body.get("mediaType") if isinstance(body, dict) else None
         )
@@ -145,6 +164,7 @@ def _manifest_candidate(
         manifest_digest=digest,
         platform=platform,
         annotations=annotations,
+        config_media_type=manifest["config"].get("mediaType") or manifest.get("artifactType"),
     )
 
 
@@ -195,8 +215,13 @@ class ArchiveSource(ImageSource):
 
     @contextmanager
     def _open(self, index: int) -> Iterator[BinaryIO]:
-        with self._store.open(self._chosen.layers[index].name) as stream:
-            yield stream
+        blob = self._store.open_checked(self._chosen.layers[index].name)
+        with blob:
+            if isinstance(blob, DigestCheckingReader):
+                yield cast(BinaryIO, io.BufferedReader(blob, buffer_size=1 << 20))
+                blob.finish()  # whatever the walk left unread is still hashed
+            else:
+                yield blob
 
     def open_layer(self, index: int) -> Any:
         return self._open(index)
@@ -208,7 +233,9 @@ class ArchiveSource(ImageSource):
         if not digest or not _DIGEST_FORMAT.fullmatch(digest) or not self._store.exists(blob_name(digest)):
             return None
         try:
-            manifest = parse_json(self._store.read(blob_name(digest)), "base manifest", self._store.location)
+            manifest = manifest_document(
+                self._store.read(blob_name(digest)), "base manifest", self._store.location
+            )
             candidate = _manifest_candidate(self._store, manifest, digest, [], None, {})
             config = parse_json(self._store.read(candidate.config_name), "base config", self._store.location)
         except SourceError:
@@ -237,6 +264,7 @@ def _add_manifest_digests(store: BlobStore, candidates: list[Candidate]) -> None
             candidate.manifest_digest = match.manifest_digest
             candidate.platform = match.platform
             candidate.annotations = match.annotations
+            candidate.config_media_type = match.config_media_type
             candidate.layers = [
                 ref if ref.media_type else LayerRef(ref.name, ref.digest, m.media_type, ref.size)
                 for ref, m in zip(candidate.layers, match.layers, strict=False)

@@ -7,14 +7,14 @@ layouts, registries) all end in a config blob plus an ordered list of layer blob
 from __future__ import annotations
 
 import hashlib
-import json
 import platform as host_platform
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from imgaudit.errors import SourceError
+from imgaudit.inputs import Fields, load_json
 from imgaudit.model import HistoryEntry, ImageInfo, LayerDescriptor, Origin
 
 INDEX_TYPES = frozenset(
@@ -30,14 +30,47 @@ MANIFEST_TYPES = frozenset(
     }
 )
 NAME_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
+# What an image's config blob is; any other config type (Helm charts, signatures, SBOMs,
+# WASM modules) makes the manifest an OCI artifact that has no filesystem to audit.
+IMAGE_CONFIG_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    }
+)
 _DIGEST = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})")
 
 
 def parse_json(data: bytes, what: str, where: str) -> Any:
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{what} is not valid JSON ({exc})", where=where) from exc
+    """Every manifest, index and config goes through the capped reader (size, depth, digits)."""
+    return load_json(data, what, where, SourceError)
+
+
+def manifest_document(data: bytes, what: str, where: str) -> dict[str, Any]:
+    """A manifest or an index, with the type of every field imgaudit reads checked here, at one
+    boundary, so that no reader further on meets a list where it expects an object."""
+    document = Fields(parse_json(data, what, where), what, where, SourceError)
+    document.text("mediaType")
+    document.strings("annotations")
+    for name in ("manifests", "layers"):
+        for item in document.items(name):
+            _check_descriptor(item, f"{what}: an entry of {name}", where)
+    if "config" in document.value:
+        _check_descriptor(document.value["config"], f"{what}: config", where)
+    return dict(document.value)
+
+
+def _check_descriptor(value: object, what: str, where: str) -> None:
+    descriptor = Fields(value, what, where, SourceError)
+    descriptor.text("mediaType")
+    descriptor.text("digest")
+    descriptor.count("size")
+    descriptor.strings("annotations")
+    platform_string(descriptor.value.get("platform"), where)
+
+
+def is_digest(text: str) -> bool:
+    return _DIGEST.fullmatch(text) is not None
 
 
 def checked_digest(value: object, where: str) -> str:
@@ -69,15 +102,18 @@ class Candidate:
     manifest_digest: str | None = None
     platform: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    config_media_type: str | None = None  # None: the format does not say (manifest.json)
 
 
-def platform_string(spec: Mapping[str, Any] | None) -> str | None:
-    if not spec or not spec.get("os"):
+def platform_string(spec: object, where: str = "") -> str | None:
+    """`{"os": "linux", "architecture": "arm64", "variant": "v8"}` -> `linux/arm64/v8`."""
+    if spec is None:
         return None
-    parts = [str(spec.get("os")), str(spec.get("architecture", ""))]
-    if spec.get("variant"):
-        parts.append(str(spec["variant"]))
-    return "/".join(parts)
+    fields = Fields(spec, "a platform", where, SourceError)
+    os_name, architecture, variant = fields.text("os"), fields.text("architecture"), fields.text("variant")
+    if not os_name:
+        return None
+    return "/".join([os_name, architecture or "", *([variant] if variant else [])])
 
 
 def host_platform_string() -> str:
@@ -117,7 +153,16 @@ def select_candidate(
     if not candidates:
         raise SourceError("no image found", where=where)
     chosen = list(candidates)
-    if image:
+    if image and is_digest(image.rpartition("@")[2]):
+        # `--image sha256:...` (or NAME@sha256:...): the manifest digest, or the config digest
+        # that `docker images` shows as the image ID.
+        digest = image.rpartition("@")[2]
+        chosen = [c for c in chosen if digest in (c.manifest_digest, _digest_of_blob(c.config_name))]
+        if not chosen:
+            raise SourceError(
+                f"no image with digest {digest}; it holds: {_describe_all(candidates)}", where=where
+            )
+    elif image:
         wanted = _name_forms(image)
         chosen = [c for c in chosen if any(_name_forms(n) & wanted for n in c.names)]
         if not chosen:
@@ -146,6 +191,14 @@ def select_candidate(
     return chosen[0]
 
 
+def _digest_of_blob(name: str) -> str | None:
+    algorithm, _, hexpart = name.removeprefix("blobs/").partition("/")
+    if not hexpart:  # classic `docker save`: `<hex>.json`
+        algorithm, hexpart = "sha256", name.removesuffix(".json")
+    digest = f"{algorithm}:{hexpart}"
+    return digest if is_digest(digest) else None
+
+
 def _platforms(candidates: Sequence[Candidate]) -> str:
     return ", ".join(sorted({c.platform or "unknown" for c in candidates}))
 
@@ -160,17 +213,16 @@ def _describe_all(candidates: Sequence[Candidate]) -> str:
     return "; ".join(labels)
 
 
-def _history(config: Mapping[str, Any]) -> tuple[HistoryEntry, ...]:
+def _history(config: Fields, where: str) -> tuple[HistoryEntry, ...]:
     entries = []
-    for item in config.get("history") or []:
-        if not isinstance(item, dict):
-            continue
+    for item in config.items("history"):
+        step = Fields(item, "the image config: a history entry", where, SourceError)
         entries.append(
             HistoryEntry(
-                created_by=str(item.get("created_by") or ""),
-                empty_layer=bool(item.get("empty_layer", False)),
-                created=item.get("created"),
-                comment=item.get("comment"),
+                created_by=step.text("created_by") or "",
+                empty_layer=bool(step.value.get("empty_layer", False)),
+                created=step.text("created"),
+                comment=step.text("comment"),
             )
         )
     return tuple(entries)
@@ -184,11 +236,19 @@ def describe_image(
     warn: Callable[[str], None],
 ) -> tuple[ImageInfo, list[LayerDescriptor]]:
     """Read the config blob and tie each layer to the history entry that made it."""
-    config = parse_json(config_bytes, "the image config", origin.location)
-    if not isinstance(config, dict):
-        raise SourceError("the image config is not a JSON object", where=origin.location)
-    rootfs = config.get("rootfs") or {}
-    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if candidate.config_media_type and candidate.config_media_type not in IMAGE_CONFIG_TYPES:
+        raise SourceError(
+            f"this is an OCI artifact ({candidate.config_media_type}), not an image: "
+            "it has no filesystem to audit",
+            where=origin.location,
+        )
+    config = Fields(
+        parse_json(config_bytes, "the image config", origin.location),
+        "the image config",
+        origin.location,
+        SourceError,
+    )
+    diff_ids = config.mapping("rootfs").get("diff_ids")
     if not isinstance(diff_ids, list):
         raise SourceError("the image config lists no rootfs.diff_ids", where=origin.location)
     if len(diff_ids) != len(candidate.layers):
@@ -196,7 +256,7 @@ def describe_image(
             f"the manifest lists {len(candidate.layers)} layers but the config {len(diff_ids)} diff_ids",
             where=origin.location,
         )
-    history = _history(config)
+    history = _history(config, origin.location)
     # Only history entries without `empty_layer` made a layer; they match layers in order.
     layer_history = [h for h in history if not h.empty_layer]
     if history and len(layer_history) != len(diff_ids):
@@ -219,17 +279,16 @@ def describe_image(
                 comment=step.comment if step else None,
             )
         )
-    container_config = config.get("config") or {}
     info = ImageInfo(
         reference=reference,
         image_id="sha256:" + hashlib.sha256(config_bytes).hexdigest(),
         manifest_digest=candidate.manifest_digest,
-        os=config.get("os"),
-        architecture=config.get("architecture"),
-        variant=config.get("variant"),
-        created=config.get("created"),
+        os=config.text("os"),
+        architecture=config.text("architecture"),
+        variant=config.text("variant"),
+        created=config.text("created"),
         origin=origin,
-        config=container_config if isinstance(container_config, dict) else {},
+        config=config.mapping("config"),
         history=history,
         annotations=dict(candidate.annotations),
     )

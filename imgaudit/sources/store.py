@@ -7,18 +7,69 @@ place outside the archive or the layout directory.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import posixpath
+import tarfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from imgaudit.errors import LayerError, SourceError
+from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
 from imgaudit.sources.compression import compression_of
 
 JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
+MAX_LINK_HOPS = 8  # a layer stored as a symlink to a symlink ...; more is a loop
+
+
+def blob_digest(name: str) -> str | None:
+    """`blobs/sha256/<hex>` names its own content: the digest to check it against."""
+    parts = (normalize(name) or "").split("/")
+    if len(parts) == 3 and parts[0] == "blobs" and parts[1] in ("sha256", "sha512"):
+        return f"{parts[1]}:{parts[2]}"
+    return None
+
+
+class DigestCheckingReader(io.RawIOBase):
+    """A blob hashed as it is read; at its end the bytes must match the digest of its name,
+    as registry blobs are checked: a tampered layout or archive is an error, not a report."""
+
+    def __init__(self, stream: BinaryIO, digest: str, where: str) -> None:
+        algorithm, _, self._expected = digest.partition(":")
+        self._stream, self._digest, self._where = stream, digest, where
+        self._hash = hashlib.new(algorithm)
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        if not data:
+            self._verify()
+            return 0
+        self._hash.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _verify(self) -> None:
+        if not self._done:
+            self._done = True
+            if self._hash.hexdigest() != self._expected:
+                raise LayerError(f"blob {self._digest} does not match its digest", where=self._where)
+
+    def finish(self) -> None:
+        """Hash what the reader left unread and check the digest: a blob is verified whole."""
+        while self.read(1 << 20):
+            pass
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 class BlobStore(ABC):
@@ -33,11 +84,25 @@ class BlobStore(ABC):
     @abstractmethod
     def open(self, name: str) -> BinaryIO: ...
 
-    def read(self, name: str, cap: int = JSON_CAP) -> bytes:
+    def read(self, name: str, cap: int | None = None) -> bytes:
+        """A small blob whole; one named by its digest (`blobs/sha256/...`) is checked against it."""
+        cap = cap if cap is not None else limit("IMGAUDIT_MAX_JSON_BYTES", JSON_CAP)
         if self.size(name) > cap:
             raise SourceError(f"{name} is larger than {cap} bytes", where=self.location)
         with self.open(name) as stream:
-            return stream.read()
+            data = stream.read()
+        digest = blob_digest(name)
+        if digest is not None:
+            algorithm, _, expected = digest.partition(":")
+            if hashlib.new(algorithm, data).hexdigest() != expected:
+                raise SourceError(f"blob {digest} does not match its digest", where=self.location)
+        return data
+
+    def open_checked(self, name: str) -> DigestCheckingReader | BinaryIO:
+        """A layer blob; checked against its digest at EOF when its name is one."""
+        digest = blob_digest(name)
+        stream = self.open(name)
+        return DigestCheckingReader(stream, digest, self.location) if digest else stream
 
     def close(self) -> None:  # noqa: B027 - a directory store holds nothing open
         pass
@@ -88,6 +153,9 @@ class TarArchiveStore(BlobStore):
         self.location = str(path)
         self._path = path
         self._members: dict[str, tuple[int, int]] = {}
+        # Older `docker save` stores a layer shared by two images once and makes the other
+        # `<id>/layer.tar` a symlink to `../<other id>/layer.tar`: name -> the name it means.
+        self._links: dict[str, str] = {}
         try:
             with path.open("rb") as handle:
                 head = handle.read(4)
@@ -102,6 +170,14 @@ class TarArchiveStore(BlobStore):
                     name = normalize(member.name)
                     if name and member.is_regular:
                         self._members[name] = (member.data_offset, member.size)
+                    elif name and member.type == tarfile.SYMTYPE:
+                        # `../<id>/layer.tar` inside the archive; one that climbs out is None
+                        joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+                        target = normalize(joined)
+                        if target:
+                            self._links[name] = target
+                    elif name and member.type == tarfile.LNKTYPE and (target := normalize(member.linkname)):
+                        self._links[name] = target
         except LayerError as exc:
             raise SourceError(
                 f"not a readable image archive: {exc.message.replace('layer', 'archive')}",
@@ -110,15 +186,23 @@ class TarArchiveStore(BlobStore):
         except OSError as exc:
             raise SourceError(f"cannot read the archive: {exc.strerror}", where=self.location) from exc
 
-    def _member(self, name: str) -> tuple[int, int]:
+    def _key(self, name: str) -> str | None:
+        """The member `name` means, following symlinks and hard links inside the archive."""
         key = normalize(name)
-        if not key or key not in self._members:
+        for _ in range(MAX_LINK_HOPS):
+            if key is None or key not in self._links:
+                break
+            key = self._links[key]
+        return key if key in self._members else None
+
+    def _member(self, name: str) -> tuple[int, int]:
+        key = self._key(name)
+        if key is None:
             raise SourceError(f"the archive has no {name!r}", where=self.location)
         return self._members[key]
 
     def exists(self, name: str) -> bool:
-        key = normalize(name)
-        return bool(key) and key in self._members
+        return self._key(name) is not None
 
     def size(self, name: str) -> int:
         return self._member(name)[1]

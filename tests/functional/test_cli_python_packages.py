@@ -95,11 +95,22 @@ def test_packages_os_lists_them_in_the_terminal_report(tmp_path: Path) -> None:
     assert "OS packages" in listed.output and "libc6" in listed.output
 
 
-def test_a_malformed_lock_in_the_image_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_a_malformed_lock_in_the_image_degrades_the_report_with_a_warning(tmp_path: Path) -> None:
     image = _image(tmp_path, File("app/poetry.lock", b"[[package]\nname ="), File("app/pyproject.toml", b""))
-    result = CliRunner().invoke(main, ["audit", str(image)])
+    result = CliRunner().invoke(main, ["audit", str(image), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert any("poetry.lock is not valid TOML" in w for w in report["warnings"])
+    assert report["dev_dependencies"]["source"] == "heuristic"
+
+
+def test_a_malformed_lock_given_with_project_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "poetry.lock").write_bytes(b"[[package]\nname =")
+    result = CliRunner().invoke(main, ["audit", str(_image(tmp_path)), "--project", str(project)])
     assert result.exit_code == 2
-    assert result.output.startswith("imgaudit: error: cannot parse poetry.lock")
+    assert result.output.startswith("imgaudit: error: poetry.lock is not valid TOML")
     assert len(result.output.strip().splitlines()) == 1
 
 

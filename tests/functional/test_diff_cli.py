@@ -150,7 +150,7 @@ def test_packages_compared_per_distribution_with_versions(tmp_path: Path) -> Non
     [
         ('{"schema": "imgaudit/report/v7", "image": {}}', "written by a newer imgaudit"),
         ('{"schema": "imgaudit/report/v1"}', "malformed report: image should be an object"),
-        ('{"schema": "imgaudit/report/v1",\n "image": ', "not a JSON report"),
+        ('{"schema": "imgaudit/report/v1",\n "image": ', "the report is not valid JSON"),
     ],
 )
 def test_a_report_of_another_version_or_malformed_is_refused(

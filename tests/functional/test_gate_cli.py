@@ -214,7 +214,7 @@ def test_bad_flags_exit_2_with_one_line(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{", "not a JSON report"),
+        ("{", "the report is not valid JSON"),
         ('{"schema": "imgaudit/report/v2"}', "written by a newer imgaudit"),
         ('{"schema": "imgaudit/report/v1", "image": []}', "malformed report: image should be an object"),
         ('{"hello": 1}', "not an imgaudit report"),
@@ -230,7 +230,7 @@ def test_an_unusable_baseline_exits_2_before_reading_the_image(cwd: Path, conten
 def test_a_bad_config_file_exits_2(images: dict[str, Path], cwd: Path) -> None:
     (cwd / ".imgaudit.toml").write_text("max-size = [\n")
     result = run(images["grown"])
-    assert result.exit_code == 2 and "invalid TOML" in result.stderr
+    assert result.exit_code == 2 and "the config file is not valid TOML" in result.stderr
 
 
 def test_several_formats_at_once_each_valid(images: dict[str, Path], cwd: Path) -> None:

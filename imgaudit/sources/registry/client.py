@@ -28,15 +28,23 @@ import requests
 import urllib3
 
 from imgaudit.errors import LayerError, SourceError
-from imgaudit.sources.manifests import parse_json
+from imgaudit.inputs import limit, load_json
+from imgaudit.sources.manifests import IMAGE_CONFIG_TYPES, manifest_document
 from imgaudit.sources.registry.credentials import Credentials
 from imgaudit.sources.registry.reference import ImageReference, is_loopback_host
 
 CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 60.0
+READ_TIMEOUT = 30.0  # one socket read; a stalled blob is resumed, RESUMES times at most
 ATTEMPTS = 5
+RESUMES = 3
 BACKOFF_FIRST = 0.5
-BACKOFF_CAP = 20.0
+BACKOFF_CAP = 20.0  # also the longest Retry-After honoured
+# Whole-answer deadlines: a server that trickles a byte every few seconds never trips the
+# read timeout. Raised through the environment for slow links (README "Limits").
+REQUEST_DEADLINE = 60  # a manifest or a token, seconds
+BLOB_DEADLINE = 1800  # one layer blob, seconds, resumes included
+TOKEN_CAP = 1024 * 1024  # tokens are a few KB
+_CHUNK = 64 * 1024
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _DROPPED = (
@@ -55,13 +63,40 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), dict(_CHALLENGE_PARAM.findall(params))
 
 
-def _registry_message(response: requests.Response) -> str:
+def read_capped(response: requests.Response, cap: int, what: str, where: str) -> bytes:
+    """A whole (small) answer body, within `cap` bytes and the request deadline; a body
+    shorter than its Content-Length, or one that trickles past the deadline, is an error."""
+    deadline = time.monotonic() + limit("IMGAUDIT_REQUEST_DEADLINE", REQUEST_DEADLINE)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while total <= cap:
+            if time.monotonic() > deadline:
+                raise SourceError(f"{what} took longer than the request deadline", where=where)
+            # read1: what one socket read brings, so that a trickle still meets the deadline
+            chunk = response.raw.read1(min(_CHUNK, cap + 1 - total), decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except _DROPPED as exc:
+        raise SourceError(
+            f"{what} was cut short by the registry ({type(exc).__name__})", where=where
+        ) from None
+    if total > cap:
+        raise SourceError(f"{what} is larger than {cap} bytes", where=where)
+    return b"".join(chunks)
+
+
+def _registry_message(response: requests.Response, where: str) -> str:
     """The registry's own error code and message (`MANIFEST_UNKNOWN: ...`), when it sent one."""
     try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
+        errors = load_json(
+            read_capped(response, 64 * 1024, "an error", where), "an error", where, SourceError
+        )
+        first = errors.get("errors")[0]
         return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
-    except (ValueError, AttributeError, IndexError, TypeError):
+    except (SourceError, AttributeError, IndexError, TypeError, KeyError):
         return ""
 
 
@@ -111,14 +146,21 @@ class RegistryClient:
         # Probing HTTPS on a loopback registry that may speak plain HTTP: one try is enough.
         attempts = 1 if len(self._schemes) > 1 else self._attempts
         delay = BACKOFF_FIRST
+        # Retries stop at the request deadline too: five silent attempts would take minutes.
+        deadline = time.monotonic() + limit("IMGAUDIT_REQUEST_DEADLINE", REQUEST_DEADLINE)
+        read_timeout = limit("IMGAUDIT_READ_TIMEOUT", int(READ_TIMEOUT))
+        last_answer: requests.Response | None = None
+        failure = "cannot reach the registry"
         for attempt in range(1, attempts + 1):
+            if attempt > 1 and time.monotonic() + delay > deadline:
+                break  # no time for another try: the last failure or answer stands
             try:
                 response = self._session.request(
                     method,
                     url,
                     headers=dict(headers),
                     stream=stream,
-                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    timeout=(CONNECT_TIMEOUT, read_timeout),
                     verify=not self._insecure,
                     allow_redirects=True,
                     **extra,
@@ -127,20 +169,31 @@ class RegistryClient:
                 raise _Unanswered(
                     "TLS with the registry failed; for a self-signed certificate use --insecure"
                 ) from exc
+            except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL) as exc:
+                raise SourceError(
+                    f"the registry sent a URL imgaudit cannot follow ({type(exc).__name__})", where=self.where
+                ) from None
+            except requests.exceptions.TooManyRedirects:
+                raise SourceError("the registry redirects in a loop", where=self.where) from None
             except _DROPPED as exc:
+                failure = f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempt(s)"
                 if attempt == attempts:
-                    raise _Unanswered(
-                        f"cannot reach the registry ({type(exc).__name__}) after {attempt} attempt(s)"
-                    ) from exc
+                    raise _Unanswered(failure) from exc
                 self._sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
                 continue
+            last_answer = response
             if response.status_code not in _RETRY_STATUS or attempt == attempts:
                 return response
             response.close()
-            self._sleep(self._retry_after(response, delay))
+            delay = self._retry_after(response, delay)
+            if time.monotonic() + delay > deadline:
+                return response  # the registry's "later" is past the deadline: its answer stands
+            self._sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP)
-        raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
+        if last_answer is not None:
+            return last_answer
+        raise _Unanswered(failure)
 
     @staticmethod
     def _retry_after(response: requests.Response, default: float) -> float:
@@ -224,10 +277,10 @@ class RegistryClient:
                     "refresh_token": credentials.password,
                     "client_id": "imgaudit",
                 }
-                response = self._send("POST", realm, {}, data=form)
+                response = self._send("POST", realm, {}, stream=True, data=form)
             else:
                 auth = (credentials.username, credentials.password) if credentials else None
-                response = self._send("GET", realm, {}, params=query, auth=auth)
+                response = self._send("GET", realm, {}, stream=True, params=query, auth=auth)
         except _Unanswered as failure:
             raise SourceError(f"token service: {failure}", where=self.where) from failure.__cause__
         if response.status_code in (401, 403):
@@ -236,10 +289,12 @@ class RegistryClient:
             raise SourceError(
                 f"the registry's token service answered HTTP {response.status_code}", where=self.where
             )
+        with response:
+            data = read_capped(response, TOKEN_CAP, "the token service's answer", self.where)
         try:
-            body = response.json()
+            body = load_json(data, "the token service's answer", self.where, SourceError)
             token = body.get("token") or body.get("access_token")
-        except (ValueError, AttributeError):
+        except (SourceError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise SourceError("the registry's token service sent no token", where=self.where)
@@ -252,7 +307,7 @@ class RegistryClient:
         response = self.request(f"manifests/{version}", {"Accept": accept}, stream=True)
         with response:
             if response.status_code == 404:
-                detail = _registry_message(response)
+                detail = _registry_message(response, self.where)
                 raise SourceError(
                     f"{self.reference.repository}:{version} is not in the registry"
                     + (f" ({detail})" if detail else ""),
@@ -264,9 +319,7 @@ class RegistryClient:
                     f"{self.reference.repository}:{version}",
                     where=self.where,
                 )
-            data = response.raw.read(cap + 1, decode_content=True)
-        if len(data) > cap:
-            raise SourceError(f"the manifest is larger than {cap} bytes", where=self.where)
+            data = read_capped(response, cap, "the manifest", self.where)
         media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         return data, media_type
 
@@ -326,6 +379,8 @@ class VerifiedBlob(io.RawIOBase):
         self._count = 0
         self._resumes = 0
         self._done = False
+        self._deadline_seconds = limit("IMGAUDIT_BLOB_DEADLINE", BLOB_DEADLINE)
+        self._deadline = time.monotonic() + self._deadline_seconds
         self._response: requests.Response | None = client.blob_response(digest, 0)
 
     def readable(self) -> bool:
@@ -352,14 +407,20 @@ class VerifiedBlob(io.RawIOBase):
 
     def _read_some(self, want: int) -> bytes:
         assert self._response is not None
-        data: bytes = self._response.raw.read(want, decode_content=False)
+        if time.monotonic() > self._deadline:
+            raise LayerError(
+                f"blob {self._digest} took longer than {self._deadline_seconds} s "
+                "(raise it with IMGAUDIT_BLOB_DEADLINE)",
+                where=self._client.where,
+            )
+        data: bytes = self._response.raw.read1(want, decode_content=False)
         return data
 
     def _resume(self, exc: BaseException) -> None:
         if self._response is not None:
             self._response.close()
         self._resumes += 1
-        if self._resumes >= ATTEMPTS:
+        if self._resumes > RESUMES:
             raise LayerError(
                 f"blob {self._digest}: the connection dropped {self._resumes} times ({type(exc).__name__})",
                 where=self._client.where,
@@ -401,7 +462,13 @@ class VerifiedBlob(io.RawIOBase):
 
 
 def json_object(data: bytes, what: str, where: str) -> dict[str, Any]:
-    value = parse_json(data, what, where)
-    if not isinstance(value, dict):
-        raise SourceError(f"{what} is not a JSON object", where=where)
+    """A registry manifest or index, its field types checked; an artifact is refused by name."""
+    value = manifest_document(data, what, where)
+    config = value.get("config")
+    config_type = config.get("mediaType") if isinstance(config, dict) else None
+    if config_type and config_type not in IMAGE_CONFIG_TYPES:
+        raise SourceError(
+            f"this is an OCI artifact ({config_type}), not an image: it has no filesystem to audit",
+            where=where,
+        )
     return value

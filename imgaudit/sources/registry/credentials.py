@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import shutil
 import subprocess
@@ -20,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from imgaudit.errors import SourceError
+from imgaudit.inputs import decode_text, load_json
 from imgaudit.sources.registry.reference import DOCKER_HUB
 
 # Docker keeps Docker Hub's credentials under its v1 index URL.
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 _HELPER_TIMEOUT = 30
+_HELPER_OUTPUT_CAP = 1024 * 1024  # a helper answers with a few hundred bytes of JSON
+_CONFIG_CAP = 4 * 1024 * 1024
 _IDENTITY_TOKEN_USER = "<token>"
 
 
@@ -64,9 +66,16 @@ Runner = Callable[[list[str], str], subprocess.CompletedProcess[str]]
 
 
 def _run(command: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, input=stdin, capture_output=True, text=True, timeout=_HELPER_TIMEOUT, check=False
+    """Run a helper; its output is decoded here (as UTF-8, or one line naming the bad byte)."""
+    result = subprocess.run(
+        command, input=stdin.encode(), capture_output=True, timeout=_HELPER_TIMEOUT, check=False
     )
+    where = f"docker-credential output of {Path(command[0]).name}"
+    stdout = decode_text(
+        result.stdout[:_HELPER_OUTPUT_CAP], "the credential helper's output", where, SourceError
+    )
+    stderr = result.stderr[:_HELPER_OUTPUT_CAP].decode("utf-8", "replace")
+    return subprocess.CompletedProcess(command, result.returncode, stdout, stderr)
 
 
 def from_helper(helper: str, registry: str, run: Runner = _run) -> Credentials | None:
@@ -93,9 +102,11 @@ def from_helper(helper: str, registry: str, run: Runner = _run) -> Credentials |
             f"credential helper docker-credential-{helper} failed (exit {result.returncode})", where=registry
         )
     try:
-        answer = json.loads(result.stdout)
-        username, secret = str(answer["Username"]), str(answer["Secret"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        answer = load_json(result.stdout, "the helper's answer", registry, SourceError)
+        username, secret = answer["Username"], answer["Secret"]
+        if not isinstance(username, str) or not isinstance(secret, str):
+            raise TypeError
+    except (SourceError, KeyError, TypeError) as exc:
         raise SourceError(
             f"credential helper docker-credential-{helper} gave no credentials", where=registry
         ) from exc
@@ -126,11 +137,15 @@ def _from_auths(entry: Any, registry: str) -> Credentials | None:
 def from_docker_config(registry: str, path: Path, run: Runner = _run) -> Credentials | None:
     """The credentials `docker login` stored for `registry`, or None."""
     try:
-        config = json.loads(path.read_text("utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(_CONFIG_CAP + 1)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError("cannot read the Docker config", where=str(path)) from exc
+    except OSError as exc:
+        raise SourceError(f"cannot read the Docker config: {exc.strerror}", where=str(path)) from exc
+    if len(data) > _CONFIG_CAP:
+        raise SourceError(f"the Docker config is larger than {_CONFIG_CAP} bytes", where=str(path))
+    config = load_json(data, "the Docker config", str(path), SourceError)
     if not isinstance(config, dict):
         return None
     helpers = config.get("credHelpers")

@@ -9,7 +9,6 @@ import pytest
 
 from imgaudit.audit import AuditOptions, audit
 from imgaudit.classify.project import ProjectFiles
-from imgaudit.errors import ClassifyError
 from imgaudit.model import Category, EnvironmentKind, PythonEnvironment, Report
 from imgaudit.sources.archive import open_path
 from tests.conftest import AuditSpec
@@ -291,10 +290,26 @@ def test_requirements_in_the_image_when_there_is_no_lock(audit_spec: AuditSpec) 
     assert {n for n, d in dists.items() if d.dev_only} == {"pytest", "pluggy", "iniconfig"}
 
 
-def test_a_malformed_lock_in_the_image_is_one_classify_error(audit_spec: AuditSpec) -> None:
-    broken = [File("app/poetry.lock", b"[[package]\n"), File("app/pyproject.toml", b"[tool.poetry]\n")]
-    with pytest.raises(ClassifyError, match=r"poetry\.lock"):
-        audit_spec(image(Layer(broken, "COPY . ."), Layer(_app_venv(), "RUN poetry install")))
+@pytest.mark.parametrize(
+    "lock",
+    [
+        b"[[package]\n",
+        b"a = " + b"[" * 100_000,
+        b"a = 1" + b"0" * 5000,
+        b"\xff\xfe",
+        b'[[package]]\nname = "a"\nversion = "1"\ndependencies = [1]\n[metadata]\nlock-version = "2.0"\n',
+    ],
+    ids=["invalid", "deep", "long-integer", "not-utf8", "dependencies-a-list"],
+)
+def test_a_malformed_lock_in_the_image_degrades_with_a_warning(audit_spec: AuditSpec, lock: bytes) -> None:
+    """A file inside the image never aborts the audit: the bytes are measured, the report
+    says which file could not be read, and dev-only packages are told apart without it."""
+    broken = [File("app/poetry.lock", lock), File("app/pyproject.toml", b"[tool.poetry]\n")]
+    report = audit_spec(image(Layer(broken, "COPY . ."), Layer(_app_venv(), "RUN poetry install")))
+    assert report.total_bytes > 0
+    assert [w for w in report.warnings if "app/poetry.lock" in w and "guessed without it" in w]
+    assert report.dev_dependencies is not None
+    assert report.dev_dependencies.source.value == "heuristic"
 
 
 def test_an_egg_info_with_installed_files_txt(audit_spec: AuditSpec) -> None:

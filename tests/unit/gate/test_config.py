@@ -54,7 +54,7 @@ def test_dive_ci_rule_names_are_accepted(tmp_path: Path) -> None:
         "# dive's CI config\nrules:\n  lowestEfficiency: 0.95  # below fails\n"
         "  highestWastedBytes: 20MB\n  highestUserWastedPercent: '0.10'\n"
     )
-    assert load_config(path).settings == {"min_efficiency": "0.95", "max_wasted": ("20MB", "10%")}
+    assert load_config(path).settings == {"min_efficiency": "0.95", "max_wasted": ("20MB", "10%user")}
 
 
 def test_dive_ci_disabled_rules_are_left_out(tmp_path: Path) -> None:
@@ -63,17 +63,34 @@ def test_dive_ci_disabled_rules_are_left_out(tmp_path: Path) -> None:
     assert load_config(path).settings == {"max_wasted": ("1MB",)}
 
 
+def test_dive_ci_is_read_as_dive_reads_it(tmp_path: Path) -> None:
+    """A YAML document marker, other top-level sections (lists included) and rule names dive
+    does not know (`plugin1/rule1`) are ignored by dive's viper lookup, so here too."""
+    path = tmp_path / ".dive-ci"
+    path.write_text(
+        "---\nplugins:\n  - plugin1\nrules:\n  lowestEfficiency: 0.9\n  plugin1/rule1: error\n"
+        "  highestWastedBytes: 2M\n  highestUserWastedPercent: 0.25 # of the user bytes\n...\n"
+    )
+    assert load_config(path).settings == {"min_efficiency": "0.9", "max_wasted": ("2000000", "25%user")}
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        (".imgaudit.toml", "max-size = ", "invalid TOML"),
+        (".imgaudit.toml", "max-size = ", "the config file is not valid TOML"),
         (".imgaudit.toml", 'max-sise = "1MB"\n', "unknown setting 'max-sise'"),
         (".imgaudit.toml", "max-size = true\n", "must be a string or a number"),
-        (".dive-ci", "rules:\n  lowestEfficency: 0.9\n", "unknown dive rule"),
-        (".dive-ci", "rules:\n  - 0.9\n", "expected `name: value`"),
+        (".dive-ci", "rules:\n  highestWastedBytes: lots\n", "expected a size like 20MB"),
+        (".dive-ci", "rules: {lowestEfficiency: 0.9}\n", "each rule on its own line"),
+        (".dive-ci", b"rules:\n  lowestEfficiency: \xff\n", "not UTF-8"),
+        (".imgaudit.toml", "a = " + "[" * 100_000, "nests deeper than"),
+        (".imgaudit.toml", "max-size = 1" + "0" * 5000, "not usable TOML"),
     ],
 )
-def test_a_bad_config_file_is_a_usage_error(tmp_path: Path, name: str, text: str, message: str) -> None:
-    (tmp_path / name).write_text(text)
+def test_a_bad_config_file_is_a_usage_error(
+    tmp_path: Path, name: str, text: str | bytes, message: str
+) -> None:
+    data = text if isinstance(text, bytes) else text.encode()
+    (tmp_path / name).write_bytes(data)
     with pytest.raises(UsageError, match=message):
         load_config(tmp_path / name)

@@ -45,7 +45,7 @@ def test_optional_sections_are_read_when_present() -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ("{not json", "not a JSON report: .* at line 1"),
+        ("{not json", "the report is not valid JSON: .* at line 1"),
         ([], "not an imgaudit report"),
         ({"image": {}}, "not an imgaudit report"),
         ({**MINIMAL, "schema": "imgaudit/report/v2"}, "written by a newer imgaudit"),

@@ -137,3 +137,11 @@ def test_every_rule_reports_value_limit_and_message() -> None:
 def test_bad_limits_are_usage_errors(thresholds: Thresholds, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         thresholds.rules()
+
+
+def test_user_wasted_percent_divides_by_the_layers_above_the_first_as_dive_does() -> None:
+    """dive's highestUserWastedPercent: wasted / (every layer but the first). Here 100 kB wasted
+    is 10% of the image but 20% of the 500 kB above the base layer."""
+    assert outcome(Thresholds(max_wasted=("15%",))) is Outcome.PASSED
+    assert outcome(Thresholds(max_wasted=("15%user",))) is Outcome.FAILED
+    assert outcome(Thresholds(max_wasted=("20%user",))) is Outcome.PASSED

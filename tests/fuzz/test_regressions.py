@@ -1,0 +1,59 @@
+"""Crashes found while fuzzing the readers (by the harness or by reviewing its targets),
+each kept as the input that crashed: the reader must now end in ImgauditError or a value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imgaudit.classify.lockfiles import parse_poetry_lock
+from imgaudit.classify.project import declared_roots
+from imgaudit.config import load_config
+from imgaudit.errors import ClassifyError, UsageError
+
+LOCK_TAIL = b'[metadata]\nlock-version = "2.0"\n'
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        b'[[package]]\nname = "a"\nversion = "1"\ndependencies = [1]\n',  # AttributeError: list.items
+        b'[[package]]\nname = "a"\nversion = "1"\nextras = ["x"]\n',  # AttributeError: list.items
+    ],
+    ids=["dependencies-a-list", "extras-a-list"],
+)
+def test_a_lock_package_whose_tables_are_lists(package: bytes) -> None:
+    with pytest.raises(ClassifyError, match="should be tables"):
+        parse_poetry_lock(package + LOCK_TAIL, "/app/poetry.lock")
+
+
+def test_a_pyproject_whose_tool_is_not_a_table(tmp_path: Path) -> None:
+    """`tool = 1` in a pyproject.toml: AttributeError on `.get` before."""
+    path = tmp_path / "pyproject.toml"
+    path.write_text("tool = 1\n")
+    assert load_config(path).settings == {}
+    other = tmp_path / "limits.toml"
+    other.write_text("tool = 1\n")
+    with pytest.raises(UsageError, match="unknown setting 'tool'"):
+        load_config(other)
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        (b"[dependency-groups]\ndev = 5\n", None),  # TypeError: int is not iterable
+        (  # RecursionError: 3000 groups, each including the next
+            b"[dependency-groups]\n"
+            + b"".join(f'g{i} = [{{include-group = "g{i + 1}"}}]\n'.encode() for i in range(3000)),
+            "include-group nests more than 64 groups deep",
+        ),
+    ],
+    ids=["group-an-int", "include-chain"],
+)
+def test_dependency_groups_of_the_wrong_shape(pyproject: bytes, message: str | None) -> None:
+    if message is None:
+        assert declared_roots(pyproject, "/app/pyproject.toml").dev == ()
+    else:
+        with pytest.raises(ClassifyError, match=message):
+            declared_roots(pyproject, "/app/pyproject.toml")
