@@ -125,6 +125,7 @@ def audit(
             os_packages=attribution.os_packages,
             build_paths=attribution.build_paths,
             slim_base=options.slim_base,
+            runtime=attribution.runtime,
         ),
         options.ignore,
     )

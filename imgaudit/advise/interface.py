@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.categories import Classification
+from imgaudit.classify.runtime import RuntimeSet
 from imgaudit.layers.merge import MergedFilesystem
 from imgaudit.model import (
     Category,
@@ -48,6 +49,8 @@ class AdviceContext:
     # Final paths owned by build-only OS packages (compilers, headers, what only they need).
     build_paths: frozenset[str] = frozenset()
     slim_base: SlimBase | None = None  # `--slim-base`: measure the base against it
+    # Where the app was installed and the final files it runs on (classify.runtime).
+    runtime: RuntimeSet | None = None
 
     @property
     def total_bytes(self) -> int:

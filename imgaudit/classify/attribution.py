@@ -18,7 +18,8 @@ from imgaudit.classify.distributions import InstalledDistribution, Ownership, fi
 from imgaudit.classify.environments import FoundEnvironment, find_environments
 from imgaudit.classify.os_packages import OsPackages, find_os_packages
 from imgaudit.classify.project import ProjectFiles, find_project
-from imgaudit.classify.toolchain import toolchain_keys
+from imgaudit.classify.runtime import RuntimeSet, describe_layout, runtime_paths
+from imgaudit.classify.toolchain import toolchain_graph
 from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import normalize, parent
 from imgaudit.model import (
@@ -39,6 +40,7 @@ class Attribution:
     dev_paths: frozenset[str] = frozenset()
     toolchain_paths: frozenset[str] = frozenset()
     build_paths: frozenset[str] = frozenset()
+    runtime: RuntimeSet | None = None  # where the app was installed, and what it runs on
 
 
 def _project_environments(
@@ -70,16 +72,14 @@ def _installed_graph(dists: Iterable[InstalledDistribution]) -> dict[str, list[D
     return graph
 
 
-def _keep_what_the_app_needs(
-    toolchain: Mapping[str, str],
-    targets: Sequence[FoundEnvironment],
-    ownership: Ownership,
-    main_needed: frozenset[str],
-) -> dict[str, str]:
+def _app_keys(
+    targets: Sequence[FoundEnvironment], ownership: Ownership, main_needed: frozenset[str]
+) -> frozenset[str]:
     """The app installed beside Poetry (no venv): what its main dependencies reach is the app's."""
     shared_sites = {site for env in targets if env.kind is not EnvironmentKind.VENV for site in env.site_dirs}
-    apps = {d.key for d in ownership.distributions if d.site in shared_sites and d.name in main_needed}
-    return {key: root for key, root in toolchain.items() if key not in apps}
+    return frozenset(
+        d.key for d in ownership.distributions if d.site in shared_sites and d.name in main_needed
+    )
 
 
 def _nearest(path: str, roots: Mapping[str, int]) -> int | None:
@@ -154,13 +154,16 @@ def attribute(
     os_packages = find_os_packages(merged.files, merged.contents, base_layer_count)
     environments = find_environments(merged.files, merged.contents, info.env)
     ownership = find_ownership(merged.files, merged.contents)
-    toolchain = toolchain_keys(environments, ownership.distributions, base_layer_count)
+    graph = toolchain_graph(environments, ownership.distributions, base_layer_count, info.architecture)
+    toolchain = graph.keys()
     dists_by_site: dict[str, list[InstalledDistribution]] = defaultdict(list)
     for dist in ownership.distributions:
         dists_by_site[dist.site].append(dist)
     targets = _project_environments(environments, dists_by_site, toolchain, base_layer_count)
     verdict: DevVerdict | None = None
     dev: dict[str, str] = {}
+    runtime: RuntimeSet | None = None
+    caches = cache_locations(user_homes(info.user, info.env, merged.contents.get(PASSWD)), info.env)
     if targets:
         installed = [
             d
@@ -169,9 +172,8 @@ def attribute(
             for d in dists_by_site.get(site, ())
             if d.key not in toolchain
         ]
+        workdir = normalize(info.workdir.lstrip("/")) or ""
         if project is None:
-            workdir = normalize(info.workdir.lstrip("/")) or ""
-            caches = cache_locations(user_homes(info.user, info.env, merged.contents.get(PASSWD)), info.env)
             skip = [*caches.poetry, *caches.pip, *caches.virtualenv_seed, *(e.root for e in environments)]
             project = find_project(merged.contents, workdir, skip)
         verdict = decide_dev_only(project, _installed_graph(installed))
@@ -181,8 +183,20 @@ def attribute(
             for d in ownership.distributions
             if d.site in in_targets and d.name in verdict.dev_only
         }
-    if verdict is not None:
-        toolchain = _keep_what_the_app_needs(toolchain, targets, ownership, verdict.main_needed)
+        # Sharing Poetry's interpreter: the app's main closure stays the app's, and dev-only
+        # packages are no users, so what Poetry and only dev reach is Poetry's.
+        toolchain = graph.keys(not_users=dev, keep=_app_keys(targets, ownership, verdict.main_needed))
+        dev = {key: why for key, why in dev.items() if key not in toolchain}
+        project_dirs = [workdir, *([project.location.strip("/")] if project is not None else [])]
+        runtime = RuntimeSet(
+            layout=describe_layout(targets, installed, caches.poetry_virtualenvs, project_dirs),
+            paths=runtime_paths(
+                targets, (f.path for f in merged.files), ownership.owner, ownership.distributions, toolchain
+            ),
+            shared_interpreter=any(e.kind is not EnvironmentKind.VENV for e in targets),
+            environments=tuple("/" + e.root for e in targets),
+            tool_needs=graph.needs(),
+        )
     tool_venvs = [e.root for e in environments if e.kind is EnvironmentKind.TOOL_VENV]
     venv_files = frozenset(
         f.path
@@ -196,4 +210,5 @@ def attribute(
         dev_paths=_paths_of(dev, ownership),
         toolchain_paths=_paths_of(toolchain, ownership) | venv_files,
         build_paths=_build_paths(os_packages),
+        runtime=runtime,
     )
