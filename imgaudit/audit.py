@@ -126,6 +126,7 @@ def audit(
             build_paths=attribution.build_paths,
             slim_base=options.slim_base,
             runtime=attribution.runtime,
+            tool_needs=attribution.tool_needs,
         ),
         options.ignore,
     )

@@ -49,7 +49,8 @@ def advise(ctx: AdviceContext, ignore: Collection[str] = ()) -> tuple[tuple[Find
     ]
     units_by_id: dict[str, list[frozenset[Unit]]] = defaultdict(list)
     for candidate in candidates:
-        units_by_id[candidate.id].append(candidate.units)
+        if candidate.in_plan:
+            units_by_id[candidate.id].append(candidate.units)
     findings = sorted((_finding(ctx, c) for c in candidates), key=lambda f: -f.estimated_savings_bytes)
     return tuple(findings), build_plan(ctx, units_by_id)
 

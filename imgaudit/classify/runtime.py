@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from imgaudit.classify.context import PathSet
 from imgaudit.classify.distributions import InstalledDistribution
@@ -29,8 +29,6 @@ class RuntimeSet:
     paths: frozenset[str]
     shared_interpreter: bool  # installed beside the toolchain, not in a venv
     environments: tuple[str, ...] = ()  # roots of the target environments
-    # Tool name -> names of what running it uses: a deletion advised earlier must keep them.
-    tool_needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _kind(env: FoundEnvironment, poetry_venvs: PathSet, project_dirs: Sequence[str]) -> str:

@@ -90,6 +90,10 @@ class ToolchainGraph:
             found[self.by_key[root].name] = frozenset(names)
         return found
 
+    def reach(self, nodes: Iterable[_DistNode]) -> frozenset[str]:
+        """Keys the given (key, extra) nodes need, markers evaluated, themselves included."""
+        return frozenset(key for key, _ in closure(list(nodes), self.edges))
+
     def keys(self, not_users: Iterable[str] = (), keep: Iterable[str] = ()) -> dict[str, str]:
         """Distribution key -> the toolchain root that needs it (itself for a root).
 
