@@ -3,10 +3,14 @@ exactly what `apt-lists-left` measured."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from imgaudit.model import Finding, Report
 from tests.conftest import AuditSpec
 from tests.support.imagespec import File, Layer, Whiteout, file
 from tests.support.pyimage import distribution
+from tests.unit.advise import naive
 from tests.unit.classify.test_environments import image
 
 SITE = "usr/local/lib/python3.11/dist-packages"
@@ -128,3 +132,33 @@ def test_apt_snippet_removes_the_package_caches_it_measured(audit_spec: AuditSpe
     [finding] = [f for f in report.findings if f.id == "apt-lists-left"]
     assert finding.estimated_savings_bytes == 68_000
     assert finding.fix.dockerfile.endswith("rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin")
+
+
+def test_a_venv_in_poetrys_cache_is_named_as_such(tmp_path: Path) -> None:
+    report = naive.audit_spec(tmp_path, naive.naive_spec())
+    [finding] = [f for f in report.findings if f.id == "toolchain-at-runtime"]
+    assert finding.evidence.install_layout == f"venv in Poetry's cache /{naive.VENV}"
+    # A venv is copied whole: the multi-stage fix needs no pip-less venv.
+    assert "NO_PIP" not in finding.fix.dockerfile
+
+
+def test_a_project_venv_is_named_as_such(tmp_path: Path) -> None:
+    venv = "app/.venv"
+    spec = naive.naive_spec()
+    moved = [
+        Layer(
+            [
+                File(f"{venv}/pyvenv.cfg", naive.PYVENV_CFG),
+                *distribution(
+                    f"{venv}/lib/python3.11/site-packages", "click", "8.1.7", {"click/core.py": 8000}
+                ),
+            ],
+            "/bin/sh -c poetry install",
+        )
+        if layer.created_by == "/bin/sh -c poetry install"
+        else layer
+        for layer in spec.layers
+    ]
+    report = naive.audit_spec(tmp_path, replace(spec, layers=moved))
+    [finding] = [f for f in report.findings if f.id == "toolchain-at-runtime"]
+    assert finding.evidence.install_layout == "project venv /app/.venv (installed by pip)"
