@@ -214,10 +214,11 @@ class LayoutBuilder:
         if kind == "slim":
             return self.slim
         if self._fat is None:
-            # A fat base derived from the shared one: C headers and make in a base layer.
+            # A fat base derived from the shared one: C headers and make in a base layer, apt
+            # cleaned up as the official python images do.
             dockerfile = (
                 f"FROM {self.slim}\nRUN apt-get update && apt-get install -y --no-install-recommends "
-                'libc6-dev make && rm -rf /var/lib/apt/lists/*\nCMD ["python3"]\n'
+                'libc6-dev make && apt-get clean && rm -rf /var/lib/apt/lists/*\nCMD ["python3"]\n'
             )
             self._build("fat-base", self._context("fat-base", dockerfile, project=False), FAT_BASE)
             self._fat = FAT_BASE
