@@ -1,3 +1,4 @@
+import babel.numbers
 import click
 import idna
 import six
@@ -7,7 +8,8 @@ import six
 @click.argument("host", default="bücher.example")
 def main(host: str) -> None:
     encoded = idna.encode(host).decode("ascii")
-    click.echo(six.ensure_str(f"{encoded}: {len(encoded.split('.'))} labels"))
+    labels = babel.numbers.format_decimal(len(encoded.split(".")), locale="de_DE")
+    click.echo(six.ensure_str(f"{encoded}: {labels} labels"))
 
 
 main()
