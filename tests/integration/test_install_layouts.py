@@ -13,7 +13,10 @@ installed in a base layer), and `pip install .`. Each is then rebuilt the way it
   image), and the findings must name the layout they saw.
 
 Builds share their first layers (the Poetry install) through the engine's cache; `-s` prints
-the table.
+the table and each build's seconds. Measured on the 2-core vfs development machine while five
+other sessions built images on the same engine (load average 7-9): 13 builds, 1732 s of
+builds, 38.6 min wall; the figures are the estimates' (plan final within +0.23 %, categories
+and runtime sets exact).
 """
 
 from __future__ import annotations
