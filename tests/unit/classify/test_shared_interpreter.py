@@ -295,3 +295,32 @@ def test_multi_stage_estimate_keeps_the_runtime_set_of_a_system_install(audit_sp
     assert "POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true" in finding.fix.dockerfile
     assert report.plan is not None
     assert report.plan.estimated_final_bytes == report.layers[0].size_bytes + runtime + code
+
+
+def test_pip_install_user_keeps_the_user_site_as_the_runtime_set(audit_spec: AuditSpec) -> None:
+    user_site = "root/.local/lib/python3.11/site-packages"
+    app = [
+        *distribution(user_site, "click", "8.1.7", {"click/__init__.py": 9_000}),
+        *distribution(user_site, "tally", "0.1.0", {"tally/__init__.py": 300}, ["click>=8.1", "idna>=3.7"]),
+    ]
+    report = audit_spec(
+        image(
+            Layer(poetry_install("3.11"), "RUN pip install poetry==2.5.1"),
+            Layer([File("app/pyproject.toml", PYPROJECT)], "COPY pyproject.toml ./"),
+            Layer(app, "RUN pip install --user ."),
+        )
+    )
+    finding = next(f for f in report.findings if f.id == "toolchain-at-runtime")
+    # idna, which the app declares, was already there for Poetry: the system site serves the app too.
+    assert finding.evidence.install_layout == (
+        f"user site-packages (--user) /{user_site} (installed by pip); "
+        f"system site-packages /{site('3.11')} (installed by pip)"
+    )
+    runtime = sum(d.bytes for d in env_at(report, f"/{user_site}").distributions)
+    # idna lives in the system site beside Poetry, and the app needs it: it stays.
+    idna = next(d for d in env_at(report, f"/{site('3.11')}").distributions if d.name == "idna")
+    assert not idna.toolchain
+    assert report.plan is not None
+    # No package directory in /app: every COPY counts as the app's code.
+    kept = runtime + idna.bytes + len(PYPROJECT)
+    assert report.plan.estimated_final_bytes == report.layers[0].size_bytes + kept
