@@ -189,6 +189,8 @@ def audit(
             os_packages=attribution.os_packages,
             build_paths=attribution.build_paths,
             slim_base=options.slim_base,
+            runtime=attribution.runtime,
+            tool_needs=attribution.tool_needs,
         ),
         options.ignore,
     )

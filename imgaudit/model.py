@@ -197,6 +197,9 @@ class Evidence:
     layers: tuple[int, ...] = ()
     packages: tuple[str, ...] = ()
     details: tuple[str, ...] = ()  # one-line facts (instructions, breakdowns)
+    # Where the build installed the app (`project venv /app/.venv (installed by Poetry)`):
+    # estimates that remove a stage or a tool keep what runs there.
+    install_layout: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from dataclasses import replace
 
 from imgaudit.advise import apt, build_context, caches, deletions, multistage, packages, poetry_setup
 from imgaudit.advise.interface import AdviceContext, Candidate, Detector, Unit
@@ -33,6 +34,10 @@ CATALOGUE: dict[str, Detector] = {
     "apt-recommends": apt.apt_recommends,
 }
 FINDING_IDS = tuple(CATALOGUE)
+# Findings whose estimate depends on where the app was installed: they say which layout they saw.
+LAYOUT_DEPENDENT = frozenset(
+    {"toolchain-at-runtime", "dev-dependencies-installed", "build-toolchain-at-runtime", "fat-base-image"}
+)
 
 
 def check_ids(ids: Collection[str]) -> None:
@@ -49,20 +54,24 @@ def advise(ctx: AdviceContext, ignore: Collection[str] = ()) -> tuple[tuple[Find
     ]
     units_by_id: dict[str, list[frozenset[Unit]]] = defaultdict(list)
     for candidate in candidates:
-        units_by_id[candidate.id].append(candidate.units)
+        if candidate.in_plan:
+            units_by_id[candidate.id].append(candidate.units)
     findings = sorted((_finding(ctx, c) for c in candidates), key=lambda f: -f.estimated_savings_bytes)
     return tuple(findings), build_plan(ctx, units_by_id)
 
 
 def _finding(ctx: AdviceContext, candidate: Candidate) -> Finding:
     saved = ctx.bytes_of(candidate.units)
+    evidence = candidate.evidence
+    if evidence.install_layout is None and ctx.runtime is not None and candidate.id in LAYOUT_DEPENDENT:
+        evidence = replace(evidence, install_layout=ctx.runtime.layout)
     return Finding(
         id=candidate.id,
         title=candidate.title,
         severity=candidate.severity,
         estimated_savings_bytes=saved,
         share=round(saved / ctx.total_bytes, 6) if ctx.total_bytes else 0.0,
-        evidence=candidate.evidence,
+        evidence=evidence,
         fix=candidate.fix,
         savings_basis=candidate.savings_basis,
         estimated_savings_compressed_bytes=ctx.compressed_bytes_of(candidate.units),

@@ -6,7 +6,7 @@ the fix (clean up in the same RUN) removes both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from imgaudit.advise.interface import (
     AdviceContext,
@@ -87,10 +87,39 @@ def pip_cache(ctx: AdviceContext) -> Sequence[Candidate]:
     )
 
 
+# What apt leaves, as the deletion that removes it: lists, the package caches apt rebuilds
+# from them (`pkgcache.bin`, `srcpkgcache.bin`), downloaded archives.
+_APT_LEFTOVERS = {
+    "/var/lib/apt/lists/*": "package lists",
+    "/var/cache/apt/*.bin": "pkgcache.bin/srcpkgcache.bin",
+    "/var/cache/apt/archives/*.deb": "downloaded packages",
+    "/var/cache/apt/*": "other apt caches",
+}
+
+
+def _apt_glob(path: str) -> str:
+    if path.startswith("var/lib/apt/lists/"):
+        return "/var/lib/apt/lists/*"
+    if path.startswith("var/cache/apt/archives/") and path.endswith(".deb"):
+        return "/var/cache/apt/archives/*.deb"
+    if path.startswith("var/cache/apt/") and path.count("/") == 3 and path.endswith(".bin"):
+        return "/var/cache/apt/*.bin"
+    return "/var/cache/apt/*"
+
+
+def apt_globs(paths: Iterable[str]) -> list[str]:
+    """The deletions that remove exactly these apt files, in a stable order."""
+    found = {_apt_glob(p) for p in paths}
+    if "/var/cache/apt/*" in found:  # it covers the other two /var/cache/apt globs
+        found -= {"/var/cache/apt/*.bin", "/var/cache/apt/archives/*.deb"}
+    return [g for g in _APT_LEFTOVERS if g in found]
+
+
 def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
     units = cache_units(ctx, Category.APT_CACHE, locations(ctx).apt)
     if not units:
         return ()
+    globs = apt_globs(ctx.unit_path(u) for u in units if ctx.unit_size(u))
     return (
         Candidate(
             id="apt-lists-left",
@@ -99,9 +128,10 @@ def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
             units=units,
             evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
             fix=Fix(
-                "Clean apt's lists and archives in the RUN that installs packages.",
+                "Clean what apt left (" + ", ".join(_APT_LEFTOVERS[g] for g in globs) + ") in the RUN "
+                "that installs packages.",
                 "RUN apt-get update && apt-get install -y --no-install-recommends PACKAGES \\\n"
-                "    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*",
+                f"    && rm -rf {' '.join(globs)}",
             ),
             savings_basis="bytes under /var/lib/apt/lists and /var/cache/apt added above the base",
         ),

@@ -7,10 +7,11 @@ them and never count a byte twice, however much findings overlap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.categories import Classification
+from imgaudit.classify.runtime import RuntimeSet
 from imgaudit.layers.merge import MergedFilesystem
 from imgaudit.model import (
     Category,
@@ -48,6 +49,10 @@ class AdviceContext:
     # Final paths owned by build-only OS packages (compilers, headers, what only they need).
     build_paths: frozenset[str] = frozenset()
     slim_base: SlimBase | None = None  # `--slim-base`: measure the base against it
+    # Where the app was installed and the final files it runs on (classify.runtime).
+    runtime: RuntimeSet | None = None
+    # Tool name (`poetry`) -> the distribution names running it uses (classify.toolchain).
+    tool_needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def total_bytes(self) -> int:
@@ -127,6 +132,9 @@ class Candidate:
     savings_basis: str
     # Some findings save bytes that are not units (a rebuild cost, a base swap).
     extra_savings_bytes: int = 0
+    # False: the fix cannot be applied as a step of its own (a deletion a later step needs);
+    # the plan leaves its bytes to the steps that do remove them.
+    in_plan: bool = True
 
 
 Detector = Callable[[AdviceContext], Sequence[Candidate]]

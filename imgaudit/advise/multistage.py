@@ -13,13 +13,15 @@ from imgaudit.model import Category, Evidence, Fix, Severity, SlimBase
 
 
 def runtime_keeps(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
-    """Final files above the base a runtime stage gets: the venvs and the app's packages."""
-    venvs = PathSet(facts.venvs)
+    """Final files above the base a runtime stage gets: the runtime set (the app's venv, or its
+    distributions in an interpreter it shares with the toolchain) and the app's packages."""
+    runtime = ctx.runtime.paths if ctx.runtime is not None else frozenset()
+    venvs = PathSet(() if ctx.runtime is not None else facts.venvs)
     code = PathSet(_package_roots(facts))
 
     def kept(i: int, category: Category) -> bool:
         path = ctx.merged.files[i].path
-        if path in venvs:
+        if path in runtime or path in venvs:
             return True
         if category is not Category.APP:
             return False
@@ -57,10 +59,14 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
         return ()
     packages = distributions(ctx, tools) or (f"poetry=={facts.poetry_version}",)
     keeps = runtime_keeps(ctx, facts)
+    shared = ctx.runtime is not None and ctx.runtime.shared_interpreter
+    where = ", ".join(ctx.runtime.environments) if ctx.runtime else ", ".join("/" + v for v in facts.venvs)
     details = (
         f"pip/Poetry toolchain: {ctx.bytes_of(tools)} bytes",
+        f"the runtime set: {_runtime_bytes(ctx)} bytes the app runs on in {where or 'no environment found'} "
+        "(its dependencies and the project, dev-only packages left out)",
         f"the runtime stage keeps {ctx.bytes_of(keeps)} bytes above the base: "
-        f"venvs {', '.join('/' + v for v in facts.venvs) or 'none'}; app code "
+        f"{'the app part of ' if shared else 'venvs '}{where or 'none'}; app code "
         f"{', '.join(facts.package_dirs) or 'every COPY'}",
     )
     return (
@@ -74,17 +80,54 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
                 layers=layers_of(ctx, units),
                 packages=packages,
                 details=details,
+                install_layout=ctx.runtime.layout if ctx.runtime else None,
             ),
-            fix=Fix(
-                "Build the venv in a builder stage; the runtime stage starts again from the base "
-                "and copies only the venv and the app's code (`imgaudit fix` writes it).",
-                "FROM BASE AS builder\n...\nRUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR\n\n"
-                'FROM BASE AS runtime\nWORKDIR /app\nENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n'
-                "COPY --from=builder /app/.venv /app/.venv\nCOPY PACKAGE/ ./PACKAGE/",
-            ),
-            savings_basis="every byte above the base except the venvs and the app's packages "
+            fix=_multi_stage_fix(shared),
+            savings_basis="every byte above the base except the runtime set (the app's venv, or its "
+            "distributions where it shares the interpreter with the toolchain) and the app's packages "
             "(what a runtime stage copies), wasted bytes included",
         ),
+    )
+
+
+def _runtime_bytes(ctx: AdviceContext) -> int:
+    """The runtime set above the base, dev-only packages left out (the dev step removes them)."""
+    if ctx.runtime is None:
+        return 0
+    paths = ctx.runtime.paths
+    return ctx.bytes_of(
+        ctx.final_units(
+            lambda i, c: (
+                c is not Category.DEV_PACKAGES
+                and ctx.above_base(ctx.merged.files[i].layer)
+                and ctx.merged.files[i].path in paths
+            )
+        )
+    )
+
+
+def _multi_stage_fix(shared_interpreter: bool) -> Fix:
+    """Installed into the system interpreter, there is no venv to copy: the builder makes one,
+    without pip, so the runtime stage gets the runtime set and nothing of the toolchain."""
+    env = "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_CACHE_DIR=/tmp/poetry_cache"
+    if shared_interpreter:
+        env += " POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true"
+    text = (
+        "Build the venv in a builder stage; the runtime stage starts again from the base "
+        "and copies only the venv and the app's code (`imgaudit fix` writes it)."
+    )
+    if shared_interpreter:
+        text = (
+            "The app is installed beside Poetry in the system interpreter: install it into a venv "
+            "in a builder stage instead (no `virtualenvs.create false`), and copy only that venv "
+            "and the app's code into a runtime stage that starts again from the base."
+        )
+    return Fix(
+        text,
+        f"FROM BASE AS builder\n...\n{env}\n"
+        "RUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR\n\n"
+        'FROM BASE AS runtime\nWORKDIR /app\nENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n'
+        "COPY --from=builder /app/.venv /app/.venv\nCOPY PACKAGE/ ./PACKAGE/",
     )
 
 

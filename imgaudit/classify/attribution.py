@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imgaudit.classify.context import PASSWD, cache_locations, user_homes
 from imgaudit.classify.deps import Dependency
 from imgaudit.classify.devdeps import DevVerdict, decide_dev_only
 from imgaudit.classify.distributions import InstalledDistribution, Ownership, find_ownership
 from imgaudit.classify.environments import FoundEnvironment, find_environments
+from imgaudit.classify.names import canonical
 from imgaudit.classify.os_packages import OsPackages, find_os_packages
-from imgaudit.classify.project import ProjectFiles, find_project
-from imgaudit.classify.toolchain import toolchain_keys
+from imgaudit.classify.project import PYPROJECT, ProjectFiles, declared_roots, find_project
+from imgaudit.classify.runtime import RuntimeSet, describe_layout, runtime_paths
+from imgaudit.classify.toolchain import ToolchainGraph, toolchain_graph
 from imgaudit.errors import ClassifyError
+from imgaudit.inputs import load_toml
 from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import normalize, parent
 from imgaudit.model import (
@@ -41,6 +44,9 @@ class Attribution:
     toolchain_paths: frozenset[str] = frozenset()
     build_paths: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()  # project files in the image that could not be read
+    runtime: RuntimeSet | None = None  # where the app was installed, and what it runs on
+    # Tool name -> names of what running it uses: a deletion advised earlier must keep them.
+    tool_needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _project_environments(
@@ -48,13 +54,15 @@ def _project_environments(
     dists_by_site: Mapping[str, list[InstalledDistribution]],
     toolchain: Mapping[str, str],
     base_layer_count: int,
+    declared: frozenset[str] = frozenset(),
 ) -> list[FoundEnvironment]:
     """Where the app's dependencies were installed: venvs written above the base, else the
-    interpreter's own site-packages when the build installed there."""
+    interpreter's own site-packages when the build installed there (a dependency the project
+    declares counts even when Poetry needs it too)."""
 
     def installs_above_base(env: FoundEnvironment) -> bool:
         return any(
-            d.layer >= base_layer_count and d.key not in toolchain
+            d.layer >= base_layer_count and (d.key not in toolchain or d.name in declared)
             for site in env.site_dirs
             for d in dists_by_site.get(site, ())
         )
@@ -72,16 +80,49 @@ def _installed_graph(dists: Iterable[InstalledDistribution]) -> dict[str, list[D
     return graph
 
 
-def _keep_what_the_app_needs(
-    toolchain: Mapping[str, str],
+def _declared_main(project: ProjectFiles | None) -> dict[str, frozenset[str]] | None:
+    """The project's direct main dependencies (with the extras they ask for), its own name
+    included; None without a pyproject.toml."""
+    data = project.files.get(PYPROJECT) if project is not None else None
+    if project is None or data is None:
+        return None
+    where = f"{project.location.rstrip('/')}/{PYPROJECT}"
+    try:
+        roots = {root.name: root.extras for root in declared_roots(data, where).main}
+    except ClassifyError:
+        return None  # the dev verdict reports the malformed file
+    try:
+        document = load_toml(data, "pyproject.toml", where, ClassifyError)
+    except ClassifyError:
+        return roots
+    for table in (document.get("project"), (document.get("tool") or {}).get("poetry")):
+        if isinstance(table, dict) and isinstance(name := table.get("name"), str):
+            roots.setdefault(canonical(name), frozenset())
+    return roots
+
+
+def _app_keys(
     targets: Sequence[FoundEnvironment],
     ownership: Ownership,
-    main_needed: frozenset[str],
-) -> dict[str, str]:
-    """The app installed beside Poetry (no venv): what its main dependencies reach is the app's."""
+    verdict: DevVerdict,
+    project: ProjectFiles | None,
+    graph: ToolchainGraph,
+) -> frozenset[str]:
+    """The app installed beside Poetry (no venv): what its main dependencies need, over the
+    installed graph with markers evaluated for this interpreter (a lock's graph keeps every
+    platform's edges: click 8.1 -> importlib-metadata below Python 3.8), is the app's."""
     shared_sites = {site for env in targets if env.kind is not EnvironmentKind.VENV for site in env.site_dirs}
-    apps = {d.key for d in ownership.distributions if d.site in shared_sites and d.name in main_needed}
-    return {key: root for key, root in toolchain.items() if key not in apps}
+    shared = [d for d in ownership.distributions if d.site in shared_sites]
+    declared = _declared_main(project)
+    if declared is None:
+        return frozenset(d.key for d in shared if d.name in verdict.main_needed)
+    starts = [
+        node
+        for d in shared
+        if d.name in declared
+        for node in [(d.key, None), *((d.key, e) for e in sorted(declared[d.name]))]
+    ]
+    return graph.reach(starts)
 
 
 def _nearest(path: str, roots: Mapping[str, int]) -> int | None:
@@ -156,27 +197,32 @@ def attribute(
     os_packages = find_os_packages(merged.files, merged.contents, base_layer_count)
     environments = find_environments(merged.files, merged.contents, info.env)
     ownership = find_ownership(merged.files, merged.contents)
-    toolchain = toolchain_keys(environments, ownership.distributions, base_layer_count)
+    graph = toolchain_graph(environments, ownership.distributions, base_layer_count, info.architecture)
+    toolchain = graph.keys()
     dists_by_site: dict[str, list[InstalledDistribution]] = defaultdict(list)
     for dist in ownership.distributions:
         dists_by_site[dist.site].append(dist)
-    targets = _project_environments(environments, dists_by_site, toolchain, base_layer_count)
+    caches = cache_locations(user_homes(info.user, info.env, merged.contents.get(PASSWD)), info.env)
+    workdir = normalize(info.workdir.lstrip("/")) or ""
+    found_in_image = project is None
+    if project is None:
+        skip = [*caches.poetry, *caches.pip, *caches.virtualenv_seed, *(e.root for e in environments)]
+        project = find_project(merged.contents, workdir, skip)
+    declared = frozenset(_declared_main(project) or ())
+    targets = _project_environments(environments, dists_by_site, toolchain, base_layer_count, declared)
     verdict: DevVerdict | None = None
     dev: dict[str, str] = {}
     warnings: list[str] = []
+    runtime: RuntimeSet | None = None
     if targets:
         installed = [
             d
             for env in targets
             for site in env.site_dirs
             for d in dists_by_site.get(site, ())
-            if d.key not in toolchain
+            if d.key not in toolchain or d.name in declared
         ]
-        if project is None:
-            workdir = normalize(info.workdir.lstrip("/")) or ""
-            caches = cache_locations(user_homes(info.user, info.env, merged.contents.get(PASSWD)), info.env)
-            skip = [*caches.poetry, *caches.pip, *caches.virtualenv_seed, *(e.root for e in environments)]
-            project = find_project(merged.contents, workdir, skip)
+        if found_in_image:
             try:
                 verdict = decide_dev_only(project, _installed_graph(installed))
             except ClassifyError as error:
@@ -192,8 +238,20 @@ def attribute(
             for d in ownership.distributions
             if d.site in in_targets and d.name in verdict.dev_only
         }
-    if verdict is not None:
-        toolchain = _keep_what_the_app_needs(toolchain, targets, ownership, verdict.main_needed)
+        # Sharing Poetry's interpreter: the app's main closure stays the app's, and dev-only
+        # packages are no users, so what Poetry and only dev reach is Poetry's.
+        app = _app_keys(targets, ownership, verdict, project, graph)
+        toolchain = graph.keys(not_users=dev, keep=app)
+        dev = {key: why for key, why in dev.items() if key not in toolchain}
+        project_dirs = [workdir, *([project.location.strip("/")] if project is not None else [])]
+        runtime = RuntimeSet(
+            layout=describe_layout(targets, installed, caches.poetry_virtualenvs, project_dirs),
+            paths=runtime_paths(
+                targets, (f.path for f in merged.files), ownership.owner, ownership.distributions, toolchain
+            ),
+            shared_interpreter=any(e.kind is not EnvironmentKind.VENV for e in targets),
+            environments=tuple("/" + e.root for e in targets),
+        )
     tool_venvs = [e.root for e in environments if e.kind is EnvironmentKind.TOOL_VENV]
     venv_files = frozenset(
         f.path
@@ -208,4 +266,6 @@ def attribute(
         toolchain_paths=_paths_of(toolchain, ownership) | venv_files,
         build_paths=_build_paths(os_packages),
         warnings=tuple(warnings),
+        runtime=runtime,
+        tool_needs=graph.needs(),
     )

@@ -19,6 +19,8 @@ class Dependency:
     name: str  # canonical
     extras: frozenset[str] = frozenset()
     when_extra: str | None = None  # only when this extra of the dependent is asked for
+    # The requirement's environment marker (`python_version < "3.12"`), as written; None: always.
+    marker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

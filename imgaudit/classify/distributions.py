@@ -88,9 +88,15 @@ def _installed_files(data: bytes, meta_dir: str) -> list[str]:
     return [p for line in _text(data).splitlines() if line.strip() and (p := resolve(meta_dir, line.strip()))]
 
 
+def _marker(text: str) -> str | None:
+    """The environment marker after `;`, as written (evaluated later, per interpreter)."""
+    _, separator, marker = text.partition(";")
+    return (marker.strip() or None) if separator else None
+
+
 def _requires_from_metadata(headers: Iterable[str]) -> tuple[Dependency, ...]:
     return tuple(
-        Dependency(name, requirement_extras(text), marker_extra(text))
+        Dependency(name, requirement_extras(text), marker_extra(text), _marker(text))
         for text in headers
         if (name := requirement_name(text))
     )
@@ -98,17 +104,20 @@ def _requires_from_metadata(headers: Iterable[str]) -> tuple[Dependency, ...]:
 
 def _requires_txt(data: bytes) -> tuple[Dependency, ...]:
     """egg-info `requires.txt`: plain lines, then `[extra]` or `[extra:marker]` sections."""
-    found, section = [], None
+    found: list[Dependency] = []
+    section: str | None = None
+    marker: str | None = None
     for line in _text(data).splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("["):
-            extra = line.strip("[]").partition(":")[0]
+            extra, _, condition = line.strip("[]").partition(":")
             section = canonical(extra) if extra else None
+            marker = condition.strip() or None
             continue
         if name := requirement_name(line):
-            found.append(Dependency(name, requirement_extras(line), section))
+            found.append(Dependency(name, requirement_extras(line), section, marker))
     return tuple(found)
 
 

@@ -28,6 +28,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
             "layers": list(finding.evidence.layers),
             "packages": list(finding.evidence.packages),
             "details": list(finding.evidence.details),
+            "install_layout": finding.evidence.install_layout,
         },
         "fix": {"text": finding.fix.text, "dockerfile": finding.fix.dockerfile},
         "dockerfile_lines": [

@@ -1,0 +1,1 @@
+"""Counts the labels of a host name: a real (tiny) use of each runtime dependency."""
