@@ -17,7 +17,7 @@ Overlay rules (OCI image spec, "Applying changesets"):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from imgaudit.layers.paths import parent
@@ -66,6 +66,8 @@ class MergedFilesystem:
     layers: tuple[LayerStats, ...]
     wasted: tuple[WastedFile, ...]
     warnings: tuple[str, ...]
+    # Hard links: a final path whose inode's bytes another final path carries -> that path.
+    links: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def total_bytes(self) -> int:
@@ -259,9 +261,12 @@ def merge_layers(analyses: Sequence[LayerAnalysis]) -> MergedFilesystem:
         if key not in owner or path == inode.origin:
             owner[key] = path
     contents: dict[str, bytes] = {}
+    links: dict[str, str] = {}
     for path, node in leaves:
         inode = node.inode
         size = inode.size if inode is not None and owner.get(id(inode)) == path else 0
+        if inode is not None and not size and inode.size:
+            links[path] = owner[id(inode)]
         layer = inode.layer if inode is not None else node.layer
         files.append(FinalFile(path, node.kind, size, layer))
         kept = analyses[node.layer].contents.get(path) if node.layer >= 0 else None
@@ -273,4 +278,4 @@ def merge_layers(analyses: Sequence[LayerAnalysis]) -> MergedFilesystem:
     for item in wasted:
         wasted_by_layer[item.shipped_by] += item.size
     layers = tuple(LayerStats(i, shipped[i], counts[i], wasted_by_layer[i]) for i in range(len(analyses)))
-    return MergedFilesystem(tuple(files), contents, layers, tuple(wasted), tuple(overlay.warnings))
+    return MergedFilesystem(tuple(files), contents, layers, tuple(wasted), tuple(overlay.warnings), links)

@@ -30,6 +30,9 @@ _CATEGORY_LABELS: dict[Category, str] = {
     Category.PYTHON_PACKAGES: "Python packages",
     Category.APP: "app (COPY/ADD)",
     Category.OTHER: "other",
+    Category.UV_CACHE: "uv cache",
+    Category.PDM_CACHE: "PDM cache",
+    Category.PIPENV_CACHE: "Pipenv cache",
 }
 
 

@@ -1,0 +1,70 @@
+"""Every project format, in the order they are asked: a lock file's graph beats a pyproject's
+declared groups, which beat requirement file names. A new format is one line here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from imgaudit.classify.projects.interface import CacheSpec, ProjectFile, ProjectFiles, ProjectFormat
+from imgaudit.classify.projects.pdm import PDM
+from imgaudit.classify.projects.pep621 import PEP621
+from imgaudit.classify.projects.pipenv import PIPENV
+from imgaudit.classify.projects.poetry import POETRY
+from imgaudit.classify.projects.requirements import REQUIREMENTS
+from imgaudit.classify.projects.uv import UV
+from imgaudit.model import Category
+
+FORMATS: tuple[ProjectFormat, ...] = (POETRY, UV, PDM, PIPENV, PEP621, REQUIREMENTS)
+BY_NAME: Mapping[str, ProjectFormat] = {f.name: f for f in FORMATS}
+
+
+def project_files() -> tuple[ProjectFile, ...]:
+    return tuple(file for fmt in FORMATS for file in fmt.files)
+
+
+# One regex over every format's file names: the layer walk asks it for each file of an image.
+_PROJECT_FILE_NAME = re.compile("|".join(f"(?:{file.pattern})" for file in project_files()))
+
+
+def is_project_file(name: str) -> bool:
+    """`name`: a base name (`uv.lock`), as the walk and `--project` see it."""
+    return _PROJECT_FILE_NAME.fullmatch(name) is not None
+
+
+def is_lock_file(name: str) -> bool:
+    return any(file.is_lock and file.matches(name) for file in project_files())
+
+
+def project_file_rules() -> tuple[tuple[re.Pattern[str], int], ...]:
+    """For the layer walk: `(.*/)?NAME` patterns and caps, one per file a format reads."""
+    return tuple((re.compile(rf"(?:.*/)?{file.pattern}"), file.cap) for file in project_files())
+
+
+def cache_specs() -> tuple[CacheSpec, ...]:
+    return tuple(spec for fmt in FORMATS for spec in fmt.caches)
+
+
+def cache_categories() -> tuple[Category, ...]:
+    return tuple(spec.category for spec in cache_specs())
+
+
+def toolchain_distributions() -> frozenset[str]:
+    return frozenset(name for fmt in FORMATS for name in fmt.toolchain.distributions)
+
+
+def toolchain_binaries() -> frozenset[str]:
+    return frozenset(name for fmt in FORMATS for name in fmt.toolchain.binaries)
+
+
+def tool_venv_patterns() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for fmt in FORMATS for p in fmt.toolchain.tool_venvs)
+
+
+def detected_format(
+    project: ProjectFiles | None, fallback: Iterable[ProjectFormat] = FORMATS
+) -> ProjectFormat | None:
+    """The first format whose files the project holds."""
+    if project is None:
+        return None
+    return next((fmt for fmt in fallback if fmt.detects(project)), None)
