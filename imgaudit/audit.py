@@ -126,6 +126,9 @@ def audit(
             os_packages=attribution.os_packages,
             build_paths=attribution.build_paths,
             slim_base=options.slim_base,
+            project=attribution.project,
+            project_format=attribution.project_format,
+            dev_distributions=attribution.dev_distributions,
         ),
         options.ignore,
     )

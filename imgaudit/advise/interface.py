@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.categories import Classification
+from imgaudit.classify.projects.interface import ProjectFiles
 from imgaudit.layers.merge import MergedFilesystem
 from imgaudit.model import (
     Category,
@@ -48,6 +49,11 @@ class AdviceContext:
     # Final paths owned by build-only OS packages (compilers, headers, what only they need).
     build_paths: frozenset[str] = frozenset()
     slim_base: SlimBase | None = None  # `--slim-base`: measure the base against it
+    # From the attribution (classify.projects): the project found, the format that decided dev
+    # from main, and the dev-only distributions (`name==version`). The advisor never re-derives them.
+    project: ProjectFiles | None = None
+    project_format: str | None = None
+    dev_distributions: tuple[str, ...] = ()
 
     @property
     def total_bytes(self) -> int:

@@ -18,6 +18,7 @@ from imgaudit.classify.distributions import InstalledDistribution, Ownership, fi
 from imgaudit.classify.environments import FoundEnvironment, find_environments
 from imgaudit.classify.os_packages import OsPackages, find_os_packages
 from imgaudit.classify.project import ProjectFiles, find_project
+from imgaudit.classify.projects.tools import standalone_binary_paths
 from imgaudit.classify.toolchain import toolchain_keys
 from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import normalize, parent
@@ -39,6 +40,11 @@ class Attribution:
     dev_paths: frozenset[str] = frozenset()
     toolchain_paths: frozenset[str] = frozenset()
     build_paths: frozenset[str] = frozenset()
+    # The project and the format that decided dev from main travel on to the advisor, so it
+    # neither finds the project again nor re-derives dev names (classify.projects).
+    project: ProjectFiles | None = None
+    project_format: str | None = None
+    dev_distributions: tuple[str, ...] = ()  # `name==version` of the dev-only distributions
 
 
 def _project_environments(
@@ -172,7 +178,7 @@ def attribute(
         if project is None:
             workdir = normalize(info.workdir.lstrip("/")) or ""
             caches = cache_locations(user_homes(info.user, info.env, merged.contents.get(PASSWD)), info.env)
-            skip = [*caches.poetry, *caches.pip, *caches.virtualenv_seed, *(e.root for e in environments)]
+            skip = [*caches.all_roots(), *(e.root for e in environments)]
             project = find_project(merged.contents, workdir, skip)
         verdict = decide_dev_only(project, _installed_graph(installed))
         in_targets = {site for env in targets for site in env.site_dirs}
@@ -189,11 +195,17 @@ def attribute(
         for f in merged.files
         if tool_venvs and _nearest(f.path, dict.fromkeys(tool_venvs, 0)) is not None
     )
+    # Project formats' standalone binaries (uv copied from its image): no dist-info owns them.
+    binaries = standalone_binary_paths(merged.files, (e.root for e in environments), base_layer_count)
+    dists = {d.key: d for d in ownership.distributions}
     return Attribution(
         environments=_environment_reports(environments, merged.files, ownership, toolchain, dev),
         os_packages=os_packages.packages,
         dev_dependencies=verdict.dependencies if verdict else None,
         dev_paths=_paths_of(dev, ownership),
-        toolchain_paths=_paths_of(toolchain, ownership) | venv_files,
+        toolchain_paths=_paths_of(toolchain, ownership) | venv_files | binaries,
         build_paths=_build_paths(os_packages),
+        project=project,
+        project_format=verdict.format if verdict else None,
+        dev_distributions=tuple(sorted({f"{dists[k].name}=={dists[k].version}" for k in dev}, key=str.lower)),
     )

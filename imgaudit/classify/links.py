@@ -49,8 +49,7 @@ def charge_links_outside(merged: MergedFilesystem, cache_roots: Iterable[str]) -
         new_carrier = moves.get(carrier, carrier)
         if path != new_carrier:
             links[path] = new_carrier
-    for old, new in moves.items():
-        links[old] = new
+    links.update(moves)
     return replace(merged, files=files, links=links)
 
 

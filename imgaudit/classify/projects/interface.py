@@ -95,6 +95,8 @@ class InstallAdvice:
 
     text: str
     snippet: str
+    # Dependency files first, install without the project, then the code (`{code}`: its dirs).
+    ordered: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,11 @@ class ProjectFormat(Protocol):
 
     @property
     def toolchain(self) -> ToolchainSpec: ...
+
+    @property
+    def install_commands(self) -> tuple[tuple[str, ...], ...]:
+        """Leading words of the commands that install the project's dependencies."""
+        ...
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:
         """How to install without dev dependencies (the project may change the words)."""

@@ -88,6 +88,7 @@ class PdmFormat:
     name: str = "pdm"
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(PDM_LOCK), is_lock=True),)
     caches: tuple[CacheSpec, ...] = (CacheSpec(Category.PDM_CACHE, ("pdm",), ("PDM_CACHE_DIR",)),)
+    install_commands: tuple[tuple[str, ...], ...] = (("pdm", "install"), ("pdm", "sync"))
     toolchain: ToolchainSpec = ToolchainSpec(
         distributions=frozenset({"pdm"}),
         tool_venvs=(r"(?:^|/)pdm/venv$",),  # PDM's installer script: ~/.local/share/pdm/venv
@@ -98,6 +99,8 @@ class PdmFormat:
             "Install only the production dependencies: `pdm install --prod` (`pdm sync --prod`), "
             "frozen to the lock.",
             "RUN pdm install --check --prod --no-editable",
+            "COPY pyproject.toml pdm.lock ./\nRUN pdm install --check --prod --no-self --no-editable\n"
+            "COPY {code} ./\nRUN pdm install --check --prod --no-editable",
         )
 
     def detects(self, project: ProjectFiles) -> bool:

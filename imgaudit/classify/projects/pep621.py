@@ -113,6 +113,7 @@ class Pep621Format:
     name: str = "pep621"
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(PYPROJECT)),)
     caches: tuple[CacheSpec, ...] = ()
+    install_commands: tuple[tuple[str, ...], ...] = ()
     toolchain: ToolchainSpec = ToolchainSpec()
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:
@@ -120,6 +121,8 @@ class Pep621Format:
             "Install only the main dependencies: leave the dev group and dev extras out "
             "(`pip install .`, not `pip install .[dev]` or `--group dev`).",
             "RUN pip install --no-cache-dir .",
+            "COPY requirements.txt ./\nRUN pip install --no-cache-dir -r requirements.txt\n"
+            "COPY {code} ./\nRUN pip install --no-cache-dir --no-deps .",
         )
 
     def detects(self, project: ProjectFiles) -> bool:

@@ -81,6 +81,7 @@ class PipenvFormat:
         ProjectFile(re.escape(PIPFILE), cap=1024 * 1024),
     )
     caches: tuple[CacheSpec, ...] = (CacheSpec(Category.PIPENV_CACHE, ("pipenv",), ("PIPENV_CACHE_DIR",)),)
+    install_commands: tuple[tuple[str, ...], ...] = (("pipenv", "install"), ("pipenv", "sync"))
     toolchain: ToolchainSpec = ToolchainSpec(distributions=frozenset({"pipenv"}))
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:
@@ -88,6 +89,7 @@ class PipenvFormat:
             "Install only the `default` packages: `pipenv install --deploy` without `--dev` "
             "(or `pipenv sync`), into an in-project venv.",
             "ENV PIPENV_VENV_IN_PROJECT=1\nRUN pipenv install --deploy && rm -rf /root/.cache/pipenv",
+            "COPY Pipfile Pipfile.lock ./\nRUN pipenv install --deploy\nCOPY {code} ./",
         )
 
     def detects(self, project: ProjectFiles) -> bool:

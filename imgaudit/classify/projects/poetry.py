@@ -47,6 +47,7 @@ class PoetryFormat:
             keep_out_env_vars=("POETRY_VIRTUALENVS_PATH",),
         ),
     )
+    install_commands: tuple[tuple[str, ...], ...] = (("poetry", "install"), ("poetry", "sync"))
     toolchain: ToolchainSpec = ToolchainSpec(
         distributions=frozenset({"poetry"}), tool_venvs=(r"(?:^|/)pypoetry/venv$",)
     )
@@ -56,6 +57,7 @@ class PoetryFormat:
             "Install only the main dependency group: `poetry install --without dev` "
             "(pip: leave dev requirements out; PEP 735: do not install the dev group).",
             "RUN poetry install --without dev --no-root",
+            "COPY pyproject.toml poetry.lock ./\nRUN poetry install --without dev --no-root\nCOPY {code} ./",
         )
 
     def detects(self, project: ProjectFiles) -> bool:

@@ -4,15 +4,23 @@ declared groups, which beat requirement file names. A new format is one line her
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from imgaudit.classify.projects.interface import CacheSpec, ProjectFile, ProjectFiles, ProjectFormat
+from imgaudit.classify.lockfiles import load_toml
+from imgaudit.classify.projects.interface import (
+    PYPROJECT,
+    CacheSpec,
+    ProjectFile,
+    ProjectFiles,
+    ProjectFormat,
+)
 from imgaudit.classify.projects.pdm import PDM
-from imgaudit.classify.projects.pep621 import PEP621
+from imgaudit.classify.projects.pep621 import PEP621, table
 from imgaudit.classify.projects.pipenv import PIPENV
 from imgaudit.classify.projects.poetry import POETRY
 from imgaudit.classify.projects.requirements import REQUIREMENTS
 from imgaudit.classify.projects.uv import UV
+from imgaudit.errors import ClassifyError
 from imgaudit.model import Category
 
 FORMATS: tuple[ProjectFormat, ...] = (POETRY, UV, PDM, PIPENV, PEP621, REQUIREMENTS)
@@ -59,6 +67,33 @@ def toolchain_binaries() -> frozenset[str]:
 
 def tool_venv_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for fmt in FORMATS for p in fmt.toolchain.tool_venvs)
+
+
+_TOOL_TABLES: tuple[tuple[str, ProjectFormat], ...] = (("poetry", POETRY), ("uv", UV), ("pdm", PDM))
+
+
+def advising_format(name: str | None, project: ProjectFiles | None) -> ProjectFormat:
+    """The format whose commands a fix should use: the one that decided, except that a bare
+    pyproject.toml names its tool by its `[tool.X]` table. Poetry when nothing says."""
+    fmt = BY_NAME.get(name or "")
+    if fmt is not None and fmt is not PEP621:
+        return fmt
+    data = project.files.get(PYPROJECT) if project is not None else None
+    if data is not None:
+        try:
+            tools = table(load_toml(data, PYPROJECT), "tool")
+        except ClassifyError:
+            tools = {}
+        for key, candidate in _TOOL_TABLES:
+            if key in tools:
+                return candidate
+    return fmt or POETRY
+
+
+def installs_dependencies(words: Sequence[str]) -> bool:
+    """A simple command (shell words) that installs a project's dependencies with a format's tool."""
+    names = [w.rsplit("/", 1)[-1] for w in words]
+    return any(tuple(names[: len(command)]) == command for fmt in FORMATS for command in fmt.install_commands)
 
 
 def detected_format(

@@ -107,6 +107,7 @@ class RequirementsFormat:
     name: str = "requirements"
     files: tuple[ProjectFile, ...] = (ProjectFile(r"requirements[^/]*\.(?:txt|in)", cap=1 * MIB),)
     caches: tuple[CacheSpec, ...] = ()
+    install_commands: tuple[tuple[str, ...], ...] = (("pip-sync",),)
     toolchain: ToolchainSpec = ToolchainSpec(distributions=frozenset({"pip-tools"}))
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:
@@ -114,6 +115,7 @@ class RequirementsFormat:
             "Install only the main requirements file (pip-tools: `pip-sync requirements.txt`); "
             "leave the dev/test files out of the runtime image.",
             "RUN pip install --no-cache-dir -r requirements.txt",
+            "COPY requirements.txt ./\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY {code} ./",
         )
 
     def detects(self, project: ProjectFiles) -> bool:

@@ -145,6 +145,11 @@ class UvFormat:
     name: str = "uv"
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(UV_LOCK), is_lock=True),)
     caches: tuple[CacheSpec, ...] = (CacheSpec(Category.UV_CACHE, ("uv",), ("UV_CACHE_DIR",)),)
+    install_commands: tuple[tuple[str, ...], ...] = (
+        ("uv", "sync"),
+        ("uv", "pip", "install"),
+        ("uv", "pip", "sync"),
+    )
     toolchain: ToolchainSpec = ToolchainSpec(
         distributions=frozenset({"uv"}),
         binaries=("uv", "uvx"),  # the installer's ~/.local/bin/uv, or COPY --from uv's image
@@ -159,6 +164,8 @@ class UvFormat:
             f"Install without the dev groups: `uv sync --locked {flag}` (first with "
             "`--no-install-project` for the dependencies, then again after copying the code).",
             f"RUN uv sync --locked {flag} --no-install-project\nCOPY . .\nRUN uv sync --locked {flag}",
+            f"COPY pyproject.toml uv.lock ./\nRUN uv sync --locked {flag} --no-install-project\n"
+            f"COPY {{code}} ./\nRUN uv sync --locked {flag}",
         )
 
     def detects(self, project: ProjectFiles) -> bool:
