@@ -75,9 +75,11 @@ def parse_pdm_lock(data: bytes, where: str = PDM_LOCK) -> PdmLock:
         listed = raw.get("groups")
         if isinstance(listed, list):
             groups.setdefault(key, []).extend(g for g in listed if isinstance(g, str))
+    # A requirement whose marker never holds for the lock's targets (`tomli; python_version <
+    # "3.11"`) names no locked package: no edge.
     return PdmLock(
         version,
-        {name: tuple(deps) for name, deps in dependencies.items()},
+        {name: tuple(d for d in deps if d.name in dependencies) for name, deps in dependencies.items()},
         {name: tuple(dict.fromkeys(g)) for name, g in groups.items()},
     )
 

@@ -1,0 +1,357 @@
+"""uv, PDM and Pipenv projects built for real, naively and the way each tool's docs recommend.
+
+The same tiny project (click + idna main, pytest + mypy dev) per tool:
+- naive: the tool pip-installed on the base, `COPY . .`, the default install (dev included),
+  the tool's cache left in the layer;
+- recommended: a builder stage that installs without dev from the lock the naive build wrote,
+  a runtime stage from the base with only the venv and the app's package.
+
+imgaudit's categories must match figures computed inside the naive container independently
+(RECORD files and os.stat; dev-only names from the tool's own export of its lock, main vs all)
+within 1 %, and the plan's saving must match the rebuild within 5 %. Run with -s for the table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from imgaudit.cli import main
+from tests.integration.conftest import Engine
+
+pytestmark = pytest.mark.integration
+
+CATEGORY_TOLERANCE = 0.01
+PLAN_TOLERANCE = 0.05
+TAG = "imgaudit-formats/{fmt}-{kind}:latest"
+
+APP = {
+    "hello/__init__.py": "",
+    "hello/__main__.py": "import click, idna\n\nprint(idna.encode('bücher.example').decode())\n",
+}
+PYPROJECT = """\
+[project]
+name = "hello"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["click", "idna"]
+
+[dependency-groups]
+dev = ["pytest", "mypy"]
+"""
+PIPFILE = """\
+[packages]
+click = "*"
+idna = "*"
+
+[dev-packages]
+pytest = "*"
+mypy = "*"
+"""
+# Every build: the host's CA bundle, as pip, uv, PDM and Pipenv each look for it.
+PRELUDE = """\
+FROM {base}{stage}
+COPY ca.crt /usr/local/share/build-ca.crt
+ENV PIP_CERT=/usr/local/share/build-ca.crt REQUESTS_CA_BUNDLE=/usr/local/share/build-ca.crt \\
+    SSL_CERT_FILE=/usr/local/share/build-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \\
+    UV_PYTHON_DOWNLOADS=never PDM_CHECK_UPDATE=false
+ARG INDEX_URL
+"""
+RUNTIME = """
+FROM {base}
+WORKDIR /app
+ENV PATH="/app/.venv/bin:$PATH"
+COPY --from=builder /app/.venv /app/.venv
+COPY hello/ ./hello/
+CMD ["python", "-m", "hello"]
+"""
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    files: dict[str, str]
+    lock: str  # written by the naive build; the recommended build gets it (a developer commits it)
+    naive: str
+    recommended: str
+    venv: str  # glob of the venv in the naive image
+    cache: str  # the tool's cache directory in the naive image
+    category: str  # its category
+    main_command: str  # the tool's own export of the lock's main (prod) packages
+    all_command: str  # ... and of main plus dev
+
+
+FORMATS = {
+    "uv": Format(
+        "uv",
+        {"pyproject.toml": PYPROJECT},
+        "uv.lock",
+        # As a new user would: uv from pip, the whole context, `uv sync` (dev group by default).
+        "RUN pip install uv\nWORKDIR /app\nCOPY . .\n"
+        "RUN UV_DEFAULT_INDEX=$INDEX_URL uv sync\n"
+        'CMD ["uv", "run", "python", "-m", "hello"]\n',
+        # uv's Docker guide: locked, no dev, dependencies first, copy link mode, runtime gets the venv.
+        "RUN pip install uv\nENV UV_LINK_MODE=copy\nWORKDIR /app\nCOPY pyproject.toml uv.lock ./\n"
+        "RUN UV_DEFAULT_INDEX=$INDEX_URL uv sync --locked --no-dev --no-install-project --no-cache\n"
+        "COPY . .\nRUN UV_DEFAULT_INDEX=$INDEX_URL uv sync --locked --no-dev --no-cache\n",
+        "/app/.venv",
+        "/root/.cache/uv",
+        "uv_cache",
+        "uv export --frozen --no-dev --no-hashes --no-header --no-annotate --format requirements-txt",
+        "uv export --frozen --no-hashes --no-header --no-annotate --format requirements-txt",
+    ),
+    "pdm": Format(
+        "pdm",
+        {"pyproject.toml": PYPROJECT},
+        "pdm.lock",
+        # hishel 2 broke PDM's import at the time of writing: the naive user pins what works.
+        "RUN pip install pdm 'hishel<2'\nWORKDIR /app\nCOPY . .\n"
+        "RUN PDM_PYPI_URL=$INDEX_URL pdm install\n"
+        'CMD ["pdm", "run", "python", "-m", "hello"]\n',
+        # PDM's Docker recipe: `pdm install --check --prod --no-editable`, runtime gets the venv.
+        "RUN pip install pdm 'hishel<2'\nWORKDIR /app\nCOPY pyproject.toml pdm.lock ./\n"
+        "RUN PDM_PYPI_URL=$INDEX_URL pdm install --check --prod --no-editable && rm -rf /root/.cache/pdm\n"
+        "COPY . .\n",
+        "/app/.venv",
+        "/root/.cache/pdm",
+        "pdm_cache",
+        "pdm export --prod --no-hashes --format requirements",
+        "pdm export -G :all --no-hashes --format requirements",
+    ),
+    "pipenv": Format(
+        "pipenv",
+        {"Pipfile": PIPFILE},
+        "Pipfile.lock",
+        "RUN pip install pipenv\nWORKDIR /app\nCOPY . .\n"
+        "RUN PIPENV_PYPI_MIRROR=$INDEX_URL pipenv install --dev\n"
+        'CMD ["pipenv", "run", "python", "-m", "hello"]\n',
+        # Pipenv's Docker advice: in-project venv, `--deploy`, no `--dev`, runtime gets the venv.
+        "RUN pip install pipenv\nENV PIPENV_VENV_IN_PROJECT=1\nWORKDIR /app\nCOPY Pipfile Pipfile.lock ./\n"
+        "RUN PIPENV_PYPI_MIRROR=$INDEX_URL pipenv install --deploy && rm -rf /root/.cache\n"
+        "COPY . .\n",
+        "/root/.local/share/virtualenvs/app-*",
+        "/root/.cache/pipenv",
+        "pipenv_cache",
+        "pipenv requirements",
+        "pipenv requirements --dev",
+    ),
+}
+
+# Runs inside the naive container: sizes by os.stat, file lists from RECORD, nothing from imgaudit.
+MEASURE = r"""
+import csv, glob, json, os, re, subprocess, sys
+
+spec = json.loads(sys.argv[1])
+
+def record_files(dist_info):
+    site = os.path.dirname(dist_info)
+    with open(os.path.join(dist_info, "RECORD"), newline="") as handle:
+        for row in csv.reader(handle):
+            path = os.path.normpath(os.path.join(site, row[0])) if row else None
+            if path and os.path.isfile(path) and not os.path.islink(path):
+                yield path
+
+def dists(site):
+    found = {}
+    for info in glob.glob(os.path.join(site, "*.dist-info")):
+        with open(os.path.join(info, "METADATA"), encoding="utf-8") as handle:
+            name = next(l.split(":", 1)[1].strip() for l in handle if l.startswith("Name:"))
+        found[re.sub(r"[-_.]+", "-", name).lower()] = sorted(set(record_files(info)))
+    return found
+
+def files_under(root):
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                yield path
+
+def bytes_of(paths, inodes=None):
+    # Each inode once: a hard-linked file counts where it is counted first.
+    total, seen = 0, set() if inodes is None else inodes
+    for path in paths:
+        st = os.lstat(path)
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+def names(command):
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, check=True, cwd="/app").stdout
+    return {re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            for line in out.splitlines() if (m := re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==", line))}
+
+venv = glob.glob(spec["venv"])[0]
+site = glob.glob(venv + "/lib/python3*/site-packages")[0]
+installed = dists(site)
+main, everything = names(spec["main_command"]), names(spec["all_command"])
+dev_only = sorted((everything - main) & set(installed))
+system = dists(glob.glob("/usr/local/lib/python3*/dist-packages")[0])
+venv_inodes = set()
+venv_bytes = bytes_of(files_under(venv), venv_inodes)
+cache = spec["cache"]
+cache_files = list(files_under(cache)) if os.path.isdir(cache) else []
+print(json.dumps({
+    "venv": venv,
+    "venv_bytes": venv_bytes,
+    "dev_only": dev_only,
+    "dev_bytes": sum(bytes_of(installed[n]) for n in dev_only),
+    "toolchain_bytes": sum(bytes_of(f) for f in system.values()),
+    # What deleting the cache frees: its inodes that no venv file shares.
+    "cache_bytes": bytes_of(cache_files, set(venv_inodes)),
+    "cache_shared_bytes": bytes_of([p for p in cache_files if (os.lstat(p).st_dev, os.lstat(p).st_ino) in venv_inodes]),
+}))
+"""
+
+
+@dataclass
+class Outcome:
+    fmt: Format
+    naive: dict[str, Any]  # imgaudit's JSON report of the naive image
+    measured: dict[str, Any]  # figures from inside the naive container
+    recommended: dict[str, Any]  # imgaudit's JSON report of the recommended build
+    seconds: float
+
+
+def _audit(engine: Engine, tag: str, work: Path) -> dict[str, Any]:
+    archive = engine.save(tag, work / f"{tag.split('/')[-1].split(':')[0]}.tar")
+    outcome = CliRunner().invoke(main, ["audit", str(archive), "--format", "json"])
+    assert outcome.exit_code == 0, outcome.output
+    report: dict[str, Any] = json.loads(outcome.output)
+    return report
+
+
+def _run(engine: Engine, tag: str, *command: str) -> str:
+    result = subprocess.run(
+        ["docker", "-H", engine.host, "run", "--rm", "--network", "none", tag, *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _context(work: Path, fmt: Format, ca_bundle: Path, dockerfile: str) -> Path:
+    context = work
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ca_bundle, context / "ca.crt")
+    for name, text in {**APP, **fmt.files}.items():
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text(text)
+    (context / "measure.py").write_text(MEASURE)
+    (context / "Dockerfile").write_text(dockerfile)
+    (context / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+    return context
+
+
+def _build(fmt: Format, engine: Engine, base: str, ca_bundle: Path, index_url: str, work: Path) -> Outcome:
+    started = time.perf_counter()
+    naive_tag, recommended_tag = (
+        TAG.format(fmt=fmt.name, kind="naive"),
+        TAG.format(fmt=fmt.name, kind="recommended"),
+    )
+    naive_dockerfile = PRELUDE.format(base=base, stage="") + fmt.naive
+    context = _context(work / "naive", fmt, ca_bundle, naive_dockerfile)
+    engine.build(context, naive_tag, build_args={"INDEX_URL": index_url})
+    spec = {k: getattr(fmt, k) for k in ("venv", "cache", "main_command", "all_command")}
+    measured = json.loads(_run(engine, naive_tag, "python3", "/app/measure.py", json.dumps(spec)))
+    lock = _run(engine, naive_tag, "cat", f"/app/{fmt.lock}")
+    naive = _audit(engine, naive_tag, work)
+    recommended_dockerfile = (
+        PRELUDE.format(base=base, stage=" AS builder") + fmt.recommended + RUNTIME.format(base=base)
+    )
+    context = _context(work / "recommended", fmt, ca_bundle, recommended_dockerfile)
+    (context / fmt.lock).write_text(lock)
+    engine.build(context, recommended_tag, build_args={"INDEX_URL": index_url})
+    assert _run(engine, recommended_tag).strip() == "xn--bcher-kva.example"
+    recommended = _audit(engine, recommended_tag, work)
+    seconds = time.perf_counter() - started
+    for tag in (naive_tag, recommended_tag):
+        engine.client.images.remove(tag, force=True)
+    return Outcome(fmt, naive, measured, recommended, seconds)
+
+
+@pytest.fixture(scope="module", params=sorted(FORMATS))
+def built(
+    request: pytest.FixtureRequest,
+    docker_engine: Engine,
+    python_base_image: str,
+    ca_bundle: Path,
+    pypi_simple_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Outcome:
+    fmt = FORMATS[request.param]
+    work = tmp_path_factory.mktemp(f"formats-{fmt.name}")
+    return _build(fmt, docker_engine, python_base_image, ca_bundle, pypi_simple_url, work)
+
+
+def _close(fmt: str, label: str, ours: int, theirs: int, tolerance: float) -> None:
+    error = ours / theirs - 1 if theirs else float("inf")
+    print(
+        f"\n[formats] {fmt:6} {label:28} imgaudit {ours:>11} B  independent {theirs:>11} B  error {error:+.3%}"
+    )
+    assert theirs > 0, f"{fmt} {label}: nothing measured"
+    assert abs(ours - theirs) <= tolerance * theirs, f"{fmt} {label}: imgaudit {ours} vs {theirs}"
+
+
+def test_dev_only_packages_come_from_the_lock(built: Outcome) -> None:
+    report, measured, name = built.naive, built.measured, built.fmt.name
+    venv = next(e for e in report["environments"] if e["path"] == measured["venv"])
+    dev_only = sorted(d["name"] for d in venv["distributions"] if d["dev_only"])
+    assert dev_only == measured["dev_only"]
+    assert {"pytest", "mypy", "typing-extensions"} <= set(dev_only)
+    assert not {"click", "idna"} & set(dev_only)
+    assert report["dev_dependencies"]["format"] == name
+    assert report["dev_dependencies"]["confidence"] == "high"
+    _close(
+        name, "dev_packages", report["categories"]["dev_packages"], measured["dev_bytes"], CATEGORY_TOLERANCE
+    )
+
+
+def test_toolchain_cache_and_venv_match_the_filesystem(built: Outcome) -> None:
+    report, measured, name = built.naive, built.measured, built.fmt.name
+    categories = report["categories"]
+    assert sum(categories.values()) == report["image"]["final_bytes"]
+    _close(
+        name,
+        "python_toolchain",
+        categories["python_toolchain"],
+        measured["toolchain_bytes"],
+        CATEGORY_TOLERANCE,
+    )
+    _close(
+        name, built.fmt.category, categories[built.fmt.category], measured["cache_bytes"], CATEGORY_TOLERANCE
+    )
+    venv = next(e for e in report["environments"] if e["path"] == measured["venv"])
+    _close(name, "runtime venv", venv["bytes"], measured["venv_bytes"], CATEGORY_TOLERANCE)
+    finding = next(f for f in report["findings"] if f["id"] == f"{name}-cache-in-layer")
+    assert finding["estimated_savings_bytes"] >= categories[built.fmt.category]
+    if measured["cache_shared_bytes"]:
+        print(f"\n[formats] {name:6} cache hard-linked into the venv: {measured['cache_shared_bytes']} B")
+        assert any("hard links" in d for d in finding["evidence"]["details"])
+
+
+def test_plan_saves_what_the_recommended_build_saves(built: Outcome) -> None:
+    naive, recommended, name = built.naive, built.recommended, built.fmt.name
+    plan = naive["plan"]
+    fix = next(f for f in naive["findings"] if f["id"] == "dev-dependencies-installed")["fix"]
+    assert {"uv": "--no-dev", "pdm": "--prod", "pipenv": "--deploy"}[name] in fix["dockerfile"]
+    measured = naive["image"]["total_bytes"] - recommended["image"]["total_bytes"]
+    _close(name, "plan saving", plan["estimated_savings_bytes"], measured, PLAN_TOLERANCE)
+    _close(
+        name,
+        "plan final bytes",
+        plan["estimated_final_bytes"],
+        recommended["image"]["total_bytes"],
+        PLAN_TOLERANCE,
+    )
+    print(f"\n[formats] {name:6} both builds, measure, audits: {built.seconds:.0f} s wall")
