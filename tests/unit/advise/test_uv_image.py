@@ -72,7 +72,9 @@ def finding(report: Report, finding_id: str) -> tuple[int, tuple[str, ...]]:
 
 
 @pytest.mark.parametrize(("venv", "cache_first"), [("app/.venv", False), ("srv/.venv", True)])
-def test_uv_cache_counts_only_what_it_alone_holds(audit_spec: AuditSpec, venv: str, cache_first: bool) -> None:
+def test_uv_cache_counts_only_what_it_alone_holds(
+    audit_spec: AuditSpec, venv: str, cache_first: bool
+) -> None:
     report = audit_spec(uv_image(venv, cache_first=cache_first))
     assert report.categories[Category.UV_CACHE] == sum(CACHE_ONLY.values())
     assert sum(report.categories.values()) == report.final_bytes
