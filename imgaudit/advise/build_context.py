@@ -82,7 +82,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
     install = next((i for i, t in enumerate(texts) if ctx.above_base(i) and _installs_dependencies(t)), None)
     if install is None:
         return ()
-    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count)
+    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project)
     code_copies = [
         i
         for i in range(ctx.base_layer_count, install)

@@ -9,6 +9,7 @@ from imgaudit.advise.facts import ProjectFacts, project_facts
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths, wasted_unit
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
+from imgaudit.classify.projects.registry import advising_format
 from imgaudit.model import Category, Evidence, Fix, Severity, SlimBase
 
 
@@ -46,7 +47,7 @@ def multi_stage_units(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit
 
 
 def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
-    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count)
+    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project)
     tools = ctx.final_units(
         lambda i, c: c is Category.PYTHON_TOOLCHAIN and ctx.above_base(ctx.merged.files[i].layer)
     )
@@ -63,10 +64,17 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
         f"venvs {', '.join('/' + v for v in facts.venvs) or 'none'}; app code "
         f"{', '.join(facts.package_dirs) or 'every COPY'}",
     )
+    # The project's own tool (classify.projects): uv, PDM, Pipenv projects get their install line.
+    tool = advising_format(ctx.project_format, ctx.project)
+    install = (
+        "RUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR"
+        if tool.name == "poetry"
+        else tool.install_advice(ctx.project).snippet
+    )
     return (
         Candidate(
             id="toolchain-at-runtime",
-            title="Poetry and the build toolchain ship in the runtime image",
+            title=f"{tool.label} and the build toolchain ship in the runtime image",
             severity=Severity.HIGH,
             units=units,
             evidence=Evidence(
@@ -78,7 +86,7 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
             fix=Fix(
                 "Build the venv in a builder stage; the runtime stage starts again from the base "
                 "and copies only the venv and the app's code (`imgaudit fix` writes it).",
-                "FROM BASE AS builder\n...\nRUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR\n\n"
+                f"FROM BASE AS builder\n...\n{install}\n\n"
                 'FROM BASE AS runtime\nWORKDIR /app\nENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n'
                 "COPY --from=builder /app/.venv /app/.venv\nCOPY PACKAGE/ ./PACKAGE/",
             ),

@@ -125,6 +125,11 @@ class ProjectFormat(Protocol):
     def name(self) -> str: ...
 
     @property
+    def label(self) -> str:
+        """The tool's name in reports: `uv`, `PDM`, `Poetry`."""
+        ...
+
+    @property
     def files(self) -> tuple[ProjectFile, ...]: ...
 
     @property

@@ -88,6 +88,7 @@ class PdmFormat:
     """The format\'s declarations (class attributes) and its reader."""
 
     name: str = "pdm"
+    label: str = "PDM"  # how reports name the tool
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(PDM_LOCK), is_lock=True),)
     caches: tuple[CacheSpec, ...] = (CacheSpec(Category.PDM_CACHE, ("pdm",), ("PDM_CACHE_DIR",)),)
     install_commands: tuple[tuple[str, ...], ...] = (("pdm", "install"), ("pdm", "sync"))

@@ -111,6 +111,7 @@ class Pep621Format:
     """The format\'s declarations (class attributes) and its reader."""
 
     name: str = "pep621"
+    label: str = "pip"  # how reports name the tool
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(PYPROJECT)),)
     caches: tuple[CacheSpec, ...] = ()
     install_commands: tuple[tuple[str, ...], ...] = ()

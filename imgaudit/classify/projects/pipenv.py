@@ -76,6 +76,7 @@ class PipenvFormat:
     """The format\'s declarations (class attributes) and its reader."""
 
     name: str = "pipenv"
+    label: str = "Pipenv"  # how reports name the tool
     files: tuple[ProjectFile, ...] = (
         ProjectFile(re.escape(PIPFILE_LOCK), is_lock=True),
         ProjectFile(re.escape(PIPFILE), cap=1024 * 1024),

@@ -37,6 +37,7 @@ class PoetryFormat:
     """The format\'s declarations (class attributes) and its reader."""
 
     name: str = "poetry"
+    label: str = "Poetry"  # how reports name the tool
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(POETRY_LOCK), is_lock=True),)
     caches: tuple[CacheSpec, ...] = (
         CacheSpec(

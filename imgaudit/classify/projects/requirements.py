@@ -105,6 +105,7 @@ class RequirementsFormat:
     """The format\'s declarations (class attributes) and its reader."""
 
     name: str = "requirements"
+    label: str = "pip"  # how reports name the tool
     files: tuple[ProjectFile, ...] = (ProjectFile(r"requirements[^/]*\.(?:txt|in)", cap=1 * MIB),)
     caches: tuple[CacheSpec, ...] = ()
     install_commands: tuple[tuple[str, ...], ...] = (("pip-sync",),)

@@ -143,6 +143,7 @@ class UvFormat:
     """The format\'s declarations (class attributes) and its reader."""
 
     name: str = "uv"
+    label: str = "uv"  # how reports name the tool
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(UV_LOCK), is_lock=True),)
     caches: tuple[CacheSpec, ...] = (CacheSpec(Category.UV_CACHE, ("uv",), ("UV_CACHE_DIR",)),)
     install_commands: tuple[tuple[str, ...], ...] = (
