@@ -108,3 +108,38 @@ def test_uv_copied_from_its_image_is_toolchain(audit_spec: AuditSpec) -> None:
     assert report.categories[Category.APP] == 700 + len((LOCKS / "pyproject.toml").read_bytes()) + len(
         (LOCKS / "uv.lock").read_bytes()
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "cache", "category", "finding_id"),
+    [
+        ({}, "root/.cache/uv", Category.UV_CACHE, "uv-cache-in-layer"),
+        ({"UV_CACHE_DIR": "/opt/uv-cache"}, "opt/uv-cache", Category.UV_CACHE, "uv-cache-in-layer"),
+        ({"XDG_CACHE_HOME": "/var/cache/xdg"}, "var/cache/xdg/uv", Category.UV_CACHE, "uv-cache-in-layer"),
+        ({}, "root/.cache/pdm", Category.PDM_CACHE, "pdm-cache-in-layer"),
+        ({"PDM_CACHE_DIR": "/tmp/pdm"}, "tmp/pdm", Category.PDM_CACHE, "pdm-cache-in-layer"),
+        ({}, "root/.cache/pipenv", Category.PIPENV_CACHE, "pipenv-cache-in-layer"),
+        (
+            {"PIPENV_CACHE_DIR": "/cache/pipenv"},
+            "cache/pipenv",
+            Category.PIPENV_CACHE,
+            "pipenv-cache-in-layer",
+        ),
+    ],
+)
+def test_each_tool_cache_wherever_env_puts_it(
+    audit_spec: AuditSpec, env: dict[str, str], cache: str, category: Category, finding_id: str
+) -> None:
+    base = Layer([File("etc/passwd", PASSWD), file("usr/bin/python3.11", 6000)], "ADD rootfs.tar /")
+    filled = Layer(
+        [file(f"{cache}/http/ab/cd", 4000), file(f"{cache}/wheels/x.whl", 600)], "/bin/sh -c install"
+    )
+    spec = ImageSpec(
+        layers=[base, filled],
+        history=[(base.created_by, False), (filled.created_by, False)],
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    report = audit_spec(spec)
+    assert report.categories[category] == 4600
+    assert sum(report.categories.values()) == report.final_bytes
+    assert finding(report, finding_id)[0] == 4600
