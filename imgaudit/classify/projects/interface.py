@@ -56,6 +56,23 @@ class ProjectFile:
     def matches(self, name: str) -> bool:
         return re.fullmatch(self.pattern, basename(name)) is not None
 
+    @property
+    def literal_prefix(self) -> str:
+        """What every matching name starts with (`requirements`, `uv.lock`): a cheap pre-filter."""
+        found: list[str] = []
+        i = 0
+        while i < len(self.pattern):
+            char = self.pattern[i]
+            if char == "\\" and i + 1 < len(self.pattern) and not self.pattern[i + 1].isalnum():
+                found.append(self.pattern[i + 1])
+                i += 2
+            elif char in ".^$*+?{}[]|()\\":
+                break
+            else:
+                found.append(char)
+                i += 1
+        return "".join(found)
+
 
 @dataclass(frozen=True, slots=True)
 class CacheSpec:

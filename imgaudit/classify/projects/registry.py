@@ -35,9 +35,18 @@ def project_files() -> tuple[ProjectFile, ...]:
 _PROJECT_FILE_NAME = re.compile("|".join(f"(?:{file.pattern})" for file in project_files()))
 
 
+# Cheap pre-filters: names that are all literal (`uv.lock`), and the literal start of the others.
+_LITERAL_NAMES = frozenset(
+    f.literal_prefix for f in project_files() if re.escape(f.literal_prefix) == f.pattern
+)
+_PREFIXES = tuple(f.literal_prefix for f in project_files() if re.escape(f.literal_prefix) != f.pattern)
+
+
 def is_project_file(name: str) -> bool:
     """`name`: a base name (`uv.lock`), as the walk and `--project` see it."""
-    return _PROJECT_FILE_NAME.fullmatch(name) is not None
+    if name in _LITERAL_NAMES:
+        return True
+    return name.startswith(_PREFIXES) and _PROJECT_FILE_NAME.fullmatch(name) is not None
 
 
 def is_lock_file(name: str) -> bool:
