@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -66,20 +67,20 @@ COPY ca.crt /usr/local/share/build-ca.crt
 ENV PIP_CERT=/usr/local/share/build-ca.crt REQUESTS_CA_BUNDLE=/usr/local/share/build-ca.crt \\
     SSL_CERT_FILE=/usr/local/share/build-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \\
     UV_PYTHON_DOWNLOADS=never PDM_CHECK_UPDATE=false PIPENV_VERBOSITY=-1
+ARG INDEX_URL
+ENV UV_DEFAULT_INDEX=$INDEX_URL PDM_PYPI_URL=$INDEX_URL PIPENV_PYPI_MIRROR=$INDEX_URL
 RUN pip install uv pdm 'hishel<2' pipenv
+WORKDIR /app
 """
 TOOLS_TAG = "imgaudit-formats/tools:latest"
-PRELUDE = """\
-FROM {tools}{stage}
-ARG INDEX_URL
-"""
+# Every instruction costs a copy of the whole filesystem on vfs: as few as the recipes allow.
+PRELUDE = "FROM {tools}{stage}\n"
 RUNTIME = """
 FROM {base}
 WORKDIR /app
-ENV PATH="/app/.venv/bin:$PATH"
 COPY --from=builder /app/.venv /app/.venv
 COPY hello/ ./hello/
-CMD ["python", "-m", "hello"]
+CMD ["/app/.venv/bin/python", "-m", "hello"]
 """
 
 
@@ -103,13 +104,12 @@ FORMATS = {
         {"pyproject.toml": PYPROJECT},
         "uv.lock",
         # As a new user would: uv from pip, the whole context, `uv sync` (dev group by default).
-        "WORKDIR /app\nCOPY . .\n"
-        "RUN UV_DEFAULT_INDEX=$INDEX_URL uv sync\n"
-        'CMD ["uv", "run", "python", "-m", "hello"]\n',
-        # uv's Docker guide: locked, no dev, dependencies first, copy link mode, runtime gets the venv.
-        "ENV UV_LINK_MODE=copy\nWORKDIR /app\nCOPY pyproject.toml uv.lock ./\n"
-        "RUN UV_DEFAULT_INDEX=$INDEX_URL uv sync --locked --no-dev --no-install-project --no-cache\n"
-        "COPY . .\nRUN UV_DEFAULT_INDEX=$INDEX_URL uv sync --locked --no-dev --no-cache\n",
+        "COPY . .\nRUN uv sync\n",
+        # uv's Docker guide: locked, no dev, dependencies first, copy link mode, no cache in the
+        # layer, runtime gets the venv. The project has no build system (uv does not install it),
+        # so the guide's second `uv sync` after copying the code adds nothing and is left out.
+        "COPY pyproject.toml uv.lock ./\n"
+        "RUN UV_LINK_MODE=copy uv sync --locked --no-dev --no-install-project --no-cache\n",
         "/app/.venv",
         "/root/.cache/uv",
         "uv_cache",
@@ -120,13 +120,10 @@ FORMATS = {
         "pdm",
         {"pyproject.toml": PYPROJECT},
         "pdm.lock",
-        "WORKDIR /app\nCOPY . .\n"
-        "RUN PDM_PYPI_URL=$INDEX_URL pdm install\n"
-        'CMD ["pdm", "run", "python", "-m", "hello"]\n',
+        "COPY . .\nRUN pdm install\n",
         # PDM's Docker recipe: `pdm install --check --prod --no-editable`, runtime gets the venv.
-        "WORKDIR /app\nCOPY pyproject.toml pdm.lock ./\n"
-        "RUN PDM_PYPI_URL=$INDEX_URL pdm install --check --prod --no-editable && rm -rf /root/.cache/pdm\n"
-        "COPY . .\n",
+        "COPY pyproject.toml pdm.lock ./\n"
+        "RUN pdm install --check --prod --no-editable && rm -rf /root/.cache/pdm\n",
         "/app/.venv",
         "/root/.cache/pdm",
         "pdm_cache",
@@ -137,13 +134,10 @@ FORMATS = {
         "pipenv",
         {"Pipfile": PIPFILE},
         "Pipfile.lock",
-        "WORKDIR /app\nCOPY . .\n"
-        "RUN PIPENV_PYPI_MIRROR=$INDEX_URL pipenv install --dev\n"
-        'CMD ["pipenv", "run", "python", "-m", "hello"]\n',
+        "COPY . .\nRUN pipenv install --dev\n",
         # Pipenv's Docker advice: in-project venv, `--deploy`, no `--dev`, runtime gets the venv.
-        "ENV PIPENV_VENV_IN_PROJECT=1\nWORKDIR /app\nCOPY Pipfile Pipfile.lock ./\n"
-        "RUN PIPENV_PYPI_MIRROR=$INDEX_URL pipenv install --deploy && rm -rf /root/.cache\n"
-        "COPY . .\n",
+        "COPY Pipfile Pipfile.lock ./\n"
+        "RUN PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy && rm -rf /root/.cache\n",
         "/root/.local/share/virtualenvs/app-*",
         "/root/.cache/pipenv",
         "pipenv_cache",
@@ -214,6 +208,7 @@ print(json.dumps({
     "toolchain_bytes": sum(bytes_of(f) for f in system.values()),
     # What deleting the cache frees: its inodes that no venv file shares.
     "cache_bytes": bytes_of(cache_files, set(venv_inodes)),
+    "lock": open("/app/" + spec["lock"], encoding="utf-8").read(),
     "cache_shared_bytes": bytes_of([p for p in cache_files if (os.lstat(p).st_dev, os.lstat(p).st_ino) in venv_inodes]),
 }))
 """
@@ -228,9 +223,14 @@ class Outcome:
     seconds: float
 
 
+# CliRunner swaps sys.stdout for the whole process: one audit at a time across the threads.
+_CLI = threading.Lock()
+
+
 def _audit(engine: Engine, tag: str, work: Path) -> dict[str, Any]:
     archive = engine.save(tag, work / f"{tag.split('/')[-1].split(':')[0]}.tar")
-    outcome = CliRunner().invoke(main, ["audit", str(archive), "--format", "json"])
+    with _CLI:
+        outcome = CliRunner().invoke(main, ["audit", str(archive), "--format", "json"])
     assert outcome.exit_code == 0, outcome.output
     report: dict[str, Any] = json.loads(outcome.output)
     return report
@@ -259,7 +259,7 @@ def _context(work: Path, fmt: Format, dockerfile: str) -> Path:
     return context
 
 
-def _build(fmt: Format, engine: Engine, base: str, index_url: str, work: Path) -> Outcome:
+def _build(fmt: Format, engine: Engine, base: str, work: Path) -> Outcome:
     started = time.perf_counter()
     naive_tag, recommended_tag = (
         TAG.format(fmt=fmt.name, kind="naive"),
@@ -267,17 +267,17 @@ def _build(fmt: Format, engine: Engine, base: str, index_url: str, work: Path) -
     )
     naive_dockerfile = PRELUDE.format(tools=TOOLS_TAG, stage="") + fmt.naive
     context = _context(work / "naive", fmt, naive_dockerfile)
-    engine.build(context, naive_tag, build_args={"INDEX_URL": index_url})
-    spec = {k: getattr(fmt, k) for k in ("venv", "cache", "main_command", "all_command")}
+    engine.build(context, naive_tag)
+    spec = {k: getattr(fmt, k) for k in ("venv", "cache", "main_command", "all_command", "lock")}
     measured = json.loads(_run(engine, naive_tag, "python3", "/app/measure.py", json.dumps(spec)))
-    lock = _run(engine, naive_tag, "cat", f"/app/{fmt.lock}")
+    lock = measured.pop("lock")
     naive = _audit(engine, naive_tag, work)
     recommended_dockerfile = (
         PRELUDE.format(tools=TOOLS_TAG, stage=" AS builder") + fmt.recommended + RUNTIME.format(base=base)
     )
     context = _context(work / "recommended", fmt, recommended_dockerfile)
     (context / fmt.lock).write_text(lock)
-    engine.build(context, recommended_tag, build_args={"INDEX_URL": index_url})
+    engine.build(context, recommended_tag)
     assert _run(engine, recommended_tag).strip() == "xn--bcher-kva.example"
     recommended = _audit(engine, recommended_tag, work)
     seconds = time.perf_counter() - started
@@ -301,10 +301,10 @@ def outcomes(
     tools.mkdir()
     shutil.copy(ca_bundle, tools / "ca.crt")
     (tools / "Dockerfile").write_text(TOOLS.format(base=python_base_image))
-    docker_engine.build(tools, TOOLS_TAG)
+    docker_engine.build(tools, TOOLS_TAG, build_args={"INDEX_URL": pypi_simple_url})
     with ThreadPoolExecutor(max_workers=len(FORMATS)) as pool:
         futures = {
-            name: pool.submit(_build, fmt, docker_engine, python_base_image, pypi_simple_url, work / name)
+            name: pool.submit(_build, fmt, docker_engine, python_base_image, work / name)
             for name, fmt in FORMATS.items()
         }
         done = {name: future.result() for name, future in futures.items()}
