@@ -352,11 +352,15 @@ def test_toolchain_cache_and_venv_match_the_filesystem(built: Outcome) -> None:
         measured["toolchain_bytes"],
         CATEGORY_TOLERANCE,
     )
-    _close(
-        name, built.fmt.category, categories[built.fmt.category], measured["cache_bytes"], CATEGORY_TOLERANCE
-    )
     venv = next(e for e in report["environments"] if e["path"] == measured["venv"])
     _close(name, "runtime venv", venv["bytes"], measured["venv_bytes"], CATEGORY_TOLERANCE)
+    cache = categories[built.fmt.category]
+    if not measured["cache_bytes"] and not measured["cache_shared_bytes"]:
+        # Pipenv leaves its cache empty where pip keeps no HTTP cache (as here): nothing to find.
+        print(f"\n[formats] {name:6} {built.fmt.category:28} imgaudit {cache:>11} B  (empty in the image)")
+        assert cache == 0 and f"{name}-cache-in-layer" not in {f["id"] for f in report["findings"]}
+        return
+    _close(name, built.fmt.category, cache, measured["cache_bytes"], CATEGORY_TOLERANCE)
     finding = next(f for f in report["findings"] if f["id"] == f"{name}-cache-in-layer")
     assert finding["estimated_savings_bytes"] >= categories[built.fmt.category]
     if measured["cache_shared_bytes"]:
