@@ -82,8 +82,10 @@ def _verdict(
     dev: Sequence[Root],
     only: dict[str, str],
     main_needed: frozenset[str] = frozenset(),
+    fmt: str | None = None,
 ) -> DevVerdict:
-    return DevVerdict(DevDependencies(source, confidence, where, _labels(dev)), only, main_needed)
+    dependencies = DevDependencies(source, confidence, where, _labels(dev), fmt)
+    return DevVerdict(dependencies, only, main_needed, fmt)
 
 
 def _installed_users(
@@ -101,49 +103,29 @@ def _from_declared(
     source: DevSource,
     confidence: Confidence,
     where: str | None,
+    fmt: str | None = None,
 ) -> DevVerdict:
     edges = edges_from(installed)
     others = _root_nodes(declared.main) + _installed_users(installed, edges, declared.dev)
     only = _exclusive(declared.dev, others, edges)
-    return _verdict(
-        source, confidence, where, declared.dev, only, _reached(_root_nodes(declared.main), edges)
-    )
+    main_needed = _reached(_root_nodes(declared.main), edges)
+    return _verdict(source, confidence, where, declared.dev, only, main_needed, fmt)
 
 
 def _from_graph(
     graph: DependencyGraph, project: ProjectFiles, installed: Mapping[str, Sequence[Dependency]], fmt: str
 ) -> DevVerdict:
+    """The file's own labels, else its graph from the declared roots, else installed metadata."""
+    where = project.location
     if graph.labelled is not None:
-        verdict = _verdict(
-            graph.source,
-            graph.confidence,
-            project.location,
-            graph.dev,
-            dict(graph.labelled),
-            graph.labelled_main,
-        )
-    elif graph.edges is not None:
+        labelled = dict(graph.labelled)
+        return _verdict(graph.source, graph.confidence, where, graph.dev, labelled, graph.labelled_main, fmt)
+    if graph.edges is not None:
         edges, main = edges_from(graph.edges), _root_nodes(graph.main)
         only = _exclusive(graph.dev, main, edges)
-        verdict = _verdict(
-            graph.source, graph.confidence, project.location, graph.dev, only, _reached(main, edges)
-        )
-    else:
-        verdict = _from_declared(
-            Declared(graph.main, graph.dev), installed, graph.source, graph.confidence, project.location
-        )
-    return DevVerdict(
-        DevDependencies(
-            verdict.dependencies.source,
-            verdict.dependencies.confidence,
-            verdict.dependencies.project,
-            verdict.dependencies.roots,
-            fmt,
-        ),
-        verdict.dev_only,
-        verdict.main_needed,
-        fmt,
-    )
+        return _verdict(graph.source, graph.confidence, where, graph.dev, only, _reached(main, edges), fmt)
+    declared = Declared(graph.main, graph.dev)
+    return _from_declared(declared, installed, graph.source, graph.confidence, where, fmt)
 
 
 def decide_dev_only(
