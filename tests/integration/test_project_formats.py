@@ -10,6 +10,8 @@ The same tiny project (click + idna main, pytest dev) per tool:
 imgaudit's categories must match figures computed inside the naive container independently
 (RECORD files and os.stat; dev-only names from the tool's own export of its lock, main vs all)
 within 1 %, and the plan's saving must match the rebuild within 5 %. Run with -s for the table.
+Wall time measured here (2 cores, vfs, other builds running: load ~5): 590 s for the module,
+the three formats in parallel threads (uv alone, sequential, earlier: 390 s).
 """
 
 from __future__ import annotations
