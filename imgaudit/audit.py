@@ -15,6 +15,7 @@ from imgaudit.advise.interface import AdviceContext
 from imgaudit.classify.attribution import attribute
 from imgaudit.classify.base import base_from_diff_ids, decide_base
 from imgaudit.classify.categories import build_rules, classify
+from imgaudit.classify.links import charge_links_outside_caches
 from imgaudit.classify.project import ProjectFiles
 from imgaudit.dockerfile.mapping import layer_lines
 from imgaudit.dockerfile.parse import ParsedDockerfile
@@ -164,7 +165,7 @@ def audit(
     options = options or AuditOptions()
     started = time.perf_counter()
     info, descriptors = source.info, list(source.layers)
-    merged = read_layers(source, progress, on_layer)
+    merged = charge_links_outside_caches(read_layers(source, progress, on_layer), info)
     base = (None if options.base else source.base_hint()) or _base(options, descriptors, info)
     attribution = attribute(merged, info, base.layer_count, options.project)
     classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged, attribution))
@@ -191,6 +192,9 @@ def audit(
             slim_base=options.slim_base,
             runtime=attribution.runtime,
             tool_needs=attribution.tool_needs,
+            project=attribution.project,
+            project_format=attribution.project_format,
+            dev_distributions=attribution.dev_distributions,
         ),
         options.ignore,
     )

@@ -133,6 +133,10 @@ class Category(StrEnum):
     PYTHON_PACKAGES = "python_packages"
     APP = "app"
     OTHER = "other"
+    # Added with the project formats (uv, PDM, Pipenv): caches that ship, after the rest.
+    UV_CACHE = "uv_cache"
+    PDM_CACHE = "pdm_cache"
+    PIPENV_CACHE = "pipenv_cache"
 
 
 class BaseMethod(StrEnum):
@@ -303,6 +307,10 @@ class DevSource(StrEnum):
     PYPROJECT = "pyproject.toml"  # declared groups/extras, closed over installed metadata
     REQUIREMENTS = "requirements"
     HEURISTIC = "heuristic"
+    UV_LOCK = "uv.lock"
+    PDM_LOCK = "pdm.lock"
+    PIPFILE_LOCK = "Pipfile.lock"
+    PIP_TOOLS = "pip-tools"  # requirements .txt files pip-compile wrote: the whole closure pinned
 
 
 class Confidence(StrEnum):
@@ -319,6 +327,7 @@ class DevDependencies:
     confidence: Confidence
     project: str | None  # where the project files were found (absolute in the image, or a host dir)
     roots: tuple[str, ...] = ()  # the dev roots, `name (group)`
+    format: str | None = None  # the project format that decided (classify.projects.registry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
 """`--project DIR`: the project an image was built from, read from the host.
 
-The only I/O for project files; classification receives their bytes.
+The only I/O for project files; classification receives their bytes. Which files: those any
+project format reads (classify.projects.registry).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from imgaudit.classify.project import POETRY_LOCK, PYPROJECT, ProjectFiles, is_requirements_file
+from imgaudit.classify.projects.interface import ProjectFiles
+from imgaudit.classify.projects.registry import is_project_file
 from imgaudit.errors import UsageError
 
 
@@ -17,7 +19,7 @@ def read_project_dir(directory: Path) -> ProjectFiles:
     files: dict[str, bytes] = {}
     try:
         for path in sorted(directory.iterdir()):
-            if path.is_file() and (path.name in (PYPROJECT, POETRY_LOCK) or is_requirements_file(path.name)):
+            if path.is_file() and is_project_file(path.name):
                 files[path.name] = path.read_bytes()
     except OSError as exc:
         raise UsageError(
@@ -25,7 +27,8 @@ def read_project_dir(directory: Path) -> ProjectFiles:
         ) from exc
     if not files:
         raise UsageError(
-            "--project: no pyproject.toml, poetry.lock or requirements*.txt in the directory",
+            "--project: no pyproject.toml, lock file (poetry.lock, uv.lock, pdm.lock, Pipfile.lock) "
+            "or requirements*.txt in the directory",
             where=str(directory),
         )
     return ProjectFiles(str(directory), files)

@@ -21,6 +21,9 @@ from imgaudit.model import Finding, Plan
 CATALOGUE: dict[str, Detector] = {
     "poetry-cache-in-layer": caches.poetry_cache,
     "pip-cache-in-layer": caches.pip_cache,
+    "uv-cache-in-layer": caches.uv_cache,
+    "pdm-cache-in-layer": caches.pdm_cache,
+    "pipenv-cache-in-layer": caches.pipenv_cache,
     "late-deletion": deletions.late_deletions,
     "dev-dependencies-installed": packages.dev_dependencies,
     "toolchain-at-runtime": multistage.toolchain,

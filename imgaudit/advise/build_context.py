@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from imgaudit.advise.facts import is_pip_install, layer_instructions, project_facts, run_commands
 from imgaudit.advise.interface import AdviceContext, Candidate, layers_of, top_paths
 from imgaudit.classify.context import is_copy_step
+from imgaudit.classify.projects.registry import advising_format, installs_dependencies, is_project_file
 from imgaudit.model import Category, Evidence, Fix, Severity
 from imgaudit.report.units import human_bytes
 
@@ -81,7 +82,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
     install = next((i for i, t in enumerate(texts) if ctx.above_base(i) and _installs_dependencies(t)), None)
     if install is None:
         return ()
-    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count)
+    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project)
     code_copies = [
         i
         for i in range(ctx.base_layer_count, install)
@@ -92,6 +93,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
     first = code_copies[0]
     rebuilt = sum(ctx.merged.layers[i].size_bytes for i in range(first, len(ctx.layers)))
     code = " ".join(f"{p}/" for p in facts.package_dirs) or "SOURCE/"
+    ordered = advising_format(ctx.project_format, ctx.project).install_advice(ctx.project).ordered
     return (
         Candidate(
             id="cache-unfriendly-order",
@@ -110,7 +112,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
             ),
             fix=Fix(
                 "Copy the dependency files first, install without the project, then copy the code.",
-                f"COPY pyproject.toml poetry.lock ./\nRUN poetry install --without dev --no-root\nCOPY {code} ./",
+                ordered.format(code=code),
             ),
             savings_basis=f"no bytes of the image; {rebuilt} bytes rebuilt and re-pushed per code change",
         ),
@@ -119,7 +121,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
 
 def _installs_dependencies(text: str) -> bool:
     for words in run_commands(text):
-        if len(words) >= 2 and words[0].endswith("poetry") and words[1] in ("install", "sync"):
+        if installs_dependencies(words):  # poetry, uv, pdm, pipenv, pip-sync (classify.projects)
             return True
         if is_pip_install(words) and any(
             w in ("-r", ".", "-e") or w.startswith("--requirement") for w in words
@@ -131,4 +133,6 @@ def _installs_dependencies(text: str) -> bool:
 def _copies_code(ctx: AdviceContext, layer: int) -> bool:
     """A COPY layer that brought more than the dependency files (source code)."""
     names = [f.path.rsplit("/", 1)[-1] for f in ctx.merged.files if f.layer == layer and f.size]
-    return any(name.endswith(".py") for name in names) and any(n in DEPENDENCY_FILES for n in names)
+    return any(name.endswith(".py") for name in names) and any(
+        n in DEPENDENCY_FILES or is_project_file(n) for n in names
+    )

@@ -1,4 +1,5 @@
-"""`poetry-cache-in-layer`, `pip-cache-in-layer`, `apt-lists-left`: caches that ship.
+"""`poetry-cache-in-layer`, `pip-cache-in-layer`, `uv-cache-in-layer`, `pdm-cache-in-layer`,
+`pipenv-cache-in-layer`, `apt-lists-left`: caches that ship.
 
 A cache deleted by a later layer still ships, so the cache's wasted files count here too:
 the fix (clean up in the same RUN) removes both.
@@ -6,7 +7,8 @@ the fix (clean up in the same RUN) removes both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from imgaudit.advise.interface import (
     AdviceContext,
@@ -136,3 +138,94 @@ def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
             savings_basis="bytes under /var/lib/apt/lists and /var/cache/apt added above the base",
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCacheAdvice:
+    finding_id: str
+    tool: str
+    fix: Fix
+
+
+# What each tool's own Docker guidance says to do with its cache.
+TOOL_CACHE_ADVICE: dict[Category, ToolCacheAdvice] = {
+    Category.UV_CACHE: ToolCacheAdvice(
+        "uv-cache-in-layer",
+        "uv",
+        Fix(
+            "Keep uv's cache out of the image: a cache mount for `uv sync` (with UV_LINK_MODE=copy, "
+            "since a mounted cache cannot be hard-linked into the venv), or UV_NO_CACHE=1 / "
+            "`rm -rf` the cache in the same RUN.",
+            "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy\n"
+            "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
+            "    uv sync --locked --no-dev --no-install-project",
+        ),
+    ),
+    Category.PDM_CACHE: ToolCacheAdvice(
+        "pdm-cache-in-layer",
+        "PDM",
+        Fix(
+            "Keep PDM's cache out of the image: a cache mount, or PDM_CACHE_DIR removed in the same RUN.",
+            "RUN --mount=type=cache,target=/root/.cache/pdm \\\n    pdm install --check --prod --no-editable",
+        ),
+    ),
+    Category.PIPENV_CACHE: ToolCacheAdvice(
+        "pipenv-cache-in-layer",
+        "Pipenv",
+        Fix(
+            "Keep Pipenv's cache out of the image: a cache mount, or remove it in the same RUN "
+            "(PIPENV_CACHE_DIR; pip's cache too).",
+            "ENV PIPENV_VENV_IN_PROJECT=1\n"
+            "RUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
+        ),
+    ),
+}
+
+
+def _shared_with_outside(ctx: AdviceContext, inside: PathSet) -> tuple[int, tuple[str, ...]]:
+    """Bytes of files the cache hard-links to paths outside it (charged there), and the
+    directories those paths sit in (the venvs a tool linked its files into)."""
+    sizes = {f.path: f.size for f in ctx.merged.files}
+    carriers = {c for p, c in ctx.merged.links.items() if p in inside and c not in inside}
+    roots = PathSet(venv_roots(ctx.merged))
+    where = sorted({root for c in carriers if (root := roots.root_of(c)) is not None})
+    return sum(sizes.get(c, 0) for c in carriers), tuple("/" + w for w in where)
+
+
+def _tool_cache(category: Category) -> Callable[[AdviceContext], Sequence[Candidate]]:
+    advice = TOOL_CACHE_ADVICE[category]
+
+    def detect(ctx: AdviceContext) -> Sequence[Candidate]:
+        where = locations(ctx).tool(category)
+        units = cache_units(ctx, category, where.roots, where.keep_out)
+        inside = PathSet(where.roots)
+        shared, venvs = _shared_with_outside(ctx, inside)
+        if not units and not shared:
+            return ()
+        details: tuple[str, ...] = ()
+        if shared:
+            details = (
+                f"{shared} more bytes of the cache are hard links into {', '.join(venvs) or 'the environments'} "
+                f"({advice.tool} links installed files from its cache): they stay with the venv when the cache "
+                "goes and are not counted here; UV_LINK_MODE=copy with a cache mount keeps the cache out of "
+                "the image entirely",
+            )
+        return (
+            Candidate(
+                id=advice.finding_id,
+                title=f"{advice.tool}'s cache ships in the image",
+                severity=Severity.HIGH,
+                units=units,
+                evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units), details=details),
+                fix=advice.fix,
+                savings_basis=f"bytes only {advice.tool}'s cache holds, in every layer, deleted later or not "
+                "(files it shares with a venv through hard links stay with the venv)",
+            ),
+        )
+
+    return detect
+
+
+uv_cache = _tool_cache(Category.UV_CACHE)
+pdm_cache = _tool_cache(Category.PDM_CACHE)
+pipenv_cache = _tool_cache(Category.PIPENV_CACHE)

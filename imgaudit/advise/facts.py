@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
 from imgaudit.classify.context import instruction
+from imgaudit.classify.projects.interface import PYPROJECT, ProjectFiles
 from imgaudit.errors import ClassifyError
 from imgaudit.inputs import load_toml
 from imgaudit.layers.merge import MergedFilesystem
@@ -88,10 +89,14 @@ def pip_requirements(words: list[str]) -> list[str]:
     return requirements
 
 
-def project_facts(merged: MergedFilesystem, info: ImageInfo, base_layer_count: int) -> ProjectFacts:
+def project_facts(
+    merged: MergedFilesystem, info: ImageInfo, base_layer_count: int, found: ProjectFiles | None = None
+) -> ProjectFacts:
+    """`found`: the project the attribution found (AdviceContext.project); when it sits in the
+    image, its pyproject.toml is the one read, so the advisor does not look for it again."""
     above = [f for f in merged.files if f.layer >= base_layer_count]
     venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
-    project_dir, pyproject = _pyproject(merged, info.workdir)
+    project_dir, pyproject = _found_pyproject(merged, found) or _pyproject(merged, info.workdir)
     prefix = f"{project_dir}/" if project_dir else ""
     dirs = {parent(f.path) for f in merged.files if "/" in f.path}
     project = pyproject_facts(pyproject, lambda rel: f"{prefix}{rel}" in dirs)
@@ -134,6 +139,22 @@ def _python_version(merged: MergedFilesystem, venvs: tuple[str, ...]) -> str | N
         key=lambda v: int(v.split(".")[1]),
     )
     return versions[-1] if versions else None
+
+
+def _found_pyproject(
+    merged: MergedFilesystem, project: ProjectFiles | None
+) -> tuple[str | None, dict[str, object]] | None:
+    if project is None or PYPROJECT not in project.files:
+        return None
+    directory = project.location.strip("/")
+    if merged.contents.get(f"{directory}/{PYPROJECT}".lstrip("/")) != project.files[PYPROJECT]:
+        return None  # `--project DIR` on the host: the image's own copy decides where the code is
+    try:
+        return directory, load_toml(
+            project.files[PYPROJECT], "pyproject.toml", project.location, ClassifyError
+        )
+    except ClassifyError:
+        return None
 
 
 def _pyproject(merged: MergedFilesystem, workdir: str) -> tuple[str | None, dict[str, object]]:

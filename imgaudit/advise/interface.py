@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.categories import Classification
+from imgaudit.classify.projects.interface import ProjectFiles
 from imgaudit.classify.runtime import RuntimeSet
 from imgaudit.layers.merge import MergedFilesystem
 from imgaudit.model import (
@@ -53,6 +54,11 @@ class AdviceContext:
     runtime: RuntimeSet | None = None
     # Tool name (`poetry`) -> the distribution names running it uses (classify.toolchain).
     tool_needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # From the attribution (classify.projects): the project found, the format that decided dev
+    # from main, and the dev-only distributions (`name==version`). The advisor never re-derives them.
+    project: ProjectFiles | None = None
+    project_format: str | None = None
+    dev_distributions: tuple[str, ...] = ()
 
     @property
     def total_bytes(self) -> int:

@@ -9,6 +9,7 @@ from imgaudit.advise.facts import ProjectFacts, project_facts
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths, wasted_unit
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
+from imgaudit.classify.projects.registry import advising_format
 from imgaudit.model import Category, Evidence, Fix, Severity, SlimBase
 
 
@@ -48,7 +49,7 @@ def multi_stage_units(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit
 
 
 def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
-    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count)
+    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project)
     tools = ctx.final_units(
         lambda i, c: c is Category.PYTHON_TOOLCHAIN and ctx.above_base(ctx.merged.files[i].layer)
     )
@@ -69,10 +70,17 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
         f"{'the app part of ' if shared else 'venvs '}{where or 'none'}; app code "
         f"{', '.join(facts.package_dirs) or 'every COPY'}",
     )
+    # The project's own tool (classify.projects): uv, PDM, Pipenv projects get their install line.
+    tool = advising_format(ctx.project_format, ctx.project)
+    install = (
+        "RUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR"
+        if tool.name == "poetry"
+        else tool.install_advice(ctx.project).snippet
+    )
     return (
         Candidate(
             id="toolchain-at-runtime",
-            title="Poetry and the build toolchain ship in the runtime image",
+            title=f"{tool.label} and the build toolchain ship in the runtime image",
             severity=Severity.HIGH,
             units=units,
             evidence=Evidence(
@@ -82,7 +90,7 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
                 details=details,
                 install_layout=ctx.runtime.layout if ctx.runtime else None,
             ),
-            fix=_multi_stage_fix(shared),
+            fix=_multi_stage_fix(shared, install, poetry=tool.name == "poetry"),
             savings_basis="every byte above the base except the runtime set (the app's venv, or its "
             "distributions where it shares the interpreter with the toolchain) and the app's packages "
             "(what a runtime stage copies), wasted bytes included",
@@ -106,12 +114,13 @@ def _runtime_bytes(ctx: AdviceContext) -> int:
     )
 
 
-def _multi_stage_fix(shared_interpreter: bool) -> Fix:
+def _multi_stage_fix(shared_interpreter: bool, install: str, *, poetry: bool) -> Fix:
     """Installed into the system interpreter, there is no venv to copy: the builder makes one,
-    without pip, so the runtime stage gets the runtime set and nothing of the toolchain."""
-    env = "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_CACHE_DIR=/tmp/poetry_cache"
-    if shared_interpreter:
-        env += " POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true"
+    without pip, so the runtime stage gets the runtime set and nothing of the toolchain.
+    `install` is the project's own tool's install line (classify.projects)."""
+    env = "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_CACHE_DIR=/tmp/poetry_cache\n" if poetry else ""
+    if shared_interpreter and poetry:
+        env = env.rstrip("\n") + " POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true\n"
     text = (
         "Build the venv in a builder stage; the runtime stage starts again from the base "
         "and copies only the venv and the app's code (`imgaudit fix` writes it)."
@@ -124,8 +133,7 @@ def _multi_stage_fix(shared_interpreter: bool) -> Fix:
         )
     return Fix(
         text,
-        f"FROM BASE AS builder\n...\n{env}\n"
-        "RUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR\n\n"
+        f"FROM BASE AS builder\n...\n{env}{install}\n\n"
         'FROM BASE AS runtime\nWORKDIR /app\nENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n'
         "COPY --from=builder /app/.venv /app/.venv\nCOPY PACKAGE/ ./PACKAGE/",
     )

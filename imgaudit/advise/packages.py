@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from imgaudit.advise.caches import cache_units, locations
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths
+from imgaudit.classify.projects.registry import advising_format
 from imgaudit.model import Category, Evidence, Fix, Severity
 
 _DIST_INFO_DIR = re.compile(r"/(?P<name>[^/]+?)-(?P<version>[^-/]+)\.(?:dist-info|egg-info)/")
@@ -26,8 +27,8 @@ def _archive_stem(name: str, version: str) -> str:
 
 
 def cached_archives(ctx: AdviceContext, dists: Iterable[str]) -> frozenset[Unit]:
-    """Downloaded wheels and sdists of these distributions in Poetry's and pip's caches
-    (deleted later or not): skipping a package also skips its download."""
+    """Downloaded wheels and sdists of these distributions in Poetry's, pip's and the other
+    formats' caches (deleted later or not): skipping a package also skips its download."""
     stems = tuple(_archive_stem(*d.split("==", 1)) for d in dists)
     if not stems:
         return frozenset()
@@ -35,6 +36,8 @@ def cached_archives(ctx: AdviceContext, dists: Iterable[str]) -> frozenset[Unit]
     candidates = cache_units(
         ctx, Category.POETRY_CACHE, where.poetry, where.poetry_virtualenvs
     ) | cache_units(ctx, Category.PIP_CACHE, where.pip)
+    for tool in where.tools:
+        candidates |= cache_units(ctx, tool.category, tool.roots, tool.keep_out)
     found = set()
     for unit in candidates:
         name = ctx.unit_path(unit).rsplit("/", 1)[-1]
@@ -48,8 +51,11 @@ def dev_dependencies(ctx: AdviceContext) -> Sequence[Candidate]:
     installed = ctx.category_units(Category.DEV_PACKAGES)
     if not installed:
         return ()
-    packages = distributions(ctx, installed)
+    # The attribution decided which distributions are dev-only; a context built without one
+    # (unit tests of the advisor alone) names them from their metadata directories.
+    packages = ctx.dev_distributions or distributions(ctx, installed)
     units = installed | cached_archives(ctx, packages)
+    advice = advising_format(ctx.project_format, ctx.project).install_advice(ctx.project)
     return (
         Candidate(
             id="dev-dependencies-installed",
@@ -59,12 +65,8 @@ def dev_dependencies(ctx: AdviceContext) -> Sequence[Candidate]:
             evidence=Evidence(
                 paths=top_paths(ctx, installed), layers=layers_of(ctx, units), packages=packages
             ),
-            fix=Fix(
-                "Install only the main dependency group: `poetry install --without dev` "
-                "(pip: leave dev requirements out; PEP 735: do not install the dev group).",
-                "RUN poetry install --without dev --no-root",
-            ),
+            fix=Fix(advice.text, advice.snippet),
             savings_basis="bytes of the files of dev-only packages (the project's dev group and what only it "
-            "needs), and of their downloaded wheels in Poetry's and pip's caches",
+            "needs), and of their downloaded wheels in the package caches",
         ),
     )

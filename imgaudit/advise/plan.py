@@ -30,6 +30,11 @@ ARTICLE_ORDER: tuple[StepTemplate, ...] = (
         ("venv-not-in-project", "poetry-cache-in-layer"),
     ),
     StepTemplate("No pip cache", ("pip-cache-in-layer",)),
+    # uv, PDM, Pipenv projects (classify.projects): their caches, as their Docker guides say.
+    StepTemplate(
+        "No uv/PDM/Pipenv cache in a layer: a cache mount, or delete it in the same RUN",
+        ("uv-cache-in-layer", "pdm-cache-in-layer", "pipenv-cache-in-layer"),
+    ),
     StepTemplate("Delete in the same RUN that creates", ("late-deletion",)),
     StepTemplate("apt: no recommends, no lists left", ("apt-recommends", "apt-lists-left")),
     StepTemplate("Copy dependency files first, code last", ("cache-unfriendly-order",)),

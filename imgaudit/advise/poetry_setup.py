@@ -20,7 +20,7 @@ from imgaudit.model import Evidence, Fix, Severity
 
 
 def venv_not_in_project(ctx: AdviceContext) -> Sequence[Candidate]:
-    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count)
+    facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project)
     cached = PathSet(locations(ctx).poetry_virtualenvs)
     venvs = [v for v in facts.venvs if v in cached]
     if not venvs:
@@ -51,7 +51,7 @@ def unpinned_poetry(ctx: AdviceContext) -> Sequence[Candidate]:
     ]
     if not unpinned:
         return ()
-    version = project_facts(ctx.merged, ctx.info, ctx.base_layer_count).poetry_version
+    version = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project).poetry_version
     pin = f"poetry=={version}" if version else "poetry==X.Y.Z"
     return (
         Candidate(

@@ -19,6 +19,7 @@ from imgaudit.classify.environments import FoundEnvironment, find_environments
 from imgaudit.classify.names import canonical
 from imgaudit.classify.os_packages import OsPackages, find_os_packages
 from imgaudit.classify.project import PYPROJECT, ProjectFiles, declared_roots, find_project
+from imgaudit.classify.projects.tools import standalone_binary_paths
 from imgaudit.classify.runtime import RuntimeSet, describe_layout, runtime_paths
 from imgaudit.classify.toolchain import ToolchainGraph, toolchain_graph
 from imgaudit.errors import ClassifyError
@@ -47,6 +48,11 @@ class Attribution:
     runtime: RuntimeSet | None = None  # where the app was installed, and what it runs on
     # Tool name -> names of what running it uses: a deletion advised earlier must keep them.
     tool_needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The project and the format that decided dev from main travel on to the advisor, so it
+    # neither finds the project again nor re-derives dev names (classify.projects).
+    project: ProjectFiles | None = None
+    project_format: str | None = None
+    dev_distributions: tuple[str, ...] = ()  # `name==version` of the dev-only distributions
 
 
 def _project_environments(
@@ -206,7 +212,7 @@ def attribute(
     workdir = normalize(info.workdir.lstrip("/")) or ""
     found_in_image = project is None
     if project is None:
-        skip = [*caches.poetry, *caches.pip, *caches.virtualenv_seed, *(e.root for e in environments)]
+        skip = [*caches.all_roots(), *(e.root for e in environments)]
         project = find_project(merged.contents, workdir, skip)
     declared = frozenset(_declared_main(project) or ())
     targets = _project_environments(environments, dists_by_site, toolchain, base_layer_count, declared)
@@ -258,14 +264,20 @@ def attribute(
         for f in merged.files
         if tool_venvs and _nearest(f.path, dict.fromkeys(tool_venvs, 0)) is not None
     )
+    # Project formats' standalone binaries (uv copied from its image): no dist-info owns them.
+    binaries = standalone_binary_paths(merged.files, (e.root for e in environments), base_layer_count)
+    dists = {d.key: d for d in ownership.distributions}
     return Attribution(
         environments=_environment_reports(environments, merged.files, ownership, toolchain, dev),
         os_packages=os_packages.packages,
         dev_dependencies=verdict.dependencies if verdict else None,
         dev_paths=_paths_of(dev, ownership),
-        toolchain_paths=_paths_of(toolchain, ownership) | venv_files,
+        toolchain_paths=_paths_of(toolchain, ownership) | venv_files | binaries,
         build_paths=_build_paths(os_packages),
         warnings=tuple(warnings),
         runtime=runtime,
         tool_needs=graph.needs(),
+        project=project,
+        project_format=verdict.format if verdict else None,
+        dev_distributions=tuple(sorted({f"{dists[k].name}=={dists[k].version}" for k in dev}, key=str.lower)),
     )

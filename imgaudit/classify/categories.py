@@ -2,9 +2,11 @@
 
 Rules are tried in this order; the first that matches wins:
 1. base_image             the file's final version comes from a base layer
-2. poetry_cache, pip_cache, virtualenv_seed_cache, apt_cache
-                          removable caches added above the base (Poetry's `virtualenvs/`
-                          is never cache: a venv there is what the app runs on)
+2. poetry_cache, pip_cache, uv_cache, pdm_cache, pipenv_cache, virtualenv_seed_cache,
+   apt_cache              removable caches added above the base (Poetry's `virtualenvs/`
+                          is never cache: a venv there is what the app runs on). A file the
+                          cache hard-links into a venv (uv's default) is charged to the venv
+                          (classify.links), so a cache counts only the bytes it alone holds
 3. dev_packages           files of distributions only development needs (classify.devdeps:
                           poetry.lock graph, declared groups/extras, requirements files, or
                           well-known dev tools)
@@ -65,6 +67,7 @@ def build_rules(
     poetry_venvs = PathSet(caches.poetry_virtualenvs)
     poetry = PathSet(caches.poetry)
     pip = PathSet(caches.pip)
+    tool_caches = [(t.category, PathSet(t.roots), PathSet(t.keep_out)) for t in caches.tools]
     seed = PathSet(caches.virtualenv_seed)
     apt = PathSet(caches.apt)
     venvs = PathSet(venv_roots(merged))
@@ -75,6 +78,7 @@ def build_rules(
         (Category.BASE_IMAGE, lambda f: f.layer < base_layer_count),
         (Category.POETRY_CACHE, lambda f: f.path in poetry and f.path not in poetry_venvs),
         (Category.PIP_CACHE, lambda f: f.path in pip),
+        *(_cache_rule(category, roots, keep_out) for category, roots, keep_out in tool_caches),
         (Category.VIRTUALENV_SEED_CACHE, lambda f: f.path in seed),
         (Category.APT_CACHE, lambda f: f.path in apt),
         (Category.DEV_PACKAGES, lambda f: f.path in found.dev_paths),
@@ -83,6 +87,10 @@ def build_rules(
         (Category.PYTHON_PACKAGES, lambda f: f.path in venvs or in_package_tree(f.path)),
         (Category.APP, lambda f: f.layer in copy_layers),
     ]
+
+
+def _cache_rule(category: Category, roots: PathSet, keep_out: PathSet) -> Rule:
+    return (category, lambda f: f.path in roots and f.path not in keep_out)
 
 
 def classify(merged: MergedFilesystem, rules: Sequence[Rule]) -> Classification:

@@ -10,7 +10,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from imgaudit.classify.projects.interface import env_path
+from imgaudit.classify.projects.registry import cache_specs
 from imgaudit.layers.paths import is_within, normalize
+from imgaudit.model import Category
+
+__all__ = ["env_path"]  # re-exported: environments.py reads ENV paths through here
 
 PASSWD = "etc/passwd"
 # An image without /etc/passwd (scratch, distroless) still runs as uid 0, whose home every
@@ -52,16 +57,17 @@ def user_homes(user: str, env: Mapping[str, str], passwd: bytes | None) -> tuple
     return tuple(dict.fromkeys(h for h in homes if h))
 
 
-def env_path(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "")
-    if not value.startswith("/"):
-        return None
-    path = normalize(value[1:])
-    return path or None
-
-
 def _under_each(homes: Iterable[str], *relative: str) -> list[str]:
     return [f"{home}/{rel}" for home in homes for rel in relative]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCache:
+    """A project format's cache (classify.projects): its category, roots and what is not cache."""
+
+    category: Category
+    roots: tuple[str, ...]
+    keep_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,14 @@ class CacheLocations:
     pip: tuple[str, ...]
     virtualenv_seed: tuple[str, ...]
     apt: tuple[str, ...] = ("var/lib/apt/lists", "var/cache/apt")
+    # Every format's cache that has a category of its own beyond Poetry's (uv, PDM, Pipenv).
+    tools: tuple[ToolCache, ...] = ()
+
+    def tool(self, category: Category) -> ToolCache:
+        return next((t for t in self.tools if t.category is category), ToolCache(category, ()))
+
+    def all_roots(self) -> tuple[str, ...]:
+        return (*self.poetry, *self.pip, *self.virtualenv_seed, *(r for t in self.tools for r in t.roots))
 
 
 def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLocations:
@@ -81,19 +95,25 @@ def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLoca
         cache_homes.append(xdg_cache)
     if xdg_data := env_path(env, "XDG_DATA_HOME"):
         data_homes.append(xdg_data)
-    poetry = [f"{c}/pypoetry" for c in cache_homes]
-    if custom := env_path(env, "POETRY_CACHE_DIR"):
-        poetry.append(custom)
-    venvs = [f"{p}/virtualenvs" for p in poetry]
-    if custom_venvs := env_path(env, "POETRY_VIRTUALENVS_PATH"):
-        venvs.append(custom_venvs)
+    tools = [
+        ToolCache(spec.category, roots, spec.excluded(roots, env))
+        for spec in cache_specs()
+        for roots in [spec.roots(cache_homes, env)]
+    ]
+    poetry = next(t for t in tools if t.category is Category.POETRY_CACHE)
     pip = [f"{c}/pip" for c in cache_homes]
     if custom := env_path(env, "PIP_CACHE_DIR"):
         pip.append(custom)
     seed = [f"{c}/virtualenv" for c in cache_homes] + [f"{d}/virtualenv" for d in data_homes]
     if custom := env_path(env, "VIRTUALENV_OVERRIDE_APP_DATA"):
         seed.append(custom)
-    return CacheLocations(_unique(poetry), _unique(venvs), _unique(pip), _unique(seed))
+    return CacheLocations(
+        poetry.roots,
+        poetry.keep_out,
+        _unique(pip),
+        _unique(seed),
+        tools=tuple(t for t in tools if t.category is not Category.POETRY_CACHE),
+    )
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

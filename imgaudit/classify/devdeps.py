@@ -1,8 +1,9 @@
 """Which installed distributions only development needs, and why.
 
-Sources, best first:
-1. poetry.lock (+ pyproject.toml): the lock's graph from the declared roots (confidence high);
-   without roots, the lock's own `category` (1.x) or `groups` (2.1) fields.
+Sources, best first: the first format of the registry (classify.projects) whose files give a
+dependency graph:
+1. a lock (poetry.lock, uv.lock, pdm.lock, Pipfile.lock, pip-compiled requirements): the lock's
+   graph from the declared roots, or the lock's own labels (confidence high);
 2. pyproject.toml alone, then requirements*.txt: declared roots, closed over the installed
    distributions' `Requires-Dist` (medium).
 3. Neither: the well-known dev tools below that are installed (heuristic).
@@ -17,16 +18,8 @@ from dataclasses import dataclass
 
 from imgaudit.classify.deps import Dependency, Edges, Node, Root, edges_from, nodes_of
 from imgaudit.classify.graph import closure
-from imgaudit.classify.lockfiles import PoetryLock, parse_poetry_lock
-from imgaudit.classify.project import (
-    MAIN_GROUP,
-    POETRY_LOCK,
-    PYPROJECT,
-    Declared,
-    ProjectFiles,
-    declared_roots,
-)
-from imgaudit.classify.requirements import requirement_roots
+from imgaudit.classify.projects.interface import Declared, DependencyGraph, ProjectFiles
+from imgaudit.classify.projects.registry import FORMATS
 from imgaudit.model import Confidence, DevDependencies, DevSource
 
 # Tools that no service imports at run time. Their own dependencies follow from metadata.
@@ -50,6 +43,7 @@ class DevVerdict:
     # What the main roots reach, when the source declares them: installed next to Poetry
     # (no venv), these stay the app's even where Poetry needs them too.
     main_needed: frozenset[str] = frozenset()
+    format: str | None = None  # the project format that decided (classify.projects.registry)
 
 
 def _root_nodes(roots: Iterable[Root]) -> list[Node]:
@@ -81,23 +75,6 @@ def _labels(dev: Iterable[Root]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f"{root.name} ({root.group})" for root in dev))
 
 
-def _main_in_lock_fields(lock: PoetryLock) -> frozenset[str]:
-    return frozenset(
-        name for name, p in lock.packages.items() if p.category == MAIN_GROUP or MAIN_GROUP in p.groups
-    )
-
-
-def _from_lock_fields(lock: PoetryLock) -> dict[str, str]:
-    """A lock without its pyproject: 1.x categories and 2.1 groups still say it."""
-    verdict = {}
-    for name, package in lock.packages.items():
-        if package.category == "dev":
-            verdict[name] = "category dev in poetry.lock"
-        elif package.groups and MAIN_GROUP not in package.groups:
-            verdict[name] = f"groups {', '.join(package.groups)} in poetry.lock"
-    return verdict
-
-
 def _verdict(
     source: DevSource,
     confidence: Confidence,
@@ -105,8 +82,10 @@ def _verdict(
     dev: Sequence[Root],
     only: dict[str, str],
     main_needed: frozenset[str] = frozenset(),
+    fmt: str | None = None,
 ) -> DevVerdict:
-    return DevVerdict(DevDependencies(source, confidence, where, _labels(dev)), only, main_needed)
+    dependencies = DevDependencies(source, confidence, where, _labels(dev), fmt)
+    return DevVerdict(dependencies, only, main_needed, fmt)
 
 
 def _installed_users(
@@ -124,36 +103,29 @@ def _from_declared(
     source: DevSource,
     confidence: Confidence,
     where: str | None,
+    fmt: str | None = None,
 ) -> DevVerdict:
     edges = edges_from(installed)
     others = _root_nodes(declared.main) + _installed_users(installed, edges, declared.dev)
     only = _exclusive(declared.dev, others, edges)
-    return _verdict(
-        source, confidence, where, declared.dev, only, _reached(_root_nodes(declared.main), edges)
-    )
+    main_needed = _reached(_root_nodes(declared.main), edges)
+    return _verdict(source, confidence, where, declared.dev, only, main_needed, fmt)
 
 
-def _from_lock(project: ProjectFiles, where: str) -> DevVerdict | None:
-    lock = parse_poetry_lock(project.files[POETRY_LOCK], f"{where}/{POETRY_LOCK}")
-    pyproject = project.files.get(PYPROJECT)
-    declared = declared_roots(pyproject, f"{where}/{PYPROJECT}") if pyproject is not None else None
-    if declared is not None and (declared.main or declared.dev):
-        edges, main = edges_from(lock.dependencies), _root_nodes(declared.main)
-        only = _exclusive(declared.dev, main, edges)
-        return _verdict(
-            DevSource.POETRY_LOCK,
-            Confidence.HIGH,
-            project.location,
-            declared.dev,
-            only,
-            _reached(main, edges),
-        )
-    only = _from_lock_fields(lock)
-    if not any(p.category or p.groups for p in lock.packages.values()):
-        return None  # a 2.0 lock alone cannot tell main from dev
-    return _verdict(
-        DevSource.POETRY_LOCK, Confidence.HIGH, project.location, (), only, _main_in_lock_fields(lock)
-    )
+def _from_graph(
+    graph: DependencyGraph, project: ProjectFiles, installed: Mapping[str, Sequence[Dependency]], fmt: str
+) -> DevVerdict:
+    """The file's own labels, else its graph from the declared roots, else installed metadata."""
+    where = project.location
+    if graph.labelled is not None:
+        labelled = dict(graph.labelled)
+        return _verdict(graph.source, graph.confidence, where, graph.dev, labelled, graph.labelled_main, fmt)
+    if graph.edges is not None:
+        edges, main = edges_from(graph.edges), _root_nodes(graph.main)
+        only = _exclusive(graph.dev, main, edges)
+        return _verdict(graph.source, graph.confidence, where, graph.dev, only, _reached(main, edges), fmt)
+    declared = Declared(graph.main, graph.dev)
+    return _from_declared(declared, installed, graph.source, graph.confidence, where, fmt)
 
 
 def decide_dev_only(
@@ -161,21 +133,9 @@ def decide_dev_only(
 ) -> DevVerdict:
     """`installed`: the project environment's distributions and their `Requires-Dist`."""
     if project is not None:
-        where = project.location.rstrip("/")
-        if POETRY_LOCK in project.files and (verdict := _from_lock(project, where)) is not None:
-            return verdict
-        if (pyproject := project.files.get(PYPROJECT)) is not None:
-            declared = declared_roots(pyproject, f"{where}/{PYPROJECT}")
-            if declared.dev:
-                return _from_declared(
-                    declared, installed, DevSource.PYPROJECT, Confidence.MEDIUM, project.location
-                )
-        if requirement_files := project.requirement_files:
-            declared = requirement_roots(requirement_files)
-            if declared.dev:
-                return _from_declared(
-                    declared, installed, DevSource.REQUIREMENTS, Confidence.MEDIUM, project.location
-                )
+        for fmt in FORMATS:
+            if (graph := fmt.read(project)) is not None:
+                return _from_graph(graph, project, installed, fmt.name)
     tools = [
         Root(name, frozenset(), HEURISTIC_GROUP) for name in sorted(installed) if name in WELL_KNOWN_DEV_TOOLS
     ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from imgaudit.classify.context import PathSet, env_path
 from imgaudit.classify.distributions import site_dir_of
+from imgaudit.classify.projects.registry import tool_venv_patterns
 from imgaudit.layers.merge import FinalFile
 from imgaudit.layers.paths import is_within, parent
 from imgaudit.model import EnvironmentKind
@@ -59,7 +60,11 @@ def tool_venv_roots(env: Mapping[str, str]) -> PathSet:
 
 
 def is_tool_venv(root: str, from_env: PathSet) -> bool:
-    return bool(_TOOL_VENV.search(root)) or root in from_env
+    return (
+        bool(_TOOL_VENV.search(root))
+        or root in from_env
+        or any(p.search(root) for p in tool_venv_patterns())  # project formats' own venvs
+    )
 
 
 def find_environments(

@@ -21,9 +21,11 @@ from imgaudit.classify.distributions import InstalledDistribution
 from imgaudit.classify.environments import FoundEnvironment
 from imgaudit.classify.graph import closure
 from imgaudit.classify.markers import Interpreter, applies, interpreter
+from imgaudit.classify.projects.registry import toolchain_distributions
 from imgaudit.model import EnvironmentKind
 
-TOOLCHAIN_NAMES = frozenset({"poetry", "pipx", "pip", "setuptools", "wheel"})
+# Plus every project format's installer (uv, pdm, pipenv, pip-tools): classify.projects.
+TOOLCHAIN_NAMES = frozenset({"poetry", "pipx", "pip", "setuptools", "wheel"}) | toolchain_distributions()
 # Whatever requires these extends them (Poetry plugins): it is toolchain too, or it would count
 # as a user of Poetry and keep all of Poetry out of the toolchain.
 EXTENDED_TOOLS = frozenset({"poetry", "pipx"})

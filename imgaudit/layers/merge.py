@@ -17,7 +17,7 @@ Overlay rules (OCI image spec, "Applying changesets"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import itemgetter
 from typing import NamedTuple, TypeAlias, Union
@@ -70,6 +70,8 @@ class MergedFilesystem:
     layers: tuple[LayerStats, ...]
     wasted: tuple[WastedFile, ...]
     warnings: tuple[str, ...]
+    # Hard links: a final path whose inode's bytes another final path carries -> that path.
+    links: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def total_bytes(self) -> int:
@@ -321,6 +323,7 @@ class Merger:
                 owner[inode] = path
         sizes, layers = overlay.sizes, overlay.layers
         contents: dict[str, bytes] = {}
+        links: dict[str, str] = {}  # a hard link whose bytes another final path carries -> that path
         files: list[FinalFile] = []
         append = files.append
         kept_by_layer = self._contents
@@ -329,7 +332,10 @@ class Merger:
             if inode == _NO_INODE:
                 append(new(FinalFile, (path, kind, 0, layer)))
             else:
-                size = sizes[inode] if owner[inode] == path else 0
+                carrier = owner[inode]
+                size = sizes[inode] if carrier == path else 0
+                if not size and sizes[inode] and carrier is not None:
+                    links[path] = carrier
                 append(new(FinalFile, (path, kind, size, layers[inode])))
             kept_here = kept_by_layer[layer]
             if kept_here:
@@ -344,7 +350,7 @@ class Merger:
             LayerStats(i, self._shipped[i], self._counts[i], wasted_by_layer[i])
             for i in range(len(self._shipped))
         )
-        return MergedFilesystem(tuple(files), contents, stats, tuple(wasted), tuple(overlay.warnings))
+        return MergedFilesystem(tuple(files), contents, stats, tuple(wasted), tuple(overlay.warnings), links)
 
 
 def merge_layers(analyses: Sequence[LayerAnalysis]) -> MergedFilesystem:

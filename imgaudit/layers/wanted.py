@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imgaudit.classify.projects.registry import is_project_file, project_file_rules
 from imgaudit.layers.paths import basename
 
 KIB = 1024
@@ -34,8 +35,9 @@ _RULES: tuple[ContentRule, ...] = (
     ContentRule(re.compile(r".*\.dist-info/METADATA"), 256 * KIB, prefix_ok=True),
     ContentRule(re.compile(r".*\.egg-info/(installed-files\.txt|requires\.txt|top_level\.txt)"), 4 * MIB),
     ContentRule(re.compile(r".*\.egg-info/PKG-INFO"), 256 * KIB, prefix_ok=True),
-    ContentRule(re.compile(r"(.*/)?(pyproject\.toml|poetry\.lock|pylock(\.[^/]*)?\.toml)"), 8 * MIB),
-    ContentRule(re.compile(r"(.*/)?requirements[^/]*\.(txt|in)"), 1 * MIB),
+    # Every file a project format reads (classify.projects.registry), and PEP 751 locks.
+    *(ContentRule(pattern, cap) for pattern, cap in project_file_rules()),
+    ContentRule(re.compile(r"(.*/)?pylock(\.[^/]*)?\.toml"), 8 * MIB),
     ContentRule(re.compile(r"var/lib/dpkg/status"), 32 * MIB),
     ContentRule(re.compile(r"var/lib/dpkg/status\.d/[^/]+"), 1 * MIB),
     ContentRule(re.compile(r"var/lib/dpkg/info/[^/]+\.list"), 4 * MIB),
@@ -56,8 +58,6 @@ _INTERESTING_NAMES = frozenset(
         "requires.txt",
         "top_level.txt",
         "PKG-INFO",
-        "pyproject.toml",
-        "poetry.lock",
         "status",
         "installed",
     }
@@ -68,8 +68,9 @@ def _maybe_interesting(name: str) -> bool:
     return (
         name in _INTERESTING_NAMES
         or name.endswith(".list")
-        or name.startswith(("requirements", "pylock"))
+        or name.startswith("pylock")
         or "/status.d/" in name
+        or is_project_file(name)
     )
 
 

@@ -11,11 +11,14 @@ _CATEGORY_LABELS: dict[Category, str] = {
     Category.VIRTUALENV_SEED_CACHE: "virtualenv seed cache",
     Category.APT_CACHE: "apt cache",
     Category.DEV_PACKAGES: "dev-only packages",
-    Category.PYTHON_TOOLCHAIN: "pip/Poetry toolchain",
+    Category.PYTHON_TOOLCHAIN: "Python toolchain (pip, Poetry, uv, ...)",
     Category.BUILD_TOOLCHAIN: "build toolchain",
     Category.PYTHON_PACKAGES: "Python packages",
     Category.APP: "app (COPY/ADD)",
     Category.OTHER: "other",
+    Category.UV_CACHE: "uv cache",
+    Category.PDM_CACHE: "PDM cache",
+    Category.PIPENV_CACHE: "Pipenv cache",
 }
 
 

@@ -39,6 +39,7 @@ def packages_to_dict(report: Report) -> dict[str, Any]:
             "confidence": dev.confidence.value,
             "project": dev.project,
             "roots": list(dev.roots),
+            "format": dev.format,
         },
         "os_packages": [
             {

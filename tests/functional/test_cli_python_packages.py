@@ -61,6 +61,7 @@ def test_json_names_environments_dev_source_and_os_packages(tmp_path: Path) -> N
         "confidence": "heuristic",
         "project": None,
         "roots": ["pytest (well-known dev tool)"],
+        "format": None,  # no project format decided: the heuristic did
     }
     (libc,) = report["os_packages"]  # type: ignore[misc]
     assert libc == {

@@ -148,4 +148,7 @@ def test_catalogue_has_the_issue_ids() -> None:
         "unneeded-files-copied",
         "apt-lists-left",
         "apt-recommends",
+        "uv-cache-in-layer",
+        "pdm-cache-in-layer",
+        "pipenv-cache-in-layer",
     }

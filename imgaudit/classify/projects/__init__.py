@@ -1,0 +1,1 @@
+"""Project formats: one module each behind `interface.ProjectFormat`; `registry` orders them."""
