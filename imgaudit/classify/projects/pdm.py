@@ -17,7 +17,6 @@ from imgaudit.classify.deps import Dependency
 from imgaudit.classify.lockfiles import load_toml
 from imgaudit.classify.names import canonical, marker_extra, requirement_extras, requirement_name
 from imgaudit.classify.projects.interface import (
-    PYPROJECT,
     CacheSpec,
     DependencyGraph,
     InstallAdvice,
@@ -26,7 +25,7 @@ from imgaudit.classify.projects.interface import (
     ToolchainSpec,
     where,
 )
-from imgaudit.classify.projects.pep621 import declared_roots, table
+from imgaudit.classify.projects.pep621 import declared_graph, table
 from imgaudit.errors import ClassifyError
 from imgaudit.model import Category, Confidence, DevSource
 
@@ -113,12 +112,9 @@ class PdmFormat:
         if PDM_LOCK not in project.files:
             return None
         lock = parse_pdm_lock(project.files[PDM_LOCK], where(project, PDM_LOCK))
-        pyproject = project.files.get(PYPROJECT)
-        declared = declared_roots(pyproject, where(project, PYPROJECT)) if pyproject is not None else None
-        if declared is not None and (declared.main or declared.dev):
-            return DependencyGraph(
-                DevSource.PDM_LOCK, Confidence.HIGH, declared.main, declared.dev, lock.dependencies
-            )
+        graph = declared_graph(project, DevSource.PDM_LOCK, lock.dependencies)
+        if graph is not None:
+            return graph
         if not lock.groups:
             return None  # a lock before inherit_metadata, without its pyproject
         labelled = {

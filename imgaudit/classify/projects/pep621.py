@@ -4,9 +4,10 @@ Poetry's own tables, which Poetry projects declare instead). Closed over install
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from imgaudit.classify.deps import Root
+from imgaudit.classify.deps import Dependency, Root
 from imgaudit.classify.lockfiles import load_toml
 from imgaudit.classify.names import canonical, requirement_extras, requirement_name
 from imgaudit.classify.projects.interface import (
@@ -114,6 +115,18 @@ def declared_roots(pyproject: bytes, where: str) -> Declared:
     dev.extend(dependency_groups(document.get("dependency-groups"), where))
     dev.extend(dependency_groups(table(document, "tool", "pdm").get("dev-dependencies"), where))
     return Declared(tuple(main), tuple(dev))
+
+
+def declared_graph(
+    project: ProjectFiles, source: DevSource, edges: Mapping[str, tuple[Dependency, ...]]
+) -> DependencyGraph | None:
+    """A lock's `edges` from the roots the project's pyproject declares (high confidence);
+    None when there is no pyproject or it declares no roots, so the lock decides alone."""
+    pyproject = project.files.get(PYPROJECT)
+    declared = declared_roots(pyproject, where(project, PYPROJECT)) if pyproject is not None else None
+    if declared is None or not (declared.main or declared.dev):
+        return None
+    return DependencyGraph(source, Confidence.HIGH, declared.main, declared.dev, edges)
 
 
 class Pep621Format:

@@ -7,7 +7,6 @@ import re
 from imgaudit.classify.lockfiles import PoetryLock, parse_poetry_lock
 from imgaudit.classify.projects.interface import (
     MAIN_GROUP,
-    PYPROJECT,
     CacheSpec,
     DependencyGraph,
     InstallAdvice,
@@ -16,7 +15,7 @@ from imgaudit.classify.projects.interface import (
     ToolchainSpec,
     where,
 )
-from imgaudit.classify.projects.pep621 import declared_roots
+from imgaudit.classify.projects.pep621 import declared_graph
 from imgaudit.model import Category, Confidence, DevSource
 
 POETRY_LOCK = "poetry.lock"
@@ -68,12 +67,9 @@ class PoetryFormat:
         if POETRY_LOCK not in project.files:
             return None
         lock = parse_poetry_lock(project.files[POETRY_LOCK], where(project, POETRY_LOCK))
-        pyproject = project.files.get(PYPROJECT)
-        declared = declared_roots(pyproject, where(project, PYPROJECT)) if pyproject is not None else None
-        if declared is not None and (declared.main or declared.dev):
-            return DependencyGraph(
-                DevSource.POETRY_LOCK, Confidence.HIGH, declared.main, declared.dev, lock.dependencies
-            )
+        graph = declared_graph(project, DevSource.POETRY_LOCK, lock.dependencies)
+        if graph is not None:
+            return graph
         if not any(p.category or p.groups for p in lock.packages.values()):
             return None  # a 2.0 lock alone cannot tell main from dev
         main = frozenset(
