@@ -21,7 +21,9 @@ from imgaudit.audit import AuditOptions, BaseSpec, audit, measure_slim_base
 from imgaudit.diff import compare
 from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.dockerfile.commands import image_facts, run_fix, run_lint, write_dockerfile
+from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
 from imgaudit.errors import ImgauditError, UsageError
+from imgaudit.findings.catalogue import Level
 from imgaudit.gate import CiReport, GateResult
 from imgaudit.gate.options import GateRequest, gate_options
 from imgaudit.model import SlimBase
@@ -373,9 +375,50 @@ def fix_command(
 
 @main.command("lint")
 @click.argument("dockerfile_path", metavar="DOCKERFILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--context",
+    "context_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The build context (pyproject.toml, poetry.toml): the Dockerfile's directory by default.",
+)
+@click.option("--target", metavar="STAGE", help="The stage that is built (docker build --target).")
+@click.option(
+    "--format",
+    "lint_format",
+    type=click.Choice([f.value for f in LintFormat]),
+    default=LintFormat.TEXT.value,
+    show_default=True,
+    help="text, json, sarif (SARIF 2.1.0) or github (workflow annotations).",
+)
+@click.option(
+    "--failure-threshold",
+    type=click.Choice([level.value for level in Level]),
+    default=Level.WARNING.value,
+    show_default=True,
+    help="Exit 1 when a finding at or above this level is present.",
+)
+@click.option(
+    "--ignore", "ignore", multiple=True, metavar="ID", help="Leave out this finding id (repeatable)."
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-def lint_command(dockerfile_path: Path, debug: bool) -> None:
-    """Hints for DOCKERFILE without an image: the advisor's patterns, no byte figures."""
+def lint_command(
+    dockerfile_path: Path,
+    context_dir: Path | None,
+    target: str | None,
+    lint_format: str,
+    failure_threshold: str,
+    ignore: tuple[str, ...],
+    debug: bool,
+) -> None:
+    """Findings for DOCKERFILE without an image, stage-aware: the catalogue's ids, no byte figures.
+
+    Exit 1 when a finding at or above --failure-threshold is present, 0 otherwise, 2 on error.
+    `# imgaudit ignore=ID[,ID]` above an instruction and `ignore = [...]` in [tool.imgaudit]
+    silence findings.
+    """
     with error_boundary(debug):
-        for hint in run_lint(dockerfile_path, datetime.date.today()):
-            click.echo(f"{dockerfile_path}:{hint.line}: {hint.id}: {hint.message} (fix: {hint.fix})")
+        hints = run_lint(dockerfile_path, datetime.date.today(), context_dir, target, ignore)
+        click.echo(RENDERERS[LintFormat(lint_format)](hints, str(dockerfile_path)), nl=False)
+    threshold = Level(failure_threshold)
+    if any(h.level.at_least(threshold) for h in hints):
+        sys.exit(EXIT_THRESHOLD)

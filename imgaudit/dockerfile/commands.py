@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from imgaudit.advise.facts import ProjectFacts, PyprojectFacts, project_facts, pyproject_facts
 from imgaudit.audit import read_layers
 from imgaudit.classify.base import decide_base
+from imgaudit.dockerfile.build import read_build
 from imgaudit.dockerfile.fix import ENV_ASSIGNMENT, FixFacts, FixResult, fixed_dockerfile
 from imgaudit.dockerfile.lint import Hint, lint
 from imgaudit.dockerfile.parse import (
@@ -24,6 +26,8 @@ from imgaudit.dockerfile.parse import (
     parse_dockerfile,
     read_dockerfile,
 )
+from imgaudit.dockerfile.project import read_context
+from imgaudit.findings.catalogue import check_ids
 from imgaudit.sources.interface import ImageSource
 
 
@@ -116,11 +120,22 @@ def _parse_for_fix(dockerfile: Path) -> ParsedDockerfile:
     return parsed
 
 
-def run_lint(dockerfile: Path, today: dt.date) -> list[Hint]:
+def run_lint(
+    dockerfile: Path,
+    today: dt.date,
+    context: Path | None = None,
+    target: str | None = None,
+    ignore: Collection[str] = (),
+) -> list[Hint]:
+    """The catalogue's rules over the build; `ignore` adds to the project's
+    `[tool.imgaudit] ignore` list."""
     parsed = parse_dockerfile(read_dockerfile(dockerfile), str(dockerfile))
     if not parsed.stages:
         raise DockerfileError("no FROM instruction", where=str(dockerfile))
-    return lint(parsed, today)
+    project = read_context(context if context is not None else dockerfile.parent)
+    check_ids([*ignore, *project.ignore])
+    build = read_build(parsed, project, target)
+    return lint(build, today, {*ignore, *project.ignore})
 
 
 def write_dockerfile(path: Path, text: str) -> None:

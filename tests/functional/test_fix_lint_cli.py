@@ -92,7 +92,7 @@ def hint_ids(output: str) -> set[str]:
 
 def test_lint_flags_the_articles_mistakes_with_line_numbers(tmp_path: Path) -> None:
     result = run("lint", str(project(tmp_path)))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # errors and warnings fail by default
     assert hint_ids(result.stdout) >= ARTICLE_MISTAKES
     assert f"{tmp_path / 'Dockerfile'}:7: env-missing-continuation" in result.stdout
     assert f"{tmp_path / 'Dockerfile'}:28: exec-form-not-json" in result.stdout
