@@ -32,6 +32,8 @@ _KEYS: dict[str, tuple[str, bool]] = {
     "baseline": ("baseline", False),
     "max-growth": ("max_growth", False),
     "max-category-growth": ("max_category_growth", True),
+    # Finding ids silenced in `audit` and `lint` alike (the findings catalogue's ids).
+    "ignore": ("ignore", True),
 }
 # Keys whose value may be a table {CATEGORY = LIMIT}.
 _KEYED = {"max-category", "max-category-growth"}

@@ -132,7 +132,8 @@ class State:
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str = "/"
     user: str = "root"
-    poetry_config: Mapping[str, bool] = field(default_factory=dict)  # from RUN poetry config / poetry.toml
+    # Settings written by `poetry config`/`pdm config` in a RUN or a committed poetry.toml.
+    tool_config: Mapping[str, bool] = field(default_factory=dict)
     apt_without_recommends: bool = False  # an apt.conf.d file says so
     tools: tuple[Tool, ...] = ()
     build_packages: tuple[tuple[str, int], ...] = ()  # (package, line) of compilers/headers
@@ -143,10 +144,10 @@ class State:
         create = flag(env.get("POETRY_VIRTUALENVS_CREATE"))
         in_project = flag(env.get("POETRY_VIRTUALENVS_IN_PROJECT"))
         return PoetrySettings(
-            create=create if create is not None else self.poetry_config.get("virtualenvs.create", True),
+            create=create if create is not None else self.tool_config.get("virtualenvs.create", True),
             in_project=in_project
             if in_project is not None
-            else self.poetry_config.get("virtualenvs.in-project", False),
+            else self.tool_config.get("virtualenvs.in-project", False),
         )
 
     def home(self) -> str:
@@ -253,6 +254,11 @@ class Build:
                     return copy
         return None
 
+    def copied_from(self, stage: StageModel) -> bool:
+        """A shipping stage copies something out of `stage` or a stage built from it."""
+        family = {stage.index} | {s.index for s in self.stages if self._descends(s, stage.index)}
+        return any(c.source_stage in family for s in self.stages if s.ships for c in s.copies)
+
     def _descends(self, stage: StageModel, ancestor: int) -> bool:
         while stage.parent is not None:
             if stage.parent == ancestor:
@@ -276,7 +282,7 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
     for index, stage in enumerate(parsed.stages):
         base = expand(stage.base, global_args)
         parent = names.get(base.lower())
-        start = models[parent].end if parent is not None else State()
+        start = models[parent].end if parent is not None else State(tools=_base_image_tools(base, stage.from_line))
         models.append(_read_stage(index, stage.name, base, stage.from_line, parent, stage.instructions,
                                   start, global_args, names, models, project))  # fmt: skip
         if stage.name:
@@ -295,6 +301,20 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
         cursor = models[cursor.parent]
     stages = tuple(replace(m, ships=m.index in chain) for m in models)
     return Build(parsed, stages, target_index, project)
+
+
+# Images whose name says they carry a Python tool (`.../python-poetry:...`, uv's own images).
+_TOOL_IMAGES = (
+    ("poetry", re.compile(r"(?:^|[/_-])poetry(?:[:_-]|$)"), ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local")),
+    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/usr/local/bin/uv", "/bin/uv")),
+)
+
+
+def _base_image_tools(base: str, line: int) -> tuple[Tool, ...]:
+    repository = base.rsplit("@", 1)[0]
+    return tuple(
+        Tool(name, line, locations) for name, pattern, locations in _TOOL_IMAGES if pattern.search(repository)
+    )
 
 
 def _read_stage(
@@ -342,7 +362,7 @@ def _read_stage(
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
                 if project.poetry_toml and any(_names_file(s, "poetry.toml") for s in sources):
-                    state = replace(state, poetry_config={**state.poetry_config, **project.poetry_toml})
+                    state = replace(state, tool_config={**state.tool_config, **project.poetry_toml})
         elif keyword == "RUN":
             step = _run_step(item, state, project)
             runs.append(step)
@@ -405,9 +425,36 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
         script = parse_shell(text)
         commands = tuple(_expanded(c, state.env) for c in script.commands)
         parser = script.parser
-    step = RunStep(item, commands, mounts, state, parser)
-    installs = tuple(i for c in commands if (i := _install(c, step, project)) is not None)
-    return replace(step, installs=installs)
+    installs: list[Install] = []
+    current = state
+    for command in commands:
+        # Earlier commands of the same RUN set up the later ones: `poetry config ...`,
+        # `. /venv/bin/activate`.
+        current = _configured(command, current)
+        found = _install(command, current, project)
+        if found is not None:
+            installs.append(found)
+    return RunStep(item, commands, mounts, state, parser, tuple(installs))
+
+
+def _configured(command: Command, state: State) -> State:
+    words = command.argv
+    if command.name == "poetry" and len(words) >= 4 and words[1] == "config":
+        options = [w for w in words[2:] if not w.startswith("-")]
+        if len(options) >= 2 and options[0] in ("virtualenvs.create", "virtualenvs.in-project"):
+            value = flag(options[1])
+            if value is not None:
+                return replace(state, tool_config={**state.tool_config, options[0]: value})
+    if command.name == "pdm" and words[1:3] == ("config", "python.use_venv") and len(words) >= 4:
+        value = flag(words[3])
+        if value is not None:
+            return replace(state, tool_config={**state.tool_config, "pdm.use_venv": value})
+    if command.name == "mkdir" and any(w.rstrip("/").endswith("__pypackages__") for w in words):
+        return replace(state, tool_config={**state.tool_config, "pdm.use_venv": False})
+    if words[:1] in ((".",), ("source",)) and len(words) >= 2 and words[1].endswith("/bin/activate"):
+        venv = normalise(words[1][: -len("/bin/activate")], state.workdir)
+        return replace(state, env={**state.env, "VIRTUAL_ENV": venv})
+    return state
 
 
 def _expanded(command: Command, env: Mapping[str, str]) -> Command:
@@ -422,19 +469,15 @@ def _expanded(command: Command, env: Mapping[str, str]) -> Command:
 
 
 def _after_run(step: RunStep, state: State) -> State:
+    config = dict(state.tool_config)
+    for command in step.commands:
+        config = dict(_configured(command, replace(state, tool_config=config)).tool_config)
     tools = list(state.tools)
-    config = dict(state.poetry_config)
     build_packages = list(state.build_packages)
     apt_quiet = state.apt_without_recommends
     removed: set[str] = set()
     for command in step.commands:
-        words = command.words
-        if command.name == "poetry" and len(words) >= 4 and words[1] == "config":
-            options = [w for w in words[2:] if not w.startswith("-")]
-            if len(options) >= 2 and options[0] in ("virtualenvs.create", "virtualenvs.in-project"):
-                value = flag(options[1])
-                if value is not None:
-                    config[options[0]] = value
+        words = command.argv
         tools.extend(
             Tool(name, step.line, _tool_locations(name, command, step))
             for name in _installed_tools(command, step)
@@ -442,7 +485,7 @@ def _after_run(step: RunStep, state: State) -> State:
         if _is_pip(command) and "uninstall" in words:
             removed.update(_requirements(command, "uninstall"))
         if _apt_install(command):
-            build_packages.extend((p, step.line) for p in _apt_packages(command) if BUILD_ONLY.match(p))
+            build_packages.extend((p, step.line) for p in _apt_packages(command) if is_build_package(p))
         if command.name in ("apt-get", "apt") and any(w in ("purge", "remove") for w in words):
             # Removed in the RUN that installed them: they never ship.
             gone = set(words)
@@ -456,7 +499,7 @@ def _after_run(step: RunStep, state: State) -> State:
     return replace(
         state,
         tools=tuple(tools),
-        poetry_config=config,
+        tool_config=config,
         build_packages=tuple(build_packages),
         apt_without_recommends=apt_quiet,
     )
@@ -464,13 +507,12 @@ def _after_run(step: RunStep, state: State) -> State:
 
 def _is_pip(command: Command) -> bool:
     name = command.name
-    if name.startswith("pip"):
-        return name in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", name) is not None
-    return name.startswith("python") and command.words[1:3] == ("-m", "pip")
+    return name in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", name) is not None
 
 
 def is_pip_install(command: Command) -> bool:
-    return _is_pip(command) and "install" in command.words
+    verbs = [w for w in command.argv[1:] if not w.startswith("-")]
+    return _is_pip(command) and verbs[:1] == ["install"]
 
 
 def _requirements(command: Command, verb: str = "install") -> list[str]:
@@ -506,7 +548,7 @@ def requirement_words(command: Command) -> list[str]:
 
 
 def _installed_tools(command: Command, step: RunStep) -> Iterator[str]:
-    words = command.words
+    words = command.argv
     if is_pip_install(command) or (command.name == "uv" and words[1:3] == ("pip", "install")):
         yield from (n for n in _requirements(command) if n in PYTHON_TOOLS)
     elif (command.name == "pipx" and words[1:2] == ("install",)) or (
@@ -557,6 +599,12 @@ def pip_target(command: Command, state: State) -> str:
     return "/usr/local"
 
 
+def is_build_package(name: str) -> bool:
+    """The advisor's build-only OS packages, but git: a runtime that installs it on purpose
+    usually runs it (GitPython, pip installs from git at start-up)."""
+    return BUILD_ONLY.match(name) is not None and name not in ("git", "git-man")
+
+
 def _apt_install(command: Command) -> bool:
     return (command.name in ("apt-get", "apt") and "install" in command.words) or (
         command.name == "apk" and "add" in command.words
@@ -589,10 +637,9 @@ def apt_installs_recommends(command: Command) -> bool:
 # --- what a dependency install does --------------------------------------------------------
 
 
-def _install(command: Command, step: RunStep, project: ContextProject) -> Install | None:
-    words = command.words
+def _install(command: Command, state: State, project: ContextProject) -> Install | None:
+    words = command.argv
     name = command.name
-    state = step.state
     if name == "poetry" and len(words) >= 2 and words[1] in ("install", "sync"):
         return _poetry_install(command, state, project)
     if name == "uv" and len(words) >= 2 and words[1] == "sync":
@@ -607,9 +654,10 @@ def _install(command: Command, step: RunStep, project: ContextProject) -> Instal
         return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
     if name == "pdm" and len(words) >= 2 and words[1] in ("install", "sync"):
         dev = project.standard_dev and not _has(words, "--prod", "--production", "--no-dev")
-        return Install(
-            "pdm", command, f"{state.workdir.rstrip('/')}/.venv", dev, "pdm install takes dev groups"
-        )
+        # PDM installs into __pypackages__ when told so or when that directory exists.
+        packages = ".venv" if state.tool_config.get("pdm.use_venv", True) else "__pypackages__"
+        target = f"{state.workdir.rstrip('/')}/{packages}"
+        return Install("pdm", command, target, dev, "pdm install takes the dev groups by default")
     if is_pip_install(command) or (name == "uv" and words[1:3] == ("pip", "install")):
         dev_files = [w for w in words if re.search(r"requirements[^/]*[-_/.](?:dev|test|lint|docs?)\b", w)]
         dev_extra = [w for w in words if re.search(r"\[[^\]]*\b(?:dev|test|tests|lint|docs)\b[^\]]*\]", w)]

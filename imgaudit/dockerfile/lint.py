@@ -113,8 +113,8 @@ def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
                     continue
                 if not stage.ships and build.carried(stage, install.target) is None:
                     continue
-                if install.command.conditional and any(not i.dev for i in step.installs):
-                    continue  # `if ...; then install dev; else install main; fi`
+                if install.command.conditional:
+                    continue  # `if [ "$DEV" ]; then ... install dev ...; fi`: opt-in at build time
                 yield hint(
                     "dev-dependencies-installed",
                     step.line,
@@ -136,14 +136,17 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                     "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
                 )
             pip = [c for c in step.commands if is_pip_install(c)]
-            if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
+            pipenv = "pipenv" in managers and not (
+                step.cache_mounted(f"{home}/.cache/pipenv") or step.removes(f"{home}/.cache/pipenv")
+            )
+            if (pip and not _pip_cache_handled(step, f"{home}/.cache/pip")) or pipenv:
                 yield hint(
                     "pip-cache-in-layer", step.line, "pip install keeps its cache in this layer", stage
                 )
             uv = [
                 c
                 for c in step.commands
-                if c.name == "uv" and (c.words[1:2] == ("sync",) or c.words[1:3] == ("pip", "install"))
+                if c.name == "uv" and (c.argv[1:2] == ("sync",) or c.argv[1:3] == ("pip", "install"))
             ]
             cache = expand(env.get("UV_CACHE_DIR", f"{home}/.cache/uv"), env)
             if uv and not (
@@ -151,7 +154,7 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                 or all("--no-cache" in c.words or flag(dict(c.assignments).get("UV_NO_CACHE")) for c in uv)
                 or step.cache_mounted(cache)
                 or step.removes(cache)
-                or any(c.name == "uv" and c.words[1:3] == ("cache", "clean") for c in step.commands)
+                or any(c.name == "uv" and c.argv[1:3] == ("cache", "clean") for c in step.commands)
             ):
                 yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
 
@@ -163,7 +166,7 @@ def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
     return (
         step.cache_mounted(cache)
         or step.removes(cache)
-        or any(c.name == "poetry" and c.words[1:3] == ("cache", "clear") for c in step.commands)
+        or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
         or all("--no-cache" in i.command.words for i in installs)
     )
 
@@ -181,7 +184,7 @@ def _pip_cache_handled(step: RunStep, cache: str) -> bool:
         )
         or step.cache_mounted(cache)
         or step.removes(cache)
-        or any(c.name.startswith("pip") and c.words[1:3] == ("cache", "purge") for c in step.commands)
+        or any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
     )
 
 
@@ -234,7 +237,7 @@ def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
         if not stage.ships:
             continue
         for step in stage.runs:
-            if step.commands and all(_only_deletes(c.words) for c in step.commands):
+            if step.commands and all(_only_deletes(c.argv) for c in step.commands):
                 yield hint(
                     "late-deletion",
                     step.line,
@@ -269,7 +272,7 @@ def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
             for install in step.installs:
                 if install.manager != "poetry" or "/virtualenvs" not in install.target:
                     continue
-                if stage.ships or build.carried(stage, install.target) is not None:
+                if stage.ships or build.copied_from(stage):
                     yield hint(
                         "venv-not-in-project",
                         step.line,
@@ -303,15 +306,20 @@ def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
 
 
 def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """The whole context copied before the first dependency install of a stage. An install
+    after that copy that follows an earlier one (deps first, then the project, as uv's and
+    Poetry's guides do) is cheap and is not flagged."""
     for stage in build.stages:
         copied: Instruction | None = None
+        installed = False
         for item in stage.instructions:
             if item.keyword in ("COPY", "ADD") and not any(f.startswith("--from") for f in item.flags):
                 if copied is None and any(s.rstrip("/") in (".", "", "*") for s in item.args[:-1]):
                     copied = item
-            elif item.keyword == "RUN" and copied is not None:
+            elif item.keyword == "RUN":
                 step = next(s for s in stage.runs if s.instruction is item)
-                if any(i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs):
+                installs = any(i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs)
+                if installs and copied is not None and not installed:
                     yield hint(
                         "cache-unfriendly-order",
                         copied.start_line,
@@ -319,6 +327,8 @@ def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
                         "change reinstalls",
                         stage,
                     )
+                installed = installed or installs
+                if installs:
                     copied = None
 
 

@@ -36,9 +36,19 @@ class Command:
     conditional: bool = False  # inside an `if`/`case` branch or after `||`
 
     @property
+    def argv(self) -> tuple[str, ...]:
+        """The words with the program as its base name, `python -m X` read as `X`
+        (`/venv/bin/python -m pip install` -> `pip install`)."""
+        if not self.words:
+            return ()
+        program = self.words[0].rsplit("/", 1)[-1]
+        if program.startswith("python") and self.words[1:2] == ("-m",) and len(self.words) > 2:
+            return (self.words[2], *self.words[3:])
+        return (program, *self.words[1:])
+
+    @property
     def name(self) -> str:
-        """The program's base name (`/venv/bin/pip` -> `pip`)."""
-        return self.words[0].rsplit("/", 1)[-1] if self.words else ""
+        return self.argv[0] if self.words else ""
 
 
 @dataclass(frozen=True, slots=True)
