@@ -282,7 +282,11 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
     for index, stage in enumerate(parsed.stages):
         base = expand(stage.base, global_args)
         parent = names.get(base.lower())
-        start = models[parent].end if parent is not None else State(tools=_base_image_tools(base, stage.from_line))
+        start = (
+            models[parent].end
+            if parent is not None
+            else State(tools=_base_image_tools(base, stage.from_line))
+        )
         models.append(_read_stage(index, stage.name, base, stage.from_line, parent, stage.instructions,
                                   start, global_args, names, models, project))  # fmt: skip
         if stage.name:
@@ -305,7 +309,11 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
 
 # Images whose name says they carry a Python tool (`.../python-poetry:...`, uv's own images).
 _TOOL_IMAGES = (
-    ("poetry", re.compile(r"(?:^|[/_-])poetry(?:[:_-]|$)"), ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local")),
+    (
+        "poetry",
+        re.compile(r"(?:^|[/_-])poetry(?:[:_-]|$)"),
+        ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local"),
+    ),
     ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/usr/local/bin/uv", "/bin/uv")),
 )
 

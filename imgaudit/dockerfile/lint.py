@@ -318,7 +318,9 @@ def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
                     copied = item
             elif item.keyword == "RUN":
                 step = next(s for s in stage.runs if s.instruction is item)
-                installs = any(i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs)
+                installs = any(
+                    i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs
+                )
                 if installs and copied is not None and not installed:
                     yield hint(
                         "cache-unfriendly-order",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imgaudit.dockerfile.corpus import load_corpus, linted, score
+from imgaudit.dockerfile.corpus import linted, load_corpus, score
 
 CORPUS = Path(__file__).parents[2] / "assets" / "dockerfiles"
 CASES = load_corpus(CORPUS)
