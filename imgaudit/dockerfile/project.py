@@ -30,6 +30,7 @@ class ContextProject:
     extras: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()  # [tool.imgaudit] ignore = [...]
     files: frozenset[str] = frozenset()  # top-level names in the context
+    lock_version: str | None = None  # poetry.lock's [metadata] lock-version
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
         """The development groups among `groups` (dev, test, lint, docs, ...)."""
@@ -41,9 +42,12 @@ def read_context(context: Path) -> ContextProject:
         return ContextProject()
     files = frozenset(p.name for p in context.iterdir())
     poetry_toml = _poetry_toml(context / "poetry.toml")
+    lock = context / "poetry.lock"
+    lock_version = _table(_toml(lock).get("metadata")).get("lock-version") if lock.is_file() else None
+    lock_version = lock_version if isinstance(lock_version, str) else None
     pyproject = context / "pyproject.toml"
     if not pyproject.is_file():
-        return ContextProject(poetry_toml=poetry_toml, files=files)
+        return ContextProject(poetry_toml=poetry_toml, files=files, lock_version=lock_version)
     data = _toml(pyproject)
     tool = _table(data.get("tool"))
     poetry = _table(tool.get("poetry"))
@@ -68,6 +72,7 @@ def read_context(context: Path) -> ContextProject:
         extras=tuple(extras),
         ignore=tuple(str(i) for i in ignore) if isinstance(ignore, list) else (),
         files=files,
+        lock_version=lock_version,
     )
 
 
