@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,18 +23,27 @@ from imgaudit.diff import compare
 from imgaudit.diff import to_dict as comparison_to_dict
 from imgaudit.dockerfile.commands import image_facts, run_fix, run_lint, write_dockerfile
 from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
+from imgaudit.dockerfile.verify import (
+    Verification,
+    VerifyError,
+    build_image,
+    run_smoke,
+    smoke_command,
+    start_problems,
+)
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.findings.catalogue import Level
 from imgaudit.gate import CiReport, GateResult
 from imgaudit.gate.options import GateRequest, gate_options
-from imgaudit.model import SlimBase
+from imgaudit.model import Report, SlimBase
 from imgaudit.projectdir import read_project_dir
 from imgaudit.report import json as json_report
 from imgaudit.report import markdown
 from imgaudit.report.gate_console import render_comparison
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
 from imgaudit.report.outputs import FORMAT_HELP, emit, parse_outputs, write_console, write_text
-from imgaudit.sources.daemon import PullPolicy
+from imgaudit.report.units import human_bytes
+from imgaudit.sources.daemon import PullPolicy, connect_engine
 from imgaudit.sources.registry import Credentials
 from imgaudit.sources.resolve import RemoteOptions, open_reference
 
@@ -329,7 +339,7 @@ def _write(path: Path, text: str) -> None:
     "dockerfile_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The Dockerfile to rewrite.",
+    help="The Dockerfile to edit.",
 )
 @click.option(
     "--context",
@@ -343,34 +353,136 @@ def _write(path: Path, text: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the new Dockerfile [default: DOCKERFILE.imgaudit].",
 )
+@click.option(
+    "--verify",
+    "verify_image",
+    metavar="IMAGE",
+    help="Build the fixed Dockerfile on the engine (same context), run a smoke command, and set its "
+    "real size beside the plan's estimate for IMAGE (the original image) and IMAGE's own.",
+)
+@click.option(
+    "--smoke", metavar="CMD", help="The smoke command (/bin/sh -c) [default: the entrypoint with --help]."
+)
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE", help="For --verify's build.")
+@click.option("--network", metavar="MODE", help="For --verify's build (e.g. host).")
+@click.option(
+    "--tag", "verify_tag", metavar="NAME", help="Tag of --verify's image [default: imgaudit-fixed/NAME]."
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def fix_command(
     reference: str | None,
     dockerfile_path: Path,
     context_dir: Path | None,
     output: Path | None,
+    verify_image: str | None,
+    smoke: str | None,
+    build_args: tuple[str, ...],
+    network: str | None,
+    verify_tag: str | None,
     debug: bool,
 ) -> None:
-    """Write the article's multi-stage Dockerfile for this project and show the diff.
+    """Edit DOCKERFILE into the article's multi-stage shape and show the diff.
 
-    With REFERENCE (the image built from it), the facts come from the image too: WORKDIR,
-    the installed Poetry version to pin, the start command.
+    It keeps every instruction it has no reason to change; what it cannot fix safely it
+    refuses in one line (exit 2). With REFERENCE (the image built from it), the facts come
+    from the image too. With --verify IMAGE, the result is built and started: exit 1 if the
+    build or the smoke command fails, or the start command or user changed.
     """
     errors = _stderr_console()
+    verification: Verification | None = None
     with error_boundary(debug):
+        reference = reference or verify_image
         facts = None
+        original: Report | None = None
         if reference is not None:
             with open_reference(reference, image=None, platform=None, warn=_warn(errors)) as source:
                 facts = image_facts(source)
-        outcome = run_fix(
-            dockerfile_path, context_dir or dockerfile_path.parent, facts, datetime.date.today()
-        )
+                if verify_image is not None:
+                    original = audit(source)
+        context = context_dir or dockerfile_path.parent
+        outcome = run_fix(dockerfile_path, context, facts, datetime.date.today())
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
         click.echo(outcome.diff, nl=False)
         for note in outcome.result.notes:
             errors.print(f"imgaudit: {note}", highlight=False, markup=False)
         errors.print(f"imgaudit: wrote {target}", highlight=False, markup=False)
+        if original is None or verify_image is None:
+            return
+        verification = verify_fix(
+            original,
+            verify_image,
+            context,
+            target,
+            smoke,
+            _build_args(build_args),
+            network,
+            verify_tag,
+            errors,
+        )
+        for line in verification.lines(human_bytes):
+            if line:
+                click.echo(line)
+    if verification is not None and not verification.ok:
+        sys.exit(EXIT_THRESHOLD)
+
+
+def _build_args(pairs: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--build-arg wants KEY=VALUE, not {pair!r}")
+        parsed[name] = value
+    return parsed
+
+
+def verify_fix(
+    original: Report,
+    image: str,
+    context: Path,
+    dockerfile: Path,
+    smoke: str | None,
+    build_args: dict[str, str],
+    network: str | None,
+    tag: str | None,
+    errors: Console,
+) -> Verification:
+    """Build, audit and start the fixed image (the engine must answer)."""
+    client = connect_engine()
+    if client is None:
+        raise UsageError("--verify needs a Docker engine, and none answers")
+    name = re.sub(r"[^a-z0-9._-]+", "-", image.rsplit("/", 1)[-1].split(":")[0].lower()) or "image"
+    tag = tag or f"imgaudit-fixed/{name}:latest"
+    problems: list[str] = []
+    try:
+        build_image(client, context, dockerfile, tag, build_args, network)
+    except VerifyError as failed:
+        return Verification(tag, original.total_bytes, _estimate(original), 0, (), 1, "", (str(failed),))
+    with open_reference(tag, image=None, platform=None, warn=_warn(errors)) as source:
+        fixed = audit(source)
+        config = dict(source.info.config)
+    entrypoint, command = smoke_command(config, smoke)
+    code, output = run_smoke(client, tag, entrypoint, command)
+    if code != 0:
+        tail = " | ".join(output.strip().splitlines()[-3:])
+        problems.append(f"the smoke command exited {code}: {tail}")
+    problems.extend(start_problems(original.image.config, config))
+    shown = tuple(entrypoint or config.get("Entrypoint") or ()) + tuple(command)
+    return Verification(
+        tag,
+        original.total_bytes,
+        _estimate(original),
+        fixed.total_bytes,
+        shown,
+        code,
+        output,
+        tuple(problems),
+    )
+
+
+def _estimate(report: Report) -> int | None:
+    return report.plan.estimated_final_bytes if report.plan is not None else None
 
 
 @main.command("lint")
