@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from imgaudit.dockerfile.build import (
@@ -24,13 +24,14 @@ from imgaudit.dockerfile.build import (
     is_pip_install,
     requirement_words,
 )
-from imgaudit.dockerfile.parse import Instruction
+from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     end_of_life_codename,
     impossible_poetry_version,
 )
 from imgaudit.findings.catalogue import Entry, Level, entry
+from imgaudit.model import Finding
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _IGNORE = re.compile(r"^\s*#\s*imgaudit\s+ignore\s*=\s*(?P<ids>[A-Za-z0-9_,\s-]+?)\s*$")
@@ -100,6 +101,24 @@ def inline_ignores(text: str) -> dict[int, frozenset[str]]:
                 result[number] = frozenset(pending)
             pending = set()
     return result
+
+
+def pragma_silenced(findings: Sequence[Finding], parsed: ParsedDockerfile) -> tuple[str, ...]:
+    """The audit's finding ids whose every finding points at instructions that an inline
+    `# imgaudit ignore=ID` silences."""
+    pragmas = inline_ignores(parsed.text)
+    by_id: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_id.setdefault(finding.id, []).append(finding)
+    return tuple(
+        finding_id
+        for finding_id, found in by_id.items()
+        if all(
+            f.dockerfile_lines
+            and all(finding_id in pragmas.get(line.start, ()) for line in f.dockerfile_lines)
+            for f in found
+        )
+    )
 
 
 # --- size rules -----------------------------------------------------------------------------

@@ -143,3 +143,26 @@ def test_the_audit_honours_the_same_ignore_list(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     found = {f["id"] for f in json.loads(result.stdout)["findings"]}
     assert "unpinned-poetry" not in found and "poetry-cache-in-layer" in found
+
+
+def test_the_audit_honours_inline_pragmas_of_the_dockerfile(tmp_path: Path) -> None:
+    from tests.support.imagespec import write_image
+    from tests.unit.advise.naive import NAIVE_DOCKERFILE, naive_spec
+
+    archive = write_image(naive_spec(), tmp_path / "image.tar")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        NAIVE_DOCKERFILE.replace(
+            "RUN poetry install\n", "# imgaudit ignore=poetry-cache-in-layer\nRUN poetry install\n"
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "imgaudit", str(archive), "--format", "json", "--dockerfile", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = {f["id"] for f in json.loads(result.stdout)["findings"]}
+    assert "poetry-cache-in-layer" not in found and "venv-not-in-project" in found
