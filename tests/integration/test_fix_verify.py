@@ -10,6 +10,7 @@ about as long as two Poetry installs plus six small builds.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,20 +57,12 @@ def verified(
             "--tag", TAG.format(name=name, kind="fixed"),
         ],
     )  # fmt: skip
-    print(
-        f"\n[fix --verify {name}]\n"
-        + "\n".join(line for line in result.output.splitlines() if line.startswith(("verify", "  ")))
-    )
+    report = result.output[result.output.find("verify: built") :]
+    print(f"\n[fix --verify {name}]\n{report}")
     assert result.exit_code == 0, result.output
+    saved = re.search(r"fixed image \(real\).* saved, (?P<share>-?[\d.]+)%\)", result.output)
+    assert saved is not None and float(saved["share"]) > 0, result.output
     return result.output, (context / "Dockerfile.imgaudit").read_text()
-
-
-def sizes(output: str) -> dict[str, str]:
-    return {
-        line.split("  ")[1].strip(): line.split("  ", 2)[-1].strip()
-        for line in output.splitlines()
-        if line.startswith("  ") and "  " in line.strip()
-    }
 
 
 def test_a_package_mode_false_web_app_with_an_entrypoint_script(
