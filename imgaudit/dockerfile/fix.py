@@ -506,7 +506,7 @@ def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edi
         wanted = " ".join(dict.fromkeys(packages))
         out.append(
             "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends "
-            f"{wanted} \\\n    && rm -rf /var/lib/apt/lists/*"
+            f"{wanted} \\\n    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb"
         )
         edit.notes.append(f"line {item.start_line}: the runtime gets the apt packages it runs with: {wanted}")
     return out
