@@ -17,6 +17,7 @@ from imgaudit.classify.base import base_from_diff_ids, decide_base
 from imgaudit.classify.categories import build_rules, classify
 from imgaudit.classify.links import charge_links_outside_caches
 from imgaudit.classify.project import ProjectFiles
+from imgaudit.dockerfile.lint import pragma_silenced
 from imgaudit.dockerfile.mapping import layer_lines
 from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.errors import LayerError
@@ -179,25 +180,27 @@ def audit(
         )
         for d in descriptors
     )
-    findings, plan = advise(
-        AdviceContext(
-            merged,
-            classification,
-            info,
-            tuple(descriptors),
-            base.layer_count,
-            layer_lines(options.dockerfile, info.history) if options.dockerfile else {},
-            os_packages=attribution.os_packages,
-            build_paths=attribution.build_paths,
-            slim_base=options.slim_base,
-            runtime=attribution.runtime,
-            tool_needs=attribution.tool_needs,
-            project=attribution.project,
-            project_format=attribution.project_format,
-            dev_distributions=attribution.dev_distributions,
-        ),
-        options.ignore,
+    context = AdviceContext(
+        merged,
+        classification,
+        info,
+        tuple(descriptors),
+        base.layer_count,
+        layer_lines(options.dockerfile, info.history) if options.dockerfile else {},
+        os_packages=attribution.os_packages,
+        build_paths=attribution.build_paths,
+        slim_base=options.slim_base,
+        runtime=attribution.runtime,
+        tool_needs=attribution.tool_needs,
+        project=attribution.project,
+        project_format=attribution.project_format,
+        dev_distributions=attribution.dev_distributions,
     )
+    findings, plan = advise(context, options.ignore)
+    # `# imgaudit ignore=ID` above the instructions a finding points at silences it here too.
+    silenced = pragma_silenced(findings, options.dockerfile) if options.dockerfile else ()
+    if silenced:
+        findings, plan = advise(context, (*options.ignore, *silenced))
     return Report(
         image=info,
         layers=layers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,10 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from imgaudit import __version__
 from imgaudit.advise.options import advice_options, advice_settings
 from imgaudit.diff import compare
+from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
 from imgaudit.errors import ImgauditError, UsageError
+from imgaudit.findings.catalogue import Level
 from imgaudit.gate import GateResult
 from imgaudit.gate.options import GateRequest, gate_options
-from imgaudit.model import SlimBase
+from imgaudit.model import Report, SlimBase
 from imgaudit.report import json as json_report
 from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
 from imgaudit.report.outputs import emit, parse_outputs, printable, safe_console
@@ -33,6 +36,7 @@ from imgaudit.sources.pull import PullPolicy
 
 if TYPE_CHECKING:  # the modules themselves load where they are used: `--help` stays fast
     from imgaudit.audit import BaseSpec
+    from imgaudit.dockerfile.verify import Verification
     from imgaudit.sources.resolve import RemoteOptions
 
 EXIT_THRESHOLD = 1
@@ -419,7 +423,7 @@ def _write(path: Path, text: str) -> None:
     "dockerfile_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The Dockerfile to rewrite.",
+    help="The Dockerfile to edit.",
 )
 @click.option(
     "--context",
@@ -433,46 +437,202 @@ def _write(path: Path, text: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the new Dockerfile [default: DOCKERFILE.imgaudit].",
 )
+@click.option(
+    "--verify",
+    "verify_image",
+    metavar="IMAGE",
+    help="Build the fixed Dockerfile on the engine (same context), run a smoke command, and set its "
+    "real size beside the plan's estimate for IMAGE (the original image) and IMAGE's own.",
+)
+@click.option(
+    "--smoke", metavar="CMD", help="The smoke command (/bin/sh -c) [default: the entrypoint with --help]."
+)
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE", help="For --verify's build.")
+@click.option("--network", metavar="MODE", help="For --verify's build (e.g. host).")
+@click.option(
+    "--tag", "verify_tag", metavar="NAME", help="Tag of --verify's image [default: imgaudit-fixed/NAME]."
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def fix_command(
     reference: str | None,
     dockerfile_path: Path,
     context_dir: Path | None,
     output: Path | None,
+    verify_image: str | None,
+    smoke: str | None,
+    build_args: tuple[str, ...],
+    network: str | None,
+    verify_tag: str | None,
     debug: bool,
 ) -> None:
-    """Write the article's multi-stage Dockerfile for this project and show the diff.
+    """Edit DOCKERFILE into the article's multi-stage shape and show the diff.
 
-    With REFERENCE (the image built from it), the facts come from the image too: WORKDIR,
-    the installed Poetry version to pin, the start command.
+    It keeps every instruction it has no reason to change; what it cannot fix safely it
+    refuses in one line (exit 2). With REFERENCE (the image built from it), the facts come
+    from the image too. With --verify IMAGE, the result is built and started: exit 1 if the
+    build or the smoke command fails, or the start command or user changed.
     """
+    from imgaudit.audit import audit
     from imgaudit.dockerfile.commands import image_facts, run_fix, write_dockerfile
     from imgaudit.sources.resolve import open_reference
 
     errors = _stderr_console()
+    verification: Verification | None = None
     with error_boundary(debug):
+        reference = reference or verify_image
         facts = None
+        original: Report | None = None
         if reference is not None:
             with open_reference(reference, image=None, platform=None, warn=_warn(errors)) as source:
                 facts = image_facts(source)
-        outcome = run_fix(
-            dockerfile_path, context_dir or dockerfile_path.parent, facts, datetime.date.today()
-        )
+                if verify_image is not None:
+                    original = audit(source)
+        context = context_dir or dockerfile_path.parent
+        outcome = run_fix(dockerfile_path, context, facts, datetime.date.today())
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
         click.echo(printable(outcome.diff), nl=False)
         for note in outcome.result.notes:
             errors.print(f"imgaudit: {note}", highlight=False, markup=False)
         errors.print(f"imgaudit: wrote {target}", highlight=False, markup=False)
+        if original is None or verify_image is None:
+            return
+        verification = verify_fix(
+            original,
+            verify_image,
+            context,
+            target,
+            smoke,
+            _build_args(build_args),
+            network,
+            verify_tag,
+            errors,
+        )
+        for line in verification.lines(human_bytes):
+            if line:
+                click.echo(line)
+    if verification is not None and not verification.ok:
+        sys.exit(EXIT_THRESHOLD)
+
+
+def _build_args(pairs: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--build-arg wants KEY=VALUE, not {pair!r}")
+        parsed[name] = value
+    return parsed
+
+
+def verify_fix(
+    original: Report,
+    image: str,
+    context: Path,
+    dockerfile: Path,
+    smoke: str | None,
+    build_args: dict[str, str],
+    network: str | None,
+    tag: str | None,
+    errors: Console,
+) -> Verification:
+    """Build, audit and start the fixed image (the engine must answer)."""
+    from imgaudit.audit import audit
+    from imgaudit.dockerfile.verify import (
+        Verification,
+        VerifyError,
+        build_image,
+        run_smoke,
+        smoke_command,
+        start_problems,
+    )
+    from imgaudit.sources.daemon import connect_engine
+    from imgaudit.sources.resolve import open_reference
+
+    client = connect_engine()
+    if client is None:
+        raise UsageError("--verify needs a Docker engine, and none answers")
+    name = re.sub(r"[^a-z0-9._-]+", "-", image.rsplit("/", 1)[-1].split(":")[0].lower()) or "image"
+    tag = tag or f"imgaudit-fixed/{name}:latest"
+    problems: list[str] = []
+    try:
+        build_image(client, context, dockerfile, tag, build_args, network)
+    except VerifyError as failed:
+        return Verification(tag, original.total_bytes, _estimate(original), 0, (), 1, "", (str(failed),))
+    with open_reference(tag, image=None, platform=None, warn=_warn(errors)) as source:
+        fixed = audit(source)
+        config = dict(source.info.config)
+    entrypoint, command = smoke_command(config, smoke)
+    code, output = run_smoke(client, tag, entrypoint, command)
+    if code != 0:
+        tail = " | ".join(output.strip().splitlines()[-3:])
+        problems.append(f"the smoke command exited {code}: {tail}")
+    problems.extend(start_problems(original.image.config, config))
+    shown = tuple(entrypoint or config.get("Entrypoint") or ()) + tuple(command)
+    return Verification(
+        tag,
+        original.total_bytes,
+        _estimate(original),
+        fixed.total_bytes,
+        shown,
+        code,
+        output,
+        tuple(problems),
+    )
+
+
+def _estimate(report: Report) -> int | None:
+    return report.plan.estimated_final_bytes if report.plan is not None else None
 
 
 @main.command("lint")
 @click.argument("dockerfile_path", metavar="DOCKERFILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--context",
+    "context_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The build context (pyproject.toml, poetry.toml): the Dockerfile's directory by default.",
+)
+@click.option("--target", metavar="STAGE", help="The stage that is built (docker build --target).")
+@click.option(
+    "--format",
+    "lint_format",
+    type=click.Choice([f.value for f in LintFormat]),
+    default=LintFormat.TEXT.value,
+    show_default=True,
+    help="text, json, sarif (SARIF 2.1.0) or github (workflow annotations).",
+)
+@click.option(
+    "--failure-threshold",
+    type=click.Choice([level.value for level in Level]),
+    default=Level.WARNING.value,
+    show_default=True,
+    help="Exit 1 when a finding at or above this level is present.",
+)
+@click.option(
+    "--ignore", "ignore", multiple=True, metavar="ID", help="Leave out this finding id (repeatable)."
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-def lint_command(dockerfile_path: Path, debug: bool) -> None:
-    """Hints for DOCKERFILE without an image: the advisor's patterns, no byte figures."""
+def lint_command(
+    dockerfile_path: Path,
+    context_dir: Path | None,
+    target: str | None,
+    lint_format: str,
+    failure_threshold: str,
+    ignore: tuple[str, ...],
+    debug: bool,
+) -> None:
+    """Findings for DOCKERFILE without an image, stage-aware: the catalogue's ids, no byte figures.
+
+    Exit 1 when a finding at or above --failure-threshold is present, 0 otherwise, 2 on error.
+    `# imgaudit ignore=ID[,ID]` above an instruction and `ignore = [...]` in [tool.imgaudit]
+    silence findings.
+    """
     from imgaudit.dockerfile.commands import run_lint
 
     with error_boundary(debug):
-        for hint in run_lint(dockerfile_path, datetime.date.today()):
-            click.echo(f"{dockerfile_path}:{hint.line}: {hint.id}: {hint.message} (fix: {hint.fix})")
+        hints = run_lint(dockerfile_path, datetime.date.today(), context_dir, target, ignore)
+        click.echo(RENDERERS[LintFormat(lint_format)](hints, str(dockerfile_path)), nl=False)
+    threshold = Level(failure_threshold)
+    if any(h.level.at_least(threshold) for h in hints):
+        sys.exit(EXIT_THRESHOLD)

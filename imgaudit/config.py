@@ -29,7 +29,8 @@ _KEYS: dict[str, tuple[str, bool]] = {
     "min-efficiency": ("min_efficiency", False),
     "max-removable": ("max_removable", False),
     "fail-on": ("fail_on", True),
-    "ignore": ("ignore", True),  # finding ids to leave out, as --ignore
+    # Finding ids left out, as --ignore: in `audit` and `lint` alike (the findings catalogue's ids).
+    "ignore": ("ignore", True),
     "baseline": ("baseline", False),
     "max-growth": ("max_growth", False),
     "max-category-growth": ("max_category_growth", True),

@@ -14,7 +14,7 @@ from dataclasses import replace
 from imgaudit.advise import apt, build_context, caches, deletions, multistage, packages, poetry_setup
 from imgaudit.advise.interface import AdviceContext, Candidate, Detector, Unit
 from imgaudit.advise.plan import build_plan
-from imgaudit.errors import UsageError
+from imgaudit.findings import catalogue as findings_catalogue
 from imgaudit.model import Finding, Plan
 
 # id -> detector, in catalogue order.
@@ -44,9 +44,8 @@ LAYOUT_DEPENDENT = frozenset(
 
 
 def check_ids(ids: Collection[str]) -> None:
-    unknown = sorted(set(ids) - set(CATALOGUE))
-    if unknown:
-        raise UsageError(f"unknown finding id(s): {', '.join(unknown)} (known: {', '.join(FINDING_IDS)})")
+    """Any id of the findings catalogue: an `ignore` list is shared by `audit` and `lint`."""
+    findings_catalogue.check_ids(ids)
 
 
 def advise(ctx: AdviceContext, ignore: Collection[str] = ()) -> tuple[tuple[Finding, ...], Plan]:
@@ -71,7 +70,7 @@ def _finding(ctx: AdviceContext, candidate: Candidate) -> Finding:
     return Finding(
         id=candidate.id,
         title=candidate.title,
-        severity=candidate.severity,
+        severity=findings_catalogue.entry(candidate.id).severity,
         estimated_savings_bytes=saved,
         share=round(saved / ctx.total_bytes, 6) if ctx.total_bytes else 0.0,
         evidence=evidence,

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imgaudit.advise.facts import ProjectFacts, PyprojectFacts, project_facts, pyproject_facts
 from imgaudit.audit import read_layers
 from imgaudit.classify.base import decide_base
-from imgaudit.dockerfile.fix import ENV_ASSIGNMENT, FixFacts, FixResult, fixed_dockerfile
+from imgaudit.dockerfile.build import read_build
+from imgaudit.dockerfile.fix import FixFacts, FixResult, fixed_dockerfile, repaired_env_continuations
 from imgaudit.dockerfile.lint import Hint, lint
 from imgaudit.dockerfile.parse import (
     DockerfileError,
-    ParsedDockerfile,
-    load_dockerfile,
+    checked,
     parse_dockerfile,
     read_dockerfile,
 )
+from imgaudit.dockerfile.project import read_context
+from imgaudit.findings.catalogue import check_ids
 from imgaudit.inputs import load_toml
 from imgaudit.sources.interface import ImageSource
 
@@ -72,19 +75,16 @@ def fix_facts(image: ProjectFacts | None, project: PyprojectFacts | None) -> Fix
 
 
 def run_fix(dockerfile: Path, context: Path, image: ProjectFacts | None, today: dt.date) -> FixOutcome:
-    parsed = _parse_for_fix(dockerfile)
-    project = context_pyproject(context)
-    if not _uses_poetry(parsed, context, project, image):
-        raise DockerfileError(
-            "imgaudit fix writes the reference article's Poetry multi-stage Dockerfile, and this project "
-            f"does not use Poetry (no poetry.lock or [tool.poetry] in {context}, no poetry in the "
-            "Dockerfile or the image); the audit's findings and `imgaudit lint` still apply",
-            where=str(dockerfile),
-        )
-    result = fixed_dockerfile(parsed, fix_facts(image, project), today)
+    """The user's Dockerfile edited (see `fix.py`), or `FixRefused` saying why not."""
+    original = read_dockerfile(dockerfile)
+    text, repairs = repaired_env_continuations(original)
+    parsed = checked(parse_dockerfile(text, str(dockerfile)))
+    build = read_build(parsed, read_context(context))
+    result = fixed_dockerfile(build, fix_facts(image, context_pyproject(context)), today)
+    result = replace(result, notes=(*repairs, *result.notes))
     diff = "".join(
         difflib.unified_diff(
-            parsed.text.splitlines(keepends=True),
+            original.splitlines(keepends=True),
             result.text.splitlines(keepends=True),
             fromfile=str(dockerfile),
             tofile=f"{dockerfile} (imgaudit fix)",
@@ -93,34 +93,22 @@ def run_fix(dockerfile: Path, context: Path, image: ProjectFacts | None, today: 
     return FixOutcome(result, diff)
 
 
-def _uses_poetry(
-    parsed: ParsedDockerfile, context: Path, project: PyprojectFacts | None, image: ProjectFacts | None
-) -> bool:
-    return (
-        (project is not None and project.poetry)
-        or (context / "poetry.lock").is_file()
-        or (image is not None and bool(image.poetry_version))
-        or "poetry" in parsed.text.lower()
-    )
-
-
-def _parse_for_fix(dockerfile: Path) -> ParsedDockerfile:
-    """Like `load_dockerfile`, but ENV continuations without `\\` are the article's mistake
-    that `fix` repairs, so only other unknown instructions are refused."""
-    parsed = parse_dockerfile(read_dockerfile(dockerfile), str(dockerfile))
-    for item in parsed.unknown():
-        if not ENV_ASSIGNMENT.match(item.original):
-            load_dockerfile(dockerfile)  # raises the one-line error naming the line
-    if not parsed.stages:
-        raise DockerfileError("no FROM instruction", where=str(dockerfile))
-    return parsed
-
-
-def run_lint(dockerfile: Path, today: dt.date) -> list[Hint]:
+def run_lint(
+    dockerfile: Path,
+    today: dt.date,
+    context: Path | None = None,
+    target: str | None = None,
+    ignore: Collection[str] = (),
+) -> list[Hint]:
+    """The catalogue's rules over the build; `ignore` adds to the project's
+    `[tool.imgaudit] ignore` list."""
     parsed = parse_dockerfile(read_dockerfile(dockerfile), str(dockerfile))
     if not parsed.stages:
         raise DockerfileError("no FROM instruction", where=str(dockerfile))
-    return lint(parsed, today)
+    project = read_context(context if context is not None else dockerfile.parent)
+    check_ids([*ignore, *project.ignore])
+    build = read_build(parsed, project, target)
+    return lint(build, today, {*ignore, *project.ignore})
 
 
 def write_dockerfile(path: Path, text: str) -> None:

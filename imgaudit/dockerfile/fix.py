@@ -1,27 +1,36 @@
-"""`imgaudit fix`: the Dockerfile rewritten in the article's multi-stage shape.
+"""`imgaudit fix`: the user's Dockerfile, edited into the article's multi-stage shape.
 
-Builder stage: the original's own set-up (ARGs, ENVs, certificates, the Poetry install,
-pinned and cache-free), then the dependency files, `poetry install --no-root` without dev
-and the cache removed in the same RUN. Runtime stage: the same base (its slim variant for an
-official full python image), a WORKDIR, the venv and the app's packages, and the start
-command without `poetry run` (no Poetry there) as a JSON exec form.
-
-Unlike the article, the result has `\\` continuations in multi-line ENV, double-quoted exec
-forms, a WORKDIR in the runtime stage, a Poetry version that exists and a supported Debian.
+It keeps every instruction it has no reason to change, in order, and moves only what must
+move. The stage that runs `poetry install` stays the builder (its own lines, its own
+comments); the install gets flags the pinned Poetry has (`--without dev,test` or `--no-dev`)
+and deletes Poetry's cache in the same RUN; an ENV just before it puts the venv in the
+project. A new runtime stage (or the original one, when it was built FROM the builder)
+starts from the slim base of the same Python and Debian release and receives what the app
+needs to run: ARGs, ENV, the users, the runtime apt packages (a `-dev` header's runtime
+library), the venv, the code and entrypoint scripts, then every instruction that followed
+the install. What cannot be fixed safely is refused with the reason (`FixRefused`).
 """
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import json
 import re
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from imgaudit.advise.facts import POETRY_REQUIREMENT, is_pip_install, pip_requirements, run_commands
-from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile, Stage
+from imgaudit.dockerfile.build import (
+    Build,
+    Install,
+    RunStep,
+    StageModel,
+    is_build_package,
+    is_pip_install,
+    normalise,
+    requirement_words,
+)
+from imgaudit.dockerfile.parse import DockerfileError, Instruction
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     LAST_POETRY_1,
@@ -30,19 +39,39 @@ from imgaudit.dockerfile.poetry_versions import (
 )
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_OFFICIAL_FULL_PYTHON = re.compile(
-    r"^(?:docker\.io/)?(?:library/)?python:(?P<version>\d+\.\d+(?:\.\d+)?)(?:-(?P<codename>[a-z]+))?$"
+_OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
+_POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
+_POETRY_RUN = re.compile(r"^\s*poetry\s+run\s+")
+_POETRY_INSTALL = re.compile(r"(?P<head>\bpoetry\s+(?:install|sync))\b")
+_RUNTIME_KEYWORDS = frozenset(
+    {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
 )
-_SHELL_META = re.compile(r"[|&;<>$`*?(){}\\]")
-_RUNTIME_KEYWORDS = frozenset({"EXPOSE", "USER", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL"})
-_START_KEYWORDS = frozenset({"CMD", "ENTRYPOINT"})
-_DEPENDENCY_FILES = ("pyproject.toml", "poetry.lock")
-POETRY_ENV = (
-    ("POETRY_NO_INTERACTION", "1"),
-    ("POETRY_VIRTUALENVS_IN_PROJECT", "1"),
-    ("POETRY_VIRTUALENVS_CREATE", "1"),
-    ("POETRY_CACHE_DIR", "/tmp/poetry_cache"),
-)
+_USER_COMMANDS = frozenset({"useradd", "adduser", "groupadd", "addgroup", "usermod"})
+_DEPENDENCY_FILES = frozenset({"pyproject.toml", "poetry.lock", "poetry.toml"})
+# A `-dev` package's runtime library on Debian bookworm: what an app built against it loads.
+RUNTIME_LIBRARY = {
+    "libpq-dev": "libpq5",
+    "libmagic-dev": "libmagic1",
+    "libxml2-dev": "libxml2",
+    "libxslt1-dev": "libxslt1.1",
+    "libxslt-dev": "libxslt1.1",
+    "libjpeg-dev": "libjpeg62-turbo",
+    "libjpeg62-turbo-dev": "libjpeg62-turbo",
+    "libffi-dev": "libffi8",
+    "libssl-dev": "libssl3",
+    "default-libmysqlclient-dev": "libmariadb3",
+    "libmariadb-dev": "libmariadb3",
+    "libgeos-dev": "libgeos-c1v5",
+    "libyaml-dev": "libyaml-0-2",
+    "libsqlite3-dev": "libsqlite3-0",
+    "libcurl4-openssl-dev": "libcurl4",
+    "libzmq3-dev": "libzmq5",
+}
+POETRY_2 = "2.1.3"  # a released 2.x for projects whose lock file Poetry 1.x cannot read
+
+
+class FixRefused(DockerfileError):
+    """A Dockerfile that `fix` cannot edit safely; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,209 +91,642 @@ class FixFacts:
 class FixResult:
     text: str
     notes: tuple[str, ...]
+    builder: str = "builder"
+    venv: str = "/app/.venv"
 
 
-def fixed_dockerfile(parsed: ParsedDockerfile, facts: FixFacts, today: dt.date) -> FixResult:
+@dataclass
+class _Edit:
+    """The Dockerfile being written: blocks of text in order, and what was said about them."""
+
+    blocks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def repaired_env_continuations(text: str) -> tuple[str, list[str]]:
+    """The article's mistake, repaired in the text itself: `NAME=value` lines that continue an
+    ENV without a `\\` get it, so the rest of `fix` reads one ENV."""
+    lines = text.splitlines()
     notes: list[str] = []
-    final = parsed.final_stage
-    source = _builder_source(parsed)
-    earlier = [s for s in parsed.stages if s is not final and s is not source]
-    builder_name = source.name or "builder"
-    base = _supported(source.base, today, notes)
-    workdir = facts.workdir or _last_workdir(final) or _last_workdir(source) or "/app"
-    if not facts.workdir and not _last_workdir(final):
-        notes.append("the original runtime stage sets no WORKDIR: using " + workdir)
+    in_env = False
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if in_env and ENV_ASSIGNMENT.match(stripped) and index > 0:
+            previous = index - 1
+            while previous > 0 and not lines[previous].strip():
+                previous -= 1
+            if not lines[previous].rstrip().endswith("\\"):
+                lines[previous] = lines[previous].rstrip() + " \\"
+                notes.append(f"line {index + 1}: ENV continuation without `\\` joined")
+            continue
+        if stripped and not stripped.startswith("#"):
+            in_env = stripped.upper().startswith("ENV ") or (
+                in_env and lines[index - 1].rstrip().endswith("\\")
+            )
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else ""), notes
 
-    carried, code_copies, runtime_extras, start = _split(source, facts, workdir, notes)
-    if source is not final:
-        _, _, runtime_extras, start = _split(final, facts, workdir, notes)
-    builder = [f"FROM {base} AS {builder_name}", _env(POETRY_ENV), *carried]
-    if f"WORKDIR {workdir}" not in carried:
-        builder.append(f"WORKDIR {workdir}")
-    sources = [*_DEPENDENCY_FILES, *([facts.readme] if facts.readme else [])]
-    builder.append(f"COPY {' '.join(sources)} ./")
-    without = " --without dev" if facts.dev_group else ""
-    builder.append(f"RUN poetry install{without} --no-root && rm -rf $POETRY_CACHE_DIR")
 
-    runtime_base = _runtime_base(_supported(final.base, today, notes), notes)
-    venv = f"{workdir.rstrip('/')}/.venv"
-    runtime = [
-        f"FROM {runtime_base} AS runtime",
-        f"WORKDIR {workdir}",
-        _env((("VIRTUAL_ENV", venv), ("PATH", f'"{venv}/bin:$PATH"'))),
-        f"COPY --from={builder_name} {venv} {venv}",
+def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult:
+    parsed = build.parsed
+    lines = parsed.text.splitlines()
+    install_stage, installs = _install_stage(build)
+    chain = _chain(build)
+    poetry = _poetry_version(build, facts)
+    edit = _Edit()
+    builder_name = install_stage.name or (
+        "builder" if not _name_taken(build, "builder") else "imgaudit-builder"
+    )
+    venv = _venv(install_stage, installs)
+    runtime_name = next(n for n in ("runtime", "imgaudit-runtime", "app") if not _name_taken(build, n))
+
+    # Everything before the chain's runtime part stays where it is.
+    split_inside = install_stage.index == build.target
+    for stage in build.stages:
+        if stage.index == install_stage.index:
+            edit.blocks.append(
+                _builder_text(build, stage, builder_name, venv, poetry, lines, today, edit, split_inside)
+            )
+            if split_inside:
+                edit.blocks.append(
+                    _runtime_text(
+                        build,
+                        chain,
+                        install_stage,
+                        builder_name,
+                        runtime_name,
+                        venv,
+                        lines,
+                        today,
+                        edit,
+                        facts,
+                    )
+                )
+        elif stage.index in chain and stage.index > install_stage.index and install_stage.index in chain:
+            if stage.parent == install_stage.index:
+                edit.blocks.append(
+                    _runtime_text(
+                        build,
+                        chain,
+                        stage,
+                        builder_name,
+                        stage.name or runtime_name,
+                        venv,
+                        lines,
+                        today,
+                        edit,
+                        facts,
+                    )
+                )
+            else:
+                edit.blocks.append(_stage_text(stage, lines, edit, today, runtime=stage.ships))
+        else:
+            edit.blocks.append(
+                _stage_text(
+                    stage,
+                    lines,
+                    edit,
+                    today,
+                    runtime=stage.ships,
+                    workdir=install_stage.end.workdir,
+                )
+            )
+    directives = [line for i, line in enumerate(lines) if _is_directive(lines, i)]
+    body = "\n\n".join(block.strip("\n") for block in edit.blocks if block.strip())
+    text = "\n".join([*directives, body]) + "\n"
+    _check_references(text, parsed.path)
+    return FixResult(text, tuple(dict.fromkeys(edit.notes)), builder_name, venv)
+
+
+# --- which stage, which installs ---------------------------------------------------------------
+
+
+def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Install]]]:
+    reaching = [
+        (stage, step, install)
+        for stage in build.stages
+        for step in stage.runs
+        for install in step.installs
+        if install.manager == "poetry" and (stage.ships or build.copied_from(stage))
     ]
-    if facts.package_dirs:
-        runtime.extend(f"COPY {d.rstrip('/')}/ ./{d.rstrip('/')}/" for d in facts.package_dirs)
-    else:
-        runtime.extend(code_copies)
-        notes.append("no package directory is known (pyproject.toml): the original code COPY is kept")
-    runtime.extend(runtime_extras)
-    runtime.extend(start)
-
-    blocks = [_stage_text(s) for s in earlier]
-    blocks.append("# Builder: makes the venv\n" + "\n".join(builder))
-    blocks.append("# Runtime: the base, the venv and the app's code only\n" + "\n".join(runtime))
-    return FixResult("\n\n".join(blocks) + "\n", tuple(dict.fromkeys(notes)))
-
-
-def _builder_source(parsed: ParsedDockerfile) -> Stage:
-    """The stage that installs the dependencies (the final one in a single-stage file)."""
-    for stage in parsed.stages:
-        for item in stage.instructions:
-            if item.keyword == "RUN" and any(
-                len(c) >= 2 and c[0].endswith("poetry") and c[1] in ("install", "sync")
-                for c in run_commands("RUN " + " ".join(item.args))
-            ):
-                return stage
-    return parsed.final_stage
+    if not reaching:
+        raise FixRefused(
+            "imgaudit fix edits Poetry builds, and no `poetry install` in this Dockerfile reaches the "
+            "final image (pip, uv, Pipenv and PDM builds: `imgaudit lint` says what to change)",
+            where=build.parsed.path,
+        )
+    stage = reaching[-1][0]
+    installs = [(step, install) for s, step, install in reaching if s.index == stage.index]
+    for step, install in installs:
+        if install.command.conditional:
+            raise FixRefused(
+                f"line {step.line}: the `poetry install` runs inside a shell condition; imgaudit fix "
+                "cannot tell which branch the image gets",
+                where=build.parsed.path,
+            )
+        if step.instruction.heredocs:
+            raise FixRefused(
+                f"line {step.line}: the `poetry install` is in a heredoc; edit it by hand",
+                where=build.parsed.path,
+            )
+    return stage, installs
 
 
-def _split(
-    stage: Stage, facts: FixFacts, workdir: str, notes: list[str]
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """The original stage's instructions: (builder set-up, code copies, runtime extras, start)."""
+def _chain(build: Build) -> set[int]:
+    chain = {build.target}
+    stage = build.final
+    while stage.parent is not None:
+        chain.add(stage.parent)
+        stage = build.stages[stage.parent]
+    return chain
+
+
+def _name_taken(build: Build, name: str) -> bool:
+    return any((s.name or "").lower() == name for s in build.stages)
+
+
+def _venv(stage: StageModel, installs: list[tuple[RunStep, Install]]) -> str:
+    step, install = installs[0]
+    target = install.target
+    if "/virtualenvs" in target or target == "/usr/local" or target.startswith("/root/.cache"):
+        return f"{step.state.workdir.rstrip('/')}/.venv"
+    return target
+
+
+def _poetry_version(build: Build, facts: FixFacts) -> str:
+    """The Poetry the builder will run: the one the file pins, else the image's, else one that
+    reads the project's lock file."""
+    for stage in build.stages:
+        for step in stage.runs:
+            for command in step.commands:
+                if not is_pip_install(command):
+                    continue
+                for requirement in requirement_words(command):
+                    match = _POETRY_REQUIREMENT.match(requirement)
+                    if match and match["spec"].strip().startswith("=="):
+                        version = match["spec"].strip()[2:]
+                        if not impossible_poetry_version(version):
+                            return version
+            pinned = step.state.env.get("POETRY_VERSION")
+            if pinned and any("install.python-poetry.org" in w for c in step.commands for w in c.words):
+                return pinned
+    if facts.poetry_version:
+        return facts.poetry_version
+    if build.project.lock_version and build.project.lock_version.startswith("2."):
+        return POETRY_2
+    return ".".join(map(str, LAST_POETRY_1))
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+# --- the builder -------------------------------------------------------------------------------
+
+
+def _builder_text(
+    build: Build,
+    stage: StageModel,
+    name: str,
+    venv: str,
+    poetry: str,
+    lines: list[str],
+    today: dt.date,
+    edit: _Edit,
+    split: bool,
+) -> str:
+    out = [_from_line(stage, name, today, edit, lines=lines)]
+    install_lines = {step.line for step in stage.runs if any(i.manager == "poetry" for i in step.installs)}
+    last_install = max(install_lines)
+    env_inserted = False
+    for item in stage.instructions:
+        if split and item.start_line > last_install:
+            break  # the runtime stage takes the rest
+        if split and item.keyword in _RUNTIME_KEYWORDS:
+            continue  # moved to the runtime stage
+        if item.keyword == "RUN" and item.start_line in install_lines:
+            step = next(s for s in stage.runs if s.instruction is item)
+            if not env_inserted:
+                out.append(_poetry_env(step, venv, ships=stage.ships))
+                env_inserted = True
+            out.append(_install_run(build, step, poetry, lines, edit, ships=stage.ships))
+        elif item.keyword == "RUN":
+            step = next(s for s in stage.runs if s.instruction is item)
+            out.append(_pinned(step, poetry, lines, edit))
+        elif item.keyword == "ENV":
+            out.append(
+                _env_text(
+                    item,
+                    lines,
+                    edit,
+                    drop=frozenset({"POETRY_VIRTUALENVS_CREATE", "POETRY_VIRTUALENVS_IN_PROJECT"}),
+                )
+            )
+        else:
+            out.append(_raw(item, lines))
+    return "\n".join(x for x in out if x)
+
+
+def _poetry_env(step: RunStep, venv: str, ships: bool) -> str:
+    """ENV just before the install (so nothing earlier overrides it): the venv in the project
+    unless it is already where the runtime copies it from; the cache where the RUN deletes it."""
+    pairs: list[tuple[str, str]] = []
+    if not step.state.env.get("VIRTUAL_ENV") and any(i.target != venv for i in step.installs):
+        pairs += [("POETRY_VIRTUALENVS_CREATE", "1"), ("POETRY_VIRTUALENVS_IN_PROJECT", "1")]
+    if ships and not step.state.env.get("POETRY_CACHE_DIR"):
+        pairs.append(("POETRY_CACHE_DIR", "/tmp/poetry_cache"))
+    if not pairs:
+        return ""
+    comment = "# imgaudit fix: the venv where the runtime copies it from, Poetry's cache deleted after use"
+    return comment + "\n" + _env(pairs)
+
+
+def _install_run(build: Build, step: RunStep, poetry: str, lines: list[str], edit: _Edit, ships: bool) -> str:
+    text = _pinned(step, poetry, lines, edit)
+    flags = _without_flags(build, step, poetry)
+    if flags:
+        text = _POETRY_INSTALL.sub(lambda m: f"{m['head']} {flags}", text)
+        edit.notes.append(f"line {step.line}: poetry install {flags} (Poetry {poetry})")
+    cache = step.state.env.get("POETRY_CACHE_DIR") or "/tmp/poetry_cache"
+    handled = (
+        step.cache_mounted(normalise(cache))
+        or step.removes(normalise(cache))
+        or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
+    )
+    if ships and not handled:
+        text = text.rstrip() + " \\\n    && rm -rf $POETRY_CACHE_DIR"
+        edit.notes.append(f"line {step.line}: Poetry's cache deleted in the RUN that fills it")
+    return text
+
+
+def _without_flags(build: Build, step: RunStep, poetry: str) -> str:
+    if not any(i.manager == "poetry" and i.dev for i in step.installs):
+        return ""
+    if _version_tuple(poetry) < (1, 2):
+        return "--no-dev"
+    project = build.project
+    groups = sorted(project.dev_groups(project.default_groups)) or ["dev"]
+    return "--without " + ",".join(groups)
+
+
+def _pinned(step: RunStep, poetry: str, lines: list[str], edit: _Edit) -> str:
+    """The RUN's own text, with an unpinned or impossible Poetry pinned."""
+    text = _raw(step.instruction, lines)
+    for command in step.commands:
+        if not is_pip_install(command):
+            continue
+        for requirement in requirement_words(command):
+            match = _POETRY_REQUIREMENT.match(requirement)
+            if match is None:
+                continue
+            spec = match["spec"].strip()
+            if spec.startswith("==") and not impossible_poetry_version(spec[2:]):
+                continue
+            pinned = f"poetry{match['extras'] or ''}=={poetry}"
+            text = re.sub(rf"(?<![\w.-]){re.escape(requirement)}(?![\w.=<>!~-])", pinned, text, count=1)
+            text = re.sub(
+                r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)",
+                r"\1 install --no-cache-dir",
+                text,
+                count=1,
+            )
+            edit.notes.append(f"line {step.line}: Poetry pinned to {poetry}")
+    return text
+
+
+# --- the runtime -------------------------------------------------------------------------------
+
+
+def _runtime_text(
+    build: Build,
+    chain: set[int],
+    stage: StageModel,
+    builder: str,
+    name: str,
+    venv: str,
+    lines: list[str],
+    today: dt.date,
+    edit: _Edit,
+    facts: FixFacts,
+) -> str:
+    """The runtime stage: the slim base, what the builder's chain set up that the app needs at
+    run time, the venv, then the instructions that followed the install (in `stage`, or in
+    the original runtime stage that was built FROM the builder)."""
+    split = stage.index == build.target and any(
+        any(i.manager == "poetry" for i in s.installs) for s in stage.runs
+    )
+    root = build.root(stage)
+    if root.start.tools:
+        raise FixRefused(
+            f"line {root.from_line}: the base image {root.base} carries {root.start.tools[0].name}; "
+            "a runtime stage needs a base without it, which imgaudit cannot name: put one in FROM and "
+            "run fix again",
+            where=build.parsed.path,
+        )
+    base = _slim(_supported(root.base, today, edit), edit)
+    out = [f"FROM {base} AS {name}"]
+    setup = [i for s in _ancestry(build, stage, include_self=split) for i in build.stages[s].instructions]
+    last_install = max(
+        (st.line for s in _ancestry(build, stage, include_self=split) for st in build.stages[s].runs
+         if any(i.manager == "poetry" for i in st.installs)),
+        default=0,
+    )  # fmt: skip
+    if split:
+        setup = [i for i in setup if i.start_line <= last_install or i.start_line < stage.from_line]
     carried: list[str] = []
     code: list[str] = []
-    extras: list[str] = []
-    starts: dict[str, list[str]] = {}
-    instructions = list(stage.instructions)
-    index = 0
-    while index < len(instructions):
-        item = instructions[index]
-        index += 1
+    starts: list[str] = []
+    workdir = "/"
+    user: str | None = None
+    for item in setup:
         keyword = item.keyword
-        if keyword == "ENV":
-            pairs = _env_pairs(item.args)
-            # The article's mistake: continuation lines without `\` parse as instructions.
-            while index < len(instructions) and ENV_ASSIGNMENT.match(instructions[index].original):
-                pairs.extend(_assignment(w) for w in shlex.split(instructions[index].original))
-                notes.append(f"line {instructions[index].start_line}: ENV continuation without `\\` joined")
-                index += 1
-            ours = {name for name, _ in POETRY_ENV}
-            pairs = [(name, value) for name, value in pairs if name not in ours]
-            if pairs:
-                carried.append(_env(pairs))
-        elif keyword in ("COPY", "ADD"):
-            if _copies_project(item, facts):
-                code.append(item.original)
-            else:
-                carried.append(item.original)
+        if keyword == "ARG":
+            carried.append(_raw(item, lines))
+        elif keyword == "ENV":
+            text = _env_text(item, lines, edit, drop=frozenset(), poetry_only=True)
+            if text:
+                carried.append(text)
+        elif keyword == "WORKDIR" and item.args:
+            workdir = normalise(item.args[0], workdir)
+        elif keyword == "USER":
+            user = _raw(item, lines)
         elif keyword == "RUN":
-            rewritten = _run(item, facts, notes)
-            if rewritten is not None:
-                carried.append(rewritten)
-        elif keyword in _START_KEYWORDS:
-            starts[keyword] = _exec_form(item, notes)
+            carried.extend(_runtime_setup(item, build, lines, edit))
+        elif keyword in ("COPY", "ADD"):
+            copied = _runtime_copy(item, build, workdir, lines)
+            if copied:
+                code.append(copied)
         elif keyword in _RUNTIME_KEYWORDS:
-            extras.append(item.original)
-        elif keyword == "WORKDIR":
-            if f"WORKDIR {workdir}" not in carried:
-                carried.append(f"WORKDIR {workdir}")
-        elif keyword == "ONBUILD":
-            continue
-        else:
-            carried.append(item.original)
-    start = _start(starts, facts, notes)
-    return carried, code, extras, start
+            starts.append(_start_text(item, lines, edit))
+    out.extend(dict.fromkeys(carried))
+    out.append(f"WORKDIR {workdir}")
+    out.append(f"COPY --from={builder} {venv} {venv}")
+    out.append(_env((("VIRTUAL_ENV", venv), ("PATH", f'"{venv}/bin:$PATH"'))))
+    out.extend(code)
+    if user:
+        out.append(user)
+    out.extend(starts)
+    rest = [i for i in stage.instructions if not split or i.start_line > last_install]
+    out.extend(_runtime_instructions(rest, lines, edit))
+    if not any(i.keyword in ("CMD", "ENTRYPOINT") for i in [*setup, *rest]) and facts.command:
+        out.append(f"CMD {json.dumps(_without_poetry_run(list(facts.command), edit, 'CMD'))}")
+    edit.notes.append(f"runtime stage `{name}` on {base}: the venv from `{builder}`, no Poetry, no compilers")
+    return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
+        x for x in out if x
+    )
 
 
-def _run(item: Instruction, facts: FixFacts, notes: list[str]) -> str | None:
-    text = "RUN " + " ".join(item.args)
-    commands = run_commands(text)
-    if any(len(c) >= 2 and c[0].endswith("poetry") and c[1] in ("install", "sync", "lock") for c in commands):
-        notes.append(f"line {item.start_line}: replaced by the builder's cache-free `poetry install`")
-        return None
-    if commands and all(c[0] == "rm" for c in commands):
-        notes.append(
-            f"line {item.start_line}: a separate `RUN rm` saves nothing; cleanup now happens in the same RUN"
+def _ancestry(build: Build, stage: StageModel, include_self: bool) -> list[int]:
+    chain: list[int] = [stage.index] if include_self else []
+    cursor = stage
+    while cursor.parent is not None:
+        chain.append(cursor.parent)
+        cursor = build.stages[cursor.parent]
+    return sorted(chain)
+
+
+def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edit) -> list[str]:
+    """From a builder RUN: the users it creates and the apt packages the app runs with."""
+    step = _step(build, item)
+    if step is None:
+        return []
+    out: list[str] = []
+    if any(c.name in _USER_COMMANDS for c in step.commands) and not step.installs:
+        out.append(_raw(item, lines))
+    packages: list[str] = []
+    for command in step.commands:
+        if command.name in ("apt-get", "apt") and "install" in command.argv:
+            for package in _apt_packages(command.argv):
+                if package in RUNTIME_LIBRARY:
+                    packages.append(RUNTIME_LIBRARY[package])
+                elif is_build_package(package):
+                    edit.notes.append(f"line {item.start_line}: {package} stays in the builder")
+                else:
+                    packages.append(package)
+    if packages:
+        wanted = " ".join(dict.fromkeys(packages))
+        out.append(
+            "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends "
+            f"{wanted} \\\n    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb"
         )
+        edit.notes.append(f"line {item.start_line}: the runtime gets the apt packages it runs with: {wanted}")
+    return out
+
+
+def _apt_packages(argv: Sequence[str]) -> list[str]:
+    words = list(argv[list(argv).index("install") + 1 :])
+    packages, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-o", "-t", "--target-release"):
+            skip = True
+        elif not word.startswith("-"):
+            packages.append(word.split("=", 1)[0])
+    return packages
+
+
+def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str]) -> str | None:
+    """A COPY/ADD of the builder that the runtime needs too: the code, scripts, certificates
+    (not the dependency files alone, not tools)."""
+    source_flag = next((f for f in item.flags if f.startswith("--from=")), None)
+    if source_flag is not None:
+        reference = source_flag.split("=", 1)[1]
+        if re.match(r"^(?:ghcr\.io/)?astral-sh/uv", reference) or "poetry" in reference.lower():
+            return None
+        return _raw(item, lines)
+    sources = [s.rstrip("/") for s in item.args[:-1]]
+    if sources and all(
+        s.rsplit("/", 1)[-1] in _DEPENDENCY_FILES or s.lower().startswith("readme") for s in sources
+    ):
         return None
-    if item.json:
-        return item.original
-    body = " ".join(item.args)
-    for words in commands:
-        if is_pip_install(words):
-            body = _pin_poetry(body, words, facts, item.start_line, notes)
-    return f"RUN {body}"
+    destination = item.args[-1] if item.args else "."
+    if destination.startswith("/") or "$" in destination or workdir == "/":
+        return _raw(item, lines)
+    absolute = normalise(destination, workdir) + (
+        "/" if destination.endswith("/") or len(sources) > 1 else ""
+    )
+    flags = " ".join(item.flags)
+    return " ".join(x for x in (item.keyword, flags, *item.args[:-1], absolute) if x)
 
 
-def _pin_poetry(body: str, words: list[str], facts: FixFacts, line: int, notes: list[str]) -> str:
-    changed = list(words)
-    for requirement in pip_requirements(words):
-        match = POETRY_REQUIREMENT.match(requirement)
-        if match is None:
-            continue
-        spec = match["spec"].strip()
-        pinned = spec.startswith("==") and not impossible_poetry_version(spec[2:])
-        if pinned:
-            continue
-        version = facts.poetry_version or ".".join(map(str, LAST_POETRY_1))
-        if spec.startswith("==") and impossible_poetry_version(spec[2:]):
-            notes.append(f"line {line}: Poetry {spec[2:]} does not exist; pinned {version}")
+def _runtime_instructions(items: Iterable[Instruction], lines: list[str], edit: _Edit) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if item.keyword in ("CMD", "ENTRYPOINT"):
+            out.append(_start_text(item, lines, edit))
+        elif item.keyword == "RUN" and not item.json:
+            out.append(_runtime_run(item, lines, edit, out))
         else:
-            notes.append(
-                f"line {line}: Poetry pinned to {version}"
-                + (" (the version in the image)" if facts.poetry_version else "")
-            )
-        changed[changed.index(requirement)] = f"poetry{match['extras'] or ''}=={version}"
-    if "--no-cache-dir" not in changed:
-        changed.insert(changed.index("install") + 1, "--no-cache-dir")
-    old, new = " ".join(words), " ".join(shlex.quote(w) if _SHELL_META.search(w) else w for w in changed)
-    return body.replace(old, new) if old in body else body
+            out.append(_raw(item, lines))
+    return [x for x in out if x]
 
 
-def _copies_project(item: Instruction, facts: FixFacts) -> bool:
-    if any(f.startswith("--from") for f in item.flags):
-        return False
-    sources = [s.rstrip("/") or "." for s in item.args[:-1]]
-    project = {".", "./", "*", *_DEPENDENCY_FILES, *(d.rstrip("/") for d in facts.package_dirs)}
-    return any(s in project or s.lstrip("./") in project for s in sources)
+def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[str]) -> str:
+    """A RUN that stays in the runtime stage, without the size mistakes lint would flag."""
+    text = _raw(item, lines)
+    words = (
+        shlex.split(" ".join(item.args), comments=False, posix=True)
+        if "'" not in " ".join(item.args)
+        else " ".join(item.args).split()
+    )
+    targets = [w for w in words[1:] if not w.startswith("-")] if words[:1] == ["rm"] else []
+    if targets and all(_cache_path(t) for t in targets):
+        edit.notes.append(
+            f"line {item.start_line}: `RUN rm` of build caches dropped: the runtime stage has none"
+        )
+        return ""
+    if words and words[0] == "rm" and so_far and so_far[-1].startswith("RUN "):
+        # A delete-only RUN frees nothing: it joins the RUN before it.
+        so_far[-1] = so_far[-1].rstrip() + " \\\n    && " + " ".join(item.args)
+        edit.notes.append(f"line {item.start_line}: the deletion joins the RUN before it")
+        return ""
+    text = re.sub(r"\bpoetry run\s+", "", text)
+    text = re.sub(
+        r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
+    )
+    if re.search(r"\bapt(?:-get)?\s+update\b", text) and "/var/lib/apt/lists" not in text:
+        text = text.rstrip() + " \\\n    && rm -rf /var/lib/apt/lists/*"
+    if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
+        text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
+    return text
 
 
-def _exec_form(item: Instruction, notes: list[str]) -> list[str]:
+def _cache_path(path: str) -> bool:
+    return path.startswith(
+        ("/root/.cache", "~/.cache", "$POETRY_CACHE_DIR", "${POETRY_CACHE_DIR}", "/tmp/poetry")
+    )
+
+
+def _start_text(item: Instruction, lines: list[str], edit: _Edit) -> str:
+    if item.keyword not in ("CMD", "ENTRYPOINT"):
+        return _raw(item, lines)
+    words = _exec_words(item, edit)
+    if words is None:
+        raw = " ".join(item.args)
+        if _POETRY_RUN.match(raw):
+            edit.notes.append(f"line {item.start_line}: `poetry run` dropped (the venv is on PATH)")
+            return f"{item.keyword} {_POETRY_RUN.sub('', raw)}"
+        return _raw(item, lines)
+    return f"{item.keyword} {json.dumps(_without_poetry_run(words, edit, item.keyword))}"
+
+
+def _exec_words(item: Instruction, edit: _Edit) -> list[str] | None:
     if item.json:
         return list(item.args)
     raw = " ".join(item.args).strip()
-    if raw.startswith("["):
+    if raw.startswith("[") and raw.endswith("]"):
         try:
-            words = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            words = None
+            words = json.loads(raw.replace("'", '"'))
+        except ValueError:
+            return None
         if isinstance(words, list) and all(isinstance(w, str) for w in words):
-            notes.append(
-                f"line {item.start_line}: exec form with single quotes is not JSON (Docker ran it through /bin/sh)"
+            edit.notes.append(
+                f"line {item.start_line}: exec form written as JSON (it was not: /bin/sh ran it)"
             )
             return words
-    if _SHELL_META.search(raw):
-        return ["/bin/sh", "-c", raw]
-    return shlex.split(raw)
+    return None
 
 
-def _start(starts: dict[str, list[str]], facts: FixFacts, notes: list[str]) -> list[str]:
-    if not starts and facts.command:
-        starts = {"CMD": list(facts.command)}
-    lines = []
-    for keyword in ("ENTRYPOINT", "CMD"):
-        words = starts.get(keyword)
-        if words is None:
-            continue
-        if words[:2] == ["poetry", "run"]:
-            words = words[2:]
-            notes.append(
-                f"{keyword}: `poetry run` dropped (the runtime stage has no Poetry; the venv is on PATH)"
-            )
-        lines.append(f"{keyword} {json.dumps(words)}")
-    return lines
+def _without_poetry_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
+    if words[:2] == ["poetry", "run"] and len(words) > 2:
+        edit.notes.append(
+            f"{keyword}: `poetry run` dropped (the runtime stage has no Poetry; the venv is on PATH)"
+        )
+        return words[2:]
+    return words
 
 
-def _assignment(word: str) -> tuple[str, str]:
-    name, _, value = word.partition("=")
-    return name, value
+# --- other stages and shared pieces --------------------------------------------------------------
 
 
-def _env_pairs(args: Sequence[str]) -> list[tuple[str, str]]:
-    return [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
+def _stage_text(
+    stage: StageModel,
+    lines: list[str],
+    edit: _Edit,
+    today: dt.date,
+    runtime: bool,
+    workdir: str | None = None,
+) -> str:
+    """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches)."""
+    header = _from_line(stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines)
+    if not runtime:
+        return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
+    kept = [i for i in stage.instructions if not _copies_poetry(i, stage)]
+    body = _runtime_instructions(kept, lines, edit)
+    if stage.parent is None and stage.end.workdir == "/" and workdir not in (None, "/"):
+        body.insert(0, f"WORKDIR {workdir}")
+        edit.notes.append(f"the runtime stage sets no WORKDIR: using the builder's, {workdir}")
+    return "\n".join([header, *body])
+
+
+def _copies_poetry(item: Instruction, stage: StageModel) -> bool:
+    if item.keyword != "COPY" or not any(f.startswith("--from=") for f in item.flags):
+        return False
+    tool = stage.end.tool("poetry")
+    return tool is not None and tool.line == item.start_line
+
+
+def _comments_above(line: int, lines: list[str]) -> list[str]:
+    start = line - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#") and not _is_directive(lines, start - 1):
+        start -= 1
+    return lines[start : line - 1]
+
+
+def _from_line(
+    stage: StageModel,
+    name: str | None,
+    today: dt.date,
+    edit: _Edit,
+    slim: bool = False,
+    lines: list[str] | None = None,
+) -> str:
+    base = stage.base
+    if stage.parent is None:
+        base = _supported(base, today, edit)
+        if slim:
+            base = _slim(base, edit)
+    comments = _comments_above(stage.from_line, lines) if lines else []
+    return "\n".join([*comments, f"FROM {base}" + (f" AS {name}" if name else "")])
+
+
+def _supported(base: str, today: dt.date, edit: _Edit) -> str:
+    codename = end_of_life_codename(base, today)
+    if codename is None:
+        return base
+    edit.notes.append(f"{base}: Debian {codename} is end-of-life; using {CURRENT_DEBIAN}")
+    return base.replace(codename, CURRENT_DEBIAN)
+
+
+def _slim(base: str, edit: _Edit) -> str:
+    """The official image's slim variant of the same Python and Debian release; any other base
+    is kept (imgaudit cannot know its slim sibling)."""
+    match = _OFFICIAL_PYTHON.match(base)
+    if match is None:
+        return base
+    tag = match["tag"] or "latest"
+    if "slim" in tag or "alpine" in tag or "windows" in tag:
+        return base
+    if tag == "latest":
+        slim = "slim"
+    elif re.match(r"^[a-z]+$", tag):  # python:bookworm
+        slim = f"slim-{tag}"
+    else:
+        version, _, codename = tag.partition("-")
+        slim = f"{version}-slim" + (f"-{codename}" if codename else "")
+    result = f"{match['repo']}:{slim}"
+    edit.notes.append(f"runtime base {result}: the full image's compilers and headers stay in the builder")
+    return result
+
+
+def _env_text(
+    item: Instruction, lines: list[str], edit: _Edit, drop: frozenset[str], poetry_only: bool = False
+) -> str:
+    pairs = [(item.args[i], item.args[i + 1]) for i in range(0, len(item.args) - 1, 2)]
+    kept = [(n, v) for n, v in pairs if n not in drop and not (poetry_only and n.startswith("POETRY_"))]
+    if len(kept) == len(pairs):
+        return _raw(item, lines)
+    return _env(kept) if kept else ""
 
 
 def _env(pairs: Iterable[tuple[str, str]]) -> str:
@@ -278,29 +740,45 @@ def _quoted(value: str) -> str:
     return f'"{value}"' if (" " in value or not value) else value
 
 
-def _supported(base: str, today: dt.date, notes: list[str]) -> str:
-    codename = end_of_life_codename(base, today)
-    if codename is None:
-        return base
-    notes.append(f"{base}: Debian {codename} is end-of-life; using {CURRENT_DEBIAN}")
-    return base.replace(codename, CURRENT_DEBIAN)
+def _raw(item: Instruction, lines: list[str]) -> str:
+    """The instruction as the user wrote it, continuation lines and the comment lines right
+    above it included."""
+    start = item.start_line - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#") and not _is_directive(lines, start - 1):
+        start -= 1
+    return "\n".join(lines[start : item.end_line])
 
 
-def _runtime_base(base: str, notes: list[str]) -> str:
-    match = _OFFICIAL_FULL_PYTHON.match(base)
-    if match is None:
-        return base
-    codename = f"-{match['codename']}" if match["codename"] else ""
-    slim = f"python:{match['version']}-slim{codename}"
-    notes.append(f"runtime stage on {slim}: the full image's compilers stay in the builder")
-    return slim
+def _is_directive(lines: list[str], index: int) -> bool:
+    """`# syntax=...` / `# escape=...` at the top of the file belong to the file, not a line."""
+    return all(line.lstrip().startswith("#") for line in lines[: index + 1]) and "=" in lines[index]
 
 
-def _last_workdir(stage: Stage) -> str | None:
-    workdirs = [i.args[0] for i in stage.instructions if i.keyword == "WORKDIR" and i.args]
-    return workdirs[-1] if workdirs else None
+def _step(build: Build, item: Instruction) -> RunStep | None:
+    return next((s for stage in build.stages for s in stage.runs if s.instruction is item), None)
 
 
-def _stage_text(stage: Stage) -> str:
-    header = f"FROM {stage.base}" + (f" AS {stage.name}" if stage.name else "")
-    return "\n".join([header, *(i.original for i in stage.instructions)])
+def _check_references(text: str, path: str) -> None:
+    """Every `COPY --from=NAME` and `FROM NAME` names a stage defined earlier (or an image)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        keyword = words[0].upper()
+        if keyword == "FROM" and len(words) >= 4 and words[2].upper() == "AS":
+            names.add(words[3].lower())
+        elif keyword == "COPY":
+            for word in words[1:]:
+                if word.startswith("--from="):
+                    reference = word.split("=", 1)[1].lower()
+                    if _looks_like_stage(reference) and reference not in names:
+                        raise DockerfileError(
+                            f"internal error: the fixed Dockerfile copies from stage {reference!r} "
+                            "before it is defined",
+                            where=path,
+                        )
+
+
+def _looks_like_stage(reference: str) -> bool:
+    return not any(c in reference for c in ":/.$@") and not reference.isdigit()

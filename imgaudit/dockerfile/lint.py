@@ -1,25 +1,46 @@
-"""`imgaudit lint`: the advisor's patterns read from a Dockerfile alone, as hints.
+"""`imgaudit lint`: the catalogue's rules over the model of the build, without an image.
 
-No image, so no byte figures: each hint names the line, the finding id it would become in
-an audit (or a Dockerfile-only id for the reference article's own mistakes) and the fix.
+Stage-aware: a size rule fires only where the bytes reach the final image (a stage that
+ships, or an environment a shipping stage copies out of a builder); on a builder that never
+ships it says nothing. Each finding takes its id, level and fix from the catalogue; an inline
+`# imgaudit ignore=ID[,ID]` on the lines just above an instruction silences it there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-from imgaudit.advise.facts import POETRY_REQUIREMENT, is_pip_install, pip_requirements, run_commands
-from imgaudit.dockerfile.fix import ENV_ASSIGNMENT
-from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile, Stage
+from imgaudit.dockerfile.build import (
+    PYTHON_TOOLS,
+    Build,
+    RunStep,
+    StageModel,
+    apt_installs_recommends,
+    expand,
+    flag,
+    is_pip_install,
+    requirement_words,
+)
+from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     end_of_life_codename,
     impossible_poetry_version,
 )
+from imgaudit.findings.catalogue import Entry, Level, entry
+from imgaudit.model import Finding
 
+ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_IGNORE = re.compile(r"^\s*#\s*imgaudit\s+ignore\s*=\s*(?P<ids>[A-Za-z0-9_,\s-]+?)\s*$")
 _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
+_POETRY_REQUIREMENT = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
+_FULL_PYTHON = re.compile(
+    r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|trixie))?|latest|bookworm|bullseye|trixie))?$"
+)
+_DELETERS = frozenset({"rm", "find", "apt-get", "apt", "pip", "pip3", "poetry", "uv", "apk", "true"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,255 +49,404 @@ class Hint:
     line: int
     message: str
     fix: str
+    level: Level = Level.WARNING
+    stage: str = ""
+
+    @property
+    def entry(self) -> Entry:
+        return entry(self.id)
 
 
-Rule = Callable[[ParsedDockerfile, dt.date], Iterator[Hint]]
+Rule = Callable[[Build, dt.date], Iterator[Hint]]
 
 
-def lint(parsed: ParsedDockerfile, today: dt.date) -> list[Hint]:
-    hints = [hint for rule in RULES for hint in rule(parsed, today)]
-    return sorted(hints, key=lambda h: (h.line, h.id))
-
-
-def _runs(stage: Stage) -> Iterator[tuple[Instruction, list[list[str]]]]:
-    for item in stage.instructions:
-        if item.keyword == "RUN" and not item.json:
-            yield item, run_commands("RUN " + " ".join(item.args))
-
-
-def _poetry_install(words: list[str]) -> bool:
-    return len(words) >= 2 and words[0].endswith("poetry") and words[1] in ("install", "sync")
-
-
-def _installs_poetry(stage: Stage) -> bool:
-    return any(
-        is_pip_install(w) and any(POETRY_REQUIREMENT.match(r) for r in pip_requirements(w))
-        for _, commands in _runs(stage)
-        for w in commands
+def hint(
+    finding_id: str, line: int, message: str, stage: StageModel | None = None, level: Level | None = None
+) -> Hint:
+    item = entry(finding_id)
+    return Hint(
+        finding_id,
+        line,
+        message,
+        item.fix,
+        level or item.level,
+        (stage.name or str(stage.index)) if stage is not None else "",
     )
 
 
-def env_missing_continuation(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
+def lint(build: Build, today: dt.date, ignore: Collection[str] = ()) -> list[Hint]:
+    pragmas = inline_ignores(build.parsed.text)
+    hints = {
+        (h.line, h.id): h
+        for rule in RULES
+        for h in rule(build, today)
+        if h.id not in ignore and h.id not in pragmas.get(h.line, ())
+    }
+    return sorted(hints.values(), key=lambda h: (h.line, h.id))
+
+
+def inline_ignores(text: str) -> dict[int, frozenset[str]]:
+    """Line of the instruction -> ids its `# imgaudit ignore=...` comment block silences."""
+    result: dict[int, frozenset[str]] = {}
+    pending: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        match = _IGNORE.match(stripped)
+        if match:
+            pending.update(i.strip() for i in match["ids"].split(",") if i.strip())
+        elif stripped.startswith("#") or not stripped:
+            continue
+        else:
+            if pending:
+                result[number] = frozenset(pending)
+            pending = set()
+    return result
+
+
+def pragma_silenced(findings: Sequence[Finding], parsed: ParsedDockerfile) -> tuple[str, ...]:
+    """The audit's finding ids whose every finding points at instructions that an inline
+    `# imgaudit ignore=ID` silences."""
+    pragmas = inline_ignores(parsed.text)
+    by_id: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_id.setdefault(finding.id, []).append(finding)
+    return tuple(
+        finding_id
+        for finding_id, found in by_id.items()
+        if all(
+            f.dockerfile_lines
+            and all(finding_id in pragmas.get(line.start, ()) for line in f.dockerfile_lines)
+            for f in found
+        )
+    )
+
+
+# --- size rules -----------------------------------------------------------------------------
+
+
+def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        for step in stage.runs:
+            for install in step.installs:
+                if not install.dev:
+                    continue
+                if not stage.ships and build.carried(stage, install.target) is None:
+                    continue
+                if install.command.conditional:
+                    continue  # `if [ "$DEV" ]; then ... install dev ...; fi`: opt-in at build time
+                yield hint(
+                    "dev-dependencies-installed",
+                    step.line,
+                    f"{' '.join(install.command.words[:2])}: {install.why}",
+                    stage,
+                )
+
+
+def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            env = step.state.env
+            home = step.state.home()
+            managers = {i.manager for i in step.installs}
+            if "poetry" in managers and not _poetry_cache_handled(step, f"{home}/.cache/pypoetry"):
+                yield hint(
+                    "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
+                )
+            pip = [c for c in step.commands if is_pip_install(c)]
+            pipenv = "pipenv" in managers and not (
+                step.cache_mounted(f"{home}/.cache/pipenv") or step.removes(f"{home}/.cache/pipenv")
+            )
+            if (pip and not _pip_cache_handled(step, f"{home}/.cache/pip")) or pipenv:
+                yield hint(
+                    "pip-cache-in-layer", step.line, "pip install keeps its cache in this layer", stage
+                )
+            uv = [
+                c
+                for c in step.commands
+                if c.name == "uv" and (c.argv[1:2] == ("sync",) or c.argv[1:3] == ("pip", "install"))
+            ]
+            cache = expand(env.get("UV_CACHE_DIR", f"{home}/.cache/uv"), env)
+            if uv and not (
+                flag(env.get("UV_NO_CACHE"))
+                or all("--no-cache" in c.words or flag(dict(c.assignments).get("UV_NO_CACHE")) for c in uv)
+                or step.cache_mounted(cache)
+                or step.removes(cache)
+                or any(c.name == "uv" and c.argv[1:3] == ("cache", "clean") for c in step.commands)
+            ):
+                yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
+
+
+def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
+    env = step.state.env
+    cache = env.get("POETRY_CACHE_DIR") or default_cache
+    installs = [i for i in step.installs if i.manager == "poetry"]
+    return (
+        step.cache_mounted(cache)
+        or step.removes(cache)
+        or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
+        or all("--no-cache" in i.command.words for i in installs)
+    )
+
+
+def _pip_cache_handled(step: RunStep, cache: str) -> bool:
+    env = step.state.env
+    if env.get("PIP_NO_CACHE_DIR") is not None and env["PIP_NO_CACHE_DIR"] != "":
+        return True
+    commands = [c for c in step.commands if is_pip_install(c)]
+    return (
+        all(
+            any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
+            or "PIP_NO_CACHE_DIR" in dict(c.assignments)
+            for c in commands
+        )
+        or step.cache_mounted(cache)
+        or step.removes(cache)
+        or any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
+    )
+
+
+def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
+    final = build.final
+    for tool in final.end.tools:
+        if tool.name in PYTHON_TOOLS:
+            yield hint(
+                "toolchain-at-runtime",
+                tool.line,
+                f"{tool.name} reaches the final image (stage {final.name or final.index})",
+                final,
+            )
+    for package, line in final.end.build_packages:
+        yield hint(
+            "build-toolchain-at-runtime",
+            line,
+            f"{package} is installed in a stage that ships",
+            final,
+        )
+
+
+def fat_base(build: Build, _today: dt.date) -> Iterator[Hint]:
+    root = build.root(build.final)
+    if _FULL_PYTHON.match(root.base):
+        yield hint(
+            "fat-base-image",
+            root.from_line,
+            f"the final image starts from {root.base}, the full image with compilers and headers",
+            root,
+        )
+
+
+def apt(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            commands = step.commands
+            if any(c.name in ("apt-get", "apt") and "update" in c.words for c in commands) and not (
+                step.removes("/var/lib/apt/lists") or step.cache_mounted("/var/lib/apt/lists")
+            ):
+                yield hint("apt-lists-left", step.line, "apt's lists stay in this layer", stage)
+            if not step.state.apt_without_recommends and any(apt_installs_recommends(c) for c in commands):
+                yield hint("apt-recommends", step.line, "apt installs recommended packages too", stage)
+
+
+def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            if step.commands and all(_only_deletes(c.argv) for c in step.commands):
+                yield hint(
+                    "late-deletion",
+                    step.line,
+                    "a RUN that only deletes: the files still ship in the layer that made them",
+                    stage,
+                )
+
+
+def _only_deletes(words: tuple[str, ...]) -> bool:
+    name = words[0].rsplit("/", 1)[-1] if words else ""
+    if name not in _DELETERS:
+        return False
+    if name == "rm" or name == "true":
+        return True
+    if name == "find":
+        return "-delete" in words or "rm" in words
+    if name in ("apt-get", "apt"):
+        return any(w in ("purge", "remove", "autoremove", "clean") for w in words)
+    if name.startswith("pip") or name == "uv":
+        return "uninstall" in words or words[1:3] in (("cache", "purge"), ("cache", "clean"))
+    if name == "apk":
+        return "del" in words
+    return words[1:3] == ("cache", "clear")
+
+
+# --- settings and correctness ---------------------------------------------------------------
+
+
+def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        for step in stage.runs:
+            for install in step.installs:
+                if install.manager != "poetry" or "/virtualenvs" not in install.target:
+                    continue
+                if stage.ships or build.copied_from(stage):
+                    yield hint(
+                        "venv-not-in-project",
+                        step.line,
+                        f"the venv goes to {install.target}, inside Poetry's cache directory",
+                        stage,
+                    )
+
+
+def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        for step in stage.runs:
+            for command in step.commands:
+                if not is_pip_install(command):
+                    continue
+                for requirement in requirement_words(command):
+                    match = _POETRY_REQUIREMENT.match(requirement)
+                    if match is None:
+                        continue
+                    spec = match["spec"].strip()
+                    if not spec:
+                        yield hint(
+                            "unpinned-poetry", step.line, "Poetry is installed without a version", stage
+                        )
+                    elif spec.startswith("==") and impossible_poetry_version(spec[2:]):
+                        yield hint(
+                            "nonexistent-poetry-version",
+                            step.line,
+                            f"Poetry {spec[2:]} does not exist (1.x ended with 1.8.5)",
+                            stage,
+                        )
+
+
+def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """The whole context copied before the first dependency install of a stage. An install
+    after that copy that follows an earlier one (deps first, then the project, as uv's and
+    Poetry's guides do) is cheap and is not flagged."""
+    for stage in build.stages:
+        copied: Instruction | None = None
+        installed = False
+        for item in stage.instructions:
+            if item.keyword in ("COPY", "ADD") and not any(f.startswith("--from") for f in item.flags):
+                if copied is None and any(s.rstrip("/") in (".", "", "*") for s in item.args[:-1]):
+                    copied = item
+            elif item.keyword == "RUN":
+                step = next(s for s in stage.runs if s.instruction is item)
+                installs = any(
+                    i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs
+                )
+                if installs and copied is not None and not installed:
+                    yield hint(
+                        "cache-unfriendly-order",
+                        copied.start_line,
+                        "the whole build context is copied before the dependency install: every code "
+                        "change reinstalls",
+                        stage,
+                    )
+                installed = installed or installs
+                if installs:
+                    copied = None
+
+
+def _requirement_file(words: tuple[str, ...]) -> bool:
+    return "-r" in words or "--requirement" in words
+
+
+def env_missing_continuation(build: Build, _today: dt.date) -> Iterator[Hint]:
     previous: Instruction | None = None
-    for item in parsed.instructions:
+    for item in build.parsed.instructions:
         if ENV_ASSIGNMENT.match(item.original) and previous is not None and previous.keyword == "ENV":
-            yield Hint(
+            yield hint(
                 "env-missing-continuation",
                 item.start_line,
                 f"`{item.original.split()[0]}` continues the ENV above without a `\\`: Docker stops at "
                 "an unknown instruction",
-                "end every line of a multi-line ENV but the last with ` \\`",
             )
             continue
         previous = item
 
 
-def exec_form_not_json(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    for item in parsed.instructions:
+def exec_form_not_json(build: Build, _today: dt.date) -> Iterator[Hint]:
+    for item in build.parsed.instructions:
         raw = " ".join(item.args).strip()
-        if item.keyword in _EXEC_KEYWORDS and not item.json and raw.startswith("["):
-            yield Hint(
+        # `[ -d x ] && ...` is the test command: an exec form is a bracketed list of quoted words.
+        if (
+            item.keyword in _EXEC_KEYWORDS
+            and not item.json
+            and re.match(r"^\[\s*['\"]", raw)
+            and raw.endswith("]")
+        ):
+            yield hint(
                 "exec-form-not-json",
                 item.start_line,
                 f"{item.keyword} looks like an exec form but is not JSON (single quotes?): Docker runs it "
                 "through /bin/sh as one string",
-                'write it with double quotes: ["python", "-m", "app"]',
             )
 
 
-def poetry_run_without_poetry(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    final = parsed.final_stage
-    if _installs_poetry(final) or len(parsed.stages) < 2:
+def poetry_run_without_poetry(build: Build, _today: dt.date) -> Iterator[Hint]:
+    final = build.final
+    if final.end.tool("poetry") is not None or not any(s.end.tool("poetry") for s in build.stages):
         return
     for item in final.instructions:
-        words = (
-            list(item.args)
-            if item.json
-            else " ".join(item.args)
-            .strip("[] ")
-            .replace("'", " ")
-            .replace('"', " ")
-            .replace(",", " ")
-            .split()
-        )
-        if item.keyword in ("CMD", "ENTRYPOINT") and words[:1] == ["poetry"]:
-            yield Hint(
+        if item.keyword not in ("CMD", "ENTRYPOINT"):
+            continue
+        words = list(item.args) if item.json else re.sub(r"[\[\],'\"]", " ", " ".join(item.args)).split()
+        if words[:1] == ["poetry"]:
+            yield hint(
                 "poetry-run-without-poetry",
                 item.start_line,
-                f"{item.keyword} calls Poetry, but the runtime stage does not install it",
-                "call the venv's programs directly (its bin/ is on PATH): drop `poetry run`",
+                f"{item.keyword} calls Poetry, but no Poetry reaches the final stage",
+                final,
             )
 
 
-def runtime_without_workdir(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    final = parsed.final_stage
-    if len(parsed.stages) < 2 or any(i.keyword == "WORKDIR" for i in final.instructions):
+def runtime_without_workdir(build: Build, _today: dt.date) -> Iterator[Hint]:
+    final = build.final
+    if len(build.stages) < 2 or final.end.workdir != "/":
         return
-    yield Hint(
+    yield hint(
         "runtime-stage-without-workdir",
         final.from_line,
-        "the runtime stage sets no WORKDIR: relative COPY destinations and the start command run from /",
-        "add `WORKDIR /app` (the builder's) right after FROM",
+        "the final stage sets no WORKDIR: relative COPY destinations and the start command run from /",
+        final,
     )
 
 
-def poetry_versions(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    for stage in parsed.stages:
-        for item, commands in _runs(stage):
-            for words in commands:
-                if not is_pip_install(words):
-                    continue
-                for requirement in pip_requirements(words):
-                    match = POETRY_REQUIREMENT.match(requirement)
-                    if match is None:
-                        continue
-                    spec = match["spec"].strip()
-                    if not spec:
-                        yield Hint(
-                            "unpinned-poetry",
-                            item.start_line,
-                            "Poetry is installed without a version",
-                            "pin it: pip install poetry==X.Y.Z",
-                        )
-                    elif spec.startswith("==") and impossible_poetry_version(spec[2:]):
-                        yield Hint(
-                            "nonexistent-poetry-version",
-                            item.start_line,
-                            f"Poetry {spec[2:]} does not exist (1.x ended with 1.8.5)",
-                            "pin a released version (`imgaudit fix IMAGE` pins the one in the image)",
-                        )
-                if "--no-cache-dir" not in words:
-                    yield Hint(
-                        "pip-cache-in-layer",
-                        item.start_line,
-                        "pip install keeps its cache in the layer",
-                        "add --no-cache-dir (or ENV PIP_NO_CACHE_DIR=1)",
-                    )
-
-
-def end_of_life_base(parsed: ParsedDockerfile, today: dt.date) -> Iterator[Hint]:
-    for stage in parsed.stages:
+def end_of_life_base(build: Build, today: dt.date) -> Iterator[Hint]:
+    for stage in build.stages:
+        if stage.parent is not None:
+            continue
         codename = end_of_life_codename(stage.base, today)
         if codename:
-            yield Hint(
+            yield hint(
                 "end-of-life-base",
                 stage.from_line,
-                f"{stage.base} is Debian {codename}, which no longer gets security updates",
-                f"use the {CURRENT_DEBIAN} variant",
+                f"{stage.base} is Debian {codename}, which no longer gets security updates "
+                f"(use {CURRENT_DEBIAN})",
+                stage,
+                None if stage.ships else Level.INFO,
             )
 
 
-def poetry_install(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    """Dev dependencies, cache cleanup, venv location, and what was copied before the install."""
-    for stage in parsed.stages:
-        env = _env_names(stage)
-        code_copied: Instruction | None = None
-        for item in stage.instructions:
-            if item.keyword in ("COPY", "ADD") and not any(f.startswith("--from") for f in item.flags):
-                if any(s.rstrip("/") in (".", "./", "*") for s in item.args[:-1]) and code_copied is None:
-                    code_copied = item
-                continue
-            if item.keyword != "RUN" or item.json:
-                continue
-            commands = run_commands("RUN " + " ".join(item.args))
-            installs = [w for w in commands if _poetry_install(w)]
-            if not installs:
-                continue
-            words = installs[0]
-            if not any(
-                w in ("--without", "--only") or w.startswith(("--without=", "--only=")) for w in words
-            ):
-                yield Hint(
-                    "dev-dependencies-installed",
-                    item.start_line,
-                    "poetry install also installs the dev group",
-                    "poetry install --without dev",
-                )
-            if not any(
-                c[0] == "rm" and any("POETRY_CACHE_DIR" in w or "pypoetry" in w for w in c) for c in commands
-            ):
-                yield Hint(
-                    "poetry-cache-in-layer",
-                    item.start_line,
-                    "Poetry's cache stays in this layer",
-                    "ENV POETRY_CACHE_DIR=/tmp/poetry_cache; `... && rm -rf $POETRY_CACHE_DIR` in this RUN",
-                )
-            if "POETRY_VIRTUALENVS_IN_PROJECT" not in env:
-                yield Hint(
-                    "venv-not-in-project",
-                    item.start_line,
-                    "the venv goes to Poetry's cache directory",
-                    "ENV POETRY_VIRTUALENVS_IN_PROJECT=1",
-                )
-            if code_copied is not None:
-                yield Hint(
-                    "cache-unfriendly-order",
-                    code_copied.start_line,
-                    "the whole build context is copied before `poetry install`: every code change reinstalls",
-                    "COPY pyproject.toml poetry.lock ./ ; poetry install --no-root ; then COPY the code",
-                )
-                code_copied = None
-            if len(parsed.stages) < 2:
-                yield Hint(
-                    "toolchain-at-runtime",
-                    item.start_line,
-                    "a single stage: Poetry and its dependencies ship with the app",
-                    "a builder stage for the venv, a runtime stage that copies only the venv and the code",
-                )
-
-
-def separate_deletion(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    for stage in parsed.stages:
-        for item, commands in _runs(stage):
-            if commands and all(c[0] == "rm" for c in commands):
-                yield Hint(
-                    "late-deletion",
-                    item.start_line,
-                    "a RUN that only deletes: the files still ship in the layer that made them",
-                    "delete in the RUN that creates the files",
-                )
-
-
-def apt(parsed: ParsedDockerfile, _today: dt.date) -> Iterator[Hint]:
-    for stage in parsed.stages:
-        for item, commands in _runs(stage):
-            for words in commands:
-                tool = [w for w in words if not ENV_ASSIGNMENT.match(w)]
-                if tool[:1] in (["apt-get"], ["apt"]) and "install" in tool:
-                    if "--no-install-recommends" not in tool:
-                        yield Hint(
-                            "apt-recommends",
-                            item.start_line,
-                            "apt installs recommended packages too",
-                            "apt-get install --no-install-recommends",
-                        )
-                    if not any(c[0] == "rm" and any("/var/lib/apt/lists" in w for w in c) for c in commands):
-                        yield Hint(
-                            "apt-lists-left",
-                            item.start_line,
-                            "apt's lists stay in the layer",
-                            "&& rm -rf /var/lib/apt/lists/* in the same RUN",
-                        )
-
-
-def _env_names(stage: Stage) -> set[str]:
-    names: set[str] = set()
-    for item in stage.instructions:
-        if item.keyword == "ENV":
-            names.update(item.args[0::2])
-        elif ENV_ASSIGNMENT.match(item.original):
-            names.add(item.original.split("=", 1)[0])
-    return names
-
-
 RULES: tuple[Rule, ...] = (
+    dependency_installs,
+    caches,
+    toolchain,
+    fat_base,
+    apt,
+    late_deletion,
+    venv_location,
+    poetry_versions,
+    cache_order,
     env_missing_continuation,
     exec_form_not_json,
     poetry_run_without_poetry,
     runtime_without_workdir,
-    poetry_versions,
     end_of_life_base,
-    poetry_install,
-    separate_deletion,
-    apt,
 )

@@ -32,6 +32,7 @@ class Instruction:
     original: str  # the instruction as written (continuations joined)
     start_line: int
     end_line: int
+    heredocs: tuple[str, ...] = ()  # the bodies of `<<EOF` documents, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
             original=c.original or "",
             start_line=c.start_line,
             end_line=c.end_line,
+            heredocs=tuple(h.content for h in c.heredocs),
         )
         for c in commands
     )

@@ -1,0 +1,728 @@
+"""A model of the whole build, read once from the parsed Dockerfile and the build context.
+
+Stages and their parents (`FROM builder AS runtime` starts from everything `builder` left:
+tools, caches, ENV, WORKDIR, USER), which stages reach the final image (the target's chain of
+parents), what each `COPY --from` carries (copying `/usr/local` or `$POETRY_HOME` carries
+Poetry), the effective ENV/ARG/WORKDIR/USER at each RUN, every RUN's shell parsed into
+commands with variables expanded, its cache mounts, Poetry's settings from every place they
+can come from, and the tools each stage holds. Rules (`lint.py`) only read this model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from imgaudit.classify.os_packages import BUILD_ONLY
+from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
+from imgaudit.dockerfile.project import ContextProject
+from imgaudit.dockerfile.shell import Command, parse_shell
+
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# Python tools that are not the app: they ship only if a runtime stage gets them.
+PYTHON_TOOLS = frozenset({"poetry", "pipenv", "pdm", "pipx", "uv"})
+_TOOL_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[^\]]*\])?(?:[<>=!~;@ ].*)?$")
+_POETRY_INSTALLER = ("install.python-poetry.org", "install-poetry.py", "get-poetry.py")
+_UV_INSTALLER = "astral.sh/uv"
+_UV_IMAGE = re.compile(r"^(?:ghcr\.io/)?astral-sh/uv(?::|@|$)")
+_PIP_VALUE_OPTIONS = frozenset(
+    {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url", "-t",
+     "--target", "--prefix", "--root", "-f", "--find-links", "--trusted-host", "--cert",
+     "--cache-dir", "--src", "--platform", "--python-version", "--implementation", "--abi",
+     "--progress-bar", "--only-binary", "--no-binary", "--config-settings", "-C", "--python"}
+)  # fmt: skip
+
+Manager = Literal["poetry", "pip", "uv", "pipenv", "pdm"]
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """`$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR:+alt}` from the build's ENV and ARG."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match["braced"] or match["plain"]
+        current = env.get(name)
+        op = match["op"]
+        if op is None:
+            return current or ""
+        if op.endswith("-"):
+            unset = current is None or (op == ":-" and not current)
+            return expand(match["word"], env) if unset else (current or "")
+        return expand(match["word"], env) if current else ""
+
+    return _VARIABLE.sub(value, text)
+
+
+def flag(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    lowered = value.strip().strip("\"'").lower()
+    return True if lowered in _TRUE else False if lowered in _FALSE else None
+
+
+def normalise(path: str, workdir: str = "/") -> str:
+    path = path.strip().strip("\"'")
+    if path.startswith("~"):
+        path = "/root" + path[1:]
+    if not path.startswith("/"):
+        path = f"{workdir.rstrip('/')}/{path}"
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def overlaps(a: str, b: str) -> bool:
+    """One path is the other or holds it (globs in either match a whole component)."""
+    left, right = a.strip("/").split("/"), b.strip("/").split("/")
+    if left == [""] or right == [""]:
+        return True
+    return all(
+        fnmatch.fnmatchcase(x, y) or fnmatch.fnmatchcase(y, x) for x, y in zip(left, right, strict=False)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    kind: str  # cache, bind, secret, ...
+    target: str
+
+    @staticmethod
+    def parse(flag_text: str, workdir: str) -> Mount | None:
+        if not flag_text.startswith("--mount="):
+            return None
+        options = dict(item.partition("=")[::2] for item in flag_text[len("--mount=") :].split(",") if item)
+        target = options.get("target") or options.get("dst") or options.get("destination")
+        if not target:
+            return None
+        return Mount(options.get("type", "bind"), normalise(target, workdir))
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool installed in the build that is not the app (Poetry, uv, ...)."""
+
+    name: str
+    line: int  # the instruction that installed it (or copied it into this stage)
+    locations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoetrySettings:
+    create: bool = True
+    in_project: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What a stage holds at one point of its instructions (inherited from its parent)."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    workdir: str = "/"
+    user: str = "root"
+    # Settings written by `poetry config`/`pdm config` in a RUN or a committed poetry.toml.
+    tool_config: Mapping[str, bool] = field(default_factory=dict)
+    apt_without_recommends: bool = False  # an apt.conf.d file says so
+    tools: tuple[Tool, ...] = ()
+    build_packages: tuple[tuple[str, int], ...] = ()  # (package, line) of compilers/headers
+    copied: tuple[str, ...] = ()  # build-context sources COPYed so far
+
+    def poetry(self, assignments: Mapping[str, str] = {}) -> PoetrySettings:
+        env = {**self.env, **assignments}
+        create = flag(env.get("POETRY_VIRTUALENVS_CREATE"))
+        in_project = flag(env.get("POETRY_VIRTUALENVS_IN_PROJECT"))
+        return PoetrySettings(
+            create=create if create is not None else self.tool_config.get("virtualenvs.create", True),
+            in_project=in_project
+            if in_project is not None
+            else self.tool_config.get("virtualenvs.in-project", False),
+        )
+
+    def home(self) -> str:
+        return "/root" if self.user in ("root", "0") else f"/home/{self.user.split(':')[0]}"
+
+    def tool(self, name: str) -> Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Install:
+    """One command that installs the project's dependencies."""
+
+    manager: Manager
+    command: Command
+    target: str  # where the packages go (a venv, /usr/local, a --target directory)
+    dev: bool  # it installs development dependencies too
+    why: str  # how `dev` was decided
+
+
+@dataclass(frozen=True, slots=True)
+class RunStep:
+    instruction: Instruction
+    commands: tuple[Command, ...]  # variables expanded, words re-split like the shell would
+    mounts: tuple[Mount, ...]
+    state: State  # before this RUN
+    parser: str
+    installs: tuple[Install, ...] = ()
+
+    @property
+    def line(self) -> int:
+        return self.instruction.start_line
+
+    def cache_mounted(self, path: str) -> bool:
+        return any(m.kind == "cache" and overlaps(m.target, path) for m in self.mounts)
+
+    def removes(self, path: str) -> bool:
+        """A command of this RUN deletes `path` or a directory holding it."""
+        for command in self.commands:
+            if command.name == "rm":
+                targets = [w for w in command.words[1:] if not w.startswith("-")]
+                if any(
+                    _holds(normalise(t.rstrip("*").rstrip("/") or "/", self.state.workdir), path)
+                    for t in targets
+                ):
+                    return True
+        return False
+
+
+def _holds(directory: str, path: str) -> bool:
+    directory = directory.rstrip("/")
+    return path == directory or path.startswith(directory + "/")
+
+
+@dataclass(frozen=True, slots=True)
+class CopyFrom:
+    instruction: Instruction
+    source_stage: int | None  # None: an image, not a stage of this file
+    image: str | None
+    sources: tuple[str, ...]  # absolute paths in the source
+
+
+@dataclass(frozen=True, slots=True)
+class StageModel:
+    index: int
+    name: str | None
+    base: str  # as resolved (ARG defaults applied)
+    from_line: int
+    parent: int | None  # the stage it is built FROM, if one of this file
+    instructions: tuple[Instruction, ...]
+    runs: tuple[RunStep, ...]
+    copies: tuple[CopyFrom, ...]
+    start: State
+    end: State
+    ships: bool  # its layers are in the final image (the target or a parent of it)
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    parsed: ParsedDockerfile
+    stages: tuple[StageModel, ...]
+    target: int
+    project: ContextProject
+
+    @property
+    def final(self) -> StageModel:
+        return self.stages[self.target]
+
+    def root(self, stage: StageModel) -> StageModel:
+        """The stage of a chain that starts from an image (FROM python:..., not FROM builder)."""
+        while stage.parent is not None:
+            stage = self.stages[stage.parent]
+        return stage
+
+    def carried(self, stage: StageModel, path: str) -> CopyFrom | None:
+        """A `COPY --from` into a shipping stage that takes `path` out of `stage` (or a
+        stage built from it)."""
+        family = {stage.index} | {s.index for s in self.stages if self._descends(s, stage.index)}
+        for other in self.stages:
+            if not other.ships:
+                continue
+            for copy in other.copies:
+                if copy.source_stage in family and any(overlaps(s, path) for s in copy.sources):
+                    return copy
+        return None
+
+    def copied_from(self, stage: StageModel) -> bool:
+        """A shipping stage copies something out of `stage` or a stage built from it."""
+        family = {stage.index} | {s.index for s in self.stages if self._descends(s, stage.index)}
+        return any(c.source_stage in family for s in self.stages if s.ships for c in s.copies)
+
+    def _descends(self, stage: StageModel, ancestor: int) -> bool:
+        while stage.parent is not None:
+            if stage.parent == ancestor:
+                return True
+            stage = self.stages[stage.parent]
+        return False
+
+
+def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | None = None) -> Build:
+    global_args: dict[str, str] = {}
+    for item in parsed.instructions:
+        if item.keyword == "FROM":
+            break
+        if item.keyword == "ARG":
+            for word in item.args:
+                name, _, default = word.partition("=")
+                if default or name not in global_args:
+                    global_args[name] = _unquote(default)
+    names: dict[str, int] = {}
+    models: list[StageModel] = []
+    for index, stage in enumerate(parsed.stages):
+        base = expand(stage.base, global_args)
+        parent = names.get(base.lower())
+        start = (
+            models[parent].end
+            if parent is not None
+            else State(tools=_base_image_tools(base, stage.from_line))
+        )
+        models.append(_read_stage(index, stage.name, base, stage.from_line, parent, stage.instructions,
+                                  start, global_args, names, models, project))  # fmt: skip
+        if stage.name:
+            names[stage.name.lower()] = index
+    target_index = len(models) - 1
+    if target is not None:
+        if target.lower() not in names:
+            from imgaudit.dockerfile.parse import DockerfileError
+
+            raise DockerfileError(f"no stage named {target!r}", where=parsed.path)
+        target_index = names[target.lower()]
+    chain = {target_index}
+    cursor = models[target_index] if models else None
+    while cursor is not None and cursor.parent is not None:
+        chain.add(cursor.parent)
+        cursor = models[cursor.parent]
+    stages = tuple(replace(m, ships=m.index in chain) for m in models)
+    return Build(parsed, stages, target_index, project)
+
+
+# Images whose name says they carry a Python tool (`.../python-poetry:...`, uv's own images).
+_TOOL_IMAGES = (
+    (
+        "poetry",
+        re.compile(r"(?:^|[/_-])poetry(?:[:_-]|$)"),
+        ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local"),
+    ),
+    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/usr/local/bin/uv", "/bin/uv")),
+)
+
+
+def _base_image_tools(base: str, line: int) -> tuple[Tool, ...]:
+    repository = base.rsplit("@", 1)[0]
+    return tuple(
+        Tool(name, line, locations) for name, pattern, locations in _TOOL_IMAGES if pattern.search(repository)
+    )
+
+
+def _read_stage(
+    index: int,
+    name: str | None,
+    base: str,
+    from_line: int,
+    parent: int | None,
+    instructions: tuple[Instruction, ...],
+    start: State,
+    global_args: Mapping[str, str],
+    names: Mapping[str, int],
+    earlier: list[StageModel],
+    project: ContextProject,
+) -> StageModel:
+    state = start
+    runs: list[RunStep] = []
+    copies: list[CopyFrom] = []
+    for item in instructions:
+        keyword = item.keyword
+        if keyword == "ARG":
+            env = dict(state.env)
+            for word in item.args:
+                arg, has_default, default = word.partition("=")
+                if has_default:
+                    env[arg] = expand(_unquote(default), env)
+                elif arg in global_args:
+                    env[arg] = global_args[arg]
+            state = replace(state, env=env)
+        elif keyword == "ENV":
+            env = dict(state.env)
+            for i in range(0, len(item.args) - 1, 2):
+                env[item.args[i]] = expand(_unquote(item.args[i + 1]), env)
+            state = replace(state, env=env)
+        elif keyword == "WORKDIR" and item.args:
+            state = replace(state, workdir=normalise(expand(item.args[0], state.env), state.workdir))
+        elif keyword == "USER" and item.args:
+            state = replace(state, user=expand(item.args[0], state.env).split(":")[0])
+        elif keyword in ("COPY", "ADD"):
+            copy = _copy_from(item, state, names, earlier)
+            if copy is not None:
+                copies.append(copy)
+                state = replace(state, tools=_merge_tools(state.tools, _carried_tools(copy, earlier, item)))
+            else:
+                sources = tuple(expand(s, state.env) for s in item.args[:-1])
+                state = replace(state, copied=(*state.copied, *sources))
+                if project.poetry_toml and any(_names_file(s, "poetry.toml") for s in sources):
+                    state = replace(state, tool_config={**state.tool_config, **project.poetry_toml})
+        elif keyword == "RUN":
+            step = _run_step(item, state, project)
+            runs.append(step)
+            state = _after_run(step, state)
+    return StageModel(index, name, base, from_line, parent, instructions, tuple(runs), tuple(copies),
+                      start, state, ships=False)  # fmt: skip
+
+
+def _names_file(source: str, filename: str) -> bool:
+    cleaned = source.rstrip("/")
+    return cleaned in (".", "./", "*", "") or cleaned.rsplit("/", 1)[-1] == filename
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _copy_from(
+    item: Instruction, state: State, names: Mapping[str, int], earlier: list[StageModel]
+) -> CopyFrom | None:
+    reference = next((f.split("=", 1)[1] for f in item.flags if f.startswith("--from=")), None)
+    if reference is None:
+        return None
+    reference = expand(reference, state.env)
+    stage: int | None = names.get(reference.lower())
+    if stage is None and reference.isdigit() and int(reference) < len(earlier):
+        stage = int(reference)
+    sources = tuple(normalise(expand(s, state.env)) for s in item.args[:-1])
+    return CopyFrom(item, stage, None if stage is not None else reference, sources)
+
+
+def _carried_tools(copy: CopyFrom, earlier: list[StageModel], item: Instruction) -> tuple[Tool, ...]:
+    if copy.source_stage is None:
+        image = copy.image or ""
+        if _UV_IMAGE.match(image):
+            return (Tool("uv", item.start_line, tuple(normalise(s) for s in item.args[-1:])),)
+        return ()
+    source = earlier[copy.source_stage].end
+    return tuple(
+        replace(tool, line=item.start_line)
+        for tool in source.tools
+        if any(overlaps(s, location) for s in copy.sources for location in tool.locations)
+    )
+
+
+def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, ...]:
+    known = {t.name for t in have}
+    return (*have, *(t for t in new if t.name not in known))
+
+
+def _run_step(item: Instruction, state: State, project: ContextProject) -> RunStep:
+    mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir)) is not None)
+    if item.json:
+        commands: tuple[Command, ...] = (Command(tuple(item.args)),)
+        parser = "exec"
+    else:
+        text = "\n".join(item.heredocs) if item.heredocs else " ".join(item.args)
+        script = parse_shell(text)
+        commands = tuple(_expanded(c, state.env) for c in script.commands)
+        parser = script.parser
+    installs: list[Install] = []
+    current = state
+    for command in commands:
+        # Earlier commands of the same RUN set up the later ones: `poetry config ...`,
+        # `. /venv/bin/activate`.
+        current = _configured(command, current)
+        found = _install(command, current, project)
+        if found is not None:
+            installs.append(found)
+    return RunStep(item, commands, mounts, state, parser, tuple(installs))
+
+
+def _configured(command: Command, state: State) -> State:
+    words = command.argv
+    if command.name == "poetry" and len(words) >= 4 and words[1] == "config":
+        options = [w for w in words[2:] if not w.startswith("-")]
+        if len(options) >= 2 and options[0] in ("virtualenvs.create", "virtualenvs.in-project"):
+            value = flag(options[1])
+            if value is not None:
+                return replace(state, tool_config={**state.tool_config, options[0]: value})
+    if command.name == "pdm" and words[1:3] == ("config", "python.use_venv") and len(words) >= 4:
+        value = flag(words[3])
+        if value is not None:
+            return replace(state, tool_config={**state.tool_config, "pdm.use_venv": value})
+    if command.name == "mkdir" and any(w.rstrip("/").endswith("__pypackages__") for w in words):
+        return replace(state, tool_config={**state.tool_config, "pdm.use_venv": False})
+    if words[:1] in ((".",), ("source",)) and len(words) >= 2 and words[1].endswith("/bin/activate"):
+        venv = normalise(words[1][: -len("/bin/activate")], state.workdir)
+        return replace(state, env={**state.env, "VIRTUAL_ENV": venv})
+    return state
+
+
+def _expanded(command: Command, env: Mapping[str, str]) -> Command:
+    local = {**env, **dict(command.assignments)}
+    words: list[str] = []
+    for word in command.words:
+        if "$" in word:
+            words.extend(expand(word, local).split())
+        else:
+            words.append(word)
+    return replace(command, words=tuple(words))
+
+
+def _after_run(step: RunStep, state: State) -> State:
+    config = dict(state.tool_config)
+    for command in step.commands:
+        config = dict(_configured(command, replace(state, tool_config=config)).tool_config)
+    tools = list(state.tools)
+    build_packages = list(state.build_packages)
+    apt_quiet = state.apt_without_recommends
+    removed: set[str] = set()
+    for command in step.commands:
+        words = command.argv
+        tools.extend(
+            Tool(name, step.line, _tool_locations(name, command, step))
+            for name in _installed_tools(command, step)
+        )
+        if _is_pip(command) and "uninstall" in words:
+            removed.update(_requirements(command, "uninstall"))
+        if _apt_install(command):
+            build_packages.extend((p, step.line) for p in _apt_packages(command) if is_build_package(p))
+        if command.name in ("apt-get", "apt") and any(w in ("purge", "remove") for w in words):
+            # Removed in the RUN that installed them: they never ship.
+            gone = set(words)
+            build_packages = [(p, line) for p, line in build_packages if p not in gone or line != step.line]
+        if command.name == "apk" and "del" in words:
+            build_packages = [(p, line) for p, line in build_packages if line != step.line]
+    text = step.instruction.original + "".join(step.instruction.heredocs)
+    if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
+        apt_quiet = True
+    tools = [t for t in tools if not (t.line == step.line and t.name in removed)]
+    return replace(
+        state,
+        tools=tuple(tools),
+        tool_config=config,
+        build_packages=tuple(build_packages),
+        apt_without_recommends=apt_quiet,
+    )
+
+
+def _is_pip(command: Command) -> bool:
+    name = command.name
+    return name in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", name) is not None
+
+
+def is_pip_install(command: Command) -> bool:
+    verbs = [w for w in command.argv[1:] if not w.startswith("-")]
+    return _is_pip(command) and verbs[:1] == ["install"]
+
+
+def _requirements(command: Command, verb: str = "install") -> list[str]:
+    words = list(command.words)
+    args = words[words.index(verb) + 1 :]
+    result: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _PIP_VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            match = _TOOL_REQUIREMENT.match(arg)
+            result.append(match["name"].lower().replace("_", "-") if match else arg)
+    return result
+
+
+def requirement_words(command: Command) -> list[str]:
+    """The raw requirement arguments of a `pip install` (options and their values dropped)."""
+    words = list(command.words)
+    args = words[words.index("install") + 1 :]
+    result: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _PIP_VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            result.append(arg)
+    return result
+
+
+def _installed_tools(command: Command, step: RunStep) -> Iterator[str]:
+    words = command.argv
+    if is_pip_install(command) or (command.name == "uv" and words[1:3] == ("pip", "install")):
+        yield from (n for n in _requirements(command) if n in PYTHON_TOOLS)
+    elif (command.name == "pipx" and words[1:2] == ("install",)) or (
+        command.name == "uv" and words[1:3] == ("tool", "install")
+    ):
+        yield from (n for n in words[2:] if n in PYTHON_TOOLS)
+    if command.name in ("curl", "wget", "python", "python3") and any(
+        marker in w for w in words for marker in _POETRY_INSTALLER
+    ):
+        yield "poetry"
+    if command.name in ("curl", "wget") and any(_UV_INSTALLER in w for w in words):
+        yield "uv"
+
+
+def _tool_locations(name: str, command: Command, step: RunStep) -> tuple[str, ...]:
+    env, home = step.state.env, step.state.home()
+    if command.name in ("curl", "wget", "python", "python3") and name == "poetry":
+        poetry_home = env.get("POETRY_HOME") or f"{home}/.local/share/pypoetry"
+        return (normalise(poetry_home), f"{home}/.local/bin/poetry")
+    if command.name in ("curl", "wget") and name == "uv":
+        return (f"{home}/.local/bin/uv", f"{home}/.cargo/bin/uv")
+    if command.name in ("pipx", "uv"):
+        return (f"{home}/.local/share/pipx", f"{home}/.local/share/uv/tools", f"{home}/.local/bin/{name}")
+    target = pip_target(command, step.state)
+    return (f"{target}/lib/python*/site-packages/{name}", f"{target}/bin/{name}")
+
+
+def pip_target(command: Command, state: State) -> str:
+    """Where a `pip install` puts packages."""
+    words = list(command.words)
+    for option in ("-t", "--target", "--prefix", "--root"):
+        if option in words and words.index(option) + 1 < len(words):
+            return normalise(words[words.index(option) + 1], state.workdir)
+        joined = next((w for w in words if w.startswith(option + "=")), None)
+        if joined:
+            return normalise(joined.split("=", 1)[1], state.workdir)
+    if "--user" in words:
+        return f"{state.home()}/.local"
+    program = words[0]
+    if "/bin/" in program:
+        return normalise(program.rsplit("/bin/", 1)[0], state.workdir)
+    venv = state.env.get("VIRTUAL_ENV")
+    if venv:
+        return normalise(venv, state.workdir)
+    for entry in state.env.get("PATH", "").split(":"):
+        if entry.endswith("/bin") and not entry.startswith(("/usr", "/bin", "/sbin", "/root/.local", "$")):
+            return normalise(entry[: -len("/bin")])
+    return "/usr/local"
+
+
+def is_build_package(name: str) -> bool:
+    """The advisor's build-only OS packages, but git: a runtime that installs it on purpose
+    usually runs it (GitPython, pip installs from git at start-up)."""
+    return BUILD_ONLY.match(name) is not None and name not in ("git", "git-man")
+
+
+def _apt_install(command: Command) -> bool:
+    return (command.name in ("apt-get", "apt") and "install" in command.words) or (
+        command.name == "apk" and "add" in command.words
+    )
+
+
+def _apt_packages(command: Command) -> list[str]:
+    verb = "install" if "install" in command.words else "add"
+    words = list(command.words[command.words.index(verb) + 1 :])
+    packages: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-o", "-t", "--virtual", "-t", "--target-release"):
+            skip = True
+        elif not word.startswith("-"):
+            packages.append(word.split("=", 1)[0])
+    return packages
+
+
+def apt_installs_recommends(command: Command) -> bool:
+    if command.name not in ("apt-get", "apt") or "install" not in command.words:
+        return False
+    return "--no-install-recommends" not in command.words and not any(
+        "Install-Recommends" in w and (w.rstrip("\"'").endswith(("false", "0", "no"))) for w in command.words
+    )
+
+
+# --- what a dependency install does --------------------------------------------------------
+
+
+def _install(command: Command, state: State, project: ContextProject) -> Install | None:
+    words = command.argv
+    name = command.name
+    if name == "poetry" and len(words) >= 2 and words[1] in ("install", "sync"):
+        return _poetry_install(command, state, project)
+    if name == "uv" and len(words) >= 2 and words[1] == "sync":
+        dev = project.standard_dev and not _has(words, "--no-dev", "--only-group", "--no-default-groups")
+        dev = dev and flag({**state.env, **dict(command.assignments)}.get("UV_NO_DEV")) is not True
+        target = state.env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
+        return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
+    if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
+        target = "/usr/local" if "--system" in words else (
+            f"{state.workdir.rstrip('/')}/.venv" if flag(state.env.get("PIPENV_VENV_IN_PROJECT")) else
+            f"{state.home()}/.local/share/virtualenvs")  # fmt: skip
+        return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
+    if name == "pdm" and len(words) >= 2 and words[1] in ("install", "sync"):
+        dev = project.standard_dev and not _has(words, "--prod", "--production", "--no-dev")
+        # PDM installs into __pypackages__ when told so or when that directory exists.
+        packages = ".venv" if state.tool_config.get("pdm.use_venv", True) else "__pypackages__"
+        target = f"{state.workdir.rstrip('/')}/{packages}"
+        return Install("pdm", command, target, dev, "pdm install takes the dev groups by default")
+    if is_pip_install(command) or (name == "uv" and words[1:3] == ("pip", "install")):
+        dev_files = [w for w in words if re.search(r"requirements[^/]*[-_/.](?:dev|test|lint|docs?)\b", w)]
+        dev_extra = [w for w in words if re.search(r"\[[^\]]*\b(?:dev|test|tests|lint|docs)\b[^\]]*\]", w)]
+        target = "/usr/local" if "--system" in words else pip_target(command, state)
+        return Install(
+            "pip", command, target, bool(dev_files or dev_extra), "requirements or extras for development"
+        )
+    return None
+
+
+def _has(words: tuple[str, ...], *options: str) -> bool:
+    return any(w in options or w.split("=", 1)[0] in options for w in words)
+
+
+def _option_values(words: tuple[str, ...], option: str) -> list[str] | None:
+    values: list[str] = []
+    found = False
+    for i, word in enumerate(words):
+        if word == option and i + 1 < len(words):
+            values.extend(words[i + 1].split(","))
+            found = True
+        elif word.startswith(option + "="):
+            values.extend(word.split("=", 1)[1].split(","))
+            found = True
+    return [v.strip() for v in values if v.strip()] if found else None
+
+
+def _poetry_install(command: Command, state: State, project: ContextProject) -> Install:
+    words = command.words
+    settings = state.poetry(dict(command.assignments))
+    env = {**state.env, **dict(command.assignments)}
+    if env.get("VIRTUAL_ENV"):
+        target = env["VIRTUAL_ENV"]
+    elif not settings.create:
+        target = "/usr/local"
+    elif settings.in_project:
+        target = f"{state.workdir.rstrip('/')}/.venv"
+    elif env.get("POETRY_VIRTUALENVS_PATH"):
+        target = env["POETRY_VIRTUALENVS_PATH"]
+    else:
+        target = f"{env.get('POETRY_CACHE_DIR') or state.home() + '/.cache/pypoetry'}/virtualenvs"
+    dev_groups = project.dev_groups(project.default_groups)
+    optional_dev = project.dev_groups(project.optional_groups)
+    only = _option_values(words, "--only")
+    if _has(words, "--no-dev", "--only-root"):
+        installed: frozenset[str] = frozenset()
+        why = "no development groups (--no-dev / --only-root)"
+    elif only is not None:
+        installed = frozenset(only) & (dev_groups | optional_dev)
+        why = f"--only {','.join(only)}"
+    else:
+        with_groups = frozenset(_option_values(words, "--with") or ()) & optional_dev
+        without = frozenset(_option_values(words, "--without") or ())
+        installed = (dev_groups | with_groups) - without
+        if _has(words, "--all-groups"):
+            installed = (dev_groups | optional_dev) - without
+        why = f"installs the group(s) {', '.join(sorted(installed))}" + (
+            "" if project.known else " (no pyproject.toml in the build context: a dev group is assumed)"
+        )
+    return Install("poetry", command, normalise(target, state.workdir), bool(installed), why)

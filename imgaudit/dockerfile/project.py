@@ -1,0 +1,99 @@
+"""What the build context says about the project: its dependency groups, committed
+`poetry.toml` settings and `[tool.imgaudit]` ignores.
+
+Read once per lint/fix from the context directory (`--context`, default the Dockerfile's
+folder). Without a pyproject.toml nothing is known, and the rules assume the common case
+(a `dev` group exists), saying so in their message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imgaudit.classify.project import DEV_EXTRA
+from imgaudit.dockerfile.parse import DockerfileError
+from imgaudit.inputs import load_toml
+
+
+@dataclass(frozen=True, slots=True)
+class ContextProject:
+    known: bool = False  # a pyproject.toml was read
+    # Poetry groups installed by default (not optional), and the optional ones.
+    default_groups: frozenset[str] = frozenset({"dev"})
+    optional_groups: frozenset[str] = frozenset()
+    # PEP 735 / uv / PDM development groups (uv sync and pdm install take them by default).
+    standard_dev: bool = True
+    poetry_toml: dict[str, bool] = field(default_factory=dict)  # "virtualenvs.create" -> False
+    package_mode: bool = True
+    extras: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()  # [tool.imgaudit] ignore = [...]
+    files: frozenset[str] = frozenset()  # top-level names in the context
+    lock_version: str | None = None  # poetry.lock's [metadata] lock-version
+
+    def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
+        """The development groups among `groups` (dev, test, lint, docs, ...)."""
+        return frozenset(g for g in groups if DEV_EXTRA.match(g))
+
+
+def read_context(context: Path) -> ContextProject:
+    if not context.is_dir():
+        return ContextProject()
+    files = frozenset(p.name for p in context.iterdir())
+    poetry_toml = _poetry_toml(context / "poetry.toml")
+    lock = context / "poetry.lock"
+    lock_version = _table(_toml(lock).get("metadata")).get("lock-version") if lock.is_file() else None
+    lock_version = lock_version if isinstance(lock_version, str) else None
+    pyproject = context / "pyproject.toml"
+    if not pyproject.is_file():
+        return ContextProject(poetry_toml=poetry_toml, files=files, lock_version=lock_version)
+    data = _toml(pyproject)
+    tool = _table(data.get("tool"))
+    poetry = _table(tool.get("poetry"))
+    groups = _table(poetry.get("group"))
+    default = {name for name, table in groups.items() if not _table(table).get("optional")}
+    optional = {name for name, table in groups.items() if _table(table).get("optional")}
+    if "dev-dependencies" in poetry:
+        default.add("dev")
+    standard = _table(data.get("dependency-groups"))
+    uv_dev = _table(tool.get("uv")).get("dev-dependencies")
+    pdm_dev = _table(tool.get("pdm")).get("dev-dependencies")
+    project = _table(data.get("project"))
+    extras = [*_table(poetry.get("extras")), *_table(project.get("optional-dependencies"))]
+    ignore = _table(tool.get("imgaudit")).get("ignore", [])
+    return ContextProject(
+        known=True,
+        default_groups=frozenset(default),
+        optional_groups=frozenset(optional),
+        standard_dev=bool(standard) or bool(uv_dev) or bool(pdm_dev),
+        poetry_toml=poetry_toml,
+        package_mode=poetry.get("package-mode", True) is not False,
+        extras=tuple(extras),
+        ignore=tuple(str(i) for i in ignore) if isinstance(ignore, list) else (),
+        files=files,
+        lock_version=lock_version,
+    )
+
+
+def _poetry_toml(path: Path) -> dict[str, bool]:
+    if not path.is_file():
+        return {}
+    virtualenvs = _table(_toml(path).get("virtualenvs"))
+    return {
+        f"virtualenvs.{key}": value
+        for key, value in virtualenvs.items()
+        if key in ("create", "in-project") and isinstance(value, bool)
+    }
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DockerfileError(f"cannot read {path.name}: {exc.strerror}", where=str(path)) from exc
+    return load_toml(data, path.name, str(path), DockerfileError)
+
+
+def _table(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

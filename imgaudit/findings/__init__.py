@@ -1,0 +1,1 @@
+"""Findings shared by the image advisor, `lint` and `fix`."""

@@ -1,0 +1,304 @@
+"""The one catalogue of findings: an id means the same thing in the image advisor
+(`imgaudit IMAGE`), in `imgaudit lint` and in `imgaudit fix`.
+
+Each entry says what the finding sees, how severe it is for the image advisor (`severity`)
+and for lint (`level`: what `--failure-threshold` compares), whether it is about bytes the
+image ships (`size`: a lint hint on a stage that never ships is not a size finding), and the
+fix with a snippet. The advisor's detectors and lint's rules look things up here by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from imgaudit.errors import UsageError
+from imgaudit.model import Severity
+
+
+class Level(StrEnum):
+    """lint's levels, most severe first (SARIF's error/warning/note)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def at_least(self, threshold: Level) -> bool:
+        return self.rank <= threshold.rank
+
+
+_RANKS = {Level.ERROR: 0, Level.WARNING: 1, Level.INFO: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    title: str
+    severity: Severity  # in an image audit
+    level: Level  # in lint, on a stage that ships
+    size: bool  # about bytes the image ships
+    sees: str  # what the rule looks at
+    fix: str
+    snippet: str = ""
+    image: bool = True  # the image advisor reports it too (else lint/fix only)
+
+
+_ENTRIES = (
+    Entry(
+        "poetry-cache-in-layer",
+        "Poetry's cache ships in the image",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "`poetry install` in a stage that ships, with no cache mount, `poetry cache clear`, "
+        "`--no-cache` or removal of POETRY_CACHE_DIR in the same RUN",
+        "Point Poetry's cache somewhere and delete it in the same RUN, or mount it as a cache.",
+        "ENV POETRY_CACHE_DIR=/tmp/poetry_cache\nRUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR",
+    ),
+    Entry(
+        "pip-cache-in-layer",
+        "pip's cache ships in the image",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "`pip install` in a stage that ships, without --no-cache-dir, PIP_NO_CACHE_DIR, a cache "
+        "mount on ~/.cache/pip or its removal in the same RUN",
+        "Tell pip not to keep its cache.",
+        "RUN pip install --no-cache-dir -r requirements.txt",
+    ),
+    Entry(
+        "uv-cache-in-layer",
+        "uv's cache ships in the image",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "`uv sync`/`uv pip install` in a stage that ships, without --no-cache, UV_NO_CACHE, a "
+        "cache mount on uv's cache or `uv cache clean` in the same RUN",
+        "Mount uv's cache (BuildKit) or tell uv not to keep one.",
+        "RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev",
+    ),
+    Entry(
+        "pdm-cache-in-layer",
+        "PDM's cache ships in the image",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "PDM's cache (`~/.cache/pdm`, PDM_CACHE_DIR) shipped in a layer of the image",
+        "Mount PDM's cache (BuildKit) or delete it in the same RUN as `pdm install`.",
+        "RUN --mount=type=cache,target=/root/.cache/pdm pdm install --check --prod --no-editable",
+    ),
+    Entry(
+        "pipenv-cache-in-layer",
+        "Pipenv's cache ships in the image",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "Pipenv's cache (`~/.cache/pipenv`, PIPENV_CACHE_DIR) shipped in a layer of the image",
+        "Delete Pipenv's (and pip's) cache in the same RUN as `pipenv install`, or mount it as a cache.",
+        "RUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
+    ),
+    Entry(
+        "late-deletion",
+        "Files deleted by a later layer still ship in the layer that made them",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "a RUN in a stage that ships that only deletes (rm, apt-get purge/clean, pip uninstall, "
+        "poetry cache clear): the files stay in the earlier layer",
+        "Delete in the same RUN that creates the files (or never create them).",
+        "RUN <the command that creates the files> \\\n    && rm -rf <the files>",
+    ),
+    Entry(
+        "dev-dependencies-installed",
+        "Development-only packages are installed in the image",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "an install (Poetry, uv, PDM, Pipenv, pip) that takes the project's development groups, "
+        "in a stage that ships or whose environment a shipping stage copies",
+        "Install the main dependencies only.",
+        "RUN poetry install --without dev --no-root   # uv sync --no-dev · pdm install --prod",
+    ),
+    Entry(
+        "toolchain-at-runtime",
+        "Poetry and the build toolchain ship in the runtime image",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "Poetry, Pipenv, PDM, pipx or uv installed in a stage that ships, or copied into it "
+        "(`COPY --from` of /usr/local, $POETRY_HOME, ~/.local)",
+        "Build the venv in a builder stage; the runtime stage copies only the venv and the code.",
+        "FROM BASE AS builder\n...\nFROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",
+    ),
+    Entry(
+        "build-toolchain-at-runtime",
+        "Compilers, headers and build tools installed above the base ship at runtime",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "apt/apk installs of compilers, build-essential, make or `*-dev` headers in a stage "
+        "that ships, not removed in the same RUN",
+        "Install build tools only in the builder stage; the runtime stage gets the built venv.",
+        "FROM BASE AS builder\nRUN apt-get install -y --no-install-recommends build-essential\n...\n"
+        "FROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",
+    ),
+    Entry(
+        "fat-base-image",
+        "The base image carries compilers and headers the app does not run with",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "the final image starts from a full `python:X.Y` image (not -slim or -alpine)",
+        "Keep the full base for the builder stage only; run on its -slim variant.",
+        "FROM python:X.Y AS builder\n...\nFROM python:X.Y-slim AS runtime",
+    ),
+    Entry(
+        "apt-lists-left",
+        "apt lists or downloaded packages left in the image",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "`apt-get update` in a stage that ships, without removing /var/lib/apt/lists in the same "
+        "RUN or a cache mount on it",
+        "Remove apt's lists in the RUN that downloads them.",
+        "RUN apt-get update && apt-get install -y --no-install-recommends PKG && rm -rf /var/lib/apt/lists/*",
+    ),
+    Entry(
+        "apt-recommends",
+        "apt installs recommended packages too",
+        Severity.LOW,
+        Level.WARNING,
+        True,
+        "`apt-get install` in a stage that ships without --no-install-recommends or "
+        "`-o APT::Install-Recommends=false` (or an apt.conf.d file that says so)",
+        "Install only what you ask for.",
+        "RUN apt-get install -y --no-install-recommends PACKAGES",
+    ),
+    Entry(
+        "venv-not-in-project",
+        "The venv lives in Poetry's cache directory",
+        Severity.MEDIUM,
+        Level.WARNING,
+        False,
+        "`poetry install` that creates its venv in Poetry's cache directory: the settings are read "
+        "from ENV (this stage or a parent), `poetry config` in a RUN, a committed poetry.toml, "
+        "VIRTUAL_ENV",
+        "Put the venv in the project (or install into the system with virtualenvs.create false).",
+        "ENV POETRY_VIRTUALENVS_IN_PROJECT=1",
+    ),
+    Entry(
+        "unpinned-poetry",
+        "Poetry is installed without a version",
+        Severity.LOW,
+        Level.WARNING,
+        False,
+        "`pip install poetry` without `==VERSION`",
+        "Pin Poetry: builds are reproducible and the lock file's format matches.",
+        "RUN pip install --no-cache-dir poetry==X.Y.Z",
+    ),
+    Entry(
+        "cache-unfriendly-order",
+        "The app's code is copied before the dependencies are installed",
+        Severity.MEDIUM,
+        Level.INFO,
+        False,
+        "the whole build context copied before the dependency install: every code change reinstalls",
+        "Copy the dependency files, install, then copy the code.",
+        "COPY pyproject.toml poetry.lock ./\nRUN poetry install --no-root\nCOPY . .",
+    ),
+    Entry(
+        "unneeded-files-copied",
+        "Files the app does not need are copied from the build context",
+        Severity.MEDIUM,
+        Level.INFO,
+        True,
+        "files the app does not need (tests, .git, docs) copied into the image",
+        "List them in .dockerignore or copy only what the app needs.",
+        ".git\ntests/\ndocs/",
+    ),
+    Entry(
+        "env-missing-continuation",
+        "An ENV continues on the next line without a `\\`",
+        Severity.HIGH,
+        Level.ERROR,
+        False,
+        "a line `NAME=value` right after an ENV: Docker reads it as an unknown instruction",
+        "End every line of a multi-line ENV but the last with ` \\`.",
+        "ENV A=1 \\\n    B=2",
+        image=False,
+    ),
+    Entry(
+        "exec-form-not-json",
+        "An exec form that is not JSON runs through /bin/sh as one string",
+        Severity.HIGH,
+        Level.ERROR,
+        False,
+        "CMD/ENTRYPOINT/RUN/SHELL written `[...]` that is not a JSON array (single quotes?)",
+        "Write it with double quotes.",
+        'CMD ["python", "-m", "app"]',
+        image=False,
+    ),
+    Entry(
+        "poetry-run-without-poetry",
+        "The start command calls Poetry, which the runtime stage does not have",
+        Severity.HIGH,
+        Level.ERROR,
+        False,
+        "CMD/ENTRYPOINT of the final stage starts with `poetry` while no Poetry reaches that stage",
+        "Call the venv's programs directly (its bin/ is on PATH).",
+        'CMD ["python", "-m", "app"]',
+        image=False,
+    ),
+    Entry(
+        "runtime-stage-without-workdir",
+        "The runtime stage sets no WORKDIR",
+        Severity.LOW,
+        Level.INFO,
+        False,
+        "a multi-stage final stage without a WORKDIR of its own or from a parent stage",
+        "Set the builder's WORKDIR right after FROM.",
+        "WORKDIR /app",
+        image=False,
+    ),
+    Entry(
+        "nonexistent-poetry-version",
+        "Poetry is pinned to a version that does not exist",
+        Severity.HIGH,
+        Level.ERROR,
+        False,
+        "`poetry==1.X.Y` past 1.8.5, the last 1.x release",
+        "Pin a released version.",
+        "RUN pip install --no-cache-dir poetry==1.8.5",
+        image=False,
+    ),
+    Entry(
+        "end-of-life-base",
+        "The base image's Debian release no longer gets security updates",
+        Severity.MEDIUM,
+        Level.WARNING,
+        False,
+        "a base tagged with an end-of-life Debian codename (buster, stretch, ...)",
+        "Use the current Debian variant.",
+        "FROM python:X.Y-slim-bookworm",
+        image=False,
+    ),
+)
+
+CATALOGUE: dict[str, Entry] = {entry.id: entry for entry in _ENTRIES}
+FINDING_IDS = tuple(CATALOGUE)
+SIZE_IDS = frozenset(e.id for e in _ENTRIES if e.size)
+
+
+def entry(finding_id: str) -> Entry:
+    return CATALOGUE[finding_id]
+
+
+def check_ids(ids: Collection[str]) -> None:
+    unknown = sorted(set(ids) - set(CATALOGUE))
+    if unknown:
+        raise UsageError(f"unknown finding id(s): {', '.join(unknown)} (known: {', '.join(FINDING_IDS)})")
