@@ -84,6 +84,7 @@ def test_missing_image_is_pulled(docker_engine: Engine, app_image: str, plain_re
         [*docker, "image", "inspect", "-f", "{{.Id}}", remote], capture_output=True, text=True
     )
     assert inspected.returncode == 0 and inspected.stdout.strip() == report["image"]["id"]
+    subprocess.run([*docker, "rmi", remote], check=True, capture_output=True)  # leave no tag behind
 
 
 def test_a_warm_engine_audit_asks_for_no_save(

@@ -24,7 +24,13 @@ def pushed(
 ) -> tuple[str, dict[str, Any]]:
     """The app image pushed by the engine, and the audit of its `docker save` archive."""
     for local, remote in ((app_image, "imgaudit/app:1"), (BUSYBOX_BASE_TAG, "imgaudit/busybox:1")):
-        for command in (["tag", local, plain_registry.ref(remote)], ["push", plain_registry.ref(remote)]):
+        # The registry keeps the image; the engine's tag goes again, or a later engine test would
+        # find it as the base image's name instead of BUSYBOX_BASE_TAG.
+        for command in (
+            ["tag", local, plain_registry.ref(remote)],
+            ["push", plain_registry.ref(remote)],
+            ["rmi", plain_registry.ref(remote)],
+        ):
             subprocess.run(["docker", "-H", docker_engine.host, *command], check=True, capture_output=True)
     archive = docker_engine.save(app_image, tmp_path_factory.mktemp("saved") / "app.tar")
     return "imgaudit/app:1", run_imgaudit([str(archive)], NO_ENGINE).json()
