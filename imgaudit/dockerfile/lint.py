@@ -155,13 +155,24 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                     "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
                 )
             pip = [c for c in step.commands if is_pip_install(c)]
-            pipenv = "pipenv" in managers and not (
-                step.cache_mounted(f"{home}/.cache/pipenv") or step.removes(f"{home}/.cache/pipenv")
-            )
-            if (pip and not _pip_cache_handled(step, f"{home}/.cache/pip")) or pipenv:
+            if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
                 yield hint(
                     "pip-cache-in-layer", step.line, "pip install keeps its cache in this layer", stage
                 )
+            # Pipenv hands pip its own cache (PIPENV_CACHE_DIR); PDM keeps wheels in PDM_CACHE_DIR.
+            for manager, variable, default in (
+                ("pipenv", "PIPENV_CACHE_DIR", f"{home}/.cache/pipenv"),
+                ("pdm", "PDM_CACHE_DIR", f"{home}/.cache/pdm"),
+            ):
+                if manager in managers and not _tool_cache_handled(
+                    step, manager, expand(env.get(variable, default), env)
+                ):
+                    yield hint(
+                        f"{manager}-cache-in-layer",
+                        step.line,
+                        f"{manager} install keeps its cache in this layer",
+                        stage,
+                    )
             uv = [
                 c
                 for c in step.commands
@@ -187,6 +198,15 @@ def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
         or step.removes(cache)
         or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
         or all("--no-cache" in i.command.words for i in installs)
+    )
+
+
+def _tool_cache_handled(step: RunStep, tool: str, cache: str) -> bool:
+    """A cache mount on it, its removal, or `TOOL cache clear` in the same RUN."""
+    return (
+        step.cache_mounted(cache)
+        or step.removes(cache)
+        or any(c.name == tool and c.argv[1:3] in (("cache", "clear"), ("--clear",)) for c in step.commands)
     )
 
 
