@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from imgaudit import __version__
-from imgaudit.advise.options import advice_options, advice_settings
 from imgaudit.diff import compare
 from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.findings.catalogue import Level
+from imgaudit.findings.options import advice_options, advice_settings
 from imgaudit.gate import GateResult
 from imgaudit.gate.options import GateRequest, gate_options
 from imgaudit.model import Report, SlimBase

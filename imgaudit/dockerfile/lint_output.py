@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from imgaudit import __version__
-from imgaudit.dockerfile.lint import Hint
 from imgaudit.findings.catalogue import CATALOGUE, Level
+
+if TYPE_CHECKING:  # the linter (bashlex, BuildKit's parser) loads only when `lint` runs
+    from imgaudit.dockerfile.lint import Hint
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "note"}

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from imgaudit.advise import FINDING_IDS
 from imgaudit.diff import Comparison
 from imgaudit.errors import UsageError
+from imgaudit.findings.catalogue import FINDING_IDS
 from imgaudit.gate.quantity import parse_amount, parse_ratio, parse_size
 from imgaudit.gate.rules import (
     FAIL_ON_SEVERITIES,

@@ -8,7 +8,6 @@ from importlib import resources
 from typing import Any
 
 from imgaudit import __version__
-from imgaudit.classify.context import instruction, redact_credentials
 from imgaudit.model import Report
 from imgaudit.report.advice import advice_to_dict
 from imgaudit.report.packages import packages_to_dict
@@ -24,6 +23,9 @@ def schema() -> dict[str, Any]:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
+    # History is read where the report is written: `--help` and `diff` never load classify/.
+    from imgaudit.classify.context import instruction, redact_credentials
+
     info = report.image
     return {
         "schema": SCHEMA_ID,

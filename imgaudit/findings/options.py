@@ -1,4 +1,5 @@
-"""The advisor's `audit` options: `--ignore ID` and `--dockerfile PATH`."""
+"""The findings' `audit` options: `--ignore ID` and `--dockerfile PATH` (kept out of the advise
+package so that `--help` does not load the advisor)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from imgaudit.advise import FINDING_IDS, check_ids
-from imgaudit.dockerfile.parse import load_dockerfile
+from imgaudit.findings.catalogue import FINDING_IDS, check_ids
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +32,8 @@ def advice_options(command: F) -> F:
 
 def advice_settings(ignore: tuple[str, ...], dockerfile_path: Path | None) -> dict[str, Any]:
     """AuditOptions fields; an unknown id or a broken Dockerfile is a usage error (exit 2)."""
+    from imgaudit.dockerfile.parse import load_dockerfile  # BuildKit's parser: only when asked
+
     check_ids(ignore)
     return {
         "ignore": tuple(ignore),
