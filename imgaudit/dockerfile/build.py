@@ -539,6 +539,21 @@ def _requirements(command: Command, verb: str = "install") -> list[str]:
     return result
 
 
+POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
+
+
+def poetry_requirements(step: RunStep) -> Iterator[tuple[str, re.Match[str]]]:
+    """Each `poetry...` requirement a `pip install` of this RUN names, with its parts
+    (`extras`, `spec`): what lint checks for a pin and fix pins."""
+    for command in step.commands:
+        if not is_pip_install(command):
+            continue
+        for requirement in requirement_words(command):
+            match = POETRY_REQUIREMENT.match(requirement)
+            if match is not None:
+                yield requirement, match
+
+
 def requirement_words(command: Command) -> list[str]:
     """The raw requirement arguments of a `pip install` (options and their values dropped)."""
     words = list(command.words)

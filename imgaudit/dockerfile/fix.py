@@ -26,9 +26,8 @@ from imgaudit.dockerfile.build import (
     RunStep,
     StageModel,
     is_build_package,
-    is_pip_install,
     normalise,
-    requirement_words,
+    poetry_requirements,
 )
 from imgaudit.dockerfile.parse import DockerfileError, Instruction
 from imgaudit.dockerfile.poetry_versions import (
@@ -40,7 +39,6 @@ from imgaudit.dockerfile.poetry_versions import (
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
-_POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
 _POETRY_RUN = re.compile(r"^\s*poetry\s+run\s+")
 _POETRY_INSTALL = re.compile(r"(?P<head>\bpoetry\s+(?:install|sync))\b")
 _RUNTIME_KEYWORDS = frozenset(
@@ -257,15 +255,11 @@ def _poetry_version(build: Build, facts: FixFacts) -> str:
     reads the project's lock file."""
     for stage in build.stages:
         for step in stage.runs:
-            for command in step.commands:
-                if not is_pip_install(command):
-                    continue
-                for requirement in requirement_words(command):
-                    match = _POETRY_REQUIREMENT.match(requirement)
-                    if match and match["spec"].strip().startswith("=="):
-                        version = match["spec"].strip()[2:]
-                        if not impossible_poetry_version(version):
-                            return version
+            for _requirement, match in poetry_requirements(step):
+                if match["spec"].strip().startswith("=="):
+                    version = match["spec"].strip()[2:]
+                    if not impossible_poetry_version(version):
+                        return version
             pinned = step.state.env.get("POETRY_VERSION")
             if pinned and any("install.python-poetry.org" in w for c in step.commands for w in c.words):
                 return pinned
@@ -371,25 +365,19 @@ def _without_flags(build: Build, step: RunStep, poetry: str) -> str:
 def _pinned(step: RunStep, poetry: str, lines: list[str], edit: _Edit) -> str:
     """The RUN's own text, with an unpinned or impossible Poetry pinned."""
     text = _raw(step.instruction, lines)
-    for command in step.commands:
-        if not is_pip_install(command):
+    for requirement, match in poetry_requirements(step):
+        spec = match["spec"].strip()
+        if spec.startswith("==") and not impossible_poetry_version(spec[2:]):
             continue
-        for requirement in requirement_words(command):
-            match = _POETRY_REQUIREMENT.match(requirement)
-            if match is None:
-                continue
-            spec = match["spec"].strip()
-            if spec.startswith("==") and not impossible_poetry_version(spec[2:]):
-                continue
-            pinned = f"poetry{match['extras'] or ''}=={poetry}"
-            text = re.sub(rf"(?<![\w.-]){re.escape(requirement)}(?![\w.=<>!~-])", pinned, text, count=1)
-            text = re.sub(
-                r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)",
-                r"\1 install --no-cache-dir",
-                text,
-                count=1,
-            )
-            edit.notes.append(f"line {step.line}: Poetry pinned to {poetry}")
+        pinned = f"poetry{match['extras'] or ''}=={poetry}"
+        text = re.sub(rf"(?<![\w.-]){re.escape(requirement)}(?![\w.=<>!~-])", pinned, text, count=1)
+        text = re.sub(
+            r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)",
+            r"\1 install --no-cache-dir",
+            text,
+            count=1,
+        )
+        edit.notes.append(f"line {step.line}: Poetry pinned to {poetry}")
     return text
 
 

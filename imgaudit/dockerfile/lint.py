@@ -22,7 +22,7 @@ from imgaudit.dockerfile.build import (
     expand,
     flag,
     is_pip_install,
-    requirement_words,
+    poetry_requirements,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.poetry_versions import (
@@ -36,7 +36,6 @@ from imgaudit.model import Finding
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _IGNORE = re.compile(r"^\s*#\s*imgaudit\s+ignore\s*=\s*(?P<ids>[A-Za-z0-9_,\s-]+?)\s*$")
 _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
-_POETRY_REQUIREMENT = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
 _FULL_PYTHON = re.compile(
     r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|trixie))?|latest|bookworm|bullseye|trixie))?$"
 )
@@ -323,25 +322,17 @@ def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
 def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
     for stage in build.stages:
         for step in stage.runs:
-            for command in step.commands:
-                if not is_pip_install(command):
-                    continue
-                for requirement in requirement_words(command):
-                    match = _POETRY_REQUIREMENT.match(requirement)
-                    if match is None:
-                        continue
-                    spec = match["spec"].strip()
-                    if not spec:
-                        yield hint(
-                            "unpinned-poetry", step.line, "Poetry is installed without a version", stage
-                        )
-                    elif spec.startswith("==") and impossible_poetry_version(spec[2:]):
-                        yield hint(
-                            "nonexistent-poetry-version",
-                            step.line,
-                            f"Poetry {spec[2:]} does not exist (1.x ended with 1.8.5)",
-                            stage,
-                        )
+            for _requirement, match in poetry_requirements(step):
+                spec = match["spec"].strip()
+                if not spec:
+                    yield hint("unpinned-poetry", step.line, "Poetry is installed without a version", stage)
+                elif spec.startswith("==") and impossible_poetry_version(spec[2:]):
+                    yield hint(
+                        "nonexistent-poetry-version",
+                        step.line,
+                        f"Poetry {spec[2:]} does not exist (1.x ended with 1.8.5)",
+                        stage,
+                    )
 
 
 def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
