@@ -73,16 +73,25 @@ def is_pip_install(words: list[str]) -> bool:
     )
 
 
+# `pip install` options that take a value: the value is not a requirement.
+PIP_VALUE_OPTIONS = frozenset(
+    {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url", "-t",
+     "--target", "--prefix", "--root", "-f", "--find-links", "--trusted-host", "--cert",
+     "--cache-dir", "--src", "--platform", "--python-version", "--implementation", "--abi",
+     "--progress-bar", "--only-binary", "--no-binary", "--config-settings", "-C", "--python"}
+)  # fmt: skip
+
+
 def pip_requirements(words: list[str]) -> list[str]:
-    """The requirement words of a `pip install` (options and their values dropped)."""
+    """The requirement words of a `pip install` (options and their values dropped): the one
+    reader for history lines (advise) and parsed RUNs (dockerfile)."""
     args = words[words.index("install") + 1 :]
-    takes_value = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url"}
     requirements: list[str] = []
     skip = False
     for arg in args:
         if skip:
             skip = False
-        elif arg in takes_value:
+        elif arg in PIP_VALUE_OPTIONS:
             skip = True
         elif not arg.startswith("-"):
             requirements.append(arg)

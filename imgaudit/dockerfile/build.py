@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from imgaudit.advise.facts import PIP_VALUE_OPTIONS, pip_requirements
 from imgaudit.classify.os_packages import BUILD_ONLY
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.project import ContextProject
@@ -32,12 +33,6 @@ _TOOL_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[^\]]*\])?(?:[<>
 _POETRY_INSTALLER = ("install.python-poetry.org", "install-poetry.py", "get-poetry.py")
 _UV_INSTALLER = "astral.sh/uv"
 _UV_IMAGE = re.compile(r"^(?:ghcr\.io/)?astral-sh/uv(?::|@|$)")
-_PIP_VALUE_OPTIONS = frozenset(
-    {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url", "-t",
-     "--target", "--prefix", "--root", "-f", "--find-links", "--trusted-host", "--cert",
-     "--cache-dir", "--src", "--platform", "--python-version", "--implementation", "--abi",
-     "--progress-bar", "--only-binary", "--no-binary", "--config-settings", "-C", "--python"}
-)  # fmt: skip
 
 Manager = Literal["poetry", "pip", "uv", "pipenv", "pdm"]
 
@@ -531,7 +526,7 @@ def _requirements(command: Command, verb: str = "install") -> list[str]:
     for arg in args:
         if skip:
             skip = False
-        elif arg in _PIP_VALUE_OPTIONS:
+        elif arg in PIP_VALUE_OPTIONS:
             skip = True
         elif not arg.startswith("-"):
             match = _TOOL_REQUIREMENT.match(arg)
@@ -556,18 +551,7 @@ def poetry_requirements(step: RunStep) -> Iterator[tuple[str, re.Match[str]]]:
 
 def requirement_words(command: Command) -> list[str]:
     """The raw requirement arguments of a `pip install` (options and their values dropped)."""
-    words = list(command.words)
-    args = words[words.index("install") + 1 :]
-    result: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in _PIP_VALUE_OPTIONS:
-            skip = True
-        elif not arg.startswith("-"):
-            result.append(arg)
-    return result
+    return pip_requirements(list(command.words))
 
 
 def _installed_tools(command: Command, step: RunStep) -> Iterator[str]:
