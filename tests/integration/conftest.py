@@ -7,6 +7,7 @@ so CI proves the real paths.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -44,7 +45,8 @@ class Engine:
         self, context: Path, tag: str, *, network_host: bool = True, build_args: dict[str, str] | None = None
     ) -> None:
         """`docker build` through the CLI: BuildKit-free classic builder works with vfs here."""
-        command = ["docker", "-H", self.host, "build", "-q", "-t", tag]
+        # --force-rm: a failed step's container would otherwise keep a whole rootfs copy on vfs.
+        command = ["docker", "-H", self.host, "build", "-q", "--force-rm", "-t", tag]
         if network_host:
             command += ["--network", "host"]
         for name, value in (build_args or {}).items():
@@ -60,6 +62,21 @@ class Engine:
     def env(self) -> dict[str, str]:
         return {**os.environ, "DOCKER_HOST": self.host}
 
+    def remove_images_except(self, kept: set[str]) -> None:
+        """Remove every tagged image but `kept`, then what nothing refers to any more."""
+        for image in self.client.images.list():
+            for tag in image.tags:
+                if tag not in kept:
+                    # NotFound: already gone with an image removed before it.
+                    with contextlib.suppress(docker.errors.NotFound):
+                        self.client.images.remove(tag, force=True, noprune=False)
+        self.client.containers.prune()
+        self.client.images.prune(filters={"dangling": True})
+
+
+# The engines this session started or reached: the module teardown below cleans them.
+_ENGINES: list[Engine] = []
+
 
 def _ping(host: str) -> bool:
     try:
@@ -73,7 +90,9 @@ def _ping(host: str) -> bool:
 def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     existing = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if _ping(existing):
-        yield Engine(docker.DockerClient(base_url=existing, timeout=600), existing)
+        engine = Engine(docker.DockerClient(base_url=existing, timeout=600), existing)
+        _ENGINES.append(engine)
+        yield engine
         return
     dockerd = shutil.which("dockerd")
     if dockerd is None or os.geteuid() != 0:
@@ -103,8 +122,10 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             process.kill()
             unavailable(f"dockerd did not start: see {root}/dockerd.log")
         time.sleep(0.5)
+    engine = Engine(docker.DockerClient(base_url=host, timeout=600), host)
+    _ENGINES.append(engine)
     try:
-        yield Engine(docker.DockerClient(base_url=host, timeout=600), host)
+        yield engine
     finally:
         process.terminate()
         try:
@@ -226,5 +247,21 @@ def pypi_simple_url() -> str:
     return str(PyPI.simple_url)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _module_images_removed() -> Iterator[None]:
+    """Each module's images go when the module ends.
+
+    On vfs every layer is a whole copy of the filesystem under it, so one module's builds hold
+    gigabytes; kept for the whole run they filled the disk. Only the session's shared bases
+    (and the small busybox app the registry tests push) stay.
+    """
+    yield
+    for engine in _ENGINES:
+        engine.remove_images_except(SHARED_TAGS)
+
+
 # The real registries (issue 7) live in their own module; importing makes them fixtures here.
 from tests.integration.registry import *  # noqa: E402, F403
+from tests.integration.registry import APP_TAG  # noqa: E402
+
+SHARED_TAGS = {PYTHON_BASE_TAG, BUSYBOX_BASE_TAG, APP_TAG}
