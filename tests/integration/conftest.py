@@ -192,6 +192,26 @@ def _debootstrap(target: Path) -> None:
         unavailable(f"debootstrap failed: {result.stderr[-400:]}")
 
 
+def _slim_down(rootfs: Path) -> None:
+    """Trim the base as Debian's slim images are trimmed: docs, man pages, locales, apt's lists.
+
+    On vfs every build step copies the whole root filesystem, so the base's size is paid on every
+    instruction of every test build: this takes it from 241 MB to about 145 MB. Like the slim
+    images, dpkg keeps later installs free of them too; `apt-get update` brings the lists back.
+    """
+    for trimmed in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale"):
+        shutil.rmtree(rootfs / trimmed, ignore_errors=True)
+        (rootfs / trimmed).mkdir()
+    for cached in [*rootfs.glob("var/lib/apt/lists/*"), *rootfs.glob("var/cache/apt/*")]:
+        if cached.is_file():
+            cached.unlink()
+    shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+    (rootfs / "etc/dpkg/dpkg.cfg.d/imgaudit-slim").write_text(
+        "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
+        "path-exclude /usr/share/info/*\npath-exclude /usr/share/locale/*\n"
+    )
+
+
 @pytest.fixture(scope="session")
 def python_base_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A one-layer Debian bookworm minbase with python3, venv and pip, imported locally."""
@@ -207,8 +227,7 @@ def python_base_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFa
     work = tmp_path_factory.mktemp("python-base")
     rootfs = work / "rootfs"
     _debootstrap(rootfs)
-    # apt's downloaded .debs would make the base needlessly large.
-    shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+    _slim_down(rootfs)
     # Behave like the official python images, where `pip install poetry` works system-wide.
     for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
