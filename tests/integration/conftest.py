@@ -22,6 +22,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from imgaudit.audit import audit
+from imgaudit.model import Report
+from imgaudit.sources.resolve import open_reference
+
 REQUIRE = os.environ.get("IMGAUDIT_REQUIRE_INTEGRATION") == "1"
 PYTHON_BASE_TAG = "imgaudit-test/python-base:bookworm"
 BUSYBOX_BASE_TAG = "imgaudit-test/busybox:latest"
@@ -61,6 +65,20 @@ class Engine:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DOCKER_HOST": self.host}
+
+    def audit(self, tag: str) -> Report:
+        """Audit an engine image as `imgaudit TAG` does: the save streams, nothing is written
+        to disk (a saved archive per build was gigabytes of writes on a slow shared disk)."""
+        previous = os.environ.get("DOCKER_HOST")
+        os.environ["DOCKER_HOST"] = self.host
+        try:
+            with open_reference(f"docker://{tag}", image=None, platform=None, warn=lambda _m: None) as source:
+                return audit(source)
+        finally:
+            if previous is None:
+                del os.environ["DOCKER_HOST"]
+            else:
+                os.environ["DOCKER_HOST"] = previous
 
     def remove_images_except(self, kept: set[str]) -> None:
         """Remove every tagged image but `kept`, then what nothing refers to any more."""
@@ -135,9 +153,10 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _import(engine: Engine, rootfs_tar: Path, tag: str) -> None:
+def _import(engine: Engine, rootfs_tar: Path, tag: str, *changes: str) -> None:
+    options = [item for change in ('CMD ["/bin/sh"]', *changes) for item in ("-c", change)]
     subprocess.run(
-        ["docker", "-H", engine.host, "import", "-c", 'CMD ["/bin/sh"]', str(rootfs_tar), tag],
+        ["docker", "-H", engine.host, "import", *options, str(rootfs_tar), tag],
         check=True,
         capture_output=True,
     )
@@ -212,30 +231,72 @@ def _slim_down(rootfs: Path) -> None:
     )
 
 
+# Where the base keeps the host's CA bundle, and the variables that make pip, Poetry, uv, PDM
+# and Pipenv trust it: builds reach the package index only through it. In the base, not in
+# every test Dockerfile: on vfs each instruction copies the whole root filesystem, and these
+# two instructions were in some 30 builds.
+BUILD_CA = "/usr/local/share/build-ca.crt"
+BUILD_ENV = (
+    f"ENV PIP_CERT={BUILD_CA} REQUESTS_CA_BUNDLE={BUILD_CA} SSL_CERT_FILE={BUILD_CA} "
+    "PIP_DISABLE_PIP_VERSION_CHECK=1"
+)
+
+
+def _with_build_ca(rootfs_tar: Path, ca_bundle: Path, work: Path) -> Path:
+    """The rootfs tarball with the CA bundle added (a copy: a cached tarball stays as it was)."""
+    combined = work / "rootfs-with-ca.tar"
+    shutil.copyfile(rootfs_tar, combined)
+    with tarfile.open(combined, "a") as tar:
+        tar.add(ca_bundle, "." + BUILD_CA)
+    return combined
+
+
 @pytest.fixture(scope="session")
-def python_base_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A one-layer Debian bookworm minbase with python3, venv and pip, imported locally."""
+def python_base_image(
+    docker_engine: Engine, ca_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A one-layer Debian bookworm minbase with python3, venv and pip, imported locally, with
+    the host's CA bundle and the variables that point the Python tools at it."""
     try:
         docker_engine.client.images.get(PYTHON_BASE_TAG)
         return PYTHON_BASE_TAG
     except docker.errors.ImageNotFound:
         pass
-    cached = Path(ROOTFS_CACHE) if ROOTFS_CACHE else None
-    if cached is not None and cached.is_file():
-        _import(docker_engine, cached, PYTHON_BASE_TAG)
-        return PYTHON_BASE_TAG
     work = tmp_path_factory.mktemp("python-base")
-    rootfs = work / "rootfs"
-    _debootstrap(rootfs)
-    _slim_down(rootfs)
-    # Behave like the official python images, where `pip install poetry` works system-wide.
-    for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
-        marker.unlink()
-    tar_path = cached or work / "rootfs.tar"
-    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar_path), "."], check=True)
-    _import(docker_engine, tar_path, PYTHON_BASE_TAG)
-    shutil.rmtree(rootfs, ignore_errors=True)
+    cached = Path(ROOTFS_CACHE) if ROOTFS_CACHE else None
+    if cached is None or not cached.is_file():
+        rootfs = work / "rootfs"
+        _debootstrap(rootfs)
+        _slim_down(rootfs)
+        # Behave like the official python images, where `pip install poetry` works system-wide.
+        for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
+            marker.unlink()
+        cached = cached or work / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(cached), "."], check=True)
+        shutil.rmtree(rootfs, ignore_errors=True)
+    _import(docker_engine, _with_build_ca(cached, ca_bundle, work), PYTHON_BASE_TAG, BUILD_ENV)
     return PYTHON_BASE_TAG
+
+
+POETRY_PRELUDE_TAG = "imgaudit-test/poetry-prelude:latest"
+# The first steps of every unpinned naive Poetry build in the tests (advisor, attribution, the
+# fix samples): built once and kept all session, so the engine's build cache gives each of those
+# modules its Poetry install for free.
+POETRY_PRELUDE = "FROM {base}\nARG POETRY_PYPI_MIRROR_URL\nRUN pip install poetry poetry-plugin-pypi-mirror\n"
+
+
+@pytest.fixture(scope="session")
+def poetry_prelude(
+    docker_engine: Engine,
+    python_base_image: str,
+    pypi_simple_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """The image that POETRY_PRELUDE builds; Dockerfiles starting with the same lines reuse it."""
+    context = tmp_path_factory.mktemp("poetry-prelude")
+    (context / "Dockerfile").write_text(POETRY_PRELUDE.format(base=python_base_image))
+    docker_engine.build(context, POETRY_PRELUDE_TAG, build_args={"POETRY_PYPI_MIRROR_URL": pypi_simple_url})
+    return POETRY_PRELUDE_TAG
 
 
 @pytest.fixture(scope="session")
@@ -283,4 +344,4 @@ def _module_images_removed() -> Iterator[None]:
 from tests.integration.registry import *  # noqa: E402, F403
 from tests.integration.registry import APP_TAG  # noqa: E402
 
-SHARED_TAGS = {PYTHON_BASE_TAG, BUSYBOX_BASE_TAG, APP_TAG}
+SHARED_TAGS = {PYTHON_BASE_TAG, BUSYBOX_BASE_TAG, APP_TAG, POETRY_PRELUDE_TAG}

@@ -22,11 +22,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from imgaudit.audit import audit
 from imgaudit.cli import main
 from imgaudit.model import Report
-from imgaudit.sources.resolve import open_reference
-from tests.integration.conftest import Engine
+from tests.integration.conftest import POETRY_PRELUDE, Engine
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +32,8 @@ PROJECT = Path(__file__).parent.parent / "assets" / "poetry-project"
 TOLERANCE = 0.10
 TAG = "imgaudit-test/advisor-{name}:latest"
 
-PRELUDE = """\
-FROM {base}{stage}
-ARG POETRY_PYPI_MIRROR_URL
-COPY ca.crt /usr/local/share/build-ca.crt
-ENV PIP_CERT=/usr/local/share/build-ca.crt \\
-    REQUESTS_CA_BUNDLE=/usr/local/share/build-ca.crt
-RUN pip install poetry poetry-plugin-pypi-mirror
-WORKDIR /app
-"""
+# The shared Poetry prelude (built once per session), then the app's directory.
+PRELUDE = POETRY_PRELUDE.replace("FROM {base}", "FROM {base}{stage}") + "WORKDIR /app\n"
 NAIVE_BODY = """\
 COPY . .
 RUN poetry install
@@ -91,14 +82,12 @@ def multi_stage_only(base: str) -> str:
 class Builder:
     engine: Engine
     base: str
-    ca_bundle: Path
     mirror: str
     work: Path
 
     def context(self, name: str, dockerfile: str) -> Path:
         context = self.work / name
         shutil.copytree(PROJECT, context)
-        shutil.copy(self.ca_bundle, context / "ca.crt")
         (context / "Dockerfile").write_text(dockerfile)
         # Sent to the daemon, never copied: the naive `COPY . .` layer stays the same for all.
         (context / ".dockerignore").write_text("Dockerfile\n.dockerignore\nDockerfile.*\n")
@@ -107,22 +96,18 @@ class Builder:
     def build(self, name: str, context: Path) -> Report:
         tag = TAG.format(name=name)
         self.engine.build(context, tag, build_args={"POETRY_PYPI_MIRROR_URL": self.mirror})
-        archive = self.engine.save(tag, self.work / f"{name}.tar")
-        with open_reference(str(archive), image=None, platform=None, warn=lambda _m: None) as source:
-            return audit(source)
+        return self.engine.audit(tag)
 
 
 @pytest.fixture(scope="module")
 def builder(
     docker_engine: Engine,
     python_base_image: str,
-    ca_bundle: Path,
+    poetry_prelude: str,
     pypi_simple_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Builder]:
-    yield Builder(
-        docker_engine, python_base_image, ca_bundle, pypi_simple_url, tmp_path_factory.mktemp("advisor")
-    )
+    yield Builder(docker_engine, python_base_image, pypi_simple_url, tmp_path_factory.mktemp("advisor"))
 
 
 @pytest.fixture(scope="module")

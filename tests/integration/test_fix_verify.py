@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from imgaudit.cli import main
-from tests.integration.conftest import Engine
+from tests.integration.conftest import POETRY_PRELUDE, Engine
 
 pytestmark = pytest.mark.integration
 
@@ -31,21 +31,22 @@ TAG = "dockerfile-verify/{name}-{kind}:latest"
 def verify_env(
     docker_engine: Engine,
     python_base_image: str,
-    ca_bundle: Path,
+    poetry_prelude: str,
     pypi_simple_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Engine, Path, str]]:
     assert python_base_image == "imgaudit-test/python-base:bookworm"  # what the samples' FROM names
+    for sample in PROJECTS.iterdir():  # their Poetry install then comes from the build cache
+        assert (sample / "Dockerfile").read_text().startswith(POETRY_PRELUDE.format(base=python_base_image))
     yield docker_engine, tmp_path_factory.mktemp("fix-verify"), pypi_simple_url
 
 
 def verified(
-    verify_env: tuple[Engine, Path, str], ca_bundle: Path, name: str, monkeypatch: pytest.MonkeyPatch
+    verify_env: tuple[Engine, Path, str], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, str]:
     engine, work, mirror = verify_env
     context = work / name
     shutil.copytree(PROJECTS / name, context)
-    shutil.copy(ca_bundle, context / "ca.crt")
     original = TAG.format(name=name, kind="original")
     engine.build(context, original, build_args={"POETRY_PYPI_MIRROR_URL": mirror})
     monkeypatch.setenv("DOCKER_HOST", engine.host)
@@ -66,9 +67,9 @@ def verified(
 
 
 def test_a_package_mode_false_web_app_with_an_entrypoint_script(
-    verify_env: tuple[Engine, Path, str], ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+    verify_env: tuple[Engine, Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    output, fixed = verified(verify_env, ca_bundle, "webapp", monkeypatch)
+    output, fixed = verified(verify_env, "webapp", monkeypatch)
     runtime = fixed.split("AS runtime", 1)[1]
     assert "COPY web /srv/webapp/web" in runtime or "COPY web ./web" in runtime
     assert "COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh" in runtime
@@ -77,9 +78,9 @@ def test_a_package_mode_false_web_app_with_an_entrypoint_script(
 
 
 def test_a_cli_with_extras_and_a_non_root_user(
-    verify_env: tuple[Engine, Path, str], ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+    verify_env: tuple[Engine, Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    output, fixed = verified(verify_env, ca_bundle, "cli-extras", monkeypatch)
+    output, fixed = verified(verify_env, "cli-extras", monkeypatch)
     runtime = fixed.split("AS runtime", 1)[1]
     assert "useradd --create-home --uid 10001 greeter" in runtime and "USER greeter" in runtime
     assert "poetry install --without dev --extras idn" in fixed
@@ -88,9 +89,9 @@ def test_a_cli_with_extras_and_a_non_root_user(
 
 
 def test_a_project_with_runtime_apt_packages(
-    verify_env: tuple[Engine, Path, str], ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+    verify_env: tuple[Engine, Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    output, fixed = verified(verify_env, ca_bundle, "magic-sniffer", monkeypatch)
+    output, fixed = verified(verify_env, "magic-sniffer", monkeypatch)
     runtime = fixed.split("AS runtime", 1)[1]
     assert "apt-get install -y --no-install-recommends libmagic1" in runtime
     assert "libmagic-dev" not in runtime

@@ -31,9 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from imgaudit.audit import audit
 from imgaudit.model import Category, Report
-from imgaudit.sources.resolve import open_reference
 from tests.integration.conftest import Engine
 
 pytestmark = pytest.mark.integration
@@ -48,16 +46,11 @@ POETRY = "poetry==2.5.1 poetry-plugin-pypi-mirror==0.6.5"
 MAIN = {"click", "idna", "babel", "six"}  # six: the installed extra `plain`
 DEV = {"pytest", "iniconfig", "pluggy", "pygments", "packaging"}  # from the lock's dev group
 
-CA = """\
-COPY ca.crt /usr/local/share/build-ca.crt
-ENV PIP_CERT=/usr/local/share/build-ca.crt REQUESTS_CA_BUNDLE=/usr/local/share/build-ca.crt \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-"""
 # Everything up to here is the same in every Poetry build on one base: built once, cached.
 # On vfs every instruction copies the whole root filesystem, so the layouts' own steps are
 # few: settings go inline into the RUN that needs them, no CMD (it changes no byte).
 POETRY_PREFIX = (
-    "FROM {base}{stage}\n" + CA + f"RUN pip install {POETRY}\n" + "ARG POETRY_PYPI_MIRROR_URL\nWORKDIR /app\n"
+    "FROM {base}{stage}\n" + f"RUN pip install {POETRY}\n" + "ARG POETRY_PYPI_MIRROR_URL\nWORKDIR /app\n"
 )
 # The plan's multi-stage step: the builder installs main (and the extra) into a venv in the
 # project, without Poetry's cache; the runtime stage starts again from the slim base and gets
@@ -132,9 +125,9 @@ LAYOUTS = (
     Layout(
         "pip-install",
         "slim",
-        "FROM {base}\n" + CA + "WORKDIR /app\nCOPY . .\nRUN pip install '.[plain]' pytest\n",
+        "FROM {base}\nWORKDIR /app\nCOPY . .\nRUN pip install '.[plain]' pytest\n",
         # The plan: no dev packages, the tests left out of the context, no pip cache.
-        "FROM {slim}\n" + CA + "WORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir '.[plain]'\n",
+        "FROM {slim}\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir '.[plain]'\n",
         "system site-packages",
         dev_installed=True,
         poetry=False,
@@ -208,7 +201,6 @@ class Built:
 class LayoutBuilder:
     engine: Engine
     slim: str
-    ca_bundle: Path
     mirror: str
     work: Path
     seconds: dict[str, float] = field(default_factory=dict)
@@ -235,7 +227,6 @@ class LayoutBuilder:
             shutil.copytree(PROJECT, context)
         else:
             context.mkdir()
-        shutil.copy(self.ca_bundle, context / "ca.crt")
         (context / "Dockerfile").write_text(dockerfile)
         (context / ".dockerignore").write_text("Dockerfile\n.dockerignore\n" + ignore)
         return context
@@ -248,9 +239,7 @@ class LayoutBuilder:
     def build(self, name: str, dockerfile: str, ignore: str = "") -> Report:
         tag = TAG.format(name=name)
         self._build(name, self._context(name, dockerfile, ignore=ignore), tag)
-        archive = self.engine.save(tag, self.work / f"{name}.tar")
-        with open_reference(str(archive), image=None, platform=None, warn=lambda _m: None) as source:
-            return audit(source)
+        return self.engine.audit(tag)
 
     def measure(self, tag: str) -> Measured:
         out = subprocess.run(
@@ -289,12 +278,11 @@ class LayoutBuilder:
 def layout_builder(
     docker_engine: Engine,
     python_base_image: str,
-    ca_bundle: Path,
     pypi_simple_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LayoutBuilder]:
     builder = LayoutBuilder(
-        docker_engine, python_base_image, ca_bundle, pypi_simple_url, tmp_path_factory.mktemp("layouts")
+        docker_engine, python_base_image, pypi_simple_url, tmp_path_factory.mktemp("layouts")
     )
     yield builder
     total = sum(builder.seconds.values())

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from imgaudit.cli import main
-from tests.integration.conftest import Engine
+from tests.integration.conftest import POETRY_PRELUDE, Engine
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +28,15 @@ TAG = "imgaudit-test/naive-poetry:latest"
 EXPECTED_DEV_ONLY = {"pytest", "iniconfig", "pluggy", "pygments"}
 MAIN = {"six", "idna", "packaging"}
 
-DOCKERFILE = """\
-FROM {base}
-COPY ca.crt /etc/ssl/certs/imgaudit-test-ca.crt
-ENV PIP_CERT=/etc/ssl/certs/imgaudit-test-ca.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/imgaudit-test-ca.crt \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install poetry poetry-plugin-pypi-mirror
+DOCKERFILE = (
+    POETRY_PRELUDE
+    + """\
 WORKDIR /app
 COPY pyproject.toml poetry.lock ./
-ARG POETRY_PYPI_MIRROR_URL
 RUN poetry install --no-root --no-interaction
 COPY measure.py app.py ./
 """
+)
 
 # Runs inside the container: sizes by os.stat, file lists from RECORD, nothing from imgaudit.
 MEASURE = r"""
@@ -97,19 +94,17 @@ class Built:
 def naive_poetry(
     docker_engine: Engine,
     python_base_image: str,
-    ca_bundle: Path,
+    poetry_prelude: str,
     pypi_simple_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Built]:
     context = tmp_path_factory.mktemp("naive-poetry")
-    shutil.copy(ca_bundle, context / "ca.crt")
     for name in ("pyproject.toml", "poetry.lock"):
         shutil.copy(LOCKS / name, context / name)
     (context / "measure.py").write_text(MEASURE)
     (context / "app.py").write_text("import six, idna, packaging\nprint('ok')\n")
     (context / "Dockerfile").write_text(DOCKERFILE.format(base=python_base_image))
     docker_engine.build(context, TAG, build_args={"POETRY_PYPI_MIRROR_URL": pypi_simple_url})
-    archive = docker_engine.save(TAG, context / "image.tar")
     measured = subprocess.run(
         [
             "docker",
@@ -128,7 +123,7 @@ def naive_poetry(
         check=True,
     ).stdout
     runner = CliRunner()
-    outcome = runner.invoke(main, ["audit", str(archive), "--format", "json"])
+    outcome = runner.invoke(main, ["audit", f"docker://{TAG}", "--format", "json"], env=docker_engine.env())
     assert outcome.exit_code == 0, outcome.output
     yield Built(json.loads(outcome.output), json.loads(measured))
     docker_engine.client.images.remove(TAG, force=True)
