@@ -18,6 +18,7 @@ from typing import Literal
 
 from imgaudit.advise.facts import PIP_VALUE_OPTIONS, pip_requirements
 from imgaudit.classify.os_packages import BUILD_ONLY
+from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.project import ContextProject
 from imgaudit.dockerfile.shell import Command, parse_shell
@@ -309,7 +310,8 @@ _TOOL_IMAGES = (
         re.compile(r"(?:^|[/_-])poetry(?:[:_-]|$)"),
         ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local"),
     ),
-    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/usr/local/bin/uv", "/bin/uv")),
+    # The distroless image holds /uv and /uvx at its root; the python-flavoured ones in /usr/local/bin.
+    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/uv", "/uvx", "/usr/local/bin/uv", "/bin/uv")),
 )
 
 
@@ -360,7 +362,9 @@ def _read_stage(
             copy = _copy_from(item, state, names, earlier)
             if copy is not None:
                 copies.append(copy)
-                state = replace(state, tools=_merge_tools(state.tools, _carried_tools(copy, earlier, item)))
+                state = replace(
+                    state, tools=_merge_tools(state.tools, _carried_tools(copy, earlier, item, state))
+                )
             else:
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
@@ -399,18 +403,41 @@ def _copy_from(
     return CopyFrom(item, stage, None if stage is not None else reference, sources)
 
 
-def _carried_tools(copy: CopyFrom, earlier: list[StageModel], item: Instruction) -> tuple[Tool, ...]:
+def _carried_tools(
+    copy: CopyFrom, earlier: list[StageModel], item: Instruction, state: State
+) -> tuple[Tool, ...]:
+    destination = normalise(expand(item.args[-1], state.env), state.workdir) if item.args else "/"
+    into_directory = len(copy.sources) > 1 or (bool(item.args) and item.args[-1].endswith("/"))
     if copy.source_stage is None:
-        image = copy.image or ""
-        if _UV_IMAGE.match(image):
-            return (Tool("uv", item.start_line, tuple(normalise(s) for s in item.args[-1:])),)
+        if _UV_IMAGE.match(copy.image or ""):
+            landed = tuple(_landed(s, s, destination, into_directory) for s in copy.sources)
+            return (Tool("uv", item.start_line, landed),)
         return ()
     source = earlier[copy.source_stage].end
-    return tuple(
-        replace(tool, line=item.start_line)
-        for tool in source.tools
-        if any(overlaps(s, location) for s in copy.sources for location in tool.locations)
-    )
+    carried: list[Tool] = []
+    for tool in source.tools:
+        landed = tuple(
+            _landed(s, location, destination, into_directory)
+            for s in copy.sources
+            for location in tool.locations
+            if overlaps(s, location)
+        )
+        if landed:
+            carried.append(replace(tool, line=item.start_line, locations=tuple(dict.fromkeys(landed))))
+    return tuple(carried)
+
+
+def _landed(source: str, location: str, destination: str, into_directory: bool) -> str:
+    """Where a tool's `location` is after `COPY --from=stage source destination`: `COPY
+    --from=uv /uv /usr/local/bin/uv` puts uv at /usr/local/bin/uv, so a later `COPY --from`
+    of /usr/local/bin carries it on."""
+    if location == source or location.startswith(source.rstrip("/") + "/"):
+        # The source is the tool or a directory holding it: its contents land in destination.
+        rest = location[len(source.rstrip("/")) :]
+        if not rest and into_directory:
+            rest = "/" + source.rstrip("/").rsplit("/", 1)[-1]
+        return destination.rstrip("/") + rest if rest else destination
+    return destination  # a file inside the tool's directory (`/opt/poetry/bin/poetry`)
 
 
 def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, ...]:
@@ -650,8 +677,10 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
     if name == "poetry" and len(words) >= 2 and words[1] in ("install", "sync"):
         return _poetry_install(command, state, project)
     if name == "uv" and len(words) >= 2 and words[1] == "sync":
+        named = _dev_names(words, "--group", "--only-group", "--extra")
         dev = project.standard_dev and not _has(words, "--no-dev", "--only-group", "--no-default-groups")
         dev = dev and flag({**state.env, **dict(command.assignments)}.get("UV_NO_DEV")) is not True
+        dev = dev or bool(named) or _has(words, "--only-dev")
         target = state.env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
         return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
     if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
@@ -668,11 +697,24 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
     if is_pip_install(command) or (name == "uv" and words[1:3] == ("pip", "install")):
         dev_files = [w for w in words if re.search(r"requirements[^/]*[-_/.](?:dev|test|lint|docs?)\b", w)]
         dev_extra = [w for w in words if re.search(r"\[[^\]]*\b(?:dev|test|tests|lint|docs)\b[^\]]*\]", w)]
+        # `uv pip install -r pyproject.toml --group dev` (and pip >= 25.1's --group), `--extra test`.
+        named = _dev_names(words, "--group", "--extra")
         target = "/usr/local" if "--system" in words else pip_target(command, state)
         return Install(
-            "pip", command, target, bool(dev_files or dev_extra), "requirements or extras for development"
+            "pip",
+            command,
+            target,
+            bool(dev_files or dev_extra or named),
+            f"the development group(s) {', '.join(named)}"
+            if named
+            else "requirements or extras for development",
         )
     return None
+
+
+def _dev_names(words: tuple[str, ...], *options: str) -> list[str]:
+    """The development groups/extras named by these options (`--group dev`, `--extra=test`)."""
+    return [v for option in options for v in _option_values(words, option) or () if DEV_EXTRA.match(v)]
 
 
 def _has(words: tuple[str, ...], *options: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from imgaudit.dockerfile.build import (
@@ -22,6 +22,7 @@ from imgaudit.dockerfile.build import (
     expand,
     flag,
     is_pip_install,
+    normalise,
     poetry_requirements,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
@@ -30,6 +31,7 @@ from imgaudit.dockerfile.poetry_versions import (
     end_of_life_codename,
     impossible_poetry_version,
 )
+from imgaudit.dockerfile.shell import Command
 from imgaudit.findings.catalogue import Entry, Level, entry
 from imgaudit.model import Finding
 
@@ -177,24 +179,43 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                 for c in step.commands
                 if c.name == "uv" and (c.argv[1:2] == ("sync",) or c.argv[1:3] == ("pip", "install"))
             ]
-            cache = expand(env.get("UV_CACHE_DIR", f"{home}/.cache/uv"), env)
-            if uv and not (
-                flag(env.get("UV_NO_CACHE"))
-                or all("--no-cache" in c.words or flag(dict(c.assignments).get("UV_NO_CACHE")) for c in uv)
-                or step.cache_mounted(cache)
-                or step.removes(cache)
-                or any(c.name == "uv" and c.argv[1:3] == ("cache", "clean") for c in step.commands)
-            ):
+            if uv and not all(_uv_cache_handled(step, c, f"{home}/.cache/uv") for c in uv):
                 yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
 
 
-def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
-    env = step.state.env
-    cache = env.get("POETRY_CACHE_DIR") or default_cache
-    installs = [i for i in step.installs if i.manager == "poetry"]
+def cache_dir(command: Command, env: Mapping[str, str], variable: str, default: str, option: str = "") -> str:
+    """Where a command keeps its cache: its `--cache-dir` option, a `VAR=... command` prefix,
+    the stage's ENV, or the tool's default."""
+    words = command.words
+    for i, word in enumerate(words):
+        if option and word == option and i + 1 < len(words):
+            return normalise(words[i + 1])
+        if option and word.startswith(option + "="):
+            return normalise(word.split("=", 1)[1])
+    local = {**env, **dict(command.assignments)}
+    return normalise(expand(local.get(variable) or default, local))
+
+
+def _uv_cache_handled(step: RunStep, command: Command, default: str) -> bool:
+    env = {**step.state.env, **dict(command.assignments)}
+    cache = cache_dir(command, step.state.env, "UV_CACHE_DIR", default, "--cache-dir")
+    # `--no-cache-dir` is uv's hidden alias of --no-cache, for pip's habit (astral-sh/uv#1380).
     return (
-        step.cache_mounted(cache)
+        bool(flag(env.get("UV_NO_CACHE")))
+        or any(w in ("--no-cache", "-n", "--no-cache-dir") for w in command.words)
+        or step.cache_mounted(cache)
         or step.removes(cache)
+        or any(
+            c.name == "uv" and c.argv[1:3] in (("cache", "clean"), ("cache", "prune")) for c in step.commands
+        )
+    )
+
+
+def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
+    installs = [i for i in step.installs if i.manager == "poetry"]
+    caches = {cache_dir(i.command, step.state.env, "POETRY_CACHE_DIR", default_cache) for i in installs}
+    return (
+        all(step.cache_mounted(cache) or step.removes(cache) for cache in caches)
         or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
         or all("--no-cache" in i.command.words for i in installs)
     )
@@ -209,20 +230,18 @@ def _tool_cache_handled(step: RunStep, tool: str, cache: str) -> bool:
     )
 
 
-def _pip_cache_handled(step: RunStep, cache: str) -> bool:
+def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
     env = step.state.env
     if env.get("PIP_NO_CACHE_DIR") is not None and env["PIP_NO_CACHE_DIR"] != "":
         return True
-    commands = [c for c in step.commands if is_pip_install(c)]
-    return (
-        all(
-            any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
-            or "PIP_NO_CACHE_DIR" in dict(c.assignments)
-            for c in commands
-        )
-        or step.cache_mounted(cache)
+    purged = any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
+    return purged or all(
+        any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
+        or "PIP_NO_CACHE_DIR" in dict(c.assignments)
+        or step.cache_mounted(cache := cache_dir(c, env, "PIP_CACHE_DIR", default_cache, "--cache-dir"))
         or step.removes(cache)
-        or any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
+        for c in step.commands
+        if is_pip_install(c)
     )
 
 
@@ -310,11 +329,16 @@ def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
             for install in step.installs:
                 if install.manager != "poetry" or "/virtualenvs" not in install.target:
                     continue
-                if stage.ships or build.copied_from(stage):
+                # A builder matters when the runtime copies the venv, or the project directory
+                # where it expected the venv (`COPY --from=builder /app /app`); one that only
+                # hands over an exported requirements.txt does not.
+                in_project = f"{step.state.workdir.rstrip('/')}/.venv"
+                if stage.ships or any(build.carried(stage, p) for p in (install.target, in_project)):
                     yield hint(
                         "venv-not-in-project",
                         step.line,
-                        f"the venv goes to {install.target}, inside Poetry's cache directory",
+                        f"the venv goes to {install.target}, inside Poetry's cache directory"
+                        + (", which this RUN deletes" if step.removes(install.target) else ""),
                         stage,
                     )
 

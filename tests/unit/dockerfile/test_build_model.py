@@ -89,3 +89,29 @@ def test_without_other_groups_still_installs_dev() -> None:
     assert model.final.runs[0].installs[0].dev
     no_dev_group = ContextProject(known=True, default_groups=frozenset())
     assert not build("FROM x\nRUN poetry install\n", project=no_dev_group).final.runs[0].installs[0].dev
+
+
+def test_a_copied_tool_is_found_where_the_copy_put_it() -> None:
+    model = build(
+        "FROM ghcr.io/astral-sh/uv:0.8 AS uv\n"
+        "FROM python:3.13-slim AS builder\nCOPY --from=uv /uv /usr/local/bin/uv\n"
+        "FROM python:3.13-slim AS poetry\nRUN python -m venv /opt/poetry && /opt/poetry/bin/pip install poetry\n"
+        "FROM python:3.13-slim\nCOPY --from=poetry /opt/poetry/ /tools/poetry/\n"
+        "COPY --from=builder /usr/local/bin /usr/local/bin\n"
+    )
+    builder_uv = model.stages[1].end.tool("uv")
+    assert builder_uv is not None and builder_uv.locations == ("/usr/local/bin/uv",)
+    final = model.final.end
+    assert final.tool("uv") is not None and final.tool("uv").line == 8  # type: ignore[union-attr]
+    assert final.tool("poetry") is not None
+    assert "/tools/poetry/bin/poetry" in final.tool("poetry").locations  # type: ignore[union-attr]
+
+
+def test_dev_groups_named_on_the_command_line_are_development_installs() -> None:
+    project = ContextProject(known=True, default_groups=frozenset(), standard_dev=True)
+    model = build(
+        "FROM python:3.13-slim\nRUN uv sync --only-group dev\nRUN uv sync --only-group web\n"
+        "RUN uv pip install -r pyproject.toml --group test\nRUN uv pip install -r pyproject.toml --group web\n",
+        project=project,
+    )
+    assert [r.installs[0].dev for r in model.final.runs] == [True, False, True, False]
