@@ -303,6 +303,19 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
     return Build(parsed, stages, target_index, project)
 
 
+def copied_project_dir(parsed: ParsedDockerfile) -> str | None:
+    """The context sub-directory whose pyproject.toml the Dockerfile copies (`COPY
+    ./src/pyproject.toml /src/`), for a project that does not sit at the context's root."""
+    for item in parsed.instructions:
+        if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
+            continue
+        for source in item.args[:-1]:
+            parts = [p for p in source.strip("\"'").split("/") if p not in ("", ".")]
+            if len(parts) >= 2 and parts[-1] == "pyproject.toml" and ".." not in parts and "$" not in source:
+                return "/".join(parts[:-1])
+    return None
+
+
 # Images whose name says they carry a Python tool (`.../python-poetry:...`, uv's own images).
 _TOOL_IMAGES = (
     (

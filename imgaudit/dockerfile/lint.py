@@ -41,7 +41,23 @@ _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
 _FULL_PYTHON = re.compile(
     r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|trixie))?|latest|bookworm|bullseye|trixie))?$"
 )
-_DELETERS = frozenset({"rm", "find", "apt-get", "apt", "pip", "pip3", "poetry", "uv", "apk", "true"})
+_DELETERS = frozenset(
+    {
+        "rm",
+        "find",
+        "apt-get",
+        "apt",
+        "pip",
+        "pip3",
+        "poetry",
+        "uv",
+        "apk",
+        "true",
+        "conda",
+        "mamba",
+        "micromamba",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +199,46 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                 yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
 
 
+_CONDA = frozenset({"conda", "mamba", "micromamba"})
+_CONDA_INSTALLS = frozenset({"install", "create", "update", "env"})
+
+
+def conda_caches(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """conda keeps every package it downloads in `<root prefix>/pkgs` (CONDA_PKGS_DIRS moves it)."""
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            installs = [
+                c
+                for c in step.commands
+                if c.name in _CONDA and (set(c.argv[1:2]) & _CONDA_INSTALLS) and "--help" not in c.words
+            ]
+            if not installs or any(c.name in _CONDA and c.argv[1:2] == ("clean",) for c in step.commands):
+                continue
+            env = step.state.env
+            pkgs = [normalise(d) for d in (env.get("CONDA_PKGS_DIRS") or "").split(",") if d.strip()]
+            pkgs = pkgs or [
+                f"{normalise(env.get('MAMBA_ROOT_PREFIX') or env.get('CONDA_DIR') or '/opt/conda')}/pkgs"
+            ]
+            if all(step.cache_mounted(d) or step.removes(d) for d in pkgs) or _removes_pkgs(step):
+                continue
+            yield hint(
+                "conda-cache-in-layer",
+                step.line,
+                f"{' '.join(installs[0].argv[: 3 if installs[0].argv[1] == 'env' else 2])} keeps its "
+                f"downloaded packages in {pkgs[0]}",
+                stage,
+            )
+
+
+def _removes_pkgs(step: RunStep) -> bool:
+    """`rm -rf /some/prefix/pkgs/*`: conda installed under another root prefix."""
+    return any(
+        c.name == "rm" and any(w.rstrip("/*").endswith("/pkgs") for w in c.words[1:]) for c in step.commands
+    )
+
+
 def cache_dir(command: Command, env: Mapping[str, str], variable: str, default: str, option: str = "") -> str:
     """Where a command keeps its cache: its `--cache-dir` option, a `VAR=... command` prefix,
     the stage's ENV, or the tool's default."""
@@ -317,6 +373,8 @@ def _only_deletes(words: tuple[str, ...]) -> bool:
         return "uninstall" in words or words[1:3] in (("cache", "purge"), ("cache", "clean"))
     if name == "apk":
         return "del" in words
+    if name in ("conda", "mamba", "micromamba"):
+        return words[1:2] == ("clean",)
     return words[1:3] == ("cache", "clear")
 
 
@@ -472,6 +530,7 @@ def end_of_life_base(build: Build, today: dt.date) -> Iterator[Hint]:
 RULES: tuple[Rule, ...] = (
     dependency_installs,
     caches,
+    conda_caches,
     toolchain,
     fat_base,
     apt,

@@ -103,6 +103,19 @@ _ENTRIES = (
         "RUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
     ),
     Entry(
+        "conda-cache-in-layer",
+        "conda's package cache ships in the image",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "`conda`/`mamba`/`micromamba` install, create or update in a stage that ships, with no "
+        "`clean --all` in the same RUN, no cache mount on the pkgs directory (CONDA_PKGS_DIRS) and "
+        "no removal of it: every downloaded package stays, as tarball and extracted",
+        "Clean conda's package cache in the same RUN, or mount it as a cache.",
+        "RUN conda env create -f environment.yml && conda clean --all --yes",
+        image=False,
+    ),
+    Entry(
         "late-deletion",
         "Files deleted by a later layer still ship in the layer that made them",
         Severity.HIGH,
