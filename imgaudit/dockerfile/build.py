@@ -692,13 +692,15 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
     if name == "uv" and len(words) >= 2 and words[1] == "sync":
         named = _dev_names(words, "--group", "--only-group", "--extra")
         dev = project.standard_dev and not _has(words, "--no-dev", "--only-group", "--no-default-groups")
-        dev = dev and flag({**state.env, **dict(command.assignments)}.get("UV_NO_DEV")) is not True
+        env = {**state.env, **dict(command.assignments)}  # `UV_NO_DEV=1 uv sync`, UV_PROJECT_ENVIRONMENT
+        dev = dev and flag(env.get("UV_NO_DEV")) is not True
         dev = dev or bool(named) or _has(words, "--only-dev")
-        target = state.env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
+        target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
         return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
     if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
         target = "/usr/local" if "--system" in words else (
-            f"{state.workdir.rstrip('/')}/.venv" if flag(state.env.get("PIPENV_VENV_IN_PROJECT")) else
+            f"{state.workdir.rstrip('/')}/.venv"
+            if flag({**state.env, **dict(command.assignments)}.get("PIPENV_VENV_IN_PROJECT")) else
             f"{state.home()}/.local/share/virtualenvs")  # fmt: skip
         return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
     if name == "pdm" and len(words) >= 2 and words[1] in ("install", "sync"):
@@ -708,7 +710,7 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
         target = f"{state.workdir.rstrip('/')}/{packages}"
         return Install("pdm", command, target, dev, "pdm install takes the dev groups by default")
     if is_pip_install(command) or (name == "uv" and words[1:3] == ("pip", "install")):
-        dev_files = [w for w in words if re.search(r"requirements[^/]*[-_/.](?:dev|test|lint|docs?)\b", w)]
+        dev_files = [w for w in words if _DEV_REQUIREMENTS.search(w)]
         dev_extra = [w for w in words if re.search(r"\[[^\]]*\b(?:dev|test|tests|lint|docs)\b[^\]]*\]", w)]
         # `uv pip install -r pyproject.toml --group dev` (and pip >= 25.1's --group), `--extra test`.
         named = _dev_names(words, "--group", "--extra")
@@ -723,6 +725,14 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
             else "requirements or extras for development",
         )
     return None
+
+
+# requirements-dev.txt, requirements/test.txt, requirements_docs.in, and the other order:
+# dev-requirements.txt, test_requirements.txt.
+_DEV_KIND = r"(?:dev(?:elop(?:ment)?)?|tests?|testing|lint(?:ing)?|docs?|ci)"
+_DEV_REQUIREMENTS = re.compile(
+    rf"requirements[^/]*[-_/.]{_DEV_KIND}\b|(?:^|/){_DEV_KIND}[-_.]requirements\b", re.IGNORECASE
+)
 
 
 def _dev_names(words: tuple[str, ...], *options: str) -> list[str]:
