@@ -466,7 +466,7 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
     else:
         text = "\n".join(item.heredocs) if item.heredocs else " ".join(item.args)
         script = parse_shell(text)
-        commands = tuple(_expanded(c, state.env) for c in script.commands)
+        commands = tuple(_expanded(c, state.env) for c in _known_branches(script.commands, state.env))
         parser = script.parser
     installs: list[Install] = []
     current = state
@@ -498,6 +498,50 @@ def _configured(command: Command, state: State) -> State:
         venv = normalise(words[1][: -len("/bin/activate")], state.workdir)
         return replace(state, env={**state.env, "VIRTUAL_ENV": venv})
     return state
+
+
+def _known_branches(commands: tuple[Command, ...], env: Mapping[str, str]) -> Iterator[Command]:
+    """The commands that run: an `if` whose test the ARG defaults and ENV decide keeps only
+    the branch taken, and its commands are no longer conditional."""
+    for command in commands:
+        verdicts = [condition_holds(g.test, {**env, **dict(command.assignments)}) for g in command.guards]
+        if any(v is not None and v != g.holds for v, g in zip(verdicts, command.guards, strict=True)):
+            continue  # a branch that is not taken
+        if command.guards and all(v is not None for v in verdicts):
+            command = replace(command, guards=())
+        yield command
+
+
+_TEST_BRACKETS = {"[": "]", "[[": "]]"}
+
+
+def condition_holds(words: tuple[str, ...], env: Mapping[str, str]) -> bool | None:
+    """`[ "$X" = v ]`, `[ $X != v ]`, `[ -n "$X" ]`, `[ -z "$X" ]`, `[ "$X" ]`, `test ...`, with
+    `!`: True or False when every variable it names is known, None otherwise."""
+    operands = list(words)
+    if operands and operands[0] in _TEST_BRACKETS and operands[-1] == _TEST_BRACKETS[operands[0]]:
+        operands = operands[1:-1]
+    elif operands[:1] == ["test"]:
+        operands = operands[1:]
+    else:
+        return None
+    negate = operands[:1] == ["!"]
+    operands = operands[1:] if negate else operands
+    values: list[str] = []
+    for word in operands:
+        names = [m["braced"] or m["plain"] for m in _VARIABLE.finditer(word)]
+        if any(name not in env for name in names) or "`" in word or "$(" in word:
+            return None
+        values.append(expand(word, env))
+    if len(values) == 3 and values[1] in ("=", "==", "!="):
+        result = (values[0] == values[2]) != (values[1] == "!=")
+    elif len(values) == 2 and values[0] in ("-n", "-z"):
+        result = bool(values[1]) == (values[0] == "-n")
+    elif len(values) == 1:
+        result = bool(values[0])
+    else:
+        return None
+    return result != negate
 
 
 def _expanded(command: Command, env: Mapping[str, str]) -> Command:

@@ -115,3 +115,26 @@ def test_dev_groups_named_on_the_command_line_are_development_installs() -> None
         project=project,
     )
     assert [r.installs[0].dev for r in model.final.runs] == [True, False, True, False]
+
+
+def test_an_if_decided_by_arg_defaults_keeps_only_the_branch_taken() -> None:
+    script = 'if [ "$ENV" != dev ]; then poetry install --only main; else poetry install; fi'
+    known = build(f"FROM python:3.12-slim\nARG ENV=dev\nRUN {script}\n").final.runs[0]
+    assert [(c.words, c.conditional) for c in known.commands if c.name == "poetry"] == [
+        (("poetry", "install"), False)
+    ]
+    unknown = build(f"FROM python:3.12-slim\nARG ENV\nRUN {script}\n").final.runs[0]
+    assert [c.conditional for c in unknown.commands if c.name == "poetry"] == [True, True]
+
+
+def test_condition_holds_reads_simple_tests_only() -> None:
+    from imgaudit.dockerfile.build import condition_holds
+
+    env = {"E": "prod", "EMPTY": ""}
+    assert condition_holds(("[", "$E", "=", "prod", "]"), env) is True
+    assert condition_holds(("[", "!", "$E", "==", "prod", "]"), env) is False
+    assert condition_holds(("test", "-z", "$EMPTY"), env) is True
+    assert condition_holds(("[[", "-n", "${E}", "]]"), env) is True
+    assert condition_holds(("[", "$UNSET", "=", "x", "]"), env) is None
+    assert condition_holds(("[", "-f", "/x", "]"), env) is None
+    assert condition_holds(("grep", "-q", "x", "f"), env) is None
