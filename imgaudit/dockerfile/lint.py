@@ -23,6 +23,7 @@ from imgaudit.dockerfile.build import (
     flag,
     is_pip_install,
     normalise,
+    overlaps,
     poetry_requirements,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
@@ -230,6 +231,46 @@ def conda_caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                 f"downloaded packages in {pkgs[0]}",
                 stage,
             )
+
+
+def copied_wheels(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """The `pip wheel` + `COPY --from` + `pip install` pattern: the wheel directory the COPY
+    brings stays in its layer."""
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            kept = [d for d in _wheel_dirs(step) if not step.removes(d)]
+            if kept:
+                yield hint(
+                    "wheels-left-in-image", step.line, f"pip wheel leaves its wheels in {kept[0]}", stage
+                )
+        for copy in stage.copies:
+            if copy.source_stage is None:
+                continue
+            wheel_dirs = [d for step in build.stages[copy.source_stage].runs for d in _wheel_dirs(step)]
+            if any(overlaps(source, d) for source in copy.sources for d in wheel_dirs):
+                yield hint(
+                    "wheels-left-in-image",
+                    copy.instruction.start_line,
+                    f"the wheels built in stage {build.stages[copy.source_stage].name or copy.source_stage} "
+                    "stay in this COPY's layer",
+                    stage,
+                )
+
+
+def _wheel_dirs(step: RunStep) -> list[str]:
+    """The directories this RUN's `pip wheel -w DIR` fill."""
+    found: list[str] = []
+    for command in step.commands:
+        if command.name.startswith("pip") and command.argv[1:2] == ("wheel",):
+            words = command.words
+            for i, word in enumerate(words):
+                if word in ("-w", "--wheel-dir") and i + 1 < len(words):
+                    found.append(normalise(words[i + 1], step.state.workdir))
+                elif word.startswith("--wheel-dir="):
+                    found.append(normalise(word.split("=", 1)[1], step.state.workdir))
+    return found
 
 
 def _removes_pkgs(step: RunStep) -> bool:
@@ -531,6 +572,7 @@ RULES: tuple[Rule, ...] = (
     dependency_installs,
     caches,
     conda_caches,
+    copied_wheels,
     toolchain,
     fat_base,
     apt,

@@ -116,6 +116,20 @@ _ENTRIES = (
         image=False,
     ),
     Entry(
+        "wheels-left-in-image",
+        "Built wheels are copied into a stage that ships and stay there after the install",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "`COPY --from=builder` of the directory a builder filled with `pip wheel -w DIR` into a "
+        "stage that ships: the wheels stay in that COPY's layer beside the packages installed "
+        "from them (a later `rm` cannot remove them from it)",
+        "Install from the builder's wheels through a bind mount, so no layer keeps them.",
+        "RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \\\n"
+        "    pip install --no-cache-dir /wheels/*",
+        image=False,
+    ),
+    Entry(
         "late-deletion",
         "Files deleted by a later layer still ship in the layer that made them",
         Severity.HIGH,
