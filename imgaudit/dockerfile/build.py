@@ -96,14 +96,15 @@ class Mount:
     target: str
 
     @staticmethod
-    def parse(flag_text: str, workdir: str) -> Mount | None:
+    def parse(flag_text: str, workdir: str, env: Mapping[str, str] = {}) -> Mount | None:
+        """`--mount=type=cache,target=$POETRY_CACHE_DIR`: BuildKit expands ARG and ENV here."""
         if not flag_text.startswith("--mount="):
             return None
         options = dict(item.partition("=")[::2] for item in flag_text[len("--mount=") :].split(",") if item)
         target = options.get("target") or options.get("dst") or options.get("destination")
         if not target:
             return None
-        return Mount(options.get("type", "bind"), normalise(target, workdir))
+        return Mount(options.get("type", "bind"), normalise(expand(target, env), workdir))
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,7 +460,7 @@ def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, .
 
 
 def _run_step(item: Instruction, state: State, project: ContextProject) -> RunStep:
-    mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir)) is not None)
+    mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir, state.env)) is not None)
     if item.json:
         commands: tuple[Command, ...] = (Command(tuple(item.args)),)
         parser = "exec"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from imgaudit.dockerfile.build import (
     PYTHON_TOOLS,
     Build,
+    Install,
     RunStep,
     StageModel,
     apt_installs_recommends,
@@ -167,7 +168,9 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
         for step in stage.runs:
             env = step.state.env
             home = step.state.home()
-            managers = {i.manager for i in step.installs}
+            # An install that only adds the project after the dependencies' install (Poetry's
+            # and uv's guides: --no-root / --no-install-project first) downloads nothing more.
+            managers = {i.manager for i in step.installs if not _reinstall(build, stage, step, i)}
             if "poetry" in managers and not _poetry_cache_handled(step, f"{home}/.cache/pypoetry"):
                 yield hint(
                     "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
@@ -194,7 +197,8 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
             uv = [
                 c
                 for c in step.commands
-                if c.name == "uv" and (c.argv[1:2] == ("sync",) or c.argv[1:3] == ("pip", "install"))
+                if (c.name == "uv" and c.argv[1:3] == ("pip", "install"))
+                or ("uv" in managers and c.name == "uv" and c.argv[1:2] == ("sync",))
             ]
             if uv and not all(_uv_cache_handled(step, c, f"{home}/.cache/uv") for c in uv):
                 yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
@@ -278,6 +282,24 @@ def _removes_pkgs(step: RunStep) -> bool:
     return any(
         c.name == "rm" and any(w.rstrip("/*").endswith("/pkgs") for w in c.words[1:]) for c in step.commands
     )
+
+
+def _reinstall(build: Build, stage: StageModel, step: RunStep, install: Install) -> bool:
+    """An earlier RUN of this stage (or a parent) ran the same manager's install and took at
+    least the groups this one takes."""
+    runs = [r for s in _chain(build, stage) for r in s.runs]
+    earlier = runs[: next(i for i, r in enumerate(runs) if r is step)]
+    return install.manager in ("poetry", "uv") and any(
+        i.manager == install.manager and (i.dev or not install.dev) for r in earlier for i in r.installs
+    )
+
+
+def _chain(build: Build, stage: StageModel) -> list[StageModel]:
+    """The stage's parents, oldest first, then the stage."""
+    chain = [stage]
+    while chain[0].parent is not None:
+        chain.insert(0, build.stages[chain[0].parent])
+    return chain
 
 
 def cache_dir(command: Command, env: Mapping[str, str], variable: str, default: str, option: str = "") -> str:
