@@ -55,6 +55,7 @@ _DELETERS = frozenset(
         "uv",
         "apk",
         "true",
+        "yes",
         "conda",
         "mamba",
         "micromamba",
@@ -426,7 +427,7 @@ def _only_deletes(words: tuple[str, ...]) -> bool:
     name = words[0].rsplit("/", 1)[-1] if words else ""
     if name not in _DELETERS:
         return False
-    if name == "rm" or name == "true":
+    if name in ("rm", "true", "yes"):  # `yes | pip uninstall poetry` answers the prompt
         return True
     if name == "find":
         return "-delete" in words or "rm" in words
