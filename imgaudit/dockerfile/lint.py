@@ -43,6 +43,50 @@ _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
 _FULL_PYTHON = re.compile(
     r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|trixie))?|latest|bookworm|bullseye|trixie))?$"
 )
+# The compilers and headers a full `python:X.Y` image already carries (docker-library's
+# buildpack-deps, which it is built on): installing them again adds nothing above the base, and
+# the image advisor's build-toolchain-at-runtime counts only what is above the base.
+# build-essential is the metapackage of dpkg-dev, g++, gcc, libc6-dev and make.
+FULL_IMAGE_BUILD_PACKAGES = frozenset(
+    [
+        "autoconf",
+        "automake",
+        "build-essential",
+        "dpkg-dev",
+        "g++",
+        "gcc",
+        "libbz2-dev",
+        "libc6-dev",
+        "libcurl4-openssl-dev",
+        "libdb-dev",
+        "libevent-dev",
+        "libffi-dev",
+        "libgdbm-dev",
+        "libglib2.0-dev",
+        "libgmp-dev",
+        "libjpeg-dev",
+        "libkrb5-dev",
+        "liblzma-dev",
+        "libmagickcore-dev",
+        "libmagickwand-dev",
+        "libmaxminddb-dev",
+        "libncurses5-dev",
+        "libncursesw5-dev",
+        "libpng-dev",
+        "libpq-dev",
+        "libreadline-dev",
+        "libsqlite3-dev",
+        "libssl-dev",
+        "libtool",
+        "libwebp-dev",
+        "libxml2-dev",
+        "libxslt-dev",
+        "libyaml-dev",
+        "make",
+        "zlib1g-dev",
+        "default-libmysqlclient-dev",
+    ]
+)
 _DELETERS = frozenset(
     {
         "rm",
@@ -375,7 +419,10 @@ def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
                 f"{tool.name} reaches the final image (stage {final.name or final.index})",
                 final,
             )
+    full_base = _FULL_PYTHON.match(build.root(final).base) is not None
     for package, line in final.end.build_packages:
+        if full_base and package in FULL_IMAGE_BUILD_PACKAGES:
+            continue  # already in the base: nothing above it (fat-base-image is the finding)
         yield hint(
             "build-toolchain-at-runtime",
             line,

@@ -169,7 +169,8 @@ _ENTRIES = (
         Level.WARNING,
         True,
         "apt/apk installs of compilers, build-essential, make or `*-dev` headers in a stage "
-        "that ships, not removed in the same RUN",
+        "that ships, not removed in the same RUN, that add to the base (on a full python image, "
+        "the packages it already carries are the fat-base-image finding)",
         "Install build tools only in the builder stage; the runtime stage gets the built venv.",
         "FROM BASE AS builder\nRUN apt-get install -y --no-install-recommends build-essential\n...\n"
         "FROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",
