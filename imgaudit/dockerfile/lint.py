@@ -461,13 +461,29 @@ def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
         if not stage.ships:
             continue
         for step in stage.runs:
-            if step.commands and all(_only_deletes(c.argv) for c in step.commands):
+            if (
+                step.commands
+                and all(_only_deletes(c.argv) for c in step.commands)
+                and not _uninstalls_absent_tool(step)
+            ):
                 yield hint(
                     "late-deletion",
                     step.line,
                     "a RUN that only deletes: the files still ship in the layer that made them",
                     stage,
                 )
+
+
+def _uninstalls_absent_tool(step: RunStep) -> bool:
+    """`pip uninstall poetry` where no Poetry reached this stage deletes nothing."""
+    named = [
+        w
+        for c in step.commands
+        if c.name.startswith("pip") and "uninstall" in c.words
+        for w in c.words[c.words.index("uninstall") + 1 :]
+        if not w.startswith("-")
+    ]
+    return bool(named) and all(n in PYTHON_TOOLS and step.state.tool(n) is None for n in named)
 
 
 def _only_deletes(words: tuple[str, ...]) -> bool:
