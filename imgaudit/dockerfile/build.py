@@ -751,9 +751,18 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
     if name == "pdm" and len(words) >= 2 and words[1] in ("install", "sync"):
         dev = project.standard_dev and not _has(words, "--prod", "--production", "--no-dev")
         # PDM installs into __pypackages__ when told so or when that directory exists.
-        packages = ".venv" if state.tool_config.get("pdm.use_venv", True) else "__pypackages__"
+        use_venv = flag({**state.env, **dict(command.assignments)}.get("PDM_USE_VENV"))
+        use_venv = state.tool_config.get("pdm.use_venv", True) if use_venv is None else use_venv
+        packages = ".venv" if use_venv else "__pypackages__"
         target = f"{state.workdir.rstrip('/')}/{packages}"
-        return Install("pdm", command, target, dev, "pdm install takes the dev groups by default")
+        return Install(
+            "pdm",
+            command,
+            target,
+            dev,
+            "pdm install takes the dev groups by default"
+            + ("" if project.known else " (no pyproject.toml in the build context: a dev group is assumed)"),
+        )
     if is_pip_install(command) or (name == "uv" and words[1:3] == ("pip", "install")):
         dev_files = [w for w in words if _DEV_REQUIREMENTS.search(w)]
         dev_extra = [w for w in words if re.search(r"\[[^\]]*\b(?:dev|test|tests|lint|docs)\b[^\]]*\]", w)]

@@ -138,3 +138,9 @@ def test_condition_holds_reads_simple_tests_only() -> None:
     assert condition_holds(("[", "$UNSET", "=", "x", "]"), env) is None
     assert condition_holds(("[", "-f", "/x", "]"), env) is None
     assert condition_holds(("grep", "-q", "x", "f"), env) is None
+
+
+def test_pdm_use_venv_from_env_sends_packages_to_pypackages() -> None:
+    model = build("FROM python:3.13-slim\nENV PDM_USE_VENV=false\nWORKDIR /app\nRUN pdm install --prod\n")
+    (install,) = model.final.runs[0].installs
+    assert install.target == "/app/__pypackages__" and not install.dev
