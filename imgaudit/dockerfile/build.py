@@ -279,6 +279,11 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
     for index, stage in enumerate(parsed.stages):
         base = expand(stage.base, global_args)
         parent = names.get(base.lower())
+        if (
+            parent is None
+            and (chosen := _stage_named_by_build_arg(stage.base, global_args, names)) is not None
+        ):
+            base, parent = chosen
         start = (
             models[parent].end
             if parent is not None
@@ -315,6 +320,27 @@ def copied_project_dir(parsed: ParsedDockerfile) -> str | None:
             if len(parts) >= 2 and parts[-1] == "pyproject.toml" and ".." not in parts and "$" not in source:
                 return "/".join(parts[:-1])
     return None
+
+
+def _stage_named_by_build_arg(
+    raw: str, global_args: Mapping[str, str], names: Mapping[str, int]
+) -> tuple[str, int] | None:
+    """`FROM build-${RUN_AS}` with no default for RUN_AS: the build must pass one, and it names
+    one of this file's stages. The audit is about the image that ships, so the production-like
+    candidate (a name with `prod`) is read, else the first one."""
+    unset = [
+        m["braced"] or m["plain"]
+        for m in _VARIABLE.finditer(raw)
+        if not global_args.get(m["braced"] or m["plain"])
+    ]
+    if not unset:
+        return None
+    pattern = _VARIABLE.sub("*", raw).lower()
+    candidates = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+    if not candidates:
+        return None
+    chosen = next((c for c in candidates if "prod" in c), candidates[0])
+    return chosen, names[chosen]
 
 
 # Images whose name says they carry a Python tool (`.../python-poetry:...`, uv's own images).

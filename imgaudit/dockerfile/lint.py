@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.build import (
     PYTHON_TOOLS,
     Build,
@@ -189,9 +190,13 @@ def pragma_silenced(findings: Sequence[Finding], parsed: ParsedDockerfile) -> tu
 
 
 def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
+    exports = dev_exports(build)
     for stage in build.stages:
         for step in stage.runs:
             for install in step.installs:
+                exported = _exported_requirements(build, stage, install, exports)
+                if exported:
+                    install = replace(install, dev=True, why=exported)
                 if not install.dev:
                     continue
                 if not stage.ships and build.carried(stage, install.target) is None:
@@ -204,6 +209,86 @@ def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
                     f"{' '.join(install.command.words[:2])}: {install.why}",
                     stage,
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class DevExport:
+    """A requirements file written by a `poetry export` that takes development groups."""
+
+    stage: int
+    path: str
+    line: int
+
+
+def dev_exports(build: Build) -> list[DevExport]:
+    """`poetry export --with dev` (`--dev` before Poetry 1.2, `--all-groups`, `--only test`)
+    with `-o FILE`, `--output FILE` or `> FILE`."""
+    found: list[DevExport] = []
+    for stage in build.stages:
+        for step in stage.runs:
+            for command in step.commands:
+                if command.name != "poetry" or command.argv[1:2] != ("export",):
+                    continue
+                words = command.words
+                groups = [*(_values(words, "--with") or ()), *(_values(words, "--only") or ())]
+                if not (
+                    any(DEV_EXTRA.match(g) for g in groups) or "--dev" in words or "--all-groups" in words
+                ):
+                    continue
+                targets = [
+                    *(_values(words, "-o") or ()),
+                    *(_values(words, "--output") or ()),
+                    *command.outputs,
+                ]
+                found.extend(
+                    DevExport(stage.index, normalise(t, step.state.workdir), step.line) for t in targets
+                )
+    return found
+
+
+def _values(words: tuple[str, ...], option: str) -> list[str] | None:
+    """The comma-separated values of `--option V` and `--option=V`, or None when absent."""
+    values: list[str] = []
+    for i, word in enumerate(words):
+        if word == option and i + 1 < len(words):
+            values.extend(words[i + 1].split(","))
+        elif word.startswith(option + "="):
+            values.extend(word.split("=", 1)[1].split(","))
+    return values or None
+
+
+def _exported_requirements(
+    build: Build, stage: StageModel, install: Install, exports: list[DevExport]
+) -> str:
+    """Why this pip install takes development groups: its `-r FILE` is a dev export of this
+    stage's chain, or one a `COPY --from` brought into it."""
+    if install.manager != "pip" or install.dev or not exports:
+        return ""
+    words = install.command.words
+    files = {_basename(f) for f in [*(_values(words, "-r") or ()), *(_values(words, "--requirement") or ())]}
+    chain = _chain(build, stage)
+    for export in exports:
+        if _basename(export.path) not in files and not any(
+            _basename(c.instruction.args[-1]) in files
+            for s in chain
+            for c in s.copies
+            if c.source_stage == export.stage and any(overlaps(src, export.path) for src in c.sources)
+        ):
+            continue
+        reaches = export.stage in {s.index for s in chain} or any(
+            c.source_stage is not None
+            and export.stage in {x.index for x in _chain(build, build.stages[c.source_stage])}
+            and any(overlaps(src, export.path) for src in c.sources)
+            for s in chain
+            for c in s.copies
+        )
+        if reaches:
+            return f"its requirements come from `poetry export` with development groups (line {export.line})"
+    return ""
+
+
+def _basename(path: str) -> str:
+    return path.strip("\"'").rstrip("/").rsplit("/", 1)[-1]
 
 
 def caches(build: Build, _today: dt.date) -> Iterator[Hint]:

@@ -46,6 +46,7 @@ class Command:
     # The `if` tests it runs under: the build model evaluates those whose variables it knows
     # (`ARG ENV=dev` ... `if [ "$ENV" != dev ]; then poetry install --no-dev; else poetry install; fi`).
     guards: tuple[Guard, ...] = ()
+    outputs: tuple[str, ...] = ()  # `> FILE` / `>> FILE` redirect targets
 
     @property
     def conditional(self) -> bool:
@@ -94,16 +95,19 @@ def _walk(node: Any, conditional: bool, guards: tuple[Guard, ...] = ()) -> Itera
     if kind == "command":
         words: list[str] = []
         assignments: list[tuple[str, str]] = []
+        outputs: list[str] = []
         for part in node.parts:
             if part.kind == "assignment" and not words:
                 name, _, value = part.word.partition("=")
                 assignments.append((name, value))
             elif part.kind == "word":
                 words.append(part.word)
+            elif part.kind == "redirect" and part.type in (">", ">>") and hasattr(part.output, "word"):
+                outputs.append(part.output.word)
             # Command substitutions inside words are commands too.
             yield from _nested(part, conditional)
         if words or assignments:
-            yield Command(tuple(words), tuple(assignments), conditional, guards)
+            yield Command(tuple(words), tuple(assignments), conditional, guards, tuple(outputs))
         return
     if kind == "case":
         conditional = True
