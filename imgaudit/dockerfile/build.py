@@ -31,7 +31,15 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 # Python tools that are not the app: they ship only if a runtime stage gets them.
 PYTHON_TOOLS = frozenset({"poetry", "pipenv", "pdm", "pipx", "uv"})
 _TOOL_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[^\]]*\])?(?:[<>=!~;@ ].*)?$")
-_POETRY_INSTALLER = ("install.python-poetry.org", "install-poetry.py", "get-poetry.py")
+# The official installer's URL, and the script saved under any of its names
+# (`ADD https://install.python-poetry.org install_poetry.py` then `python install_poetry.py`).
+_POETRY_INSTALLER = (
+    "install.python-poetry.org",
+    "install-poetry.py",
+    "install_poetry.py",
+    "get-poetry.py",
+    "get_poetry.py",
+)
 _UV_INSTALLER = "astral.sh/uv"
 _UV_IMAGE = re.compile(r"^(?:ghcr\.io/)?astral-sh/uv(?::|@|$)")
 

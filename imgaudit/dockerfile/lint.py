@@ -582,7 +582,12 @@ def _only_deletes(words: tuple[str, ...]) -> bool:
     if name in ("apt-get", "apt"):
         return any(w in ("purge", "remove", "autoremove", "clean") for w in words)
     if name.startswith("pip") or name == "uv":
-        return "uninstall" in words or words[1:3] in (("cache", "purge"), ("cache", "clean"))
+        # `rm -rf $(pip cache dir)`: the query names what rm deletes.
+        return "uninstall" in words or words[1:3] in (
+            ("cache", "purge"),
+            ("cache", "clean"),
+            ("cache", "dir"),
+        )
     if name == "apk":
         return "del" in words
     if name in ("conda", "mamba", "micromamba"):
