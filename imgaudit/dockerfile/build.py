@@ -18,6 +18,7 @@ from typing import Literal
 
 from imgaudit.advise.facts import PIP_VALUE_OPTIONS, pip_requirements
 from imgaudit.classify.os_packages import BUILD_ONLY
+from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.project import ContextProject
 from imgaudit.dockerfile.shell import Command, parse_shell
@@ -30,7 +31,15 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 # Python tools that are not the app: they ship only if a runtime stage gets them.
 PYTHON_TOOLS = frozenset({"poetry", "pipenv", "pdm", "pipx", "uv"})
 _TOOL_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[^\]]*\])?(?:[<>=!~;@ ].*)?$")
-_POETRY_INSTALLER = ("install.python-poetry.org", "install-poetry.py", "get-poetry.py")
+# The official installer's URL, and the script saved under any of its names
+# (`ADD https://install.python-poetry.org install_poetry.py` then `python install_poetry.py`).
+_POETRY_INSTALLER = (
+    "install.python-poetry.org",
+    "install-poetry.py",
+    "install_poetry.py",
+    "get-poetry.py",
+    "get_poetry.py",
+)
 _UV_INSTALLER = "astral.sh/uv"
 _UV_IMAGE = re.compile(r"^(?:ghcr\.io/)?astral-sh/uv(?::|@|$)")
 
@@ -95,14 +104,15 @@ class Mount:
     target: str
 
     @staticmethod
-    def parse(flag_text: str, workdir: str) -> Mount | None:
+    def parse(flag_text: str, workdir: str, env: Mapping[str, str] = {}) -> Mount | None:
+        """`--mount=type=cache,target=$POETRY_CACHE_DIR`: BuildKit expands ARG and ENV here."""
         if not flag_text.startswith("--mount="):
             return None
         options = dict(item.partition("=")[::2] for item in flag_text[len("--mount=") :].split(",") if item)
         target = options.get("target") or options.get("dst") or options.get("destination")
         if not target:
             return None
-        return Mount(options.get("type", "bind"), normalise(target, workdir))
+        return Mount(options.get("type", "bind"), normalise(expand(target, env), workdir))
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +287,11 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
     for index, stage in enumerate(parsed.stages):
         base = expand(stage.base, global_args)
         parent = names.get(base.lower())
+        if (
+            parent is None
+            and (chosen := _stage_named_by_build_arg(stage.base, global_args, names)) is not None
+        ):
+            base, parent = chosen
         start = (
             models[parent].end
             if parent is not None
@@ -302,6 +317,40 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
     return Build(parsed, stages, target_index, project)
 
 
+def copied_project_dir(parsed: ParsedDockerfile) -> str | None:
+    """The context sub-directory whose pyproject.toml the Dockerfile copies (`COPY
+    ./src/pyproject.toml /src/`), for a project that does not sit at the context's root."""
+    for item in parsed.instructions:
+        if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
+            continue
+        for source in item.args[:-1]:
+            parts = [p for p in source.strip("\"'").split("/") if p not in ("", ".")]
+            if len(parts) >= 2 and parts[-1] == "pyproject.toml" and ".." not in parts and "$" not in source:
+                return "/".join(parts[:-1])
+    return None
+
+
+def _stage_named_by_build_arg(
+    raw: str, global_args: Mapping[str, str], names: Mapping[str, int]
+) -> tuple[str, int] | None:
+    """`FROM build-${RUN_AS}` with no default for RUN_AS: the build must pass one, and it names
+    one of this file's stages. The audit is about the image that ships, so the production-like
+    candidate (a name with `prod`) is read, else the first one."""
+    unset = [
+        m["braced"] or m["plain"]
+        for m in _VARIABLE.finditer(raw)
+        if not global_args.get(m["braced"] or m["plain"])
+    ]
+    if not unset:
+        return None
+    pattern = _VARIABLE.sub("*", raw).lower()
+    candidates = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+    if not candidates:
+        return None
+    chosen = next((c for c in candidates if "prod" in c), candidates[0])
+    return chosen, names[chosen]
+
+
 # Images whose name says they carry a Python tool (`.../python-poetry:...`, uv's own images).
 _TOOL_IMAGES = (
     (
@@ -309,7 +358,8 @@ _TOOL_IMAGES = (
         re.compile(r"(?:^|[/_-])poetry(?:[:_-]|$)"),
         ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local"),
     ),
-    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/usr/local/bin/uv", "/bin/uv")),
+    # The distroless image holds /uv and /uvx at its root; the python-flavoured ones in /usr/local/bin.
+    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/uv", "/uvx", "/usr/local/bin/uv", "/bin/uv")),
 )
 
 
@@ -360,7 +410,9 @@ def _read_stage(
             copy = _copy_from(item, state, names, earlier)
             if copy is not None:
                 copies.append(copy)
-                state = replace(state, tools=_merge_tools(state.tools, _carried_tools(copy, earlier, item)))
+                state = replace(
+                    state, tools=_merge_tools(state.tools, _carried_tools(copy, earlier, item, state))
+                )
             else:
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
@@ -399,18 +451,41 @@ def _copy_from(
     return CopyFrom(item, stage, None if stage is not None else reference, sources)
 
 
-def _carried_tools(copy: CopyFrom, earlier: list[StageModel], item: Instruction) -> tuple[Tool, ...]:
+def _carried_tools(
+    copy: CopyFrom, earlier: list[StageModel], item: Instruction, state: State
+) -> tuple[Tool, ...]:
+    destination = normalise(expand(item.args[-1], state.env), state.workdir) if item.args else "/"
+    into_directory = len(copy.sources) > 1 or (bool(item.args) and item.args[-1].endswith("/"))
     if copy.source_stage is None:
-        image = copy.image or ""
-        if _UV_IMAGE.match(image):
-            return (Tool("uv", item.start_line, tuple(normalise(s) for s in item.args[-1:])),)
+        if _UV_IMAGE.match(copy.image or ""):
+            landed = tuple(_landed(s, s, destination, into_directory) for s in copy.sources)
+            return (Tool("uv", item.start_line, landed),)
         return ()
     source = earlier[copy.source_stage].end
-    return tuple(
-        replace(tool, line=item.start_line)
-        for tool in source.tools
-        if any(overlaps(s, location) for s in copy.sources for location in tool.locations)
-    )
+    carried: list[Tool] = []
+    for tool in source.tools:
+        landed = tuple(
+            _landed(s, location, destination, into_directory)
+            for s in copy.sources
+            for location in tool.locations
+            if overlaps(s, location)
+        )
+        if landed:
+            carried.append(replace(tool, line=item.start_line, locations=tuple(dict.fromkeys(landed))))
+    return tuple(carried)
+
+
+def _landed(source: str, location: str, destination: str, into_directory: bool) -> str:
+    """Where a tool's `location` is after `COPY --from=stage source destination`: `COPY
+    --from=uv /uv /usr/local/bin/uv` puts uv at /usr/local/bin/uv, so a later `COPY --from`
+    of /usr/local/bin carries it on."""
+    if location == source or location.startswith(source.rstrip("/") + "/"):
+        # The source is the tool or a directory holding it: its contents land in destination.
+        rest = location[len(source.rstrip("/")) :]
+        if not rest and into_directory:
+            rest = "/" + source.rstrip("/").rsplit("/", 1)[-1]
+        return destination.rstrip("/") + rest if rest else destination
+    return destination  # a file inside the tool's directory (`/opt/poetry/bin/poetry`)
 
 
 def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, ...]:
@@ -419,14 +494,14 @@ def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, .
 
 
 def _run_step(item: Instruction, state: State, project: ContextProject) -> RunStep:
-    mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir)) is not None)
+    mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir, state.env)) is not None)
     if item.json:
         commands: tuple[Command, ...] = (Command(tuple(item.args)),)
         parser = "exec"
     else:
         text = "\n".join(item.heredocs) if item.heredocs else " ".join(item.args)
         script = parse_shell(text)
-        commands = tuple(_expanded(c, state.env) for c in script.commands)
+        commands = tuple(_expanded(c, state.env) for c in _known_branches(script.commands, state.env))
         parser = script.parser
     installs: list[Install] = []
     current = state
@@ -458,6 +533,50 @@ def _configured(command: Command, state: State) -> State:
         venv = normalise(words[1][: -len("/bin/activate")], state.workdir)
         return replace(state, env={**state.env, "VIRTUAL_ENV": venv})
     return state
+
+
+def _known_branches(commands: tuple[Command, ...], env: Mapping[str, str]) -> Iterator[Command]:
+    """The commands that run: an `if` whose test the ARG defaults and ENV decide keeps only
+    the branch taken, and its commands are no longer conditional."""
+    for command in commands:
+        verdicts = [condition_holds(g.test, {**env, **dict(command.assignments)}) for g in command.guards]
+        if any(v is not None and v != g.holds for v, g in zip(verdicts, command.guards, strict=True)):
+            continue  # a branch that is not taken
+        if command.guards and all(v is not None for v in verdicts):
+            command = replace(command, guards=())
+        yield command
+
+
+_TEST_BRACKETS = {"[": "]", "[[": "]]"}
+
+
+def condition_holds(words: tuple[str, ...], env: Mapping[str, str]) -> bool | None:
+    """`[ "$X" = v ]`, `[ $X != v ]`, `[ -n "$X" ]`, `[ -z "$X" ]`, `[ "$X" ]`, `test ...`, with
+    `!`: True or False when every variable it names is known, None otherwise."""
+    operands = list(words)
+    if operands and operands[0] in _TEST_BRACKETS and operands[-1] == _TEST_BRACKETS[operands[0]]:
+        operands = operands[1:-1]
+    elif operands[:1] == ["test"]:
+        operands = operands[1:]
+    else:
+        return None
+    negate = operands[:1] == ["!"]
+    operands = operands[1:] if negate else operands
+    values: list[str] = []
+    for word in operands:
+        names = [m["braced"] or m["plain"] for m in _VARIABLE.finditer(word)]
+        if any(name not in env for name in names) or "`" in word or "$(" in word:
+            return None
+        values.append(expand(word, env))
+    if len(values) == 3 and values[1] in ("=", "==", "!="):
+        result = (values[0] == values[2]) != (values[1] == "!=")
+    elif len(values) == 2 and values[0] in ("-n", "-z"):
+        result = bool(values[1]) == (values[0] == "-n")
+    elif len(values) == 1:
+        result = bool(values[0])
+    else:
+        return None
+    return result != negate
 
 
 def _expanded(command: Command, env: Mapping[str, str]) -> Command:
@@ -650,29 +769,63 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
     if name == "poetry" and len(words) >= 2 and words[1] in ("install", "sync"):
         return _poetry_install(command, state, project)
     if name == "uv" and len(words) >= 2 and words[1] == "sync":
+        named = _dev_names(words, "--group", "--only-group", "--extra")
         dev = project.standard_dev and not _has(words, "--no-dev", "--only-group", "--no-default-groups")
-        dev = dev and flag({**state.env, **dict(command.assignments)}.get("UV_NO_DEV")) is not True
-        target = state.env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
+        env = {**state.env, **dict(command.assignments)}  # `UV_NO_DEV=1 uv sync`, UV_PROJECT_ENVIRONMENT
+        dev = dev and flag(env.get("UV_NO_DEV")) is not True
+        dev = dev or bool(named) or _has(words, "--only-dev")
+        target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
         return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
     if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
         target = "/usr/local" if "--system" in words else (
-            f"{state.workdir.rstrip('/')}/.venv" if flag(state.env.get("PIPENV_VENV_IN_PROJECT")) else
+            f"{state.workdir.rstrip('/')}/.venv"
+            if flag({**state.env, **dict(command.assignments)}.get("PIPENV_VENV_IN_PROJECT")) else
             f"{state.home()}/.local/share/virtualenvs")  # fmt: skip
         return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
     if name == "pdm" and len(words) >= 2 and words[1] in ("install", "sync"):
         dev = project.standard_dev and not _has(words, "--prod", "--production", "--no-dev")
         # PDM installs into __pypackages__ when told so or when that directory exists.
-        packages = ".venv" if state.tool_config.get("pdm.use_venv", True) else "__pypackages__"
+        use_venv = flag({**state.env, **dict(command.assignments)}.get("PDM_USE_VENV"))
+        use_venv = state.tool_config.get("pdm.use_venv", True) if use_venv is None else use_venv
+        packages = ".venv" if use_venv else "__pypackages__"
         target = f"{state.workdir.rstrip('/')}/{packages}"
-        return Install("pdm", command, target, dev, "pdm install takes the dev groups by default")
+        return Install(
+            "pdm",
+            command,
+            target,
+            dev,
+            "pdm install takes the dev groups by default"
+            + ("" if project.known else " (no pyproject.toml in the build context: a dev group is assumed)"),
+        )
     if is_pip_install(command) or (name == "uv" and words[1:3] == ("pip", "install")):
-        dev_files = [w for w in words if re.search(r"requirements[^/]*[-_/.](?:dev|test|lint|docs?)\b", w)]
+        dev_files = [w for w in words if _DEV_REQUIREMENTS.search(w)]
         dev_extra = [w for w in words if re.search(r"\[[^\]]*\b(?:dev|test|tests|lint|docs)\b[^\]]*\]", w)]
+        # `uv pip install -r pyproject.toml --group dev` (and pip >= 25.1's --group), `--extra test`.
+        named = _dev_names(words, "--group", "--extra")
         target = "/usr/local" if "--system" in words else pip_target(command, state)
         return Install(
-            "pip", command, target, bool(dev_files or dev_extra), "requirements or extras for development"
+            "pip",
+            command,
+            target,
+            bool(dev_files or dev_extra or named),
+            f"the development group(s) {', '.join(named)}"
+            if named
+            else "requirements or extras for development",
         )
     return None
+
+
+# requirements-dev.txt, requirements/test.txt, requirements_docs.in, and the other order:
+# dev-requirements.txt, test_requirements.txt.
+_DEV_KIND = r"(?:dev(?:elop(?:ment)?)?|tests?|testing|lint(?:ing)?|docs?|ci)"
+_DEV_REQUIREMENTS = re.compile(
+    rf"requirements[^/]*[-_/.]{_DEV_KIND}\b|(?:^|/){_DEV_KIND}[-_.]requirements\b", re.IGNORECASE
+)
+
+
+def _dev_names(words: tuple[str, ...], *options: str) -> list[str]:
+    """The development groups/extras named by these options (`--group dev`, `--extra=test`)."""
+    return [v for option in options for v in _option_values(words, option) or () if DEV_EXTRA.match(v)]
 
 
 def _has(words: tuple[str, ...], *options: str) -> bool:

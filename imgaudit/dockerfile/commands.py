@@ -15,7 +15,7 @@ from pathlib import Path
 from imgaudit.advise.facts import ProjectFacts, PyprojectFacts, project_facts, pyproject_facts
 from imgaudit.audit import read_layers
 from imgaudit.classify.base import decide_base
-from imgaudit.dockerfile.build import read_build
+from imgaudit.dockerfile.build import copied_project_dir, read_build
 from imgaudit.dockerfile.fix import FixFacts, FixResult, fixed_dockerfile, repaired_env_continuations
 from imgaudit.dockerfile.lint import Hint, lint
 from imgaudit.dockerfile.parse import (
@@ -105,7 +105,14 @@ def run_lint(
     parsed = parse_dockerfile(read_dockerfile(dockerfile), str(dockerfile))
     if not parsed.stages:
         raise DockerfileError("no FROM instruction", where=str(dockerfile))
-    project = read_context(context if context is not None else dockerfile.parent)
+    root = context if context is not None else dockerfile.parent
+    project = read_context(root)
+    if (
+        not project.known
+        and (sub := copied_project_dir(parsed))
+        and (root / sub / "pyproject.toml").is_file()
+    ):
+        project = read_context(root / sub)  # the project sits in a sub-directory of the context
     check_ids([*ignore, *project.ignore])
     build = read_build(parsed, project, target)
     return lint(build, today, {*ignore, *project.ignore})

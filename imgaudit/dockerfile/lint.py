@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.build import (
     PYTHON_TOOLS,
     Build,
+    Install,
     RunStep,
     StageModel,
     apt_installs_recommends,
     expand,
     flag,
     is_pip_install,
+    normalise,
+    overlaps,
     poetry_requirements,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
@@ -30,6 +34,7 @@ from imgaudit.dockerfile.poetry_versions import (
     end_of_life_codename,
     impossible_poetry_version,
 )
+from imgaudit.dockerfile.shell import Command
 from imgaudit.findings.catalogue import Entry, Level, entry
 from imgaudit.model import Finding
 
@@ -39,7 +44,68 @@ _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
 _FULL_PYTHON = re.compile(
     r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|trixie))?|latest|bookworm|bullseye|trixie))?$"
 )
-_DELETERS = frozenset({"rm", "find", "apt-get", "apt", "pip", "pip3", "poetry", "uv", "apk", "true"})
+# The compilers and headers a full `python:X.Y` image already carries (docker-library's
+# buildpack-deps, which it is built on): installing them again adds nothing above the base, and
+# the image advisor's build-toolchain-at-runtime counts only what is above the base.
+# build-essential is the metapackage of dpkg-dev, g++, gcc, libc6-dev and make.
+FULL_IMAGE_BUILD_PACKAGES = frozenset(
+    [
+        "autoconf",
+        "automake",
+        "build-essential",
+        "dpkg-dev",
+        "g++",
+        "gcc",
+        "libbz2-dev",
+        "libc6-dev",
+        "libcurl4-openssl-dev",
+        "libdb-dev",
+        "libevent-dev",
+        "libffi-dev",
+        "libgdbm-dev",
+        "libglib2.0-dev",
+        "libgmp-dev",
+        "libjpeg-dev",
+        "libkrb5-dev",
+        "liblzma-dev",
+        "libmagickcore-dev",
+        "libmagickwand-dev",
+        "libmaxminddb-dev",
+        "libncurses5-dev",
+        "libncursesw5-dev",
+        "libpng-dev",
+        "libpq-dev",
+        "libreadline-dev",
+        "libsqlite3-dev",
+        "libssl-dev",
+        "libtool",
+        "libwebp-dev",
+        "libxml2-dev",
+        "libxslt-dev",
+        "libyaml-dev",
+        "make",
+        "zlib1g-dev",
+        "default-libmysqlclient-dev",
+    ]
+)
+_DELETERS = frozenset(
+    {
+        "rm",
+        "find",
+        "apt-get",
+        "apt",
+        "pip",
+        "pip3",
+        "poetry",
+        "uv",
+        "apk",
+        "true",
+        "yes",
+        "conda",
+        "mamba",
+        "micromamba",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +190,13 @@ def pragma_silenced(findings: Sequence[Finding], parsed: ParsedDockerfile) -> tu
 
 
 def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
+    exports = dev_exports(build)
     for stage in build.stages:
         for step in stage.runs:
             for install in step.installs:
+                exported = _exported_requirements(build, stage, install, exports)
+                if exported:
+                    install = replace(install, dev=True, why=exported)
                 if not install.dev:
                     continue
                 if not stage.ships and build.carried(stage, install.target) is None:
@@ -141,6 +211,86 @@ def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
                 )
 
 
+@dataclass(frozen=True, slots=True)
+class DevExport:
+    """A requirements file written by a `poetry export` that takes development groups."""
+
+    stage: int
+    path: str
+    line: int
+
+
+def dev_exports(build: Build) -> list[DevExport]:
+    """`poetry export --with dev` (`--dev` before Poetry 1.2, `--all-groups`, `--only test`)
+    with `-o FILE`, `--output FILE` or `> FILE`."""
+    found: list[DevExport] = []
+    for stage in build.stages:
+        for step in stage.runs:
+            for command in step.commands:
+                if command.name != "poetry" or command.argv[1:2] != ("export",):
+                    continue
+                words = command.words
+                groups = [*(_values(words, "--with") or ()), *(_values(words, "--only") or ())]
+                if not (
+                    any(DEV_EXTRA.match(g) for g in groups) or "--dev" in words or "--all-groups" in words
+                ):
+                    continue
+                targets = [
+                    *(_values(words, "-o") or ()),
+                    *(_values(words, "--output") or ()),
+                    *command.outputs,
+                ]
+                found.extend(
+                    DevExport(stage.index, normalise(t, step.state.workdir), step.line) for t in targets
+                )
+    return found
+
+
+def _values(words: tuple[str, ...], option: str) -> list[str] | None:
+    """The comma-separated values of `--option V` and `--option=V`, or None when absent."""
+    values: list[str] = []
+    for i, word in enumerate(words):
+        if word == option and i + 1 < len(words):
+            values.extend(words[i + 1].split(","))
+        elif word.startswith(option + "="):
+            values.extend(word.split("=", 1)[1].split(","))
+    return values or None
+
+
+def _exported_requirements(
+    build: Build, stage: StageModel, install: Install, exports: list[DevExport]
+) -> str:
+    """Why this pip install takes development groups: its `-r FILE` is a dev export of this
+    stage's chain, or one a `COPY --from` brought into it."""
+    if install.manager != "pip" or install.dev or not exports:
+        return ""
+    words = install.command.words
+    files = {_basename(f) for f in [*(_values(words, "-r") or ()), *(_values(words, "--requirement") or ())]}
+    chain = _chain(build, stage)
+    for export in exports:
+        if _basename(export.path) not in files and not any(
+            _basename(c.instruction.args[-1]) in files
+            for s in chain
+            for c in s.copies
+            if c.source_stage == export.stage and any(overlaps(src, export.path) for src in c.sources)
+        ):
+            continue
+        reaches = export.stage in {s.index for s in chain} or any(
+            c.source_stage is not None
+            and export.stage in {x.index for x in _chain(build, build.stages[c.source_stage])}
+            and any(overlaps(src, export.path) for src in c.sources)
+            for s in chain
+            for c in s.copies
+        )
+        if reaches:
+            return f"its requirements come from `poetry export` with development groups (line {export.line})"
+    return ""
+
+
+def _basename(path: str) -> str:
+    return path.strip("\"'").rstrip("/").rsplit("/", 1)[-1]
+
+
 def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
     for stage in build.stages:
         if not stage.ships:
@@ -148,7 +298,9 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
         for step in stage.runs:
             env = step.state.env
             home = step.state.home()
-            managers = {i.manager for i in step.installs}
+            # An install that only adds the project after the dependencies' install (Poetry's
+            # and uv's guides: --no-root / --no-install-project first) downloads nothing more.
+            managers = {i.manager for i in step.installs if not _reinstall(build, stage, step, i)}
             if "poetry" in managers and not _poetry_cache_handled(step, f"{home}/.cache/pypoetry"):
                 yield hint(
                     "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
@@ -175,26 +327,144 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
             uv = [
                 c
                 for c in step.commands
-                if c.name == "uv" and (c.argv[1:2] == ("sync",) or c.argv[1:3] == ("pip", "install"))
+                if (c.name == "uv" and c.argv[1:3] == ("pip", "install"))
+                or ("uv" in managers and c.name == "uv" and c.argv[1:2] == ("sync",))
             ]
-            cache = expand(env.get("UV_CACHE_DIR", f"{home}/.cache/uv"), env)
-            if uv and not (
-                flag(env.get("UV_NO_CACHE"))
-                or all("--no-cache" in c.words or flag(dict(c.assignments).get("UV_NO_CACHE")) for c in uv)
-                or step.cache_mounted(cache)
-                or step.removes(cache)
-                or any(c.name == "uv" and c.argv[1:3] == ("cache", "clean") for c in step.commands)
-            ):
+            if uv and not all(_uv_cache_handled(step, c, f"{home}/.cache/uv") for c in uv):
                 yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
 
 
-def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
-    env = step.state.env
-    cache = env.get("POETRY_CACHE_DIR") or default_cache
-    installs = [i for i in step.installs if i.manager == "poetry"]
+_CONDA = frozenset({"conda", "mamba", "micromamba"})
+_CONDA_INSTALLS = frozenset({"install", "create", "update", "env"})
+
+
+def conda_caches(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """conda keeps every package it downloads in `<root prefix>/pkgs` (CONDA_PKGS_DIRS moves it)."""
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            installs = [
+                c
+                for c in step.commands
+                if c.name in _CONDA and (set(c.argv[1:2]) & _CONDA_INSTALLS) and "--help" not in c.words
+            ]
+            if not installs or any(c.name in _CONDA and c.argv[1:2] == ("clean",) for c in step.commands):
+                continue
+            env = step.state.env
+            pkgs = [normalise(d) for d in (env.get("CONDA_PKGS_DIRS") or "").split(",") if d.strip()]
+            pkgs = pkgs or [
+                f"{normalise(env.get('MAMBA_ROOT_PREFIX') or env.get('CONDA_DIR') or '/opt/conda')}/pkgs"
+            ]
+            if all(step.cache_mounted(d) or step.removes(d) for d in pkgs) or _removes_pkgs(step):
+                continue
+            yield hint(
+                "conda-cache-in-layer",
+                step.line,
+                f"{' '.join(installs[0].argv[: 3 if installs[0].argv[1] == 'env' else 2])} keeps its "
+                f"downloaded packages in {pkgs[0]}",
+                stage,
+            )
+
+
+def copied_wheels(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """The `pip wheel` + `COPY --from` + `pip install` pattern: the wheel directory the COPY
+    brings stays in its layer."""
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            kept = [d for d in _wheel_dirs(step) if not step.removes(d)]
+            if kept:
+                yield hint(
+                    "wheels-left-in-image", step.line, f"pip wheel leaves its wheels in {kept[0]}", stage
+                )
+        for copy in stage.copies:
+            if copy.source_stage is None:
+                continue
+            wheel_dirs = [d for step in build.stages[copy.source_stage].runs for d in _wheel_dirs(step)]
+            if any(overlaps(source, d) for source in copy.sources for d in wheel_dirs):
+                yield hint(
+                    "wheels-left-in-image",
+                    copy.instruction.start_line,
+                    f"the wheels built in stage {build.stages[copy.source_stage].name or copy.source_stage} "
+                    "stay in this COPY's layer",
+                    stage,
+                )
+
+
+def _wheel_dirs(step: RunStep) -> list[str]:
+    """The directories this RUN's `pip wheel -w DIR` fill."""
+    found: list[str] = []
+    for command in step.commands:
+        if command.name.startswith("pip") and command.argv[1:2] == ("wheel",):
+            words = command.words
+            for i, word in enumerate(words):
+                if word in ("-w", "--wheel-dir") and i + 1 < len(words):
+                    found.append(normalise(words[i + 1], step.state.workdir))
+                elif word.startswith("--wheel-dir="):
+                    found.append(normalise(word.split("=", 1)[1], step.state.workdir))
+    return found
+
+
+def _removes_pkgs(step: RunStep) -> bool:
+    """`rm -rf /some/prefix/pkgs/*`: conda installed under another root prefix."""
+    return any(
+        c.name == "rm" and any(w.rstrip("/*").endswith("/pkgs") for w in c.words[1:]) for c in step.commands
+    )
+
+
+def _reinstall(build: Build, stage: StageModel, step: RunStep, install: Install) -> bool:
+    """An earlier RUN of this stage (or a parent) ran the same manager's install and took at
+    least the groups this one takes."""
+    runs = [r for s in _chain(build, stage) for r in s.runs]
+    earlier = runs[: next(i for i, r in enumerate(runs) if r is step)]
+    return install.manager in ("poetry", "uv") and any(
+        i.manager == install.manager and (i.dev or not install.dev) for r in earlier for i in r.installs
+    )
+
+
+def _chain(build: Build, stage: StageModel) -> list[StageModel]:
+    """The stage's parents, oldest first, then the stage."""
+    chain = [stage]
+    while chain[0].parent is not None:
+        chain.insert(0, build.stages[chain[0].parent])
+    return chain
+
+
+def cache_dir(command: Command, env: Mapping[str, str], variable: str, default: str, option: str = "") -> str:
+    """Where a command keeps its cache: its `--cache-dir` option, a `VAR=... command` prefix,
+    the stage's ENV, or the tool's default."""
+    words = command.words
+    for i, word in enumerate(words):
+        if option and word == option and i + 1 < len(words):
+            return normalise(words[i + 1])
+        if option and word.startswith(option + "="):
+            return normalise(word.split("=", 1)[1])
+    local = {**env, **dict(command.assignments)}
+    return normalise(expand(local.get(variable) or default, local))
+
+
+def _uv_cache_handled(step: RunStep, command: Command, default: str) -> bool:
+    env = {**step.state.env, **dict(command.assignments)}
+    cache = cache_dir(command, step.state.env, "UV_CACHE_DIR", default, "--cache-dir")
+    # `--no-cache-dir` is uv's hidden alias of --no-cache, for pip's habit (astral-sh/uv#1380).
     return (
-        step.cache_mounted(cache)
+        bool(flag(env.get("UV_NO_CACHE")))
+        or any(w in ("--no-cache", "-n", "--no-cache-dir") for w in command.words)
+        or step.cache_mounted(cache)
         or step.removes(cache)
+        or any(
+            c.name == "uv" and c.argv[1:3] in (("cache", "clean"), ("cache", "prune")) for c in step.commands
+        )
+    )
+
+
+def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
+    installs = [i for i in step.installs if i.manager == "poetry"]
+    caches = {cache_dir(i.command, step.state.env, "POETRY_CACHE_DIR", default_cache) for i in installs}
+    return (
+        all(step.cache_mounted(cache) or step.removes(cache) for cache in caches)
         or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
         or all("--no-cache" in i.command.words for i in installs)
     )
@@ -209,20 +479,18 @@ def _tool_cache_handled(step: RunStep, tool: str, cache: str) -> bool:
     )
 
 
-def _pip_cache_handled(step: RunStep, cache: str) -> bool:
+def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
     env = step.state.env
     if env.get("PIP_NO_CACHE_DIR") is not None and env["PIP_NO_CACHE_DIR"] != "":
         return True
-    commands = [c for c in step.commands if is_pip_install(c)]
-    return (
-        all(
-            any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
-            or "PIP_NO_CACHE_DIR" in dict(c.assignments)
-            for c in commands
-        )
-        or step.cache_mounted(cache)
+    purged = any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
+    return purged or all(
+        any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
+        or "PIP_NO_CACHE_DIR" in dict(c.assignments)
+        or step.cache_mounted(cache := cache_dir(c, env, "PIP_CACHE_DIR", default_cache, "--cache-dir"))
         or step.removes(cache)
-        or any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
+        for c in step.commands
+        if is_pip_install(c)
     )
 
 
@@ -236,7 +504,10 @@ def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
                 f"{tool.name} reaches the final image (stage {final.name or final.index})",
                 final,
             )
+    full_base = _FULL_PYTHON.match(build.root(final).base) is not None
     for package, line in final.end.build_packages:
+        if full_base and package in FULL_IMAGE_BUILD_PACKAGES:
+            continue  # already in the base: nothing above it (fat-base-image is the finding)
         yield hint(
             "build-toolchain-at-runtime",
             line,
@@ -275,7 +546,11 @@ def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
         if not stage.ships:
             continue
         for step in stage.runs:
-            if step.commands and all(_only_deletes(c.argv) for c in step.commands):
+            if (
+                step.commands
+                and all(_only_deletes(c.argv) for c in step.commands)
+                and not _uninstalls_absent_tool(step)
+            ):
                 yield hint(
                     "late-deletion",
                     step.line,
@@ -284,20 +559,39 @@ def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
                 )
 
 
+def _uninstalls_absent_tool(step: RunStep) -> bool:
+    """`pip uninstall poetry` where no Poetry reached this stage deletes nothing."""
+    named = [
+        w
+        for c in step.commands
+        if c.name.startswith("pip") and "uninstall" in c.words
+        for w in c.words[c.words.index("uninstall") + 1 :]
+        if not w.startswith("-")
+    ]
+    return bool(named) and all(n in PYTHON_TOOLS and step.state.tool(n) is None for n in named)
+
+
 def _only_deletes(words: tuple[str, ...]) -> bool:
     name = words[0].rsplit("/", 1)[-1] if words else ""
     if name not in _DELETERS:
         return False
-    if name == "rm" or name == "true":
+    if name in ("rm", "true", "yes"):  # `yes | pip uninstall poetry` answers the prompt
         return True
     if name == "find":
         return "-delete" in words or "rm" in words
     if name in ("apt-get", "apt"):
         return any(w in ("purge", "remove", "autoremove", "clean") for w in words)
     if name.startswith("pip") or name == "uv":
-        return "uninstall" in words or words[1:3] in (("cache", "purge"), ("cache", "clean"))
+        # `rm -rf $(pip cache dir)`: the query names what rm deletes.
+        return "uninstall" in words or words[1:3] in (
+            ("cache", "purge"),
+            ("cache", "clean"),
+            ("cache", "dir"),
+        )
     if name == "apk":
         return "del" in words
+    if name in ("conda", "mamba", "micromamba"):
+        return words[1:2] == ("clean",)
     return words[1:3] == ("cache", "clear")
 
 
@@ -310,11 +604,16 @@ def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
             for install in step.installs:
                 if install.manager != "poetry" or "/virtualenvs" not in install.target:
                     continue
-                if stage.ships or build.copied_from(stage):
+                # A builder matters when the runtime copies the venv, or the project directory
+                # where it expected the venv (`COPY --from=builder /app /app`); one that only
+                # hands over an exported requirements.txt does not.
+                in_project = f"{step.state.workdir.rstrip('/')}/.venv"
+                if stage.ships or any(build.carried(stage, p) for p in (install.target, in_project)):
                     yield hint(
                         "venv-not-in-project",
                         step.line,
-                        f"the venv goes to {install.target}, inside Poetry's cache directory",
+                        f"the venv goes to {install.target}, inside Poetry's cache directory"
+                        + (", which this RUN deletes" if step.removes(install.target) else ""),
                         stage,
                     )
 
@@ -448,6 +747,8 @@ def end_of_life_base(build: Build, today: dt.date) -> Iterator[Hint]:
 RULES: tuple[Rule, ...] = (
     dependency_installs,
     caches,
+    conda_caches,
+    copied_wheels,
     toolchain,
     fat_base,
     apt,

@@ -28,12 +28,30 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass(frozen=True, slots=True)
+class Guard:
+    """An `if TEST; then ... else ... fi` around a command: the test's words (empty when the
+    condition is more than one simple command) and whether the command runs when it holds."""
+
+    test: tuple[str, ...]
+    holds: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     """One simple command: `NAME=value` prefixes apart, then its words (quotes removed)."""
 
     words: tuple[str, ...]
     assignments: tuple[tuple[str, str], ...] = ()
-    conditional: bool = False  # inside an `if`/`case` branch or after `||`
+    branch: bool = False  # inside a `case` branch or an `if` condition, or after `||`
+    # The `if` tests it runs under: the build model evaluates those whose variables it knows
+    # (`ARG ENV=dev` ... `if [ "$ENV" != dev ]; then poetry install --no-dev; else poetry install; fi`).
+    guards: tuple[Guard, ...] = ()
+    outputs: tuple[str, ...] = ()  # `> FILE` / `>> FILE` redirect targets
+
+    @property
+    def conditional(self) -> bool:
+        """It may or may not run, as far as the Dockerfile says."""
+        return self.branch or bool(self.guards)
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -69,23 +87,29 @@ def parse_shell(text: str) -> Script:
     return Script(tuple(commands), "bashlex")
 
 
-def _walk(node: Any, conditional: bool) -> Iterator[Command]:
+def _walk(node: Any, conditional: bool, guards: tuple[Guard, ...] = ()) -> Iterator[Command]:
     kind = node.kind
+    if kind == "if":
+        yield from _walk_if(node, conditional, guards)
+        return
     if kind == "command":
         words: list[str] = []
         assignments: list[tuple[str, str]] = []
+        outputs: list[str] = []
         for part in node.parts:
             if part.kind == "assignment" and not words:
                 name, _, value = part.word.partition("=")
                 assignments.append((name, value))
             elif part.kind == "word":
                 words.append(part.word)
+            elif part.kind == "redirect" and part.type in (">", ">>") and hasattr(part.output, "word"):
+                outputs.append(part.output.word)
             # Command substitutions inside words are commands too.
             yield from _nested(part, conditional)
         if words or assignments:
-            yield Command(tuple(words), tuple(assignments), conditional)
+            yield Command(tuple(words), tuple(assignments), conditional, guards, tuple(outputs))
         return
-    if kind in ("if", "case"):
+    if kind == "case":
         conditional = True
     parts = getattr(node, "parts", None) or getattr(node, "list", None) or []
     after_or = False
@@ -93,7 +117,26 @@ def _walk(node: Any, conditional: bool) -> Iterator[Command]:
         if part.kind == "operator":
             after_or = part.op == "||"
             continue
-        yield from _walk(part, conditional or after_or)
+        yield from _walk(part, conditional or after_or, guards)
+
+
+def _walk_if(node: Any, conditional: bool, guards: tuple[Guard, ...]) -> Iterator[Command]:
+    """`if A; then X; elif B; then Y; else Z; fi`: X runs under A, Y under not-A and B, Z under
+    neither. The conditions themselves always run (as branch commands)."""
+    tests: list[tuple[str, ...]] = []
+    section = ""
+    for part in node.parts:
+        if part.kind == "reservedword":
+            section = part.word
+            continue
+        if section in ("if", "elif"):
+            condition = list(_walk(part, True, guards))
+            tests.append(condition[0].words if len(condition) == 1 and not condition[0].assignments else ())
+            yield from condition
+        elif section in ("then", "else"):
+            previous = [Guard(t, False) for t in (tests[:-1] if section == "then" else tests)]
+            current = [Guard(tests[-1], True)] if section == "then" else []
+            yield from _walk(part, conditional, (*guards, *previous, *current))
 
 
 def _nested(node: Any, conditional: bool) -> Iterator[Command]:

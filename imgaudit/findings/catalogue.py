@@ -103,6 +103,33 @@ _ENTRIES = (
         "RUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
     ),
     Entry(
+        "conda-cache-in-layer",
+        "conda's package cache ships in the image",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "`conda`/`mamba`/`micromamba` install, create or update in a stage that ships, with no "
+        "`clean --all` in the same RUN, no cache mount on the pkgs directory (CONDA_PKGS_DIRS) and "
+        "no removal of it: every downloaded package stays, as tarball and extracted",
+        "Clean conda's package cache in the same RUN, or mount it as a cache.",
+        "RUN conda env create -f environment.yml && conda clean --all --yes",
+        image=False,
+    ),
+    Entry(
+        "wheels-left-in-image",
+        "Built wheels are copied into a stage that ships and stay there after the install",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "`COPY --from=builder` of the directory a builder filled with `pip wheel -w DIR` into a "
+        "stage that ships: the wheels stay in that COPY's layer beside the packages installed "
+        "from them (a later `rm` cannot remove them from it)",
+        "Install from the builder's wheels through a bind mount, so no layer keeps them.",
+        "RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \\\n"
+        "    pip install --no-cache-dir /wheels/*",
+        image=False,
+    ),
+    Entry(
         "late-deletion",
         "Files deleted by a later layer still ship in the layer that made them",
         Severity.HIGH,
@@ -142,7 +169,8 @@ _ENTRIES = (
         Level.WARNING,
         True,
         "apt/apk installs of compilers, build-essential, make or `*-dev` headers in a stage "
-        "that ships, not removed in the same RUN",
+        "that ships, not removed in the same RUN, that add to the base (on a full python image, "
+        "the packages it already carries are the fat-base-image finding)",
         "Install build tools only in the builder stage; the runtime stage gets the built venv.",
         "FROM BASE AS builder\nRUN apt-get install -y --no-install-recommends build-essential\n...\n"
         "FROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",

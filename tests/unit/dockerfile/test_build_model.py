@@ -89,3 +89,58 @@ def test_without_other_groups_still_installs_dev() -> None:
     assert model.final.runs[0].installs[0].dev
     no_dev_group = ContextProject(known=True, default_groups=frozenset())
     assert not build("FROM x\nRUN poetry install\n", project=no_dev_group).final.runs[0].installs[0].dev
+
+
+def test_a_copied_tool_is_found_where_the_copy_put_it() -> None:
+    model = build(
+        "FROM ghcr.io/astral-sh/uv:0.8 AS uv\n"
+        "FROM python:3.13-slim AS builder\nCOPY --from=uv /uv /usr/local/bin/uv\n"
+        "FROM python:3.13-slim AS poetry\nRUN python -m venv /opt/poetry && /opt/poetry/bin/pip install poetry\n"
+        "FROM python:3.13-slim\nCOPY --from=poetry /opt/poetry/ /tools/poetry/\n"
+        "COPY --from=builder /usr/local/bin /usr/local/bin\n"
+    )
+    builder_uv = model.stages[1].end.tool("uv")
+    assert builder_uv is not None and builder_uv.locations == ("/usr/local/bin/uv",)
+    final = model.final.end
+    assert final.tool("uv") is not None and final.tool("uv").line == 8  # type: ignore[union-attr]
+    assert final.tool("poetry") is not None
+    assert "/tools/poetry/bin/poetry" in final.tool("poetry").locations  # type: ignore[union-attr]
+
+
+def test_dev_groups_named_on_the_command_line_are_development_installs() -> None:
+    project = ContextProject(known=True, default_groups=frozenset(), standard_dev=True)
+    model = build(
+        "FROM python:3.13-slim\nRUN uv sync --only-group dev\nRUN uv sync --only-group web\n"
+        "RUN uv pip install -r pyproject.toml --group test\nRUN uv pip install -r pyproject.toml --group web\n",
+        project=project,
+    )
+    assert [r.installs[0].dev for r in model.final.runs] == [True, False, True, False]
+
+
+def test_an_if_decided_by_arg_defaults_keeps_only_the_branch_taken() -> None:
+    script = 'if [ "$ENV" != dev ]; then poetry install --only main; else poetry install; fi'
+    known = build(f"FROM python:3.12-slim\nARG ENV=dev\nRUN {script}\n").final.runs[0]
+    assert [(c.words, c.conditional) for c in known.commands if c.name == "poetry"] == [
+        (("poetry", "install"), False)
+    ]
+    unknown = build(f"FROM python:3.12-slim\nARG ENV\nRUN {script}\n").final.runs[0]
+    assert [c.conditional for c in unknown.commands if c.name == "poetry"] == [True, True]
+
+
+def test_condition_holds_reads_simple_tests_only() -> None:
+    from imgaudit.dockerfile.build import condition_holds
+
+    env = {"E": "prod", "EMPTY": ""}
+    assert condition_holds(("[", "$E", "=", "prod", "]"), env) is True
+    assert condition_holds(("[", "!", "$E", "==", "prod", "]"), env) is False
+    assert condition_holds(("test", "-z", "$EMPTY"), env) is True
+    assert condition_holds(("[[", "-n", "${E}", "]]"), env) is True
+    assert condition_holds(("[", "$UNSET", "=", "x", "]"), env) is None
+    assert condition_holds(("[", "-f", "/x", "]"), env) is None
+    assert condition_holds(("grep", "-q", "x", "f"), env) is None
+
+
+def test_pdm_use_venv_from_env_sends_packages_to_pypackages() -> None:
+    model = build("FROM python:3.13-slim\nENV PDM_USE_VENV=false\nWORKDIR /app\nRUN pdm install --prod\n")
+    (install,) = model.final.runs[0].installs
+    assert install.target == "/app/__pypackages__" and not install.dev
