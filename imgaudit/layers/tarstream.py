@@ -39,6 +39,7 @@ _PAX_TYPES = frozenset((tarfile.XHDTYPE[0], tarfile.SOLARIS_XHDTYPE[0]))
 _GLOBAL_PAX = tarfile.XGLTYPE[0]
 _LONGNAME = tarfile.GNUTYPE_LONGNAME[0]
 _LONGLINK = tarfile.GNUTYPE_LONGLINK[0]
+_GNU_SPARSE = tarfile.GNUTYPE_SPARSE[0]
 # Only regular files (and unknown types, as tarfile does) carry data after their header.
 _DATA_TYPES = frozenset(t[0] for t in tarfile.REGULAR_TYPES)
 _KNOWN_TYPES = frozenset(t[0] for t in tarfile.SUPPORTED_TYPES)
@@ -274,23 +275,44 @@ class TarReader:
                 # typed header: a pax-overridden name may be cut at 100 bytes right after a slash.
                 kind = _DIRTYPE if name.endswith("/") else _REGTYPE
             linkname = _text(block[157:257]) if kind in (_LNKTYPE, _SYMTYPE) else ""
+            # A sparse file stores its data without the holes; its size is the file's, as
+            # engines extract it (holes written as zeros) and as Go's and Python's tar report it.
+            apparent = None
+            if kind == _GNU_SPARSE:
+                apparent = _number(block[483:495])
+                data_at = self._skip_sparse_extensions(block, data_at)
             if pending or global_pax:
                 overrides = {**global_pax, **pending}
                 pending = {}
-                name = overrides.get("path", name)
+                # GNU tar's pax sparse formats hide the real name behind `GNUSparseFile.<pid>/`
+                name = overrides.get("GNU.sparse.name") or overrides.get("path", name)
                 linkname = overrides.get("linkpath", linkname)
                 if "size" in overrides:
                     size = _pax_size(overrides["size"])
                     padded = -(-size // BLOCK) * BLOCK
+                real = overrides.get("GNU.sparse.realsize") or overrides.get("GNU.sparse.size")
+                if real is not None:
+                    apparent = _pax_size(real)
             if kind not in _HAS_DATA:
                 size = padded = 0
+                apparent = None
             self.name = name
             self.data_offset = data_at
             self._data_size = size
             pos = data_at + padded
             if length is not None and pos > length:
                 raise LayerError(f"layer tar is truncated inside {name}")
-            yield name, kind, size, linkname
+            yield name, kind, size if apparent is None else apparent, linkname
+
+    def _skip_sparse_extensions(self, header: bytes, pos: int) -> int:
+        """Where an old-GNU sparse file's data starts: more than four holes' map continues in
+        512-byte blocks after the header, each flagging (byte 504) whether another follows."""
+        extended = header[482]
+        while extended:
+            block = self._header_block(pos)
+            extended = block[504]
+            pos += BLOCK
+        return pos
 
     def _header_block(self, pos: int) -> bytes:
         block = self._get(pos, BLOCK)
@@ -299,7 +321,9 @@ class TarReader:
         if block:
             raise LayerError("layer tar is truncated in a header")
         if pos == 0:
-            raise LayerError("layer is empty, not a tar")
+            # A zero-byte layer is an empty one, as Go's archive/tar (the engines') reads it;
+            # a layer cut to nothing is told apart by its digest, checked wherever it is known.
+            return _ZERO_BLOCK
         if self._cut_in_data:
             raise LayerError(f"layer tar is truncated inside {self.name}")
         raise LayerError("layer tar is truncated: it ends without the end-of-archive block")

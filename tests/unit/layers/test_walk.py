@@ -116,7 +116,7 @@ def test_seekable_and_streamed_layers_give_the_same_analysis() -> None:
         (lambda d: d[: 1536 + 200], "truncated"),  # inside a member's contents
         (lambda d: d[: len(d) - 1024 * 10 if len(d) > 20480 else 2048], "truncated"),
         (lambda d: d[:3584] + b"\xff" * 512 + d[4096:], "corrupt tar header"),  # 2nd header
-        (lambda d: b"", "empty"),
+        # (zero bytes is an empty layer, as engines read it: test_tar_edge_cases)
         (lambda d: b"this is not a tar file" * 40, "not a tar"),
     ],
 )
