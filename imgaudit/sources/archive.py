@@ -215,7 +215,7 @@ class ArchiveSource(ImageSource):
 
     @contextmanager
     def _open(self, index: int) -> Iterator[BinaryIO]:
-        blob = self._store.open_checked(self._chosen.layers[index].name)
+        blob = self._store.open_checked(self._chosen.layers[index].name, self._layers[index].diff_id)
         with blob:
             if isinstance(blob, DigestCheckingReader):
                 yield cast(BinaryIO, io.BufferedReader(blob, buffer_size=1 << 20))

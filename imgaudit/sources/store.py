@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import posixpath
+import re
 import tarfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -20,9 +21,10 @@ from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
-from imgaudit.sources.compression import compression_of
+from imgaudit.sources.compression import MAGIC_BYTES, compression_of
 
 JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
+_DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_LINK_HOPS = 8  # a layer stored as a symlink to a symlink ...; more is a loop
 
 
@@ -38,9 +40,10 @@ class DigestCheckingReader(io.RawIOBase):
     """A blob hashed as it is read; at its end the bytes must match the digest of its name,
     as registry blobs are checked: a tampered layout or archive is an error, not a report."""
 
-    def __init__(self, stream: BinaryIO, digest: str, where: str) -> None:
+    def __init__(self, stream: BinaryIO, digest: str, where: str, what: str | None = None) -> None:
         algorithm, _, self._expected = digest.partition(":")
         self._stream, self._digest, self._where = stream, digest, where
+        self._what = what or f"blob {digest}"
         self._hash = hashlib.new(algorithm)
         self._done = False
 
@@ -60,7 +63,7 @@ class DigestCheckingReader(io.RawIOBase):
         if not self._done:
             self._done = True
             if self._hash.hexdigest() != self._expected:
-                raise LayerError(f"blob {self._digest} does not match its digest", where=self._where)
+                raise LayerError(f"{self._what} does not match its digest", where=self._where)
 
     def finish(self) -> None:
         """Hash what the reader left unread and check the digest: a blob is verified whole."""
@@ -98,14 +101,26 @@ class BlobStore(ABC):
                 raise SourceError(f"blob {digest} does not match its digest", where=self.location)
         return data
 
-    def open_checked(self, name: str) -> DigestCheckingReader | BinaryIO:
-        """A layer blob; checked against its digest at EOF when its name is one."""
+    def open_checked(self, name: str, diff_id: str | None = None) -> DigestCheckingReader | BinaryIO:
+        """A layer blob; checked against its digest at EOF when its name is one. A blob named
+        otherwise (classic `docker save`: `<id>/layer.tar`) that is an uncompressed tar is
+        checked against `diff_id`, the digest of the uncompressed layer by definition."""
         digest = blob_digest(name)
         stream = self.open(name)
-        return DigestCheckingReader(stream, digest, self.location) if digest else stream
+        if digest:
+            return DigestCheckingReader(stream, digest, self.location)
+        if diff_id and _DIGEST_FORMAT.fullmatch(diff_id) and _uncompressed(stream):
+            return DigestCheckingReader(stream, diff_id, self.location, f"{name} (diff_id {diff_id[:19]})")
+        return stream
 
     def close(self) -> None:  # noqa: B027 - a directory store holds nothing open
         pass
+
+
+def _uncompressed(stream: BinaryIO) -> bool:
+    """Whether a blob holds a bare tar (a compressed one's diff_id is of its inflated bytes)."""
+    head = stream.peek(MAGIC_BYTES)[:MAGIC_BYTES] if isinstance(stream, io.BufferedReader) else b""
+    return bool(head) and compression_of(head) == "none"
 
 
 class _Slice(io.RawIOBase):

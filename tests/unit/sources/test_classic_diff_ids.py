@@ -1,0 +1,59 @@
+"""A classic `docker save` names its layers `<id>/layer.tar`, not by digest: the config's
+diff_id is then the only digest of the layer, and it is checked as the layer is read (the
+OCI spec: a diff_id is the digest of the uncompressed layer), as blobs named by their
+digest are checked in layouts and registries."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from imgaudit.errors import LayerError
+from tests.conftest import audit_path
+from tests.support.imagespec import ImageSpec, Layer, build, classic_files, file, layer_tar, write_tar
+
+SPEC = ImageSpec(
+    layers=[
+        Layer([file("bin/busybox", 40_000)]),
+        Layer([file("app/main.py", 3_000), file("tmp/cache", 9_000)], "COPY . /app"),
+    ]
+)
+
+
+def _classic(tmp_path: Path, replace: dict[int, bytes] | None = None) -> Path:
+    files = classic_files([build(SPEC)])
+    layers = json.loads(files["manifest.json"])[0]["Layers"]
+    for index, blob in (replace or {}).items():
+        files[layers[index]] = blob
+    return write_tar(files, tmp_path / "saved.tar")
+
+
+def test_an_intact_classic_archive_reads_whole(tmp_path: Path) -> None:
+    assert audit_path(_classic(tmp_path)).total_bytes == 52_000
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_a_layer_tar_that_is_not_its_diff_id_is_refused(tmp_path: Path, index: int) -> None:
+    # A well-formed tar, but not the layer the config names: corrupt or tampered.
+    other = layer_tar(Layer([file("bin/busybox", 40_000, seed=9)]))
+    with pytest.raises(
+        LayerError, match=r"layer.tar \(diff_id sha256:[0-9a-f]{12}\) does not match its digest"
+    ):
+        audit_path(_classic(tmp_path, {index: other}))
+
+
+def test_a_layer_tar_with_bytes_after_its_end_is_refused(tmp_path: Path) -> None:
+    # The walk stops at the end-of-archive blocks; the digest covers every byte of the file.
+    intact = layer_tar(SPEC.layers[1])
+    with pytest.raises(LayerError, match="does not match its digest"):
+        audit_path(_classic(tmp_path, {1: intact + b"\0" * 512 + b"appended"}))
+
+
+def test_a_compressed_layer_tar_is_read_unchecked(tmp_path: Path) -> None:
+    # Some tools gzip `layer.tar` in a classic layout; its diff_id is of the inflated bytes,
+    # which this reader does not hash (documented in the README's Limits).
+    report = audit_path(_classic(tmp_path, {1: gzip.compress(layer_tar(SPEC.layers[1]), mtime=0)}))
+    assert report.total_bytes == 52_000
