@@ -8,6 +8,7 @@ All four are a blob store plus one of two indexes: Docker's `manifest.json`, or 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -33,14 +34,27 @@ from imgaudit.sources.manifests import (
     platform_string,
     select_candidate,
 )
-from imgaudit.sources.store import BlobStore, DigestCheckingReader, DirectoryStore, TarArchiveStore
+from imgaudit.sources.store import (
+    BlobStore,
+    DigestCheckingReader,
+    DirectoryStore,
+    FlatDirectoryStore,
+    TarArchiveStore,
+)
 
 MAX_INDEX_DEPTH = 4
 _DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _docker_manifest_candidates(store: BlobStore) -> list[Candidate]:
-    entries = parse_json(store.read("manifest.json"), "manifest.json", store.location)
+    raw = store.read("manifest.json")
+    entries = parse_json(raw, "manifest.json", store.location)
+    if isinstance(entries, dict) and isinstance(store, FlatDirectoryStore):
+        # skopeo's `dir:` format: manifest.json is the image manifest itself.
+        if entries.get("schemaVersion") == 1:
+            raise SourceError("a schema 1 image manifest is not supported", where=store.location)
+        manifest_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        return [_manifest_candidate(store, entries, manifest_digest, [], None, {})]
     if not isinstance(entries, list):
         raise SourceError("manifest.json is not a list of images", where=store.location)
     candidates = []
@@ -276,6 +290,8 @@ def open_path(
 ) -> ArchiveSource:
     """Open an archive file or a layout directory; the format is read from its contents."""
     if path.is_dir():
+        if FlatDirectoryStore.recognises(path):
+            return ArchiveSource(FlatDirectoryStore(path), "skopeo-dir", image, platform, warn)
         if not (path / "index.json").is_file() and not (path / "manifest.json").is_file():
             raise SourceError("directory is not an OCI image layout (no index.json)", where=str(path))
         return ArchiveSource(DirectoryStore(path), "oci-layout", image, platform, warn)

@@ -262,3 +262,27 @@ class DirectoryStore(BlobStore):
             raise SourceError(f"the layout has no {name!r}", where=self.location) from exc
         except OSError as exc:
             raise SourceError(f"cannot read {name!r}: {exc.strerror}", where=self.location) from exc
+
+
+class FlatDirectoryStore(DirectoryStore):
+    """skopeo's `dir:` format: `manifest.json` (the image manifest), a `version` file, and
+    each blob in a file named by its bare hex digest. Blobs are asked for by their layout
+    name (`blobs/sha256/<hex>`), so they are checked against their digest all the same."""
+
+    VERSION_LINE = "Directory Transport Version:"
+
+    @classmethod
+    def recognises(cls, root: Path) -> bool:
+        version = root / "version"
+        try:
+            with version.open("rb") as handle:
+                head = handle.read(64)
+        except OSError:
+            return False
+        return head.startswith(cls.VERSION_LINE.encode()) and (root / "manifest.json").is_file()
+
+    def _path(self, name: str) -> Path:
+        digest = blob_digest(name)
+        if digest is not None and digest.startswith("sha256:"):
+            name = digest.removeprefix("sha256:")
+        return super()._path(name)
