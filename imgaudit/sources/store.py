@@ -108,6 +108,14 @@ class BlobStore(ABC):
         digest = blob_digest(name)
         stream = self.open(name)
         if digest:
+            if diff_id and digest.startswith("sha256:") and digest != diff_id and _uncompressed(stream):
+                # An uncompressed layer's digest is its diff_id: a config that says otherwise
+                # names other layers (or these in another order), as `docker load` would refuse.
+                stream.close()
+                raise LayerError(
+                    f"an uncompressed layer (its digest is its diff_id) but the config names {diff_id[:19]}",
+                    where=self.location,
+                )
             return DigestCheckingReader(stream, digest, self.location)
         if diff_id and _DIGEST_FORMAT.fullmatch(diff_id) and _uncompressed(stream):
             return DigestCheckingReader(stream, diff_id, self.location, f"{name} (diff_id {diff_id[:19]})")
