@@ -42,6 +42,8 @@ _GLOBAL_PAX = tarfile.XGLTYPE[0]
 _LONGNAME = tarfile.GNUTYPE_LONGNAME[0]
 _LONGLINK = tarfile.GNUTYPE_LONGLINK[0]
 _GNU_SPARSE = tarfile.GNUTYPE_SPARSE[0]
+# A sparse file's size is not backed by data in the stream: cap it as Go's reader (int64) does.
+_MAX_SPARSE_SIZE = (1 << 63) - 1
 # Only regular files (and unknown types, as tarfile does) carry data after their header.
 _DATA_TYPES = frozenset(t[0] for t in tarfile.REGULAR_TYPES)
 _KNOWN_TYPES = frozenset(t[0] for t in tarfile.SUPPORTED_TYPES)
@@ -299,6 +301,8 @@ class TarReader:
             if kind not in _HAS_DATA:
                 size = padded = 0
                 apparent = None
+            elif apparent is not None and apparent > _MAX_SPARSE_SIZE:
+                raise LayerError(f"layer tar gives {name} a sparse size beyond 2^63 bytes")
             self.name = name
             self.data_offset = data_at
             self._data_size = size

@@ -120,3 +120,14 @@ def test_long_names_and_links_in_every_format(fmt: int) -> None:
     files = [(f"{long_dir}/file", b"z" * 33)] if fmt == tarfile.USTAR_FORMAT else [("n" * 300, b"z" * 33)]
     blob = _tar(*files, fmt=fmt)
     assert _walk(blob) == _tarfile_view(blob) == [(files[0][0], 33)]
+
+
+@pytest.mark.parametrize("realsize", [str(1 << 63), "1" + "0" * 40])
+def test_a_sparse_size_beyond_what_go_reads_is_refused(realsize: str) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.size, info.pax_headers = 5, {"GNU.sparse.realsize": realsize, "GNU.sparse.name": "s"}
+        tar.addfile(info, io.BytesIO(b"hello"))
+    with pytest.raises(LayerError, match="sparse size beyond"):
+        _walk(buffer.getvalue())
