@@ -1,4 +1,4 @@
-"""Archives written by the real tools (umoci 0.4.7 and skopeo 1.9.3, committed with the
+"""Archives written by the real tools (umoci 0.4.7, skopeo 1.9.3, buildah 1.28.2, committed with the
 script that made them: tests/assets/other-tools/make.sh) are audited, and every byte figure
 agrees with an independent count (tests/support/independent.py: Python's tarfile)."""
 
@@ -18,7 +18,10 @@ ARCHIVES = {
     "skopeo-oci-archive.tar": "oci-archive",
     "skopeo-oci-zstd": "oci-layout",  # zstd layers
     "skopeo-dir": "skopeo-dir",  # skopeo's dir: transport
+    "buildah-docker-archive.tar": "docker-archive",  # buildah's own build and push
+    "buildah-oci-archive.tar": "oci-archive",
 }
+UMOCI_IMAGE = [name for name in ARCHIVES if not name.startswith("buildah")]
 
 
 @pytest.mark.parametrize("name", list(ARCHIVES))
@@ -33,7 +36,7 @@ def test_real_tools_archives_match_an_independent_count(name: str) -> None:
 
 
 def test_the_real_tools_agree_with_each_other() -> None:
-    reports = [audit_path(ASSETS / name) for name in ARCHIVES]
+    reports = [audit_path(ASSETS / name) for name in UMOCI_IMAGE]
     assert len({(r.total_bytes, r.final_bytes, tuple(r.wasted)) for r in reports}) == 1
 
 
@@ -45,3 +48,11 @@ def test_the_whiteout_and_the_opaque_directory_umoci_wrote_are_waste() -> None:
     # hard link are one inode, charged once)
     assert wasted.get("/etc/os-release") == 18
     assert sum(wasted.values()) == 4000 + 18 + 30
+
+
+def test_a_file_buildah_copied_twice_is_waste_once() -> None:
+    for name in ("buildah-docker-archive.tar", "buildah-oci-archive.tar"):
+        report = audit_path(ASSETS / name)
+        assert [(w.path, w.bytes) for w in report.wasted] == [
+            ("/app", 3000)
+        ]  # overwritten files: by directory

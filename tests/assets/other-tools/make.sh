@@ -5,9 +5,12 @@
 #   umoci 0.4.7 (Debian 12): builds the image layer by layer into an OCI layout (gzip
 #     layers, Go's archive/tar), with a whiteout layer and an opaque-directory layer;
 #   skopeo 1.9.3 (Debian 12): copies that image to a docker-archive, an oci-archive, an
-#     OCI layout with zstd layers, and its own `dir:` format.
+#     OCI layout with zstd layers, and its own `dir:` format;
+#   buildah 1.28.2 (Debian 12): builds a Containerfile of COPY steps (one overwrites a file
+#     an earlier one shipped: no RUN, so no runtime is needed) with a private vfs store, and
+#     pushes it to a docker-archive and an oci-archive.
 #
-# Run from this directory: `sh make.sh` (needs umoci and skopeo; apt-get install umoci skopeo).
+# Run from this directory: `sh make.sh` (as root; apt-get install umoci skopeo buildah).
 # The archives are committed; tests/functional/test_other_tools_real.py audits each one
 # and checks the byte figures against an independent count (tests/support/independent.py).
 set -eu
@@ -53,3 +56,16 @@ skopeo --insecure-policy copy "oci:$layout:1" "docker-archive:$here/skopeo-docke
 skopeo --insecure-policy copy "oci:$layout:1" "oci-archive:$here/skopeo-oci-archive.tar:tiny/app:1"
 skopeo --insecure-policy copy --dest-compress-format zstd --dest-compress "oci:$layout:1" "oci:$here/skopeo-oci-zstd:1"
 skopeo --insecure-policy copy "oci:$layout:1" "dir:$here/skopeo-dir"
+
+ctx="$work/context"
+mkdir -p "$ctx/app"
+cp -r "$root" "$ctx/rootfs"
+head -c 3000 /dev/zero | tr '\0' 'v' > "$ctx/app/v1.txt"
+head -c 1200 /dev/zero | tr '\0' 'w' > "$ctx/app/v2.txt"
+printf 'FROM scratch\nCOPY rootfs/ /\nCOPY app/v1.txt /app/data.txt\nCOPY app/v2.txt /app/data.txt\nCMD ["/bin/sh"]\n' \
+    > "$ctx/Containerfile"
+buildah="buildah --root $work/buildah-root --runroot $work/buildah-run --storage-driver vfs"
+$buildah bud --isolation chroot --layers -f "$ctx/Containerfile" -t tiny/buildah:1 "$ctx"
+rm -f "$here/buildah-docker-archive.tar" "$here/buildah-oci-archive.tar"
+$buildah push tiny/buildah:1 "docker-archive:$here/buildah-docker-archive.tar:tiny/buildah:1"
+$buildah push tiny/buildah:1 "oci-archive:$here/buildah-oci-archive.tar:tiny/buildah:1"
