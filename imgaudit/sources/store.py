@@ -21,7 +21,7 @@ from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
-from imgaudit.sources.compression import MAGIC_BYTES, compression_of
+from imgaudit.sources.compression import MAGIC_BYTES, compression_of, decompressed
 
 JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
 _DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
@@ -103,8 +103,8 @@ class BlobStore(ABC):
 
     def open_checked(self, name: str, diff_id: str | None = None) -> DigestCheckingReader | BinaryIO:
         """A layer blob; checked against its digest at EOF when its name is one. A blob named
-        otherwise (classic `docker save`: `<id>/layer.tar`) that is an uncompressed tar is
-        checked against `diff_id`, the digest of the uncompressed layer by definition."""
+        otherwise (classic `docker save`: `<id>/layer.tar`) is checked against `diff_id`, the
+        digest of the uncompressed layer by definition: such a blob is handed out inflated."""
         digest = blob_digest(name)
         stream = self.open(name)
         if digest:
@@ -117,8 +117,11 @@ class BlobStore(ABC):
                     where=self.location,
                 )
             return DigestCheckingReader(stream, digest, self.location)
-        if diff_id and _DIGEST_FORMAT.fullmatch(diff_id) and _uncompressed(stream):
-            return DigestCheckingReader(stream, diff_id, self.location, f"{name} (diff_id {diff_id[:19]})")
+        if diff_id and _DIGEST_FORMAT.fullmatch(diff_id):
+            # A compressed one (crane's tarballs name them `<hex>.tar.gz`) is checked as it is
+            # inflated: the walk reads the inflated bytes whole anyway.
+            inflated = stream if _uncompressed(stream) else decompressed(stream)
+            return DigestCheckingReader(inflated, diff_id, self.location, f"{name} (diff_id {diff_id[:19]})")
         return stream
 
     def close(self) -> None:  # noqa: B027 - a directory store holds nothing open

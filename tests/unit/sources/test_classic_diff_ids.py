@@ -8,8 +8,10 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import zstandard
 
 from imgaudit.errors import LayerError
 from tests.conftest import audit_path
@@ -24,6 +26,7 @@ SPEC = ImageSpec(
 
 
 def _classic(tmp_path: Path, replace: dict[int, bytes] | None = None) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     files = classic_files([build(SPEC)])
     layers = json.loads(files["manifest.json"])[0]["Layers"]
     for index, blob in (replace or {}).items():
@@ -52,8 +55,11 @@ def test_a_layer_tar_with_bytes_after_its_end_is_refused(tmp_path: Path) -> None
         audit_path(_classic(tmp_path, {1: intact + b"\0" * 512 + b"appended"}))
 
 
-def test_a_compressed_layer_tar_is_read_unchecked(tmp_path: Path) -> None:
-    # Some tools gzip `layer.tar` in a classic layout; its diff_id is of the inflated bytes,
-    # which this reader does not hash (documented in the README's Limits).
-    report = audit_path(_classic(tmp_path, {1: gzip.compress(layer_tar(SPEC.layers[1]), mtime=0)}))
-    assert report.total_bytes == 52_000
+@pytest.mark.parametrize("compress", [lambda d: gzip.compress(d, mtime=0), zstandard.compress])
+def test_a_compressed_layer_tar_is_checked_as_it_is_inflated(tmp_path: Path, compress: Any) -> None:
+    # crane's tarballs (and some other tools) store `<hex>.tar.gz` in a classic layout.
+    intact = compress(layer_tar(SPEC.layers[1]))
+    assert audit_path(_classic(tmp_path / "intact", {1: intact})).total_bytes == 52_000
+    other = compress(layer_tar(Layer([file("app/main.py", 3_000, seed=5)])))
+    with pytest.raises(LayerError, match="does not match its digest"):
+        audit_path(_classic(tmp_path / "other", {1: other}))
