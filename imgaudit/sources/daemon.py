@@ -27,6 +27,7 @@ from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import Fields, limit, load_json
 from imgaudit.layers.cache import LayerCache, active_cache
 from imgaudit.layers.paths import normalize, parent
+from imgaudit.layers.tarstream import MAX_HEADER_EXTENSION
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import BaseImage, BaseMethod, LayerAnalysis, Origin
 from imgaudit.sources.archive import ArchiveSource
@@ -196,10 +197,23 @@ def _inside(directory: str, link: str) -> str | None:
     return "/".join(parts) or None
 
 
+_EXTENSION_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, *tarfile.GNU_TYPES[:2])
+
+
+class _CappedTarInfo(tarfile.TarInfo):
+    """tarfile reads a pax header or GNU long name whole, whatever size it declares: one of
+    1 GiB would be held in memory. Capped here as the layer reader caps them."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENSION_TYPES and self.size > MAX_HEADER_EXTENSION:
+            raise tarfile.ReadError(f"a header extension of {self.size} bytes")
+        return super()._proc_member(archive)  # type: ignore[misc, no-any-return]
+
+
 def _read_save(chunks: Iterator[bytes], store: _StreamedStore, progress: Callable[[str], None]) -> None:
     try:
         stream = io.BufferedReader(_ChunkReader(chunks), _CHUNK)
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as archive:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK, tarinfo=_CappedTarInfo) as archive:
             for member in archive:
                 name = normalize(member.name)
                 if not name:
