@@ -18,6 +18,7 @@ ARCHIVES = {
     "skopeo-oci-archive.tar": "oci-archive",
     "skopeo-oci-zstd": "oci-layout",  # zstd layers
     "skopeo-dir": "skopeo-dir",  # skopeo's dir: transport
+    "skopeo-dir-v2s2": "skopeo-dir",  # the same with a Docker v2s2 manifest (podman save --format docker-dir)
     "buildah-docker-archive.tar": "docker-archive",  # buildah's own build and push
     "buildah-oci-archive.tar": "oci-archive",
 }

@@ -5,7 +5,7 @@
 #   umoci 0.4.7 (Debian 12): builds the image layer by layer into an OCI layout (gzip
 #     layers, Go's archive/tar), with a whiteout layer and an opaque-directory layer;
 #   skopeo 1.9.3 (Debian 12): copies that image to a docker-archive, an oci-archive, an
-#     OCI layout with zstd layers, and its own `dir:` format;
+#     OCI layout with zstd layers, and its own `dir:` format (OCI and Docker v2s2 manifests);
 #   buildah 1.28.2 (Debian 12): builds a Containerfile of COPY steps (one overwrites a file
 #     an earlier one shipped: no RUN, so no runtime is needed) with a private vfs store, and
 #     pushes it to a docker-archive and an oci-archive.
@@ -56,6 +56,8 @@ skopeo --insecure-policy copy "oci:$layout:1" "docker-archive:$here/skopeo-docke
 skopeo --insecure-policy copy "oci:$layout:1" "oci-archive:$here/skopeo-oci-archive.tar:tiny/app:1"
 skopeo --insecure-policy copy --dest-compress-format zstd --dest-compress "oci:$layout:1" "oci:$here/skopeo-oci-zstd:1"
 skopeo --insecure-policy copy "oci:$layout:1" "dir:$here/skopeo-dir"
+rm -rf "$here/skopeo-dir-v2s2"
+skopeo --insecure-policy copy --format v2s2 "oci:$layout:1" "dir:$here/skopeo-dir-v2s2"
 
 ctx="$work/context"
 mkdir -p "$ctx/app"
