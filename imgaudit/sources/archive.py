@@ -215,6 +215,7 @@ class ArchiveSource(ImageSource):
         missing = [ref.name for ref in chosen.layers if not store.exists(ref.name)]
         if missing:
             raise SourceError(f"layer blob {missing[0]} is missing", where=store.location)
+        _check_sizes(store, chosen.layers)
         self._info, self._layers = describe_image(
             chosen, store.read(chosen.config_name), origin, reference, warn
         )
@@ -263,6 +264,20 @@ class ArchiveSource(ImageSource):
 
     def close(self) -> None:
         self._store.close()
+
+
+def _check_sizes(store: BlobStore, layers: Sequence[LayerRef]) -> None:
+    """A blob must be the size its descriptor says (the OCI spec; containerd checks it too):
+    checked before reading, so a layer swapped for a huge file is refused at once instead of
+    hashed to the end."""
+    for ref in layers:
+        if isinstance(ref.size, int) and not isinstance(ref.size, bool) and ref.digest:
+            actual = store.size(ref.name)
+            if actual != ref.size:
+                raise SourceError(
+                    f"layer blob {ref.digest[:19]} is {actual} bytes but its manifest says {ref.size}",
+                    where=store.location,
+                )
 
 
 def _add_manifest_digests(store: BlobStore, candidates: list[Candidate]) -> None:

@@ -149,3 +149,15 @@ def test_docker_25_manifest_json_wins_over_a_broken_index_json(tmp_path: Path, i
 )
 def test_references_no_registry_or_file_can_hold(tmp_path: Path, reference: str, expected: str) -> None:
     assert_one_line_error(run_cli([reference], cwd=tmp_path), expected)
+
+
+def test_a_layer_blob_larger_than_its_descriptor_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    # A 4 GiB file (sparse: no disk used) in place of a 10 KB layer: hashed to its end, it
+    # took 26 s here before failing its digest; its size alone refuses it.
+    built = build(A)
+    layout = write_dir(layout_files([built], docker_manifest=False), tmp_path / "layout")
+    with (layout / blob(built.layer_blobs[1][0])).open("r+b") as handle:
+        handle.truncate(4 * 2**30)
+    result = run_cli([str(layout)], cwd=tmp_path)
+    assert_one_line_error(result, "is 4294967296 bytes but its manifest says 10240")
+    assert result.seconds < 5
