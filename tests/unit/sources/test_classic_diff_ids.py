@@ -63,3 +63,18 @@ def test_a_compressed_layer_tar_is_checked_as_it_is_inflated(tmp_path: Path, com
     other = compress(layer_tar(Layer([file("app/main.py", 3_000, seed=5)])))
     with pytest.raises(LayerError, match="does not match its digest"):
         audit_path(_classic(tmp_path / "other", {1: other}))
+
+
+def test_a_crane_style_tarball_reads(tmp_path: Path) -> None:
+    # `crane pull --format tarball` (go-containerregistry's tarball.Write): the config is named
+    # `sha256:<hex>`, each layer `<hex>.tar.gz`, gzip-compressed, in a classic manifest.json.
+    built = build(SPEC, "gzip")
+    files = {built.config_digest: built.config}
+    layers = []
+    for digest, data in built.layer_blobs:
+        layers.append(digest.split(":", 1)[1] + ".tar.gz")
+        files[layers[-1]] = data
+    entry = {"Config": built.config_digest, "RepoTags": ["example/crane:1"], "Layers": layers}
+    files["manifest.json"] = json.dumps([entry]).encode()
+    report = audit_path(write_tar(files, tmp_path / "crane.tar"))
+    assert [layer.size_bytes for layer in report.layers] == [40_000, 12_000]
