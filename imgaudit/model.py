@@ -83,7 +83,7 @@ class HistoryEntry:
 class Origin:
     """Where the image came from, as the report states it."""
 
-    kind: str  # docker-archive, oci-archive, oci-layout, docker-engine, registry
+    kind: str  # docker-archive, oci-archive, oci-layout, docker-engine, registry, skopeo-dir
     location: str
     details: Mapping[str, str] = field(default_factory=dict)
 

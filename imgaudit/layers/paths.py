@@ -24,9 +24,22 @@ def normalize(name: str) -> str | None:
 
 
 def normalize_entry(name: str) -> str | None:
-    """A layer entry's name as engines extract it: a leading `/` means the image root
-    (kaniko writes `/`, some tools `/usr/bin/x`); only a `..` escape is refused (None)."""
-    return normalize(name.lstrip("/"))
+    """A layer entry's name as engines extract it (Go's `filepath.Clean`, then a breakout
+    check): a leading `/` means the image root (kaniko writes `/`, some tools `/usr/bin/x`),
+    `a/../b` is `b`, `/../b` is `/b`; only a relative name that climbs above the root is
+    refused (None), as the engine refuses to extract it."""
+    rooted = name.startswith("/")
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part != "..":
+            parts.append(part)
+        elif parts:
+            parts.pop()
+        elif not rooted:
+            return None
+    return "/".join(parts)
 
 
 def parent(path: str) -> str:

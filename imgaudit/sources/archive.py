@@ -8,6 +8,7 @@ All four are a blob store plus one of two indexes: Docker's `manifest.json`, or 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -33,14 +34,27 @@ from imgaudit.sources.manifests import (
     platform_string,
     select_candidate,
 )
-from imgaudit.sources.store import BlobStore, DigestCheckingReader, DirectoryStore, TarArchiveStore
+from imgaudit.sources.store import (
+    BlobStore,
+    DigestCheckingReader,
+    DirectoryStore,
+    FlatDirectoryStore,
+    TarArchiveStore,
+)
 
 MAX_INDEX_DEPTH = 4
 _DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _docker_manifest_candidates(store: BlobStore) -> list[Candidate]:
-    entries = parse_json(store.read("manifest.json"), "manifest.json", store.location)
+    raw = store.read("manifest.json")
+    entries = parse_json(raw, "manifest.json", store.location)
+    if isinstance(entries, dict) and isinstance(store, FlatDirectoryStore):
+        # skopeo's `dir:` format: manifest.json is the image manifest itself.
+        if entries.get("schemaVersion") == 1:
+            raise SourceError("a schema 1 image manifest is not supported", where=store.location)
+        manifest_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        return [_manifest_candidate(store, entries, manifest_digest, [], None, {})]
     if not isinstance(entries, list):
         raise SourceError("manifest.json is not a list of images", where=store.location)
     candidates = []
@@ -201,6 +215,7 @@ class ArchiveSource(ImageSource):
         missing = [ref.name for ref in chosen.layers if not store.exists(ref.name)]
         if missing:
             raise SourceError(f"layer blob {missing[0]} is missing", where=store.location)
+        _check_sizes(store, chosen.layers)
         self._info, self._layers = describe_image(
             chosen, store.read(chosen.config_name), origin, reference, warn
         )
@@ -215,7 +230,7 @@ class ArchiveSource(ImageSource):
 
     @contextmanager
     def _open(self, index: int) -> Iterator[BinaryIO]:
-        blob = self._store.open_checked(self._chosen.layers[index].name)
+        blob = self._store.open_checked(self._chosen.layers[index].name, self._layers[index].diff_id)
         with blob:
             if isinstance(blob, DigestCheckingReader):
                 yield cast(BinaryIO, io.BufferedReader(blob, buffer_size=1 << 20))
@@ -251,6 +266,20 @@ class ArchiveSource(ImageSource):
         self._store.close()
 
 
+def _check_sizes(store: BlobStore, layers: Sequence[LayerRef]) -> None:
+    """A blob must be the size its descriptor says (the OCI spec; containerd checks it too):
+    checked before reading, so a layer swapped for a huge file is refused at once instead of
+    hashed to the end."""
+    for ref in layers:
+        if isinstance(ref.size, int) and not isinstance(ref.size, bool) and ref.digest:
+            actual = store.size(ref.name)
+            if actual != ref.size:
+                raise SourceError(
+                    f"layer blob {ref.digest[:19]} is {actual} bytes but its manifest says {ref.size}",
+                    where=store.location,
+                )
+
+
 def _add_manifest_digests(store: BlobStore, candidates: list[Candidate]) -> None:
     """Docker 25+ archives also carry index.json: take the manifest digests from it."""
     try:
@@ -276,6 +305,8 @@ def open_path(
 ) -> ArchiveSource:
     """Open an archive file or a layout directory; the format is read from its contents."""
     if path.is_dir():
+        if FlatDirectoryStore.recognises(path):
+            return ArchiveSource(FlatDirectoryStore(path), "skopeo-dir", image, platform, warn)
         if not (path / "index.json").is_file() and not (path / "manifest.json").is_file():
             raise SourceError("directory is not an OCI image layout (no index.json)", where=str(path))
         return ArchiveSource(DirectoryStore(path), "oci-layout", image, platform, warn)

@@ -24,8 +24,10 @@ from docker.context import ContextAPI
 from docker.utils import kwargs_from_env
 
 from imgaudit.errors import LayerError, SourceError
+from imgaudit.inputs import Fields, limit, load_json
 from imgaudit.layers.cache import LayerCache, active_cache
 from imgaudit.layers.paths import normalize, parent
+from imgaudit.layers.tarstream import MAX_HEADER_EXTENSION
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import BaseImage, BaseMethod, LayerAnalysis, Origin
 from imgaudit.sources.archive import ArchiveSource
@@ -195,10 +197,23 @@ def _inside(directory: str, link: str) -> str | None:
     return "/".join(parts) or None
 
 
+_EXTENSION_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, *tarfile.GNU_TYPES[:2])
+
+
+class _CappedTarInfo(tarfile.TarInfo):
+    """tarfile reads a pax header or GNU long name whole, whatever size it declares: one of
+    1 GiB would be held in memory. Capped here as the layer reader caps them."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENSION_TYPES and self.size > MAX_HEADER_EXTENSION:
+            raise tarfile.ReadError(f"a header extension of {self.size} bytes")
+        return super()._proc_member(archive)  # type: ignore[misc, no-any-return]
+
+
 def _read_save(chunks: Iterator[bytes], store: _StreamedStore, progress: Callable[[str], None]) -> None:
     try:
         stream = io.BufferedReader(_ChunkReader(chunks), _CHUNK)
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as archive:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK, tarinfo=_CappedTarInfo) as archive:
             for member in archive:
                 name = normalize(member.name)
                 if not name:
@@ -438,8 +453,34 @@ def _local_image(
         ) from exc
 
 
+def _engine_json(client: docker.DockerClient, what: str, path: str, *args: str) -> Any:
+    """An engine answer through the capped JSON reader. The SDK's own `inspect_image` and
+    `images` call `response.json()`: any size, any depth (RecursionError), any integer."""
+    api: Any = client.api
+    response = api._get(api._url(path, *args), stream=True)
+    try:
+        api._raise_for_status(response)  # ImageNotFound and APIError, as the SDK raises them
+        cap = limit("IMGAUDIT_MAX_JSON_BYTES", JSON_CAP)
+        data = response.raw.read(cap + 1, decode_content=True)
+    finally:
+        response.close()
+    return load_json(data, what, engine_location(), SourceError)
+
+
 def _inspect(client: docker.DockerClient, reference: str) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], client.api.inspect_image(reference))  # type: ignore[no-untyped-call]
+    """The engine's description of an image, with the fields read here checked for type."""
+    what = f"the engine's description of {reference!r}"
+    attributes = _engine_json(client, what, "/images/{0}/json", reference)
+    fields = Fields(attributes, what, engine_location(), SourceError)
+    fields.text("Id")
+    if not all(isinstance(tag, str) for tag in fields.items("RepoTags")):
+        raise SourceError(f"{what}: RepoTags should be a list of strings", where=engine_location())
+    layers = Fields(fields.mapping("RootFS"), f"{what}: RootFS", engine_location(), SourceError).items(
+        "Layers"
+    )
+    if not all(isinstance(layer, str) for layer in layers):
+        raise SourceError(f"{what}: RootFS.Layers should be a list of strings", where=engine_location())
+    return fields.value
 
 
 def _pull(
@@ -451,9 +492,8 @@ def _pull(
 ) -> None:
     auth = {"username": credentials.username, "password": credentials.password} if credentials else None
     try:
-        for event in client.api.pull(
-            reference, platform=platform, auth_config=auth, stream=True, decode=True
-        ):
+        chunks = client.api.pull(reference, platform=platform, auth_config=auth, stream=True, decode=False)
+        for event in _progress_events(chunks, f"the engine's pull progress for {reference}", location):
             if isinstance(event, dict) and event.get("error"):
                 raise SourceError(f"the engine could not pull {reference}: {event['error']}", where=location)
     except docker.errors.APIError as exc:
@@ -465,22 +505,43 @@ def _pull(
         ) from exc
 
 
+MAX_PROGRESS_LINE = 1 << 20  # one progress event is a few hundred bytes
+
+
+def _progress_events(chunks: Iterator[bytes | str], what: str, location: str) -> Iterator[Any]:
+    """The engine's progress stream (one JSON object per line), each line through the capped
+    reader: the SDK's decoder keeps an unfinished line whole, however long, and recurses."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk.encode() if isinstance(chunk, str) else chunk
+        *lines, pending = pending.split(b"\n")
+        if len(pending) > MAX_PROGRESS_LINE:
+            raise SourceError(f"{what} has a line longer than {MAX_PROGRESS_LINE} bytes", where=location)
+        for line in lines:
+            if line.strip():
+                yield load_json(line, what, location, SourceError)
+    if pending.strip():
+        yield load_json(pending, what, location, SourceError)
+
+
 def _local_base(
     client: docker.DockerClient, image: Mapping[str, Any], diff_ids: Sequence[str], location: str
 ) -> BaseImage | None:
     """The tagged local image whose layers are the longest proper prefix of this image's."""
     best: tuple[int, str, str] | None = None
     try:
-        summaries = client.api.images()
-    except _ENGINE_ERRORS:
-        return None
-    for summary in summaries:
-        tags = [t for t in summary.get("RepoTags") or [] if t and t != "<none>:<none>"]
+        summaries = _engine_json(client, "the engine's list of images", "/images/json")
+    except (*_ENGINE_ERRORS, SourceError):
+        return None  # the base is a hint: an engine that cannot list its images gives none
+    for summary in summaries if isinstance(summaries, list) else []:
+        if not isinstance(summary, dict) or not isinstance(summary.get("Id"), str):
+            continue
+        tags = [t for t in summary.get("RepoTags") or [] if isinstance(t, str) and t != "<none>:<none>"]
         if not tags or summary.get("Id") == image.get("Id"):
             continue
         try:
             layers = _inspect(client, str(summary["Id"])).get("RootFS", {}).get("Layers") or []
-        except _ENGINE_ERRORS:
+        except (*_ENGINE_ERRORS, SourceError):
             continue
         count = len(layers)
         if 0 < count < len(diff_ids) and list(diff_ids[:count]) == layers:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,10 @@ def open_reference(
         return _engine(client, name, platform, remote, warn, progress)
     if reference.startswith(REGISTRY_SCHEME):
         return _registry(reference[len(REGISTRY_SCHEME) :], platform, remote, warn)
+    if not reference.strip():
+        raise SourceError("an empty image reference names nothing", where="the command line")
     path = Path(reference)
-    if path.exists():
+    if _exists(path):
         return open_path(path, image, platform, warn)
     if _looks_like_path(reference):
         raise SourceError("no such archive or image layout", where=reference)
@@ -70,6 +73,16 @@ def open_reference(
     if client is not None:
         return _engine(client, reference, platform, remote, warn, progress)
     return _registry(reference, platform, remote, warn)
+
+
+def _exists(path: Path) -> bool:
+    """Whether a file or directory is there; a name too long to be a path is not one."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise SourceError(f"cannot look at this path: {exc.strerror}", where=str(path)) from None
 
 
 def _looks_like_path(reference: str) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import posixpath
+import re
 import tarfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -20,9 +21,10 @@ from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
-from imgaudit.sources.compression import compression_of
+from imgaudit.sources.compression import MAGIC_BYTES, compression_of, decompressed
 
 JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
+_DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_LINK_HOPS = 8  # a layer stored as a symlink to a symlink ...; more is a loop
 
 
@@ -38,9 +40,10 @@ class DigestCheckingReader(io.RawIOBase):
     """A blob hashed as it is read; at its end the bytes must match the digest of its name,
     as registry blobs are checked: a tampered layout or archive is an error, not a report."""
 
-    def __init__(self, stream: BinaryIO, digest: str, where: str) -> None:
+    def __init__(self, stream: BinaryIO, digest: str, where: str, what: str | None = None) -> None:
         algorithm, _, self._expected = digest.partition(":")
         self._stream, self._digest, self._where = stream, digest, where
+        self._what = what or f"blob {digest}"
         self._hash = hashlib.new(algorithm)
         self._done = False
 
@@ -60,7 +63,7 @@ class DigestCheckingReader(io.RawIOBase):
         if not self._done:
             self._done = True
             if self._hash.hexdigest() != self._expected:
-                raise LayerError(f"blob {self._digest} does not match its digest", where=self._where)
+                raise LayerError(f"{self._what} does not match its digest", where=self._where)
 
     def finish(self) -> None:
         """Hash what the reader left unread and check the digest: a blob is verified whole."""
@@ -98,14 +101,37 @@ class BlobStore(ABC):
                 raise SourceError(f"blob {digest} does not match its digest", where=self.location)
         return data
 
-    def open_checked(self, name: str) -> DigestCheckingReader | BinaryIO:
-        """A layer blob; checked against its digest at EOF when its name is one."""
+    def open_checked(self, name: str, diff_id: str | None = None) -> DigestCheckingReader | BinaryIO:
+        """A layer blob; checked against its digest at EOF when its name is one. A blob named
+        otherwise (classic `docker save`: `<id>/layer.tar`) is checked against `diff_id`, the
+        digest of the uncompressed layer by definition: such a blob is handed out inflated."""
         digest = blob_digest(name)
         stream = self.open(name)
-        return DigestCheckingReader(stream, digest, self.location) if digest else stream
+        if digest:
+            if diff_id and digest.startswith("sha256:") and digest != diff_id and _uncompressed(stream):
+                # An uncompressed layer's digest is its diff_id: a config that says otherwise
+                # names other layers (or these in another order), as `docker load` would refuse.
+                stream.close()
+                raise LayerError(
+                    f"an uncompressed layer (its digest is its diff_id) but the config names {diff_id[:19]}",
+                    where=self.location,
+                )
+            return DigestCheckingReader(stream, digest, self.location)
+        if diff_id and _DIGEST_FORMAT.fullmatch(diff_id):
+            # A compressed one (crane's tarballs name them `<hex>.tar.gz`) is checked as it is
+            # inflated: the walk reads the inflated bytes whole anyway.
+            inflated = stream if _uncompressed(stream) else decompressed(stream)
+            return DigestCheckingReader(inflated, diff_id, self.location, f"{name} (diff_id {diff_id[:19]})")
+        return stream
 
     def close(self) -> None:  # noqa: B027 - a directory store holds nothing open
         pass
+
+
+def _uncompressed(stream: BinaryIO) -> bool:
+    """Whether a blob holds a bare tar (a compressed one's diff_id is of its inflated bytes)."""
+    head = stream.peek(MAGIC_BYTES)[:MAGIC_BYTES] if isinstance(stream, io.BufferedReader) else b""
+    return bool(head) and compression_of(head) == "none"
 
 
 class _Slice(io.RawIOBase):
@@ -247,3 +273,27 @@ class DirectoryStore(BlobStore):
             raise SourceError(f"the layout has no {name!r}", where=self.location) from exc
         except OSError as exc:
             raise SourceError(f"cannot read {name!r}: {exc.strerror}", where=self.location) from exc
+
+
+class FlatDirectoryStore(DirectoryStore):
+    """skopeo's `dir:` format: `manifest.json` (the image manifest), a `version` file, and
+    each blob in a file named by its bare hex digest. Blobs are asked for by their layout
+    name (`blobs/sha256/<hex>`), so they are checked against their digest all the same."""
+
+    VERSION_LINE = "Directory Transport Version:"
+
+    @classmethod
+    def recognises(cls, root: Path) -> bool:
+        version = root / "version"
+        try:
+            with version.open("rb") as handle:
+                head = handle.read(64)
+        except OSError:
+            return False
+        return head.startswith(cls.VERSION_LINE.encode()) and (root / "manifest.json").is_file()
+
+    def _path(self, name: str) -> Path:
+        digest = blob_digest(name)
+        if digest is not None and digest.startswith("sha256:"):
+            name = digest.removeprefix("sha256:")
+        return super()._path(name)

@@ -16,18 +16,19 @@ any other exception is a crash: libFuzzer stops and writes the input to `crash-*
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import gzip
 import hashlib
 import io
 import json
+import lzma
 import sys
 import tempfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import atheris
-import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -41,7 +42,7 @@ with atheris.instrument_imports():
     from imgaudit.layers.walk import analyze_layer
     from imgaudit.report.loader import check_schema, figures
     from imgaudit.sources.archive import open_path
-    from imgaudit.sources.compression import decompressed
+    from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed
 
 from tests.support.imagespec import (
     File,
@@ -119,8 +120,8 @@ def oci_manifest(data: bytes) -> None:
 def layer_blob(data: bytes) -> None:
     try:
         analyze_layer(decompressed(io.BytesIO(data)))
-    except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
-        # what audit.analyze_source_layer turns into LayerError
+    except (*DECOMPRESSION_ERRORS, OSError) as exc:
+        # what audit.analyze_source_layer turns into LayerError (xz and bzip2 included)
         raise ImgauditError(str(exc)) from exc
 
 
@@ -297,6 +298,9 @@ def one_input(data: bytes) -> None:
         target(data[1:])
 
 
+TAR_EDGE = Path(__file__).resolve().parents[1] / "assets" / "tar-edge"
+
+
 def seeds() -> list[bytes]:
     """Valid inputs for every target, so mutations start from what the readers accept."""
     files = classic_files([BUILT])
@@ -325,6 +329,13 @@ def seeds() -> list[bytes]:
         bytes([TARGETS.index(oci_index)]) + oci["index.json"],
         bytes([TARGETS.index(oci_manifest)]) + BUILT.manifest,
         bytes([TARGETS.index(layer_blob)]) + BUILT.layer_blobs[1][1],
+        # the compressions engines load, and GNU tar's sparse files (tests/assets/tar-edge)
+        bytes([TARGETS.index(layer_blob)]) + lzma.compress(BUILT.layer_blobs[1][1]),
+        bytes([TARGETS.index(layer_blob)]) + bz2.compress(BUILT.layer_blobs[1][1]),
+        *(
+            bytes([TARGETS.index(layer_blob)]) + gzip.decompress(path.read_bytes())
+            for path in sorted(TAR_EDGE.glob("sparse-*.tar.gz"))
+        ),
         bytes([TARGETS.index(stored_report)]) + report,
         bytes([TARGETS.index(project_toml)]) + lock,
         bytes([TARGETS.index(config_file)]) + b"---\nrules:\n  lowestEfficiency: 0.9\n",

@@ -2,7 +2,7 @@
 
 Hostile-input tests need what CliRunner cannot give: a traceback printed by the interpreter
 itself, a RecursionError's thousands of lines, and the child's own peak memory (its
-`ru_maxrss`, written by the child at exit). An address-space limit turns a runaway
+VmHWM, written by the child at exit). An address-space limit turns a runaway
 allocation into a failure instead of a machine swapping.
 """
 
@@ -33,8 +33,15 @@ _RUNNER = """
 import atexit, os, resource, runpy, sys
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 def record():
+    # VmHWM is this program's own peak; ru_maxrss also keeps the parent's size at fork (the
+    # kernel carries it across exec), so a large test process would be measured instead.
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(os.environ["IMGAUDIT_TEST_RUSAGE"], "w") as handle:
-        handle.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+        handle.write(str(peak * 1024))
 atexit.register(record)
 sys.argv[0] = "imgaudit"
 runpy.run_module("imgaudit", run_name="__main__", alter_sys=True)

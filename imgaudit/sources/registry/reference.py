@@ -68,8 +68,17 @@ def _is_registry(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost" or component.startswith("[")
 
 
+# The distribution spec caps a repository name at 255 characters; a tag adds at most 128,
+# a digest 71 (sha256) to 135 (sha512).
+MAX_REFERENCE_LENGTH = 255 + 1 + 135
+
+
 def parse_reference(text: str) -> ImageReference:
     """Parse a reference; SourceError says what is wrong with it."""
+    if len(text) > MAX_REFERENCE_LENGTH:
+        raise SourceError(
+            f"invalid image reference {text[:40]!r}...: longer than {MAX_REFERENCE_LENGTH} characters"
+        )
     remainder, digest = text, None
     if "@" in remainder:
         remainder, digest = remainder.split("@", 1)

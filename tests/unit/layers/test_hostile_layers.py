@@ -64,10 +64,15 @@ def test_kept_contents_stop_at_the_budget_with_a_warning_not_an_error() -> None:
 def test_absolute_names_are_read_under_the_root_as_engines_extract_them() -> None:
     data = layer_tar(
         Layer(
-            [RawMember("/", b""), RawMember("/bar", b"12345"), RawMember("/etc/../x", b"")],
+            [
+                RawMember("/", b""),
+                RawMember("/bar", b"12345"),
+                RawMember("/etc/../x", b""),  # Go's filepath.Clean: /x, under the root
+                RawMember("../y", b""),  # climbs out: the engine refuses it
+            ],
             auto_parents=False,
         )
     )
     analysis = analyze_layer(io.BytesIO(data))
-    assert [(e.path, e.size) for e in analysis.entries] == [("bar", 5)]
+    assert [(e.path, e.size) for e in analysis.entries] == [("bar", 5), ("x", 0)]
     assert len(analysis.warnings) == 1 and "escapes" in analysis.warnings[0]

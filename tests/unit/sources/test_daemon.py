@@ -62,9 +62,37 @@ class _FakeAPI:
         for start in range(0, len(self.archive), self.chunk):
             yield self.archive[start : start + self.chunk]
 
-    def pull(self, reference: str, **_: Any) -> Iterator[dict[str, str]]:
+    def pull(self, reference: str, **_: Any) -> Iterator[bytes]:
         self.pulled.append(reference)
-        yield {"error": "pull access denied"}
+        yield b'{"status": "Pulling"}\r\n{"error": "pull'
+        yield b' access denied"}\r\n'
+
+    # The raw requests imgaudit makes to read the engine's JSON through its capped reader.
+    def _url(self, template: str, *args: str) -> str:
+        return template.format(*args)
+
+    def _get(self, url: str, stream: bool) -> _FakeResponse:
+        if url == "/images/json":
+            return _FakeResponse(200, json.dumps(self.images()).encode())
+        reference = url.removeprefix("/images/").removesuffix("/json")
+        try:
+            return _FakeResponse(200, json.dumps(self.inspect_image(reference)).encode())
+        except docker.errors.ImageNotFound:
+            return _FakeResponse(404, b'{"message": "no such image"}')
+
+    def _raise_for_status(self, response: _FakeResponse) -> None:
+        if response.status == 404:
+            raise docker.errors.ImageNotFound("no such image")
+
+
+class _FakeResponse:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.raw = io.BytesIO(body)
+        self.raw.read = lambda size, decode_content: io.BytesIO.read(self.raw, size)  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        pass
 
 
 class FakeClient:
