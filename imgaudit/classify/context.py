@@ -120,6 +120,9 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+_FEW_ROOTS = 16
+
+
 class PathSet:
     """Membership of a path in any of several directory trees, O(depth) per question."""
 
@@ -128,10 +131,15 @@ class PathSet:
         # Directory -> whether it lies within a root. Files share directories (250k files sit
         # in a few thousand), so a file costs one split and a lookup, not a scan of prefixes.
         self._directories: dict[str, bool] = {}
+        # A few roots (the usual cache sets): one C-level `startswith` over their prefixes is
+        # cheaper still than the split; many roots go through the directory memo.
+        self._prefixes = tuple(f"{r}/" for r in self._roots) if len(self._roots) <= _FEW_ROOTS else None
 
     def __contains__(self, path: str) -> bool:
         if not self._roots:
             return False
+        if self._prefixes is not None:
+            return path.startswith(self._prefixes) or path in self._roots
         if path in self._roots:
             return True
         directory = path.rpartition("/")[0]
