@@ -59,17 +59,19 @@ class _NotCanonical(Exception):
 
 def canonical(value: Any) -> Any:
     """A JSON value that two equal inputs always map to and unequal inputs never share."""
+    # Every compound form starts with its own tag: no two kinds of value share a form. Enums
+    # first: a StrEnum is also a str.
+    if isinstance(value, enum.Enum):
+        return ["enum", type(value).__qualname__, canonical(value.value)]
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return ["float", repr(value)]
-    if isinstance(value, enum.Enum):
-        return [type(value).__qualname__, canonical(value.value)]
     if isinstance(value, bytes):
         return ["bytes", hashlib.sha256(value).hexdigest()]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return [type(value).__qualname__, fields]
+        return ["dataclass", type(value).__qualname__, fields]
     if isinstance(value, Mapping):
         items = [[canonical(k), canonical(v)] for k, v in value.items()]
         return ["map", sorted(items, key=_sort_key)]

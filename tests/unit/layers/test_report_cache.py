@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import zlib
 from collections.abc import Callable, Iterator
@@ -18,8 +19,8 @@ from imgaudit.classify.project import ProjectFiles
 from imgaudit.cli import main
 from imgaudit.dockerfile.parse import parse_dockerfile
 from imgaudit.layers.cache import active_cache
-from imgaudit.model import Report, SlimBase
-from imgaudit.report_cache import RECORD_KIND, load_report
+from imgaudit.model import Category, Report, SlimBase
+from imgaudit.report_cache import RECORD_KIND, canonical, load_report
 from imgaudit.sources.archive import ArchiveSource, open_path
 from tests.support.imagespec import ImageSpec, Layer, file, write_image
 from tests.unit.advise.naive import PYPROJECT, naive_spec
@@ -188,3 +189,21 @@ def test_no_cache_stores_no_report(
     result = CliRunner().invoke(main, ["audit", str(naive_archive), "--no-cache", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert report_entries(layer_cache) == []
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (1, True),
+        (1, 1.0),
+        ("1", 1),
+        (b"x", "x"),
+        (("a", "b"), frozenset({"a", "b"})),
+        ({"a": 1}, (("a", 1),)),
+        (Category.APP, "app"),
+        (1.0, ("float", "1.0")),
+    ],
+)
+def test_unequal_inputs_have_unequal_canonical_forms(one: object, other: object) -> None:
+    assert json.dumps(canonical(one)) != json.dumps(canonical(other))  # the key hashes this JSON
+    assert canonical(frozenset({"b", "a"})) == canonical(frozenset({"a", "b"}))
