@@ -104,8 +104,14 @@ def main() -> None:
             archives = [
                 write_image(synthetic_spec(250_000), scratch / "synthetic-250k.tar", "docker-classic")
             ]
-        env = {**os.environ, "IMGAUDIT_CACHE_DIR": str(scratch / "cache")}
-        env.pop("IMGAUDIT_NO_CACHE", None)
+        base_env = {**os.environ}
+        base_env.pop("IMGAUDIT_NO_CACHE", None)
+
+        def cache_env(image: str) -> dict[str, str]:
+            """A cache of each image's own: the layers-warm row removes the stored reports of
+            its image, not the other images' (their warm rows would then miss)."""
+            return {**base_env, "IMGAUDIT_CACHE_DIR": str(scratch / "cache" / image)}
+
         commands: dict[tuple[str, str], list[str]] = {}
         for archive in archives:
             audit = [imgaudit, "audit", str(archive), "--format", "json", "-o", os.devnull]
@@ -120,19 +126,20 @@ def main() -> None:
                     os.devnull,
                 ]
             commands[(archive.name, "dive")] = [dive, "--ci", "--source", "docker-archive", str(archive)]
-            run(audit, env)  # fills the cache for the warm rows
+            run(audit, cache_env(archive.name))  # fills the cache for the warm rows
         if arguments.engine:
             engine = [imgaudit, "audit", f"docker://{arguments.engine}", "--format", "json", "-o", os.devnull]
             commands[(f"engine {arguments.engine}", "imgaudit engine-warm")] = engine
             commands[(f"engine {arguments.engine}", "imgaudit engine layers-warm")] = [*engine, LAYERS_ONLY]
-            run(engine, env)
+            run(engine, cache_env(f"engine {arguments.engine}"))
         commands[("imgaudit --help", "imgaudit --help")] = [imgaudit, "--help"]
         samples: dict[tuple[str, str], list[Figures]] = {key: [] for key in commands}
         for round_number in range(arguments.rounds):
             print(f"round {round_number + 1}/{arguments.rounds} ...", file=sys.stderr)
             for key, command in commands.items():
+                env = cache_env(key[0])
                 if command[-1] == LAYERS_ONLY:
-                    for stored in (scratch / "cache").glob("layers-*/report-*.record"):
+                    for stored in Path(env["IMGAUDIT_CACHE_DIR"]).glob("layers-*/report-*.record"):
                         stored.unlink()
                     command = command[:-1]
                 samples[key].append(run(command, env))

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from imgaudit.classify.projects.interface import env_path
-from imgaudit.classify.projects.registry import cache_specs
 from imgaudit.layers.paths import is_within, normalize
 from imgaudit.model import Category
 
@@ -89,6 +88,10 @@ class CacheLocations:
 
 def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLocations:
     """Defaults (platformdirs on Linux) for every home, plus what ENV points elsewhere."""
+    # Here, not at import: the report renderers import this module for `instruction`, and
+    # `--help` should not load every project format.
+    from imgaudit.classify.projects.registry import cache_specs
+
     cache_homes = list(_under_each(homes, ".cache"))
     data_homes = list(_under_each(homes, ".local/share"))
     if xdg_cache := env_path(env, "XDG_CACHE_HOME"):
