@@ -205,7 +205,7 @@ def main() -> None:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Read every layer, neither using nor filling the layer analysis cache "
+    help="Read every layer, neither using nor filling the analysis cache (layer analyses, stored reports) "
     "(IMGAUDIT_CACHE_DIR, else the user cache directory).",
 )
 @gate_options
