@@ -207,3 +207,31 @@ def test_no_cache_stores_no_report(
 def test_unequal_inputs_have_unequal_canonical_forms(one: object, other: object) -> None:
     assert json.dumps(canonical(one)) != json.dumps(canonical(other))  # the key hashes this JSON
     assert canonical(frozenset({"b", "a"})) == canonical(frozenset({"a", "b"}))
+
+
+class _Unvouched(ArchiveSource):
+    """An archive whose diff_ids are checked by hashing the bytes read, as a registry's are."""
+
+    @property
+    def trusts_diff_ids(self) -> bool:
+        return False
+
+
+def run_unvouched(path: Path, wrong_diff_id: bool) -> Report:
+    with open_path(path, None, None, lambda _m: None) as source:
+        source.__class__ = _Unvouched
+        if wrong_diff_id:  # the config names other bytes than the layer holds
+            source._layers = [replace(d, diff_id="sha256:" + "0" * 64) for d in source._layers]  # type: ignore[attr-defined]
+        return audit(source)
+
+
+def test_a_report_is_stored_only_when_every_layer_matched_its_diff_id(
+    naive_archive: Path, layer_cache: Path, analyses: list[int]
+) -> None:
+    run_unvouched(naive_archive, wrong_diff_id=True)
+    run_unvouched(naive_archive, wrong_diff_id=True)
+    assert analyses == [1, 1]  # never stored: the bytes read did not hash to the diff_ids
+    assert report_entries(layer_cache) == []
+    run_unvouched(naive_archive, wrong_diff_id=False)
+    run_unvouched(naive_archive, wrong_diff_id=False)
+    assert analyses == [1, 1, 1]  # hashed, matched, stored, reused
