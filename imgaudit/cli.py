@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from imgaudit import __version__
 from imgaudit.diff import compare
@@ -35,6 +34,8 @@ from imgaudit.report.view import AuditView, Section
 from imgaudit.sources.pull import PullPolicy
 
 if TYPE_CHECKING:  # the modules themselves load where they are used: `--help` stays fast
+    from rich.progress import Progress
+
     from imgaudit.audit import BaseSpec
     from imgaudit.dockerfile.verify import Verification
     from imgaudit.sources.resolve import RemoteOptions
@@ -204,7 +205,7 @@ def main() -> None:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Read every layer, neither using nor filling the layer analysis cache "
+    help="Read every layer, neither using nor filling the analysis cache (layer analyses, stored reports) "
     "(IMGAUDIT_CACHE_DIR, else the user cache directory).",
 )
 @gate_options
@@ -398,6 +399,8 @@ def _progress(console: Console, quiet: bool = False) -> Iterator[_ProgressBar | 
     if quiet or not console.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),

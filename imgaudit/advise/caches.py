@@ -185,8 +185,10 @@ TOOL_CACHE_ADVICE: dict[Category, ToolCacheAdvice] = {
 def _shared_with_outside(ctx: AdviceContext, inside: PathSet) -> tuple[int, tuple[str, ...]]:
     """Bytes of files the cache hard-links to paths outside it (charged there), and the
     directories those paths sit in (the venvs a tool linked its files into)."""
-    sizes = {f.path: f.size for f in ctx.merged.files}
     carriers = {c for p, c in ctx.merged.links.items() if p in inside and c not in inside}
+    if not carriers:
+        return 0, ()
+    sizes = {f.path: f.size for f in ctx.merged.files}
     roots = PathSet(venv_roots(ctx.merged))
     where = sorted({root for c in carriers if (root := roots.root_of(c)) is not None})
     return sum(sizes.get(c, 0) for c in carriers), tuple("/" + w for w in where)

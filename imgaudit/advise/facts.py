@@ -98,11 +98,28 @@ def pip_requirements(words: list[str]) -> list[str]:
     return requirements
 
 
+# The last call's arguments (held, so compared by identity) and its answer: the advisors of
+# one audit ask four times over the same filesystem, and each answer scans every final file.
+_last_facts: tuple[tuple[object, ...], ProjectFacts] | None = None
+
+
 def project_facts(
     merged: MergedFilesystem, info: ImageInfo, base_layer_count: int, found: ProjectFiles | None = None
 ) -> ProjectFacts:
     """`found`: the project the attribution found (AdviceContext.project); when it sits in the
     image, its pyproject.toml is the one read, so the advisor does not look for it again."""
+    global _last_facts
+    arguments = (merged, info, base_layer_count, found)
+    if _last_facts is not None and all(a is b for a, b in zip(_last_facts[0], arguments, strict=True)):
+        return _last_facts[1]
+    facts = _project_facts(merged, info, base_layer_count, found)
+    _last_facts = (arguments, facts)
+    return facts
+
+
+def _project_facts(
+    merged: MergedFilesystem, info: ImageInfo, base_layer_count: int, found: ProjectFiles | None
+) -> ProjectFacts:
     above = [f for f in merged.files if f.layer >= base_layer_count]
     venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
     project_dir, pyproject = _found_pyproject(merged, found) or _pyproject(merged, info.workdir)

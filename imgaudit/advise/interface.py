@@ -107,15 +107,21 @@ class AdviceContext:
         return ratios or None
 
     def final_units(self, keep: Callable[[int, Category], bool]) -> frozenset[Unit]:
+        files = self.merged.files
         return frozenset(
             i
             for i, category in enumerate(self.classification.assignments)
-            if self.merged.files[i].size and keep(i, category)
+            if files[i].size and keep(i, category)
         )
 
     def category_units(self, *categories: Category) -> frozenset[Unit]:
-        wanted = frozenset(categories)
-        return self.final_units(lambda _i, c: c in wanted)
+        # The category first: most files are in none of the few asked for, and no call per file.
+        wanted, files = frozenset(categories), self.merged.files
+        return frozenset(
+            i
+            for i, category in enumerate(self.classification.assignments)
+            if category in wanted and files[i].size
+        )
 
     def above_base(self, layer: int) -> bool:
         return layer >= self.base_layer_count

@@ -153,8 +153,15 @@ def _environment_reports(
     env_bytes = [0] * len(environments)
     dist_bytes: dict[str, int] = defaultdict(int)
     dist_files: dict[str, int] = defaultdict(int)
+    nearest: dict[str, int | None] = {}  # by directory: files share them
     for final in files:
-        if (i := _nearest(final.path, index)) is not None:
+        directory = final.path.rpartition("/")[0]
+        i = (
+            nearest[directory]
+            if directory in nearest
+            else nearest.setdefault(directory, _nearest(final.path, index))
+        )
+        if i is not None:
             env_bytes[i] += final.size
         if (key := ownership.owner.get(final.path)) is not None:
             dist_bytes[key] += final.size

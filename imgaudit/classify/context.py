@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from imgaudit.classify.projects.interface import env_path
-from imgaudit.classify.projects.registry import cache_specs
 from imgaudit.layers.paths import is_within, normalize
 from imgaudit.model import Category
 
@@ -89,6 +88,10 @@ class CacheLocations:
 
 def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLocations:
     """Defaults (platformdirs on Linux) for every home, plus what ENV points elsewhere."""
+    # Here, not at import: the report renderers import this module for `instruction`, and
+    # `--help` should not load every project format.
+    from imgaudit.classify.projects.registry import cache_specs
+
     cache_homes = list(_under_each(homes, ".cache"))
     data_homes = list(_under_each(homes, ".local/share"))
     if xdg_cache := env_path(env, "XDG_CACHE_HOME"):
@@ -120,6 +123,9 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+_FEW_ROOTS = 16
+
+
 class PathSet:
     """Membership of a path in any of several directory trees, O(depth) per question."""
 
@@ -128,10 +134,15 @@ class PathSet:
         # Directory -> whether it lies within a root. Files share directories (250k files sit
         # in a few thousand), so a file costs one split and a lookup, not a scan of prefixes.
         self._directories: dict[str, bool] = {}
+        # A few roots (the usual cache sets): one C-level `startswith` over their prefixes is
+        # cheaper still than the split; many roots go through the directory memo.
+        self._prefixes = tuple(f"{r}/" for r in self._roots) if len(self._roots) <= _FEW_ROOTS else None
 
     def __contains__(self, path: str) -> bool:
         if not self._roots:
             return False
+        if self._prefixes is not None:
+            return path.startswith(self._prefixes) or path in self._roots
         if path in self._roots:
             return True
         directory = path.rpartition("/")[0]

@@ -204,13 +204,7 @@ def _claim(dist: InstalledDistribution, contents: Mapping[str, bytes], claims: _
             claims.file(f"{dist.site}/{top}.py", dist)
 
 
-def _unlisted_owner(path: str, site: str, claims: _Claims) -> str | None:
-    directory = parent(path)
-    if basename(directory) == "__pycache__":
-        # `x/__pycache__/mod.cpython-311.pyc` is compiled from `x/mod.py`.
-        source = f"{parent(directory)}/{basename(path).split('.', 1)[0]}.py"
-        if source in claims.files:
-            return claims.files[source][1]
+def _directory_owner(directory: str, site: str, claims: _Claims) -> str | None:
     while len(directory) > len(site):
         if directory in claims.dirs:
             return claims.dirs[directory]
@@ -225,12 +219,29 @@ def find_ownership(files: Sequence[FinalFile], contents: Mapping[str, bytes]) ->
     for dist in dists:
         _claim(dist, contents, claims)
     owner: dict[str, str] = {}
+    # Files share directories (250k files sit in a few thousand): a file not listed by any
+    # RECORD is owned as its directory is, found once per directory. A site marker ends in
+    # `/`, so a file's site directory is its directory's.
+    directory_owner: dict[str, str | None] = {}
     for final in files:
-        claim = claims.files.get(final.path)
+        path = final.path
+        claim = claims.files.get(path)
         if claim is not None:
-            owner[final.path] = claim[1]
-        elif (site := site_dir_of(final.path)) is not None and (
-            key := _unlisted_owner(final.path, site, claims)
-        ):
-            owner[final.path] = key
+            owner[path] = claim[1]
+            continue
+        directory, _, name = path.rpartition("/")
+        if directory.endswith("__pycache__") and basename(directory) == "__pycache__":
+            source = f"{parent(directory)}/{name.split('.', 1)[0]}.py"
+            if source in claims.files:
+                owner[path] = claims.files[source][1]
+                continue
+        if directory in directory_owner:
+            key = directory_owner[directory]
+        else:
+            site = site_dir_of(directory + "/") if directory else None
+            key = directory_owner[directory] = (
+                _directory_owner(directory, site, claims) if site is not None else None
+            )
+        if key:
+            owner[path] = key
     return Ownership(dists, owner)

@@ -75,9 +75,13 @@ def find_environments(
     tools = tool_venv_roots(env)
     sites: dict[str, None] = {}
     python_dirs: set[str] = set()
-    for final in files:
-        if (site := site_dir_of(final.path)) is not None:
+    # A site marker ends in `/`: a file's site directory is its directory's, asked once per
+    # directory (in first-seen order, as the report lists them).
+    directories = dict.fromkeys(f.path.rpartition("/")[0] for f in files)
+    for directory in directories:
+        if directory and (site := site_dir_of(directory + "/")) is not None:
             sites.setdefault(site)
+    for final in files:
         if final.path.startswith("usr/lib/python") and (match := _PYTHON_DIR.search(final.path)):
             python_dirs.add(match.group(1))
     by_venv: dict[str, list[str]] = {root: [] for root in venv_roots}

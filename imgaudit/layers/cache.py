@@ -129,10 +129,20 @@ class LayerCache:
         if path is not None and diff_id:
             self._write(path, diff_id, _encode(analysis))
 
+    def get_blob(self, kind: str, digest: str) -> bytes | None:
+        """The verified bytes another stage stored under a digest (see `put_blob`)."""
+        key = _key(digest)
+        return self._read(self.directory / f"{kind}-{key}.record", f"{kind} {digest}") if key else None
+
+    def put_blob(self, kind: str, digest: str, payload: bytes) -> None:
+        """Store bytes under a digest, with an entry's header, checksum, atomic write and bound."""
+        key = _key(digest)
+        if key:
+            self._write(self.directory / f"{kind}-{key}.record", f"{kind} {digest}", payload)
+
     def get_record(self, kind: str, digest: str) -> object | None:
         """A small marshal-able value another stage stored under a digest (see `put_record`)."""
-        key = _key(digest)
-        payload = self._read(self.directory / f"{kind}-{key}.record", f"{kind} {digest}") if key else None
+        payload = self.get_blob(kind, digest)
         if payload is None:
             return None
         try:
@@ -144,10 +154,7 @@ class LayerCache:
     def put_record(self, kind: str, digest: str, value: dict[str, Any]) -> None:
         """Store what an engine save told about an image (its config, manifest and layer
         names), so that a later run needs no save at all. Readers re-check what they can."""
-        key = _key(digest)
-        if key:
-            payload = zlib.compress(marshal.dumps(value), 1)
-            self._write(self.directory / f"{kind}-{key}.record", f"{kind} {digest}", payload)
+        self.put_blob(kind, digest, zlib.compress(marshal.dumps(value), 1))
 
     def _read(self, path: Path, name: str) -> bytes | None:
         try:
