@@ -442,7 +442,7 @@ def _dependencies_first(
     destination = "./" if item.args[-1] in (".", "./") else item.args[-1].rstrip("/") + "/"
     return item, (
         f"# imgaudit fix: the dependencies first, so that a code change does not reinstall them\n"
-        f"COPY {' '.join(files)} {destination}\n"
+        f"COPY {' '.join([*item.flags, *files])} {destination}\n"
         f"RUN {mount}{command} {recipe.dependencies_only}{tail}"
     )
 

@@ -130,10 +130,12 @@ def test_uv_follows_its_guide_dependencies_first(tmp_path: Path) -> None:
 def test_pdm_installs_its_dependencies_first_without_itself(tmp_path: Path) -> None:
     builder, _ = fixed(
         tmp_path,
-        "FROM python:3.12\nRUN pip install pdm\nWORKDIR /src\nCOPY . /src\nRUN pdm install\n",
+        "FROM python:3.12\nRUN pip install pdm\nWORKDIR /src\nCOPY --chown=1000 . /src\nRUN pdm install\n",
         TOOLS["pdm"],
     )
-    assert "COPY pyproject.toml pdm.lock /src/\nRUN pdm install --check --prod --no-self" in builder
+    assert (
+        "COPY --chown=1000 pyproject.toml pdm.lock /src/\nRUN pdm install --check --prod --no-self" in builder
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
