@@ -16,6 +16,7 @@ from imgaudit.dockerfile.fix import FixRefused
 from imgaudit.dockerfile.lint import lint
 from imgaudit.dockerfile.parse import checked, parse_dockerfile
 from imgaudit.dockerfile.project import read_context
+from imgaudit.dockerfile.verify import start_problems
 from imgaudit.findings.catalogue import SIZE_IDS
 
 TODAY = dt.date(2026, 12, 1)
@@ -272,3 +273,18 @@ def test_what_cannot_be_fixed_safely_is_refused_in_one_line(
     with pytest.raises(FixRefused, match=reason) as refused:
         fixed(tmp_path, dockerfile, TOOLS[name])
     assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (["uv", "run", "--no-dev", "--with", "rich", "python", "-m", "app"], ["python", "-m", "app"]),
+        (["pdm", "run", "uvicorn", "app:app"], ["uvicorn", "app:app"]),
+        (["pipenv", "run", "gunicorn"], ["gunicorn"]),
+        (["poetry", "run", "serve"], ["serve"]),
+    ],
+)
+def test_verify_takes_the_runtime_command_without_the_tools_run(before: list[str], after: list[str]) -> None:
+    """`fix --verify` compares the start commands as the runtime runs them (no tool there)."""
+    assert start_problems({"Cmd": before}, {"Cmd": after}) == []
+    assert start_problems({"Cmd": before}, {"Cmd": before}) != []  # still through the tool: a change
