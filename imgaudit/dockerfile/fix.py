@@ -1,10 +1,13 @@
 """`imgaudit fix`: the user's Dockerfile, edited into the article's multi-stage shape.
 
 It keeps every instruction it has no reason to change, in order, and moves only what must
-move. The stage that runs `poetry install` stays the builder (its own lines, its own
-comments); the install gets flags the pinned Poetry has (`--without dev,test` or `--no-dev`)
-and deletes Poetry's cache in the same RUN; an ENV just before it puts the venv in the
-project. A new runtime stage (or the original one, when it was built FROM the builder)
+move. The stage that runs the project's install (`poetry install`, `uv sync`, `pdm install`,
+`pipenv install`) stays the builder (its own lines, its own comments); the install gets the
+flags that leave dev out (for Poetry, those the pinned version has: `--without dev,test` or
+`--no-dev`) and hold it to the lock, and keeps no cache in the layer (a cache mount when the
+file already uses BuildKit, else the tool's no-cache setting or its cache deleted in the same
+RUN); an ENV just before it puts the venv in the project. What each tool needs is its
+format's `ImageInstall` (imgaudit/classify/projects/). A new runtime stage (or the original one, when it was built FROM the builder)
 starts from the slim base of the same Python and Debian release and receives what the app
 needs to run: ARGs, ENV, the users, the runtime apt packages (a `-dev` header's runtime
 library), the venv, the code and entrypoint scripts, then every instruction that followed
@@ -20,11 +23,15 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
+from imgaudit.classify.projects.registry import BY_NAME, FORMATS
 from imgaudit.dockerfile.build import (
+    PYTHON_TOOLS,
     Build,
     Install,
     RunStep,
     StageModel,
+    flag,
     is_build_package,
     normalise,
     poetry_requirements,
@@ -39,13 +46,21 @@ from imgaudit.dockerfile.poetry_versions import (
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
-_POETRY_RUN = re.compile(r"^\s*poetry\s+run\s+")
-_POETRY_INSTALL = re.compile(r"(?P<head>\bpoetry\s+(?:install|sync))\b")
+# The formats whose builds fix edits, by the install manager the build model names.
+FIXABLE: dict[str, ProjectFormat] = {fmt.name: fmt for fmt in FORMATS if fmt.image_install is not None}
+_TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
+# uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
+# the official Python image of the same version and distribution: the runtime's base.
+_UV_PYTHON_IMAGE = re.compile(
+    r"^(?:ghcr\.io/)?astral-sh/uv:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
+)
 _RUNTIME_KEYWORDS = frozenset(
     {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
 )
 _USER_COMMANDS = frozenset({"useradd", "adduser", "groupadd", "addgroup", "usermod"})
-_DEPENDENCY_FILES = frozenset({"pyproject.toml", "poetry.lock", "poetry.toml"})
+_DEPENDENCY_FILES = frozenset(
+    name for fmt in FIXABLE.values() if fmt.image_install for name in fmt.image_install.dependency_files
+)
 # A `-dev` package's runtime library on Debian bookworm: what an app built against it loads.
 RUNTIME_LIBRARY = {
     "libpq-dev": "libpq5",
@@ -93,6 +108,20 @@ class FixResult:
     venv: str = "/app/.venv"
 
 
+@dataclass(frozen=True, slots=True)
+class _Tool:
+    """The tool whose install fix edits: its format, how its guide installs in an image, and
+    whether the file already uses BuildKit (then a cache mount is what keeps the cache out)."""
+
+    fmt: ProjectFormat
+    recipe: ImageInstall
+    buildkit: bool
+
+    @property
+    def manager(self) -> str:
+        return self.fmt.name
+
+
 @dataclass
 class _Edit:
     """The Dockerfile being written: blocks of text in order, and what was said about them."""
@@ -127,14 +156,14 @@ def repaired_env_continuations(text: str) -> tuple[str, list[str]]:
 def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult:
     parsed = build.parsed
     lines = parsed.text.splitlines()
-    install_stage, installs = _install_stage(build)
+    install_stage, installs, tool = _install_stage(build)
     chain = _chain(build)
     poetry = _poetry_version(build, facts)
     edit = _Edit()
     builder_name = install_stage.name or (
         "builder" if not _name_taken(build, "builder") else "imgaudit-builder"
     )
-    venv = _venv(install_stage, installs)
+    venv = _venv(installs)
     runtime_name = next(n for n in ("runtime", "imgaudit-runtime", "app") if not _name_taken(build, n))
 
     # Everything before the chain's runtime part stays where it is.
@@ -142,7 +171,9 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
     for stage in build.stages:
         if stage.index == install_stage.index:
             edit.blocks.append(
-                _builder_text(build, stage, builder_name, venv, poetry, lines, today, edit, split_inside)
+                _builder_text(
+                    build, stage, builder_name, venv, poetry, lines, today, edit, split_inside, tool
+                )
             )
             if split_inside:
                 edit.blocks.append(
@@ -157,6 +188,7 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                         today,
                         edit,
                         facts,
+                        tool,
                     )
                 )
         elif stage.index in chain and stage.index > install_stage.index and install_stage.index in chain:
@@ -173,6 +205,7 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                         today,
                         edit,
                         facts,
+                        tool,
                     )
                 )
             else:
@@ -198,35 +231,69 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
 # --- which stage, which installs ---------------------------------------------------------------
 
 
-def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Install]]]:
+def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Install]], _Tool]:
+    """The last stage whose project install reaches the final image, its installs with that
+    tool, and the tool."""
     reaching = [
         (stage, step, install)
         for stage in build.stages
         for step in stage.runs
         for install in step.installs
-        if install.manager == "poetry" and (stage.ships or build.copied_from(stage))
+        if install.manager in FIXABLE and (stage.ships or build.copied_from(stage))
     ]
     if not reaching:
         raise FixRefused(
-            "imgaudit fix edits Poetry builds, and no `poetry install` in this Dockerfile reaches the "
-            "final image (pip, uv, Pipenv and PDM builds: `imgaudit lint` says what to change)",
+            "imgaudit fix edits Poetry, uv, PDM and Pipenv builds, and no `poetry install` in this "
+            "Dockerfile (nor `uv sync`, `pdm install`, `pipenv install`) reaches the final image "
+            "(pip builds: `imgaudit lint` says what to change)",
             where=build.parsed.path,
         )
-    stage = reaching[-1][0]
-    installs = [(step, install) for s, step, install in reaching if s.index == stage.index]
+    stage, _, last = reaching[-1]
+    fmt = FIXABLE[last.manager]
+    assert fmt.image_install is not None  # FIXABLE holds only formats that have one
+    tool = _Tool(fmt, fmt.image_install, _uses_buildkit(build))
+    installs = [
+        (step, install)
+        for s, step, install in reaching
+        if s.index == stage.index and install.manager == last.manager
+    ]
     for step, install in installs:
+        what = " ".join(install.command.argv[:2])
         if install.command.conditional:
             raise FixRefused(
-                f"line {step.line}: the `poetry install` runs inside a shell condition; imgaudit fix "
+                f"line {step.line}: the `{what}` runs inside a shell condition; imgaudit fix "
                 "cannot tell which branch the image gets",
                 where=build.parsed.path,
             )
         if step.instruction.heredocs:
             raise FixRefused(
-                f"line {step.line}: the `poetry install` is in a heredoc; edit it by hand",
+                f"line {step.line}: the `{what}` is in a heredoc; edit it by hand",
                 where=build.parsed.path,
             )
-    return stage, installs
+        if install.target.endswith("/__pypackages__"):
+            raise FixRefused(
+                f"line {step.line}: PDM installs into __pypackages__ (PEP 582, which PDM dropped); "
+                "imgaudit fix moves venvs only: install into the project's .venv and run fix again",
+                where=build.parsed.path,
+            )
+    return stage, installs, tool
+
+
+def _uses_buildkit(build: Build) -> bool:
+    """The file asks for BuildKit (`# syntax=`) or already mounts in a RUN: a cache mount
+    builds where it is built."""
+    head = [
+        line
+        for i, line in enumerate(build.parsed.text.splitlines())
+        if _is_directive(build.parsed.text.splitlines(), i)
+    ]
+    return any(re.match(r"#\s*syntax\s*=", line.strip()) for line in head) or any(
+        step.mounts for stage in build.stages for step in stage.runs
+    )
+
+
+def _installs_with(step: RunStep, manager: str) -> bool:
+    return any(i.manager == manager for i in step.installs)
 
 
 def _chain(build: Build) -> set[int]:
@@ -242,7 +309,9 @@ def _name_taken(build: Build, name: str) -> bool:
     return any((s.name or "").lower() == name for s in build.stages)
 
 
-def _venv(stage: StageModel, installs: list[tuple[RunStep, Install]]) -> str:
+def _venv(installs: list[tuple[RunStep, Install]]) -> str:
+    """Where the runtime copies the venv from: the install's own venv, unless it lives in a
+    tool's directory (Poetry's cache, Pipenv's virtualenvs) or is the system's /usr/local."""
     step, install = installs[0]
     target = install.target
     if "/virtualenvs" in target or target == "/usr/local" or target.startswith("/root/.cache"):
@@ -287,22 +356,30 @@ def _builder_text(
     today: dt.date,
     edit: _Edit,
     split: bool,
+    tool: _Tool,
 ) -> str:
     out = [_from_line(stage, name, today, edit, lines=lines)]
-    install_lines = {step.line for step in stage.runs if any(i.manager == "poetry" for i in step.installs)}
+    install_lines = {step.line for step in stage.runs if _installs_with(step, tool.manager)}
     last_install = max(install_lines)
+    first = next(s for s in stage.runs if s.line == min(install_lines))
     env_inserted = False
+    context_copy, dependencies = _dependencies_first(build, stage, first, tool, poetry, lines, edit)
     for item in stage.instructions:
         if split and item.start_line > last_install:
             break  # the runtime stage takes the rest
         if split and item.keyword in _RUNTIME_KEYWORDS:
             continue  # moved to the runtime stage
-        if item.keyword == "RUN" and item.start_line in install_lines:
+        if item is context_copy:
+            out.append(_install_env(first, venv, tool, ships=stage.ships))
+            env_inserted = True
+            out.append(dependencies)
+            out.append(_raw(item, lines))
+        elif item.keyword == "RUN" and item.start_line in install_lines:
             step = next(s for s in stage.runs if s.instruction is item)
             if not env_inserted:
-                out.append(_poetry_env(step, venv, ships=stage.ships))
+                out.append(_install_env(step, venv, tool, ships=stage.ships))
                 env_inserted = True
-            out.append(_install_run(build, step, poetry, lines, edit, ships=stage.ships))
+            out.append(_install_run(build, step, poetry, lines, edit, tool, ships=stage.ships))
         elif item.keyword == "RUN":
             step = next(s for s in stage.runs if s.instruction is item)
             out.append(_pinned(step, poetry, lines, edit))
@@ -312,7 +389,7 @@ def _builder_text(
                     item,
                     lines,
                     edit,
-                    drop=frozenset({"POETRY_VIRTUALENVS_CREATE", "POETRY_VIRTUALENVS_IN_PROJECT"}),
+                    drop=frozenset(name for name, _ in tool.recipe.venv_env),
                 )
             )
         else:
@@ -320,41 +397,205 @@ def _builder_text(
     return "\n".join(x for x in out if x)
 
 
-def _poetry_env(step: RunStep, venv: str, ships: bool) -> str:
+def _dependencies_first(
+    build: Build, stage: StageModel, install: RunStep, tool: _Tool, poetry: str, lines: list[str], edit: _Edit
+) -> tuple[Instruction | None, str]:
+    """(the COPY of the whole context before the install, the dependency files' COPY and the
+    install without the project that go before it), as uv's and PDM's guides order a build;
+    (None, "") when the tool has no such flag, the stage copies the dependency files first
+    already, the install copies nothing first, or runs elsewhere than the copy went."""
+    recipe = tool.recipe
+    files = [f for f in recipe.dependency_files if f in build.project.files]
+    if not recipe.dependencies_only or "pyproject.toml" not in files:
+        return None, ""
+    if any(recipe.dependencies_only in i.command.words for i in install.installs):
+        return None, ""
+    workdir = stage.start.workdir
+    for item in stage.instructions:
+        if item.start_line >= install.line:
+            return None, ""
+        if item.keyword == "WORKDIR" and item.args:
+            workdir = normalise(item.args[0], workdir)
+        if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
+            continue
+        sources = [s.rstrip("/") for s in item.args[:-1]]
+        if any(s.rsplit("/", 1)[-1] in recipe.dependency_files for s in sources):
+            return None, ""  # the dependency files come first already
+        if not any(s in (".", "", "*") for s in sources) or not item.args:
+            continue
+        if normalise(item.args[-1], workdir) != install.state.workdir:
+            return None, ""
+        break
+    else:
+        return None, ""
+    span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
+    if span is None:
+        return None, ""
+    command = re.sub(r"\s*\\\n\s*", " ", span).strip()
+    plan = _cache_plan(install, tool, stage.ships)
+    mount = f"--mount=type=cache,target={_cache_dir(install, tool)} " if plan == "mount" else ""
+    tail = f" && rm -rf ${_cache_variable(tool)}" if plan == "rm" else ""
+    edit.notes.append(
+        f"line {item.start_line}: the dependencies installed before the code is copied "
+        f"({recipe.tool} {recipe.dependencies_only}), as {tool.fmt.label}'s guide does"
+    )
+    destination = "./" if item.args[-1] in (".", "./") else item.args[-1].rstrip("/") + "/"
+    return item, (
+        f"# imgaudit fix: the dependencies first, so that a code change does not reinstall them\n"
+        f"COPY {' '.join([*item.flags, *files])} {destination}\n"
+        f"RUN {mount}{command} {recipe.dependencies_only}{tail}"
+    )
+
+
+def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:
     """ENV just before the install (so nothing earlier overrides it): the venv in the project
-    unless it is already where the runtime copies it from; the cache where the RUN deletes it."""
+    unless it is already where the runtime copies it from, the guide's settings the file lacks,
+    and how the cache stays out of the layer (the tool's no-cache setting, or a throw-away
+    directory that the RUN deletes)."""
+    recipe, env = tool.recipe, step.state.env
     pairs: list[tuple[str, str]] = []
-    if not step.state.env.get("VIRTUAL_ENV") and any(i.target != venv for i in step.installs):
-        pairs += [("POETRY_VIRTUALENVS_CREATE", "1"), ("POETRY_VIRTUALENVS_IN_PROJECT", "1")]
-    if ships and not step.state.env.get("POETRY_CACHE_DIR"):
-        pairs.append(("POETRY_CACHE_DIR", "/tmp/poetry_cache"))
+    installs = [i for i in step.installs if i.manager == tool.manager]
+    if any(i.target != venv for i in installs):
+        pairs += [(name, value.format(venv=venv)) for name, value in recipe.venv_env]
+    pairs += [(name, value) for name, value in recipe.guide_env if name not in env]
+    plan = _cache_plan(step, tool, ships)
+    if plan == "env":
+        pairs += list(recipe.no_cache_env)
+    elif plan == "rm" and not env.get(_cache_variable(tool)):
+        pairs.append((_cache_variable(tool), f"/tmp/{tool.manager}_cache"))
     if not pairs:
         return ""
-    comment = "# imgaudit fix: the venv where the runtime copies it from, Poetry's cache deleted after use"
+    comment = f"# imgaudit fix: the venv where the runtime copies it from, {tool.fmt.label}'s cache kept out of the layer"
     return comment + "\n" + _env(pairs)
 
 
-def _install_run(build: Build, step: RunStep, poetry: str, lines: list[str], edit: _Edit, ships: bool) -> str:
-    text = _pinned(step, poetry, lines, edit)
-    flags = _without_flags(build, step, poetry)
-    if flags:
-        text = _POETRY_INSTALL.sub(lambda m: f"{m['head']} {flags}", text)
-        edit.notes.append(f"line {step.line}: poetry install {flags} (Poetry {poetry})")
-    cache = step.state.env.get("POETRY_CACHE_DIR") or "/tmp/poetry_cache"
+def _cache_variable(tool: _Tool) -> str:
+    return tool.fmt.caches[0].env_vars[0]
+
+
+def _cache_dir(step: RunStep, tool: _Tool) -> str:
+    spec = tool.fmt.caches[0]
+    configured = step.state.env.get(spec.env_vars[0])
+    return normalise(configured or f"{step.state.home()}/.cache/{spec.under_cache_home[0]}")
+
+
+def _cache_plan(step: RunStep, tool: _Tool, ships: bool) -> str | None:
+    """How this RUN keeps the tool's cache out of the layer: None (it ships nowhere, or the
+    file handles it already), `mount` (BuildKit), `env` (the tool's no-cache setting), `rm`."""
+    if not ships:
+        return None
+    cache = _cache_dir(step, tool)
+    installs = [i for i in step.installs if i.manager == tool.manager]
     handled = (
-        step.cache_mounted(normalise(cache))
-        or step.removes(normalise(cache))
-        or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
+        step.cache_mounted(cache)
+        or step.removes(cache)
+        or any(
+            c.name == tool.recipe.tool and c.argv[1:3] in (("cache", "clear"), ("cache", "clean"))
+            for c in step.commands
+        )
+        or any(flag(step.state.env.get(name)) for name, _ in tool.recipe.no_cache_env)
+        or all("--no-cache" in i.command.words for i in installs)
     )
-    if ships and not handled:
-        text = text.rstrip() + " \\\n    && rm -rf $POETRY_CACHE_DIR"
-        edit.notes.append(f"line {step.line}: Poetry's cache deleted in the RUN that fills it")
+    if handled:
+        return None
+    if tool.buildkit:
+        return "mount"
+    return "env" if tool.recipe.no_cache_env else "rm"
+
+
+def _install_run(
+    build: Build, step: RunStep, poetry: str, lines: list[str], edit: _Edit, tool: _Tool, ships: bool
+) -> str:
+    text = _pinned(step, poetry, lines, edit)
+    add: list[str] = []
+    drop: list[str] = []
+    for install in step.installs:
+        if install.manager == tool.manager:
+            more, less = _install_flags(build, install, poetry, tool)
+            add, drop = [*add, *more], [*drop, *less]
+    add, drop = list(dict.fromkeys(add)), list(dict.fromkeys(drop))
+    if add or drop:
+        text = _edited_command(text, tool.recipe, add, drop)
+        said = " ".join([*add, *(f"(no {d})" for d in drop)])
+        version = f" (Poetry {poetry})" if tool.manager == "poetry" else ""
+        edit.notes.append(f"line {step.line}: {tool.recipe.tool} {said}{version}")
+    plan = _cache_plan(step, tool, ships)
+    if plan == "mount":
+        target = _cache_dir(step, tool)
+        text = re.sub(
+            r"^(\s*RUN)\s", rf"\1 --mount=type=cache,target={target} ", text, count=1, flags=re.I | re.M
+        )
+        edit.notes.append(
+            f"line {step.line}: {tool.fmt.label}'s cache in a BuildKit cache mount, not the layer"
+        )
+    elif plan == "rm":
+        text = text.rstrip() + f" \\\n    && rm -rf ${_cache_variable(tool)}"
+        edit.notes.append(f"line {step.line}: {tool.fmt.label}'s cache deleted in the RUN that fills it")
+    elif plan == "env":
+        edit.notes.append(
+            f"line {step.line}: {tool.fmt.label} keeps no cache "
+            f"({', '.join(n + '=' + v for n, v in tool.recipe.no_cache_env)})"
+        )
     return text
 
 
-def _without_flags(build: Build, step: RunStep, poetry: str) -> str:
-    if not any(i.manager == "poetry" and i.dev for i in step.installs):
-        return ""
+def _install_flags(build: Build, install: Install, poetry: str, tool: _Tool) -> tuple[list[str], list[str]]:
+    """(flags to add, flags to drop) for one install: no dev, no system site, held to the lock."""
+    recipe, words = tool.recipe, install.command.words
+    add: list[str] = []
+    drop = [w for w in words if w in recipe.system_flags]
+    if install.dev:
+        if tool.manager == "poetry":
+            add += [f for f in [_without_flags(build, poetry)] if f]
+        else:
+            add += list(recipe.production)
+            drop += [w for w in words if w in recipe.dev_flags]
+    verb = install.command.argv[1] if len(install.command.argv) > 1 else ""
+    if (
+        recipe.locked
+        and recipe.lock_file in build.project.files
+        and (not recipe.locked_verbs or verb in recipe.locked_verbs)
+        and not any(w in recipe.locked for w in words)
+    ):
+        add.insert(0, recipe.locked[0])  # first, as the guides write it
+    return add, list(dict.fromkeys(drop))
+
+
+def _edited_command(text: str, recipe: ImageInstall, add: Sequence[str], drop: Sequence[str]) -> str:
+    """Each `TOOL VERB ...` of the RUN's text with `drop` removed and `add` after the verb (up to
+    the end of that command: `&&`, `||`, `;`, `|`)."""
+    out, position = [], 0
+    for match in _install_head(recipe).finditer(text):
+        if match.start() < position:
+            continue
+        end = _command_end(text, match.end())
+        rest = text[match.end() : end]
+        for word in drop:
+            rest = re.sub(rf"[ \t]+{re.escape(word)}(?=\s|$)", "", rest)
+        out.append(text[position : match.start()] + match.group(0) + "".join(f" {a}" for a in add) + rest)
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _install_head(recipe: ImageInstall) -> re.Pattern[str]:
+    verbs = "|".join(map(re.escape, recipe.verbs))
+    return re.compile(rf"(?<![\w/-])(?:python3?\s+-m\s+)?{re.escape(recipe.tool)}\s+(?:{verbs})(?![\w-])")
+
+
+def _command_end(text: str, start: int) -> int:
+    found = re.compile(r"&&|\|\||;|\|").search(text, start)
+    return found.start() if found else len(text)
+
+
+def _command_span(text: str, recipe: ImageInstall) -> str | None:
+    """The text of the first `TOOL VERB ...` command of a RUN, up to its end."""
+    match = _install_head(recipe).search(text)
+    return text[match.start() : _command_end(text, match.end())] if match else None
+
+
+def _without_flags(build: Build, poetry: str) -> str:
+    """Poetry's flags that leave the development groups out, as the pinned version spells them."""
     if _version_tuple(poetry) < (1, 2):
         return "--no-dev"
     project = build.project
@@ -395,27 +636,19 @@ def _runtime_text(
     today: dt.date,
     edit: _Edit,
     facts: FixFacts,
+    tool: _Tool,
 ) -> str:
     """The runtime stage: the slim base, what the builder's chain set up that the app needs at
     run time, the venv, then the instructions that followed the install (in `stage`, or in
     the original runtime stage that was built FROM the builder)."""
-    split = stage.index == build.target and any(
-        any(i.manager == "poetry" for i in s.installs) for s in stage.runs
-    )
+    split = stage.index == build.target and any(_installs_with(s, tool.manager) for s in stage.runs)
     root = build.root(stage)
-    if root.start.tools:
-        raise FixRefused(
-            f"line {root.from_line}: the base image {root.base} carries {root.start.tools[0].name}; "
-            "a runtime stage needs a base without it, which imgaudit cannot name: put one in FROM and "
-            "run fix again",
-            where=build.parsed.path,
-        )
-    base = _slim(_supported(root.base, today, edit), edit)
+    base = _runtime_base(root, build, today, edit)
     out = [f"FROM {base} AS {name}"]
     setup = [i for s in _ancestry(build, stage, include_self=split) for i in build.stages[s].instructions]
     last_install = max(
         (st.line for s in _ancestry(build, stage, include_self=split) for st in build.stages[s].runs
-         if any(i.manager == "poetry" for i in st.installs)),
+         if _installs_with(st, tool.manager)),
         default=0,
     )  # fmt: skip
     if split:
@@ -430,7 +663,7 @@ def _runtime_text(
         if keyword == "ARG":
             carried.append(_raw(item, lines))
         elif keyword == "ENV":
-            text = _env_text(item, lines, edit, drop=frozenset(), poetry_only=True)
+            text = _env_text(item, lines, edit, drop=frozenset(), tool_settings=True)
             if text:
                 carried.append(text)
         elif keyword == "WORKDIR" and item.args:
@@ -456,11 +689,33 @@ def _runtime_text(
     rest = [i for i in stage.instructions if not split or i.start_line > last_install]
     out.extend(_runtime_instructions(rest, lines, edit))
     if not any(i.keyword in ("CMD", "ENTRYPOINT") for i in [*setup, *rest]) and facts.command:
-        out.append(f"CMD {json.dumps(_without_poetry_run(list(facts.command), edit, 'CMD'))}")
-    edit.notes.append(f"runtime stage `{name}` on {base}: the venv from `{builder}`, no Poetry, no compilers")
+        out.append(f"CMD {json.dumps(_without_tool_run(list(facts.command), edit, 'CMD'))}")
+    edit.notes.append(
+        f"runtime stage `{name}` on {base}: the venv from `{builder}`, no {tool.fmt.label}, no compilers"
+    )
     return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
         x for x in out if x
     )
+
+
+def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -> str:
+    """The slim base of the same Python and distribution; for a base that carries the tool,
+    the Python image it was built on when its name says (uv's images), else a refusal."""
+    if not root.start.tools:
+        return _slim(_supported(root.base, today, edit), edit)
+    match = _UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
+    if match is None:
+        raise FixRefused(
+            f"line {root.from_line}: the base image {root.base} carries {root.start.tools[0].name}; "
+            "a runtime stage needs a base without it, which imgaudit cannot name: put one in FROM and "
+            "run fix again",
+            where=build.parsed.path,
+        )
+    distro = match["distro"]
+    tag = f"{match['python']}-{distro}" if distro.startswith("alpine") else f"{match['python']}-slim-{distro}"
+    base = _supported(f"python:{tag}", today, edit)
+    edit.notes.append(f"runtime base {base}: the Python image {root.base} is built on, without uv")
+    return base
 
 
 def _ancestry(build: Build, stage: StageModel, include_self: bool) -> list[int]:
@@ -519,8 +774,10 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
     source_flag = next((f for f in item.flags if f.startswith("--from=")), None)
     if source_flag is not None:
         reference = source_flag.split("=", 1)[1]
-        if re.match(r"^(?:ghcr\.io/)?astral-sh/uv", reference) or "poetry" in reference.lower():
-            return None
+        if re.match(r"^(?:ghcr\.io/)?astral-sh/uv", reference) or any(
+            tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"}
+        ):
+            return None  # a tool's image: the runtime runs without it
         return _raw(item, lines)
     sources = [s.rstrip("/") for s in item.args[:-1]]
     if sources and all(
@@ -568,7 +825,7 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         so_far[-1] = so_far[-1].rstrip() + " \\\n    && " + " ".join(item.args)
         edit.notes.append(f"line {item.start_line}: the deletion joins the RUN before it")
         return ""
-    text = re.sub(r"\bpoetry run\s+", "", text)
+    text = _TOOL_RUN.sub("", text)
     text = re.sub(
         r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
     )
@@ -579,10 +836,18 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
     return text
 
 
+_CACHE_VARIABLES = tuple(var for fmt in FIXABLE.values() for spec in fmt.caches for var in spec.env_vars)
+_CACHE_PATHS = (
+    "/root/.cache",
+    "~/.cache",
+    *(f"${var}" for var in _CACHE_VARIABLES),
+    *(f"${{{var}}}" for var in _CACHE_VARIABLES),
+    *(f"/tmp/{name}" for name in FIXABLE),
+)
+
+
 def _cache_path(path: str) -> bool:
-    return path.startswith(
-        ("/root/.cache", "~/.cache", "$POETRY_CACHE_DIR", "${POETRY_CACHE_DIR}", "/tmp/poetry")
-    )
+    return path.startswith(_CACHE_PATHS)
 
 
 def _start_text(item: Instruction, lines: list[str], edit: _Edit) -> str:
@@ -591,11 +856,15 @@ def _start_text(item: Instruction, lines: list[str], edit: _Edit) -> str:
     words = _exec_words(item, edit)
     if words is None:
         raw = " ".join(item.args)
-        if _POETRY_RUN.match(raw):
-            edit.notes.append(f"line {item.start_line}: `poetry run` dropped (the venv is on PATH)")
-            return f"{item.keyword} {_POETRY_RUN.sub('', raw)}"
+        prefix = tool_run_prefix(raw.split())
+        if prefix:
+            edit.notes.append(
+                f"line {item.start_line}: `{' '.join(raw.split()[:2])}` dropped (the venv is on PATH)"
+            )
+            command = re.sub(r"^\s*(?:\S+\s+)" + f"{{{prefix}}}", "", raw)
+            return f"{item.keyword} {command}"
         return _raw(item, lines)
-    return f"{item.keyword} {json.dumps(_without_poetry_run(words, edit, item.keyword))}"
+    return f"{item.keyword} {json.dumps(_without_tool_run(words, edit, item.keyword))}"
 
 
 def _exec_words(item: Instruction, edit: _Edit) -> list[str] | None:
@@ -615,13 +884,26 @@ def _exec_words(item: Instruction, edit: _Edit) -> list[str] | None:
     return None
 
 
-def _without_poetry_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
-    if words[:2] == ["poetry", "run"] and len(words) > 2:
+def tool_run_prefix(words: list[str]) -> int:
+    """How many leading words are `poetry run`, `uv run [options]`, `pdm run`, `pipenv run`."""
+    return max(
+        (fmt.image_install.run_prefix(words) for fmt in FIXABLE.values() if fmt.image_install), default=0
+    )
+
+
+def without_tool_run(words: list[str]) -> list[str]:
+    """A start command as the runtime, which has the venv on PATH and no tool, runs it."""
+    return words[tool_run_prefix(words) :]
+
+
+def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
+    prefix = tool_run_prefix(words)
+    if prefix:
         edit.notes.append(
-            f"{keyword}: `poetry run` dropped (the runtime stage has no Poetry; the venv is on PATH)"
+            f"{keyword}: `{' '.join(words[:prefix])}` dropped (the runtime stage has no "
+            f"{BY_NAME[words[0]].label}; the venv is on PATH)"
         )
-        return words[2:]
-    return words
+    return words[prefix:]
 
 
 # --- other stages and shared pieces --------------------------------------------------------------
@@ -639,7 +921,7 @@ def _stage_text(
     header = _from_line(stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines)
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
-    kept = [i for i in stage.instructions if not _copies_poetry(i, stage)]
+    kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
     body = _runtime_instructions(kept, lines, edit)
     if stage.parent is None and stage.end.workdir == "/" and workdir not in (None, "/"):
         body.insert(0, f"WORKDIR {workdir}")
@@ -647,11 +929,10 @@ def _stage_text(
     return "\n".join([header, *body])
 
 
-def _copies_poetry(item: Instruction, stage: StageModel) -> bool:
+def _copies_tool(item: Instruction, stage: StageModel) -> bool:
     if item.keyword != "COPY" or not any(f.startswith("--from=") for f in item.flags):
         return False
-    tool = stage.end.tool("poetry")
-    return tool is not None and tool.line == item.start_line
+    return any(t.line == item.start_line and t.name in PYTHON_TOOLS for t in stage.end.tools)
 
 
 def _comments_above(line: int, lines: list[str]) -> list[str]:
@@ -707,11 +988,17 @@ def _slim(base: str, edit: _Edit) -> str:
     return result
 
 
+_TOOL_SETTINGS = tuple(f"{name.upper()}_" for name in FIXABLE)  # POETRY_, UV_, PDM_, PIPENV_
+
+
 def _env_text(
-    item: Instruction, lines: list[str], edit: _Edit, drop: frozenset[str], poetry_only: bool = False
+    item: Instruction, lines: list[str], edit: _Edit, drop: frozenset[str], tool_settings: bool = False
 ) -> str:
+    """The ENV without `drop`, and without the tools' settings when it goes to a runtime."""
     pairs = [(item.args[i], item.args[i + 1]) for i in range(0, len(item.args) - 1, 2)]
-    kept = [(n, v) for n, v in pairs if n not in drop and not (poetry_only and n.startswith("POETRY_"))]
+    kept = [
+        (n, v) for n, v in pairs if n not in drop and not (tool_settings and n.startswith(_TOOL_SETTINGS))
+    ]
     if len(kept) == len(pairs):
         return _raw(item, lines)
     return _env(kept) if kept else ""

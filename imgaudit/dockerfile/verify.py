@@ -2,7 +2,7 @@
 
 The same build context as the original; a smoke command (the image's entrypoint, or its
 command, with `--help`, or `--smoke CMD` run by /bin/sh) must exit 0; the fixed image must
-keep the original's entrypoint (less `poetry run`) and user. Its real size is set beside the
+keep the original's entrypoint (less `poetry run`, `uv run`, `pdm run`, `pipenv run`) and user. Its real size is set beside the
 plan's estimate and the original's, all measured by imgaudit's own audit (bytes shipped).
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from imgaudit.dockerfile.fix import without_tool_run
 from imgaudit.errors import ImgauditError
 
 SMOKE_TIMEOUT = 120  # seconds
@@ -127,14 +128,10 @@ def start_problems(original: Mapping[str, Any], fixed: Mapping[str, Any]) -> lis
     """What the fixed image changed in how it starts (entrypoint, command, user)."""
     problems = []
     for key in ("Entrypoint", "Cmd"):
-        before = _without_poetry_run(list(original.get(key) or []))
+        before = without_tool_run(list(original.get(key) or []))
         after = list(fixed.get(key) or [])
         if before != after:
             problems.append(f"{key} changed: {before} -> {after}")
     if (original.get("User") or "") != (fixed.get("User") or ""):
         problems.append(f"User changed: {original.get('User')!r} -> {fixed.get('User')!r}")
     return problems
-
-
-def _without_poetry_run(words: list[str]) -> list[str]:
-    return words[2:] if words[:2] == ["poetry", "run"] and len(words) > 2 else words

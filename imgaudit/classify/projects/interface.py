@@ -117,6 +117,47 @@ class InstallAdvice:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageInstall:
+    """How this format's tool installs the project in an image the way its Docker guide says
+    (what `imgaudit fix` writes into the builder stage): the command, the flags that leave
+    dev out and hold the install to the lock, the ENV that puts the venv in the project, the
+    guide's settings, how to build without keeping the cache, and the runtime wrapper that a
+    stage without the tool drops (`uv run`)."""
+
+    tool: str  # the command: uv, pdm, pipenv, poetry
+    verbs: tuple[str, ...]  # its install verbs (`sync`, `install`)
+    production: tuple[str, ...] = ()  # flags that leave the dev groups out
+    dev_flags: tuple[str, ...] = ()  # flags that ask for them (dropped)
+    system_flags: tuple[
+        str, ...
+    ] = ()  # flags that install outside a venv (dropped: the runtime copies the venv)
+    # Flags that hold the install to the lock (the first is added when the context holds
+    # `lock_file` and the verb is one of `locked_verbs`, unless one of them is there already).
+    locked: tuple[str, ...] = ()
+    lock_file: str = ""
+    locked_verbs: tuple[str, ...] = ()
+    venv_env: tuple[tuple[str, str], ...] = ()  # ENV putting the venv at `{venv}` (the project's .venv)
+    guide_env: tuple[tuple[str, str], ...] = ()  # the guide's settings for images
+    no_cache_env: tuple[tuple[str, str], ...] = ()  # ENV to keep no cache (else: a throw-away dir, rm'd)
+    dependency_files: tuple[str, ...] = ()  # what the install reads besides the code
+    # The flag that installs the dependencies without the project: the guide installs them
+    # from the dependency files alone, before the code is copied (a code change then
+    # reinstalls nothing). Empty: the tool has none, or fix leaves the order as it is.
+    dependencies_only: str = ""
+    run_options: tuple[str, ...] = ()  # options of `TOOL run` that take a value
+
+    def run_prefix(self, words: list[str]) -> int:
+        """How many leading words are `TOOL run [options]` (0: none): what the runtime, which
+        has no tool, drops from a command."""
+        if len(words) < 3 or words[0] != self.tool or words[1] != "run":
+            return 0
+        index = 2
+        while index < len(words) and words[index].startswith("-"):
+            index += 2 if words[index] in self.run_options else 1
+        return index if index < len(words) else 0
+
+
+@dataclass(frozen=True, slots=True)
 class DependencyGraph:
     """What a format's files say about main and dev dependencies.
 
@@ -158,6 +199,11 @@ class ProjectFormat(Protocol):
     @property
     def install_commands(self) -> tuple[tuple[str, ...], ...]:
         """Leading words of the commands that install the project's dependencies."""
+        ...
+
+    @property
+    def image_install(self) -> ImageInstall | None:
+        """How `imgaudit fix` installs this format's project in a builder (None: it does not)."""
         ...
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:

@@ -19,6 +19,7 @@ from imgaudit.classify.names import canonical, marker_extra, requirement_extras,
 from imgaudit.classify.projects.interface import (
     CacheSpec,
     DependencyGraph,
+    ImageInstall,
     InstallAdvice,
     ProjectFile,
     ProjectFiles,
@@ -94,6 +95,22 @@ class PdmFormat:
     toolchain: ToolchainSpec = ToolchainSpec(
         distributions=frozenset({"pdm"}),
         tool_venvs=(r"(?:^|/)pdm/venv$",),  # PDM's installer script: ~/.local/share/pdm/venv
+    )
+    # PDM's Docker recipe: production groups only, checked against the lock, into the
+    # project's .venv; its cache deleted in the RUN that fills it (or a cache mount).
+    image_install: ImageInstall | None = ImageInstall(
+        tool="pdm",
+        verbs=("install", "sync"),
+        production=("--prod",),
+        dev_flags=("--dev", "-d"),
+        locked=("--check", "--frozen-lockfile", "--no-lock"),
+        lock_file=PDM_LOCK,
+        locked_verbs=("install",),
+        venv_env=(("PDM_VENV_IN_PROJECT", "1"),),
+        guide_env=(("PDM_CHECK_UPDATE", "false"),),
+        dependency_files=("pyproject.toml", PDM_LOCK, "pdm.toml", ".pdm-python"),
+        dependencies_only="--no-self",
+        run_options=("-p", "--project", "--venv"),
     )
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:

@@ -16,6 +16,7 @@ from imgaudit.classify.projects.interface import (
     CacheSpec,
     Declared,
     DependencyGraph,
+    ImageInstall,
     InstallAdvice,
     ProjectFile,
     ProjectFiles,
@@ -137,6 +138,7 @@ class Pep621Format:
     files: tuple[ProjectFile, ...] = (ProjectFile(re.escape(PYPROJECT)),)
     caches: tuple[CacheSpec, ...] = ()
     install_commands: tuple[tuple[str, ...], ...] = ()
+    image_install: ImageInstall | None = None  # `imgaudit fix` edits the tools' builds only
     toolchain: ToolchainSpec = ToolchainSpec()
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:

@@ -16,6 +16,7 @@ from imgaudit.classify.names import canonical
 from imgaudit.classify.projects.interface import (
     CacheSpec,
     DependencyGraph,
+    ImageInstall,
     InstallAdvice,
     ProjectFile,
     ProjectFiles,
@@ -81,6 +82,20 @@ class PipenvFormat:
     caches: tuple[CacheSpec, ...] = (CacheSpec(Category.PIPENV_CACHE, ("pipenv",), ("PIPENV_CACHE_DIR",)),)
     install_commands: tuple[tuple[str, ...], ...] = (("pipenv", "install"), ("pipenv", "sync"))
     toolchain: ToolchainSpec = ToolchainSpec(distributions=frozenset({"pipenv"}))
+    # Pipenv's advice for images: the lock enforced (`--deploy`), no `--dev`, the venv in the
+    # project (not `--system`: the runtime copies the venv), its cache deleted after use.
+    image_install: ImageInstall | None = ImageInstall(
+        tool="pipenv",
+        verbs=("install", "sync"),
+        dev_flags=("--dev", "-d"),
+        system_flags=("--system",),
+        locked=("--deploy",),
+        lock_file=PIPFILE_LOCK,
+        locked_verbs=("install",),
+        venv_env=(("PIPENV_VENV_IN_PROJECT", "1"),),
+        dependency_files=(PIPFILE, PIPFILE_LOCK),
+        run_options=(),
+    )
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:
         return InstallAdvice(

@@ -9,6 +9,7 @@ from imgaudit.classify.projects.interface import (
     MAIN_GROUP,
     CacheSpec,
     DependencyGraph,
+    ImageInstall,
     InstallAdvice,
     ProjectFile,
     ProjectFiles,
@@ -50,6 +51,14 @@ class PoetryFormat:
     install_commands: tuple[tuple[str, ...], ...] = (("poetry", "install"), ("poetry", "sync"))
     toolchain: ToolchainSpec = ToolchainSpec(
         distributions=frozenset({"poetry"}), tool_venvs=(r"(?:^|/)pypoetry/venv$",)
+    )
+    # The article's builder: the venv in the project, the cache deleted after use. The flags
+    # that leave dev out depend on the Poetry the file pins: `imgaudit fix` chooses them.
+    image_install: ImageInstall | None = ImageInstall(
+        tool="poetry",
+        verbs=("install", "sync"),
+        venv_env=(("POETRY_VIRTUALENVS_CREATE", "1"), ("POETRY_VIRTUALENVS_IN_PROJECT", "1")),
+        dependency_files=("pyproject.toml", POETRY_LOCK, "poetry.toml"),
     )
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:

@@ -20,6 +20,7 @@ from imgaudit.classify.projects.interface import (
     CacheSpec,
     Declared,
     DependencyGraph,
+    ImageInstall,
     InstallAdvice,
     ProjectFile,
     ProjectFiles,
@@ -109,6 +110,7 @@ class RequirementsFormat:
     files: tuple[ProjectFile, ...] = (ProjectFile(r"requirements[^/]*\.(?:txt|in)", cap=1 * MIB),)
     caches: tuple[CacheSpec, ...] = ()
     install_commands: tuple[tuple[str, ...], ...] = (("pip-sync",),)
+    image_install: ImageInstall | None = None  # `imgaudit fix` edits the tools' builds only
     toolchain: ToolchainSpec = ToolchainSpec(distributions=frozenset({"pip-tools"}))
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:

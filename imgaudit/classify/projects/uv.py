@@ -22,6 +22,7 @@ from imgaudit.classify.projects.interface import (
     PYPROJECT,
     CacheSpec,
     DependencyGraph,
+    ImageInstall,
     InstallAdvice,
     ProjectFile,
     ProjectFiles,
@@ -155,6 +156,34 @@ class UvFormat:
         distributions=frozenset({"uv"}),
         binaries=("uv", "uvx"),  # the installer's ~/.local/bin/uv, or COPY --from uv's image
         tool_venvs=(r"(?:^|/)uv/tools/[^/]+$",),  # `uv tool install`
+    )
+    # uv's Docker guide: locked, no dev, bytecode compiled, files copied out of the cache
+    # (a cache mount, or none: UV_NO_CACHE), the venv at the project's .venv.
+    image_install: ImageInstall | None = ImageInstall(
+        tool="uv",
+        verbs=("sync",),
+        production=("--no-dev",),
+        dev_flags=("--dev", "--all-groups", "--only-dev"),
+        locked=("--locked", "--frozen"),
+        lock_file=UV_LOCK,
+        venv_env=(("UV_PROJECT_ENVIRONMENT", "{venv}"),),
+        guide_env=(("UV_COMPILE_BYTECODE", "1"), ("UV_LINK_MODE", "copy")),
+        no_cache_env=(("UV_NO_CACHE", "1"),),
+        dependency_files=(PYPROJECT, UV_LOCK, ".python-version"),
+        dependencies_only="--no-install-project",
+        run_options=(
+            "--with",
+            "--group",
+            "--extra",
+            "--package",
+            "--python",
+            "-p",
+            "--env-file",
+            "--with-requirements",
+            "--directory",
+            "--project",
+            "--index",
+        ),
     )
 
     def install_advice(self, project: ProjectFiles | None) -> InstallAdvice:
