@@ -136,6 +136,8 @@ class ToolCacheAdvice:
     finding_id: str
     tool: str
     snippet: str
+    # How this tool's users keep a linked cache out of the image altogether, if it has a way.
+    links_hint: str = ""
 
 
 # What each tool's own Docker guidance says to do with its cache.
@@ -146,6 +148,7 @@ TOOL_CACHE_ADVICE: dict[Category, ToolCacheAdvice] = {
         "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy\n"
         "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
         "    uv sync --locked --no-dev --no-install-project",
+        "UV_LINK_MODE=copy with a cache mount keeps the cache out of the image entirely",
     ),
     Category.PDM_CACHE: ToolCacheAdvice(
         "pdm-cache-in-layer",
@@ -156,6 +159,11 @@ TOOL_CACHE_ADVICE: dict[Category, ToolCacheAdvice] = {
         "pipenv-cache-in-layer",
         "Pipenv",
         "ENV PIPENV_VENV_IN_PROJECT=1\nRUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
+    ),
+    Category.CONDA_CACHE: ToolCacheAdvice(
+        "conda-cache-in-layer",
+        "conda",
+        "RUN conda env create -f environment.yml && conda clean --all --yes",
     ),
 }
 
@@ -184,9 +192,9 @@ def _tool_cache(category: Category) -> Callable[[AdviceContext], Sequence[Candid
         if shared:
             details = (
                 f"{shared} more bytes of the cache are hard links into {', '.join(venvs) or 'the environments'} "
-                f"({advice.tool} links installed files from its cache): they stay with the venv when the cache "
-                "goes and are not counted here; UV_LINK_MODE=copy with a cache mount keeps the cache out of "
-                "the image entirely",
+                f"({advice.tool} links installed files from its cache): they stay with the environment when "
+                "the cache goes and are not counted here"
+                + (f"; {advice.links_hint}" if advice.links_hint else ""),
             )
         return (
             Candidate(
@@ -206,3 +214,4 @@ def _tool_cache(category: Category) -> Callable[[AdviceContext], Sequence[Candid
 uv_cache = _tool_cache(Category.UV_CACHE)
 pdm_cache = _tool_cache(Category.PDM_CACHE)
 pipenv_cache = _tool_cache(Category.PIPENV_CACHE)
+conda_cache = _tool_cache(Category.CONDA_CACHE)

@@ -133,7 +133,6 @@ _ENTRIES = (
         "no removal of it: every downloaded package stays, as tarball and extracted",
         "Clean conda's package cache in the same RUN, or mount it as a cache.",
         "RUN conda env create -f environment.yml && conda clean --all --yes",
-        image=False,
     ),
     Entry(
         "wheels-left-in-image",

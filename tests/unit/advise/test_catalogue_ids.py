@@ -16,11 +16,10 @@ import imgaudit.dockerfile.lint
 from imgaudit.advise import CATALOGUE as ADVISOR_DETECTORS
 from imgaudit.advise.caches import TOOL_CACHE_ADVICE
 from imgaudit.findings.catalogue import CATALOGUE, entry
+from imgaudit.report.json import schema
 
 # Ids only lint (and fix) report, and why the image advisor cannot.
 LINT_ONLY = {
-    # Not yet in the advisor: conda's package cache is not a classify category yet.
-    "conda-cache-in-layer",
     # The wheels a COPY brought are ordinary files of the image: nothing but the Dockerfile
     # says they were a builder's `pip wheel` output rather than data the app reads.
     "wheels-left-in-image",
@@ -69,6 +68,11 @@ def test_every_id_the_advisor_reports_is_in_the_catalogue_and_vice_versa() -> No
     image_entries = {e.id for e in CATALOGUE.values() if e.image}
     assert set(ADVISOR_DETECTORS) == image_entries
     assert {e.id for e in CATALOGUE.values() if not e.image} == LINT_ONLY
+
+
+def test_the_report_schema_names_every_id_the_advisor_reports() -> None:
+    finding = schema()["properties"]["findings"]["items"]["properties"]["id"]
+    assert set(finding["enum"]) == set(ADVISOR_DETECTORS)
 
 
 def test_lint_and_the_advisor_share_every_id_but_the_listed_ones() -> None:
