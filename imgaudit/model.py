@@ -137,6 +137,7 @@ class Category(StrEnum):
     UV_CACHE = "uv_cache"
     PDM_CACHE = "pdm_cache"
     PIPENV_CACHE = "pipenv_cache"
+    CONDA_CACHE = "conda_cache"
 
 
 class BaseMethod(StrEnum):

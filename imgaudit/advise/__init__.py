@@ -24,6 +24,7 @@ CATALOGUE: dict[str, Detector] = {
     "uv-cache-in-layer": caches.uv_cache,
     "pdm-cache-in-layer": caches.pdm_cache,
     "pipenv-cache-in-layer": caches.pipenv_cache,
+    "conda-cache-in-layer": caches.conda_cache,
     "late-deletion": deletions.late_deletions,
     "dev-dependencies-installed": packages.dev_dependencies,
     "toolchain-at-runtime": multistage.toolchain,

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from imgaudit.advise.facts import layer_instructions, run_commands
 from imgaudit.advise.interface import AdviceContext, Candidate
-from imgaudit.model import Evidence, Fix, Severity
+from imgaudit.findings.catalogue import entry
+from imgaudit.model import Evidence, Fix
 
 
 def apt_recommends(ctx: AdviceContext) -> Sequence[Candidate]:
@@ -20,13 +21,11 @@ def apt_recommends(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="apt-recommends",
-            title="apt installs recommended packages too",
-            severity=Severity.LOW,
+            title=entry("apt-recommends").text("title"),
             units=frozenset(),
             evidence=Evidence(layers=tuple(i for i, _ in layers), details=tuple(t for _, t in layers)),
             fix=Fix(
-                "Install only what you ask for.",
-                "RUN apt-get install -y --no-install-recommends PACKAGES",
+                entry("apt-recommends").text("fix"), "RUN apt-get install -y --no-install-recommends PACKAGES"
             ),
             savings_basis="not estimated: the image does not record which packages came in as recommends",
         ),

@@ -8,7 +8,8 @@ from imgaudit.advise.facts import is_pip_install, layer_instructions, project_fa
 from imgaudit.advise.interface import AdviceContext, Candidate, layers_of, top_paths
 from imgaudit.classify.context import is_copy_step
 from imgaudit.classify.projects.registry import advising_format, installs_dependencies, is_project_file
-from imgaudit.model import Category, Evidence, Fix, Severity
+from imgaudit.findings.catalogue import entry
+from imgaudit.model import Category, Evidence, Fix
 from imgaudit.report.units import human_bytes
 
 # Directory names (and file suffixes) a runtime never needs from the build context.
@@ -62,14 +63,13 @@ def unneeded_files(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="unneeded-files-copied",
-            title="Files the app does not need are copied from the build context",
-            severity=Severity.MEDIUM,
+            title=entry("unneeded-files-copied").text("title"),
             units=units,
             evidence=Evidence(
                 paths=top_paths(ctx, units), layers=layers_of(ctx, units), details=tuple(entries)
             ),
             fix=Fix(
-                "List them in .dockerignore and copy only what the app needs (its package, the lock files).",
+                entry("unneeded-files-copied").text("fix"),
                 "# .dockerignore\n" + "\n".join(e.rstrip("/") for e in entries),
             ),
             savings_basis="bytes of copied files under " + ", ".join(entries),
@@ -97,9 +97,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="cache-unfriendly-order",
-            title=f"The app's code is copied before the dependencies are installed: "
-            f"{human_bytes(rebuilt)} rebuilt and re-pushed per code change",
-            severity=Severity.MEDIUM,
+            title=entry("cache-unfriendly-order").text("title", rebuilt=human_bytes(rebuilt)),
             units=frozenset(),
             evidence=Evidence(
                 layers=(first, install),
@@ -110,10 +108,7 @@ def cache_unfriendly_order(ctx: AdviceContext) -> Sequence[Candidate]:
                     f"install: {texts[install]}",
                 ),
             ),
-            fix=Fix(
-                "Copy the dependency files first, install without the project, then copy the code.",
-                ordered.format(code=code),
-            ),
+            fix=Fix(entry("cache-unfriendly-order").text("fix"), ordered.format(code=code)),
             savings_basis=f"no bytes of the image; {rebuilt} bytes rebuilt and re-pushed per code change",
         ),
     )

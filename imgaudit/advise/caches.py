@@ -20,7 +20,8 @@ from imgaudit.advise.interface import (
 )
 from imgaudit.classify.categories import venv_roots
 from imgaudit.classify.context import CacheLocations, PathSet, cache_locations, user_homes
-from imgaudit.model import Category, Evidence, Fix, Severity
+from imgaudit.findings.catalogue import entry
+from imgaudit.model import Category, Evidence, Fix
 
 
 def locations(ctx: AdviceContext) -> CacheLocations:
@@ -54,15 +55,11 @@ def poetry_cache(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="poetry-cache-in-layer",
-            title="Poetry's cache ships in the image",
-            severity=Severity.HIGH,
+            title=entry("poetry-cache-in-layer").text("title"),
             units=units,
             evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
             fix=Fix(
-                "Point POETRY_CACHE_DIR at a throw-away directory and remove it in the same RUN "
-                "as `poetry install`"
-                + (" (keep the venv out of it: POETRY_VIRTUALENVS_IN_PROJECT=1)." if venv_in_cache else "."),
-                snippet,
+                entry("poetry-cache-in-layer").text("fix.venv-in-cache" if venv_in_cache else "fix"), snippet
             ),
             savings_basis="bytes of Poetry's cache (artifacts, cache, downloads) in every layer, deleted later or not",
         ),
@@ -76,14 +73,10 @@ def pip_cache(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="pip-cache-in-layer",
-            title="pip's cache ships in the image",
-            severity=Severity.MEDIUM,
+            title=entry("pip-cache-in-layer").text("title"),
             units=units,
             evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
-            fix=Fix(
-                "Tell pip not to keep a cache: `pip install --no-cache-dir`, or PIP_NO_CACHE_DIR=1 for every step.",
-                "ENV PIP_NO_CACHE_DIR=1",
-            ),
+            fix=Fix(entry("pip-cache-in-layer").text("fix"), "ENV PIP_NO_CACHE_DIR=1"),
             savings_basis="bytes of pip's cache (http-v2, wheels) in every layer, deleted later or not",
         ),
     )
@@ -125,13 +118,11 @@ def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="apt-lists-left",
-            title="apt lists or downloaded packages left in the image",
-            severity=Severity.MEDIUM,
+            title=entry("apt-lists-left").text("title"),
             units=units,
             evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
             fix=Fix(
-                "Clean what apt left (" + ", ".join(_APT_LEFTOVERS[g] for g in globs) + ") in the RUN "
-                "that installs packages.",
+                entry("apt-lists-left").text("fix", leftovers=", ".join(_APT_LEFTOVERS[g] for g in globs)),
                 "RUN apt-get update && apt-get install -y --no-install-recommends PACKAGES \\\n"
                 f"    && rm -rf {' '.join(globs)}",
             ),
@@ -144,7 +135,9 @@ def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
 class ToolCacheAdvice:
     finding_id: str
     tool: str
-    fix: Fix
+    snippet: str
+    # How this tool's users keep a linked cache out of the image altogether, if it has a way.
+    links_hint: str = ""
 
 
 # What each tool's own Docker guidance says to do with its cache.
@@ -152,32 +145,25 @@ TOOL_CACHE_ADVICE: dict[Category, ToolCacheAdvice] = {
     Category.UV_CACHE: ToolCacheAdvice(
         "uv-cache-in-layer",
         "uv",
-        Fix(
-            "Keep uv's cache out of the image: a cache mount for `uv sync` (with UV_LINK_MODE=copy, "
-            "since a mounted cache cannot be hard-linked into the venv), or UV_NO_CACHE=1 / "
-            "`rm -rf` the cache in the same RUN.",
-            "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy\n"
-            "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
-            "    uv sync --locked --no-dev --no-install-project",
-        ),
+        "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy\n"
+        "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
+        "    uv sync --locked --no-dev --no-install-project",
+        "UV_LINK_MODE=copy with a cache mount keeps the cache out of the image entirely",
     ),
     Category.PDM_CACHE: ToolCacheAdvice(
         "pdm-cache-in-layer",
         "PDM",
-        Fix(
-            "Keep PDM's cache out of the image: a cache mount, or PDM_CACHE_DIR removed in the same RUN.",
-            "RUN --mount=type=cache,target=/root/.cache/pdm \\\n    pdm install --check --prod --no-editable",
-        ),
+        "RUN --mount=type=cache,target=/root/.cache/pdm \\\n    pdm install --check --prod --no-editable",
     ),
     Category.PIPENV_CACHE: ToolCacheAdvice(
         "pipenv-cache-in-layer",
         "Pipenv",
-        Fix(
-            "Keep Pipenv's cache out of the image: a cache mount, or remove it in the same RUN "
-            "(PIPENV_CACHE_DIR; pip's cache too).",
-            "ENV PIPENV_VENV_IN_PROJECT=1\n"
-            "RUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
-        ),
+        "ENV PIPENV_VENV_IN_PROJECT=1\nRUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
+    ),
+    Category.CONDA_CACHE: ToolCacheAdvice(
+        "conda-cache-in-layer",
+        "conda",
+        "RUN conda env create -f environment.yml && conda clean --all --yes",
     ),
 }
 
@@ -208,18 +194,17 @@ def _tool_cache(category: Category) -> Callable[[AdviceContext], Sequence[Candid
         if shared:
             details = (
                 f"{shared} more bytes of the cache are hard links into {', '.join(venvs) or 'the environments'} "
-                f"({advice.tool} links installed files from its cache): they stay with the venv when the cache "
-                "goes and are not counted here; UV_LINK_MODE=copy with a cache mount keeps the cache out of "
-                "the image entirely",
+                f"({advice.tool} links installed files from its cache): they stay with the environment when "
+                "the cache goes and are not counted here"
+                + (f"; {advice.links_hint}" if advice.links_hint else ""),
             )
         return (
             Candidate(
                 id=advice.finding_id,
-                title=f"{advice.tool}'s cache ships in the image",
-                severity=Severity.HIGH,
+                title=entry(advice.finding_id).text("title"),
                 units=units,
                 evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units), details=details),
-                fix=advice.fix,
+                fix=Fix(entry(advice.finding_id).text("fix"), advice.snippet),
                 savings_basis=f"bytes only {advice.tool}'s cache holds, in every layer, deleted later or not "
                 "(files it shares with a venv through hard links stay with the venv)",
             ),
@@ -231,3 +216,4 @@ def _tool_cache(category: Category) -> Callable[[AdviceContext], Sequence[Candid
 uv_cache = _tool_cache(Category.UV_CACHE)
 pdm_cache = _tool_cache(Category.PDM_CACHE)
 pipenv_cache = _tool_cache(Category.PIPENV_CACHE)
+conda_cache = _tool_cache(Category.CONDA_CACHE)

@@ -18,9 +18,10 @@ from imgaudit.advise.interface import AdviceContext, Candidate, Unit, top_paths,
 from imgaudit.classify.context import instruction
 from imgaudit.classify.distributions import site_dir_of
 from imgaudit.classify.names import canonical
+from imgaudit.findings.catalogue import entry
 from imgaudit.layers.merge import Removal, WastedFile
 from imgaudit.layers.paths import basename, parent
-from imgaudit.model import Evidence, Fix, Severity
+from imgaudit.model import Evidence, Fix
 
 _DELETIONS = (Removal.DELETED, Removal.HIDDEN)
 # Commands that only delete: the deleting instruction made of these alone uses nothing.
@@ -60,8 +61,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
         candidates.append(
             Candidate(
                 id="late-deletion",
-                title=f"Deleted by layer {removed}, but layer {shipped} still ships it",
-                severity=Severity.HIGH,
+                title=entry("late-deletion").text("title", removed=removed, shipped=shipped),
                 units=frozenset(units),
                 evidence=Evidence(paths=top_paths(ctx, units), layers=(shipped, removed), details=details),
                 fix=fix,
@@ -79,8 +79,7 @@ def _fix(
     if not uses:
         return (
             Fix(
-                "Delete in the same RUN that creates the files (or never create them); "
-                "a later `RUN rm` only hides them.",
+                entry("late-deletion").text("fix"),
                 f"{made_by or 'RUN ...'} \\\n    && rm -rf {where}",
             ),
             True,
@@ -91,10 +90,12 @@ def _fix(
     if blocking or not made_by.startswith("RUN "):
         return (
             Fix(
-                f"Deleting these in the RUN that creates them would break layer {last} "
-                f"({_step(ctx, last)}), which uses them, and {', '.join(blocking) or made_by} stands "
-                "in between: only a multi-stage build leaves them out of the image "
-                "(see toolchain-at-runtime).",
+                entry("late-deletion").text(
+                    "fix.blocked",
+                    last=last,
+                    last_step=_step(ctx, last),
+                    between=", ".join(blocking) or made_by,
+                ),
                 "",
             ),
             False,
@@ -106,8 +107,7 @@ def _fix(
     snippet = "RUN " + " \\\n    && ".join(commands)
     return (
         Fix(
-            f"Layer {last} ({_step(ctx, last)}) uses these files: deleting them where they are created "
-            "would break it. Create, use and delete them in one RUN.",
+            entry("late-deletion").text("fix.one-run", last=last, last_step=_step(ctx, last)),
             snippet,
         ),
         True,

@@ -22,7 +22,6 @@ from imgaudit.model import (
     ImageInfo,
     LayerDescriptor,
     OsPackage,
-    Severity,
     SlimBase,
 )
 
@@ -136,8 +135,7 @@ class Candidate:
     """A finding before the catalogue turns it into a `Finding` (share, lines, compression)."""
 
     id: str
-    title: str
-    severity: Severity
+    title: str  # the catalogue's text for the id, filled with what was measured
     units: frozenset[Unit]
     evidence: Evidence
     fix: Fix

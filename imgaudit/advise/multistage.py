@@ -10,7 +10,8 @@ from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of,
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
 from imgaudit.classify.projects.registry import advising_format
-from imgaudit.model import Category, Evidence, Fix, Severity, SlimBase
+from imgaudit.findings.catalogue import entry
+from imgaudit.model import Category, Evidence, Fix, SlimBase
 
 
 def runtime_keeps(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
@@ -80,8 +81,7 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="toolchain-at-runtime",
-            title=f"{tool.label} and the build toolchain ship in the runtime image",
-            severity=Severity.HIGH,
+            title=entry("toolchain-at-runtime").text("title", tool=tool.label),
             units=units,
             evidence=Evidence(
                 paths=top_paths(ctx, tools or units),
@@ -121,18 +121,8 @@ def _multi_stage_fix(shared_interpreter: bool, install: str, *, poetry: bool) ->
     env = "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_CACHE_DIR=/tmp/poetry_cache\n" if poetry else ""
     if shared_interpreter and poetry:
         env = env.rstrip("\n") + " POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true\n"
-    text = (
-        "Build the venv in a builder stage; the runtime stage starts again from the base "
-        "and copies only the venv and the app's code (`imgaudit fix` writes it)."
-    )
-    if shared_interpreter:
-        text = (
-            "The app is installed beside Poetry in the system interpreter: install it into a venv "
-            "in a builder stage instead (no `virtualenvs.create false`), and copy only that venv "
-            "and the app's code into a runtime stage that starts again from the base."
-        )
     return Fix(
-        text,
+        entry("toolchain-at-runtime").text("fix.shared-interpreter" if shared_interpreter else "fix"),
         f"FROM BASE AS builder\n...\n{env}{install}\n\n"
         'FROM BASE AS runtime\nWORKDIR /app\nENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n'
         "COPY --from=builder /app/.venv /app/.venv\nCOPY PACKAGE/ ./PACKAGE/",
@@ -148,12 +138,11 @@ def build_toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="build-toolchain-at-runtime",
-            title="Compilers, headers and build tools installed above the base ship at runtime",
-            severity=Severity.HIGH,
+            title=entry("build-toolchain-at-runtime").text("title"),
             units=units,
             evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
             fix=Fix(
-                "Install build tools only in the builder stage; the runtime stage gets the built venv.",
+                entry("build-toolchain-at-runtime").text("fix"),
                 "FROM BASE AS builder\nRUN apt-get update && apt-get install -y --no-install-recommends build-essential\n...\n"
                 "FROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",
             ),
@@ -167,7 +156,7 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
     estimated from the build-only OS packages the base's package database lists."""
     build_only = sorted(p.name for p in ctx.os_packages if p.in_base and p.build_only)
     fix = Fix(
-        "Keep the full base for the builder stage only; run on its -slim variant.",
+        entry("fat-base-image").text("fix"),
         "FROM python:X.Y AS builder\n...\nFROM python:X.Y-slim AS runtime",
     )
     if ctx.slim_base is not None:
@@ -182,8 +171,7 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="fat-base-image",
-            title="The base image carries compilers and headers the app does not run with",
-            severity=Severity.MEDIUM,
+            title=entry("fat-base-image").text("title"),
             units=units,
             evidence=Evidence(
                 paths=top_paths(ctx, units), layers=layers_of(ctx, units), packages=tuple(build_only)
@@ -212,8 +200,7 @@ def _measured_fat_base(
     return (
         Candidate(
             id="fat-base-image",
-            title=f"The base image carries files its slim variant ({slim.reference}) does without",
-            severity=Severity.MEDIUM,
+            title=entry("fat-base-image").text("title.measured", slim=slim.reference),
             units=units,
             evidence=Evidence(
                 paths=top_paths(ctx, units),

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from imgaudit.advise.caches import cache_units, locations
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths
 from imgaudit.classify.projects.registry import advising_format
-from imgaudit.model import Category, Evidence, Fix, Severity
+from imgaudit.findings.catalogue import entry
+from imgaudit.model import Category, Evidence, Fix
 
 _DIST_INFO_DIR = re.compile(r"/(?P<name>[^/]+?)-(?P<version>[^-/]+)\.(?:dist-info|egg-info)/")
 
@@ -59,8 +60,7 @@ def dev_dependencies(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="dev-dependencies-installed",
-            title="Development-only packages are installed in the image",
-            severity=Severity.HIGH,
+            title=entry("dev-dependencies-installed").text("title"),
             units=units,
             evidence=Evidence(
                 paths=top_paths(ctx, installed), layers=layers_of(ctx, units), packages=packages

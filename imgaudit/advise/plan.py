@@ -35,6 +35,7 @@ ARTICLE_ORDER: tuple[StepTemplate, ...] = (
         "No uv/PDM/Pipenv cache in a layer: a cache mount, or delete it in the same RUN",
         ("uv-cache-in-layer", "pdm-cache-in-layer", "pipenv-cache-in-layer"),
     ),
+    StepTemplate("No conda package cache: `conda clean --all` in the same RUN", ("conda-cache-in-layer",)),
     StepTemplate("Delete in the same RUN that creates", ("late-deletion",)),
     StepTemplate("apt: no recommends, no lists left", ("apt-recommends", "apt-lists-left")),
     StepTemplate("Copy dependency files first, code last", ("cache-unfriendly-order",)),

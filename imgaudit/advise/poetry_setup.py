@@ -16,7 +16,8 @@ from imgaudit.advise.facts import (
 )
 from imgaudit.advise.interface import AdviceContext, Candidate
 from imgaudit.classify.context import PathSet
-from imgaudit.model import Evidence, Fix, Severity
+from imgaudit.findings.catalogue import entry
+from imgaudit.model import Evidence, Fix
 
 
 def venv_not_in_project(ctx: AdviceContext) -> Sequence[Candidate]:
@@ -29,15 +30,10 @@ def venv_not_in_project(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="venv-not-in-project",
-            title="The venv lives in Poetry's cache directory",
-            severity=Severity.MEDIUM,
+            title=entry("venv-not-in-project").text("title"),
             units=frozenset(),
             evidence=Evidence(paths=tuple("/" + v for v in venvs), layers=layers),
-            fix=Fix(
-                "Create the venv in the project (a fixed path a runtime stage can copy, and one "
-                "that survives deleting the cache).",
-                "ENV POETRY_VIRTUALENVS_IN_PROJECT=1",
-            ),
+            fix=Fix(entry("venv-not-in-project").text("fix"), "ENV POETRY_VIRTUALENVS_IN_PROJECT=1"),
             savings_basis="none by itself: it lets the cache be deleted and the venv be copied alone",
         ),
     )
@@ -56,8 +52,7 @@ def unpinned_poetry(ctx: AdviceContext) -> Sequence[Candidate]:
     return (
         Candidate(
             id="unpinned-poetry",
-            title="Poetry is installed without a version",
-            severity=Severity.LOW,
+            title=entry("unpinned-poetry").text("title"),
             units=frozenset(),
             evidence=Evidence(
                 layers=tuple(i for i, _ in unpinned),
@@ -65,7 +60,7 @@ def unpinned_poetry(ctx: AdviceContext) -> Sequence[Candidate]:
                 details=tuple(text for _, text in unpinned),
             ),
             fix=Fix(
-                f"Pin Poetry{' to the version this image has' if version else ''}, so a new release cannot change the build.",
+                entry("unpinned-poetry").text("fix.version-known" if version else "fix"),
                 f"RUN pip install --no-cache-dir {pin}",
             ),
             savings_basis="none: this is about reproducible builds, not size",

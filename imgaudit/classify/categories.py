@@ -2,7 +2,8 @@
 
 Rules are tried in this order; the first that matches wins:
 1. base_image             the file's final version comes from a base layer
-2. poetry_cache, pip_cache, uv_cache, pdm_cache, pipenv_cache, virtualenv_seed_cache,
+2. poetry_cache, pip_cache, uv_cache, pdm_cache, pipenv_cache, conda_cache,
+   virtualenv_seed_cache,
    apt_cache              removable caches added above the base (Poetry's `virtualenvs/`
                           is never cache: a venv there is what the app runs on). A file the
                           cache hard-links into a venv (uv's default) is charged to the venv

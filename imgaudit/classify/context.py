@@ -110,6 +110,7 @@ def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLoca
     seed = [f"{c}/virtualenv" for c in cache_homes] + [f"{d}/virtualenv" for d in data_homes]
     if custom := env_path(env, "VIRTUALENV_OVERRIDE_APP_DATA"):
         seed.append(custom)
+    tools.append(ToolCache(Category.CONDA_CACHE, _conda_pkgs(homes, env)))
     return CacheLocations(
         poetry.roots,
         poetry.keep_out,
@@ -117,6 +118,23 @@ def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLoca
         _unique(seed),
         tools=tuple(t for t in tools if t.category is not Category.POETRY_CACHE),
     )
+
+
+# Where conda, mamba and micromamba installs put their root prefix (its `pkgs/` is the cache):
+# the miniconda/miniforge images' /opt/conda, and what ENV says.
+_CONDA_ROOT_DEFAULT = "opt/conda"
+_CONDA_ROOT_VARS = ("CONDA_DIR", "MAMBA_ROOT_PREFIX", "CONDA_ROOT")
+
+
+def _conda_pkgs(homes: Iterable[str], env: Mapping[str, str]) -> tuple[str, ...]:
+    """conda's package caches: `<root prefix>/pkgs`, `~/.conda/pkgs` (a user without write
+    access to the root prefix), and every directory of CONDA_PKGS_DIRS (comma-separated)."""
+    roots = [_CONDA_ROOT_DEFAULT, *(p for var in _CONDA_ROOT_VARS if (p := env_path(env, var)))]
+    found = [f"{root}/pkgs" for root in roots] + _under_each(homes, ".conda/pkgs")
+    for part in env.get("CONDA_PKGS_DIRS", "").split(","):
+        if p := env_path({"CONDA_PKGS_DIRS": part.strip()}, "CONDA_PKGS_DIRS"):
+            found.append(p)
+    return _unique(found)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

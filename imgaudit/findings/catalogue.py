@@ -9,8 +9,8 @@ fix with a snippet. The advisor's detectors and lint's rules look things up here
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from imgaudit.errors import UsageError
@@ -46,6 +46,18 @@ class Entry:
     fix: str
     snippet: str = ""
     image: bool = True  # the image advisor reports it too (else lint/fix only)
+    # The image advisor's own texts where it says more than `title`/`fix` can without an image:
+    # name ("title", "fix", or a variant such as "fix.one-run") -> a str.format template that the
+    # advisor fills with what it measured (layer numbers, byte counts, the tool found).
+    image_texts: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def text(self, name: str, **measured: object) -> str:
+        """The advisor's text `name`, filled in: a template of `image_texts`, else `title`/`fix`.
+        A template field the advisor does not pass raises KeyError (the unit tests catch it)."""
+        template = self.image_texts.get(name)
+        if template is None:
+            template = {"title": self.title, "fix": self.fix}[name]
+        return template.format(**measured)
 
 
 _ENTRIES = (
@@ -57,8 +69,13 @@ _ENTRIES = (
         True,
         "`poetry install` in a stage that ships, with no cache mount, `poetry cache clear`, "
         "`--no-cache` or removal of POETRY_CACHE_DIR in the same RUN",
-        "Point Poetry's cache somewhere and delete it in the same RUN, or mount it as a cache.",
+        "Point POETRY_CACHE_DIR at a throw-away directory and remove it in the same RUN as `poetry install`.",
         "ENV POETRY_CACHE_DIR=/tmp/poetry_cache\nRUN poetry install --without dev --no-root && rm -rf $POETRY_CACHE_DIR",
+        image_texts={
+            # Deleting the cache directory would delete a venv that lives inside it.
+            "fix.venv-in-cache": "Point POETRY_CACHE_DIR at a throw-away directory and remove it in the same "
+            "RUN as `poetry install` (keep the venv out of it: POETRY_VIRTUALENVS_IN_PROJECT=1).",
+        },
     ),
     Entry(
         "pip-cache-in-layer",
@@ -68,7 +85,7 @@ _ENTRIES = (
         True,
         "`pip install` in a stage that ships, without --no-cache-dir, PIP_NO_CACHE_DIR, a cache "
         "mount on ~/.cache/pip or its removal in the same RUN",
-        "Tell pip not to keep its cache.",
+        "Tell pip not to keep a cache: `pip install --no-cache-dir`, or PIP_NO_CACHE_DIR=1 for every step.",
         "RUN pip install --no-cache-dir -r requirements.txt",
     ),
     Entry(
@@ -79,7 +96,9 @@ _ENTRIES = (
         True,
         "`uv sync`/`uv pip install` in a stage that ships, without --no-cache, UV_NO_CACHE, a "
         "cache mount on uv's cache or `uv cache clean` in the same RUN",
-        "Mount uv's cache (BuildKit) or tell uv not to keep one.",
+        "Keep uv's cache out of the image: a cache mount for `uv sync` (with UV_LINK_MODE=copy, "
+        "since a mounted cache cannot be hard-linked into the venv), or UV_NO_CACHE=1 / "
+        "`rm -rf` the cache in the same RUN.",
         "RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev",
     ),
     Entry(
@@ -89,7 +108,7 @@ _ENTRIES = (
         Level.WARNING,
         True,
         "PDM's cache (`~/.cache/pdm`, PDM_CACHE_DIR) shipped in a layer of the image",
-        "Mount PDM's cache (BuildKit) or delete it in the same RUN as `pdm install`.",
+        "Keep PDM's cache out of the image: a cache mount, or PDM_CACHE_DIR removed in the same RUN.",
         "RUN --mount=type=cache,target=/root/.cache/pdm pdm install --check --prod --no-editable",
     ),
     Entry(
@@ -99,7 +118,8 @@ _ENTRIES = (
         Level.WARNING,
         True,
         "Pipenv's cache (`~/.cache/pipenv`, PIPENV_CACHE_DIR) shipped in a layer of the image",
-        "Delete Pipenv's (and pip's) cache in the same RUN as `pipenv install`, or mount it as a cache.",
+        "Keep Pipenv's cache out of the image: a cache mount, or remove it in the same RUN "
+        "(PIPENV_CACHE_DIR; pip's cache too).",
         "RUN pipenv install --deploy && rm -rf /root/.cache/pipenv /root/.cache/pip",
     ),
     Entry(
@@ -113,7 +133,6 @@ _ENTRIES = (
         "no removal of it: every downloaded package stays, as tarball and extracted",
         "Clean conda's package cache in the same RUN, or mount it as a cache.",
         "RUN conda env create -f environment.yml && conda clean --all --yes",
-        image=False,
     ),
     Entry(
         "wheels-left-in-image",
@@ -137,8 +156,17 @@ _ENTRIES = (
         True,
         "a RUN in a stage that ships that only deletes (rm, apt-get purge/clean, pip uninstall, "
         "poetry cache clear): the files stay in the earlier layer",
-        "Delete in the same RUN that creates the files (or never create them).",
+        "Delete in the same RUN that creates the files (or never create them); a later `RUN rm` only hides them.",
         "RUN <the command that creates the files> \\\n    && rm -rf <the files>",
+        image_texts={
+            "title": "Deleted by layer {removed}, but layer {shipped} still ships it",
+            # A later instruction uses the files and a COPY/ADD stands in between: no same-RUN edit.
+            "fix.blocked": "Deleting these in the RUN that creates them would break layer {last} "
+            "({last_step}), which uses them, and {between} stands in between: only a multi-stage build "
+            "leaves them out of the image (see toolchain-at-runtime).",
+            "fix.one-run": "Layer {last} ({last_step}) uses these files: deleting them where they are "
+            "created would break it. Create, use and delete them in one RUN.",
+        },
     ),
     Entry(
         "dev-dependencies-installed",
@@ -159,8 +187,15 @@ _ENTRIES = (
         True,
         "Poetry, Pipenv, PDM, pipx or uv installed in a stage that ships, or copied into it "
         "(`COPY --from` of /usr/local, $POETRY_HOME, ~/.local)",
-        "Build the venv in a builder stage; the runtime stage copies only the venv and the code.",
+        "Build the venv in a builder stage; the runtime stage starts again from the base "
+        "and copies only the venv and the app's code (`imgaudit fix` writes it).",
         "FROM BASE AS builder\n...\nFROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",
+        image_texts={
+            "title": "{tool} and the build toolchain ship in the runtime image",
+            "fix.shared-interpreter": "The app is installed beside Poetry in the system interpreter: install "
+            "it into a venv in a builder stage instead (no `virtualenvs.create false`), and copy only that "
+            "venv and the app's code into a runtime stage that starts again from the base.",
+        },
     ),
     Entry(
         "build-toolchain-at-runtime",
@@ -184,6 +219,7 @@ _ENTRIES = (
         "the final image starts from a full `python:X.Y` image (not -slim or -alpine)",
         "Keep the full base for the builder stage only; run on its -slim variant.",
         "FROM python:X.Y AS builder\n...\nFROM python:X.Y-slim AS runtime",
+        image_texts={"title.measured": "The base image carries files its slim variant ({slim}) does without"},
     ),
     Entry(
         "apt-lists-left",
@@ -195,6 +231,8 @@ _ENTRIES = (
         "RUN or a cache mount on it",
         "Remove apt's lists in the RUN that downloads them.",
         "RUN apt-get update && apt-get install -y --no-install-recommends PKG && rm -rf /var/lib/apt/lists/*",
+        # The image shows which of apt's leftovers ship (lists, pkgcache.bin, downloaded .debs).
+        image_texts={"fix": "Clean what apt left ({leftovers}) in the RUN that installs packages."},
     ),
     Entry(
         "apt-recommends",
@@ -216,7 +254,8 @@ _ENTRIES = (
         "`poetry install` that creates its venv in Poetry's cache directory: the settings are read "
         "from ENV (this stage or a parent), `poetry config` in a RUN, a committed poetry.toml, "
         "VIRTUAL_ENV",
-        "Put the venv in the project (or install into the system with virtualenvs.create false).",
+        "Create the venv in the project (a fixed path a runtime stage can copy, and one that survives "
+        "deleting the cache).",
         "ENV POETRY_VIRTUALENVS_IN_PROJECT=1",
     ),
     Entry(
@@ -226,8 +265,11 @@ _ENTRIES = (
         Level.WARNING,
         False,
         "`pip install poetry` without `==VERSION`",
-        "Pin Poetry: builds are reproducible and the lock file's format matches.",
+        "Pin Poetry, so a new release cannot change the build.",
         "RUN pip install --no-cache-dir poetry==X.Y.Z",
+        image_texts={
+            "fix.version-known": "Pin Poetry to the version this image has, so a new release cannot change the build."
+        },
     ),
     Entry(
         "cache-unfriendly-order",
@@ -236,8 +278,12 @@ _ENTRIES = (
         Level.INFO,
         False,
         "the whole build context copied before the dependency install: every code change reinstalls",
-        "Copy the dependency files, install, then copy the code.",
+        "Copy the dependency files first, install without the project, then copy the code.",
         "COPY pyproject.toml poetry.lock ./\nRUN poetry install --no-root\nCOPY . .",
+        image_texts={
+            "title": "The app's code is copied before the dependencies are installed: "
+            "{rebuilt} rebuilt and re-pushed per code change"
+        },
     ),
     Entry(
         "unneeded-files-copied",
@@ -246,7 +292,7 @@ _ENTRIES = (
         Level.INFO,
         True,
         "files the app does not need (tests, .git, docs) copied into the image",
-        "List them in .dockerignore or copy only what the app needs.",
+        "List them in .dockerignore and copy only what the app needs (its package, the lock files).",
         ".git\ntests/\ndocs/",
     ),
     Entry(

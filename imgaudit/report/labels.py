@@ -19,6 +19,7 @@ _CATEGORY_LABELS: dict[Category, str] = {
     Category.UV_CACHE: "uv cache",
     Category.PDM_CACHE: "PDM cache",
     Category.PIPENV_CACHE: "Pipenv cache",
+    Category.CONDA_CACHE: "conda package cache",
 }
 
 

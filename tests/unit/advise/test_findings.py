@@ -151,4 +151,5 @@ def test_catalogue_has_the_issue_ids() -> None:
         "uv-cache-in-layer",
         "pdm-cache-in-layer",
         "pipenv-cache-in-layer",
+        "conda-cache-in-layer",
     }
