@@ -17,16 +17,11 @@ import click
 from rich.console import Console
 
 from imgaudit import __version__
-from imgaudit.diff import compare
 from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.findings.catalogue import Level
 from imgaudit.findings.options import advice_options, advice_settings
-from imgaudit.gate import GateResult
 from imgaudit.gate.options import GateRequest, gate_options
-from imgaudit.model import Report, SlimBase
-from imgaudit.report import json as json_report
-from imgaudit.report.loader import ReportFigures, figures, is_report_file, load_figures
 from imgaudit.report.outputs import emit, parse_outputs, printable, safe_console
 from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
 from imgaudit.report.units import human_bytes
@@ -38,6 +33,9 @@ if TYPE_CHECKING:  # the modules themselves load where they are used: `--help` s
 
     from imgaudit.audit import BaseSpec
     from imgaudit.dockerfile.verify import Verification
+    from imgaudit.gate import GateResult
+    from imgaudit.model import Report, SlimBase
+    from imgaudit.report.loader import ReportFigures
     from imgaudit.sources.resolve import RemoteOptions
 
 EXIT_THRESHOLD = 1
@@ -270,6 +268,9 @@ def audit_command(
             ) as source,
         ):
             report = audit(source, options, progress=progress, on_layer=progress.layer if progress else None)
+        from imgaudit.report import json as json_report
+        from imgaudit.report.loader import figures
+
         # The gate reads the figures of the report's JSON, so that a fresh audit and a stored
         # baseline are measured the same way; renderers read the Report itself.
         result, comparison = request.run(figures(json_report.to_dict(report), reference))
@@ -305,6 +306,8 @@ def diff_command(
     by `imgaudit IMAGE --format json`; two reports need neither image.
     """
     errors = _stderr_console()
+    from imgaudit.diff import compare
+
     with error_boundary(debug):
         outputs = parse_outputs(DIFF_FORMATS, output_formats, output)
         comparison = compare(_figures_of(before, errors, quiet), _figures_of(after, errors, quiet))
@@ -313,6 +316,8 @@ def diff_command(
 
 def _figures_of(reference: str, errors: Console, quiet: bool = False) -> ReportFigures:
     from imgaudit.audit import audit
+    from imgaudit.report import json as json_report
+    from imgaudit.report.loader import figures, is_report_file, load_figures
     from imgaudit.sources.resolve import open_reference
 
     if is_report_file(Path(reference)):

@@ -10,17 +10,18 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from imgaudit.config import find_config, load_config
-from imgaudit.diff import Comparison, compare
 from imgaudit.errors import UsageError
-from imgaudit.gate import GateResult, Thresholds, evaluate
-from imgaudit.gate.rules import Rule
-from imgaudit.report.loader import ReportFigures, load_figures
+
+if TYPE_CHECKING:  # the gate itself loads when a command runs, not for `--help`
+    from imgaudit.diff import Comparison
+    from imgaudit.gate import GateResult
+    from imgaudit.gate.rules import Rule
+    from imgaudit.report.loader import ReportFigures
 
 F = TypeVar("F", bound=Callable[..., Any])
 _KEYED_OPTIONS = ("max_category", "max_category_growth")
@@ -38,12 +39,17 @@ class GateRequest:
     config: Path | None = None  # the config file whose settings (limits, ignores) apply
 
     def run(self, figures: ReportFigures) -> tuple[GateResult, Comparison | None]:
+        from imgaudit.diff import compare
+        from imgaudit.gate import evaluate
+
         comparison = compare(self.baseline, figures) if self.baseline is not None else None
         return evaluate(self.rules, figures, comparison), comparison
 
 
 def _use_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     del param
+    from imgaudit.config import find_config, load_config
+
     try:
         config = load_config(value) if value is not None else find_config(Path.cwd())
     except UsageError as error:
@@ -91,6 +97,9 @@ def _origins(ctx: click.Context, params: dict[str, Any]) -> dict[tuple[str, str]
 
 
 def _request(ctx: click.Context, params: dict[str, Any]) -> GateRequest:
+    from imgaudit.gate import Thresholds
+    from imgaudit.report.loader import load_figures
+
     if _CONFIG_ERROR in ctx.meta:
         raise ctx.meta[_CONFIG_ERROR]
     for name in _KEYED_OPTIONS:

@@ -17,9 +17,10 @@ with `to_sarif` built on `report.sarif.sarif_log` and `github.command` for annot
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from rich.console import Console
 
@@ -34,6 +35,16 @@ class Format(Generic[T]):
     render: Callable[[T], str | Paint]
     needs_file: bool = False  # a page or document that makes no sense on standard output
     after: Callable[[T], None] | None = None  # a side output, e.g. GitHub's job summary
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """`module.name`, imported on its first call: `--help` and the other formats never load it
+    (the HTML page, JUnit's XML and the SARIF builder cost tens of milliseconds each)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
 
 
 class FormatRegistry(Generic[T]):

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from imgaudit.diff import Comparison
-from imgaudit.gate import GateResult
-from imgaudit.model import Report
+if TYPE_CHECKING:  # annotations only: the CLI reads `Section` for its options at start-up
+    from imgaudit.diff import Comparison
+    from imgaudit.gate import GateResult
+    from imgaudit.model import Report
 
 
 class Section(StrEnum):
