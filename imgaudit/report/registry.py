@@ -48,14 +48,22 @@ AUDIT_FORMATS: FormatRegistry[AuditView] = FormatRegistry(
     [
         Format("terminal", "(default) the one-screen report", lazy("imgaudit.report.terminal", "render")),
         Format("json", "the versioned report with its gate section", _json),
-        Format("markdown", "a pull-request comment: plan, fixes, gate", lazy("imgaudit.report.markdown", "render")),
+        Format(
+            "markdown",
+            "a pull-request comment: plan, fixes, gate",
+            lazy("imgaudit.report.markdown", "render"),
+        ),
         Format(
             "github",
             "workflow annotations at the Dockerfile's lines (+ the comment in $GITHUB_STEP_SUMMARY)",
             lazy("imgaudit.report.github", "render"),
             after=lazy("imgaudit.report.github", "write_step_summary"),
         ),
-        Format("junit", "one test case per rule (per finding with --fail-on)", lazy("imgaudit.report.junit", "render")),
+        Format(
+            "junit",
+            "one test case per rule (per finding with --fail-on)",
+            lazy("imgaudit.report.junit", "render"),
+        ),
         Format("sarif", "SARIF 2.1.0 for code scanning (GitHub, GitLab)", _sarif),
         Format(
             "html",

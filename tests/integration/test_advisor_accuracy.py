@@ -171,9 +171,9 @@ def test_fixed_dockerfile_builds_runs_and_saves_what_the_plan_says(
     builder: Builder, naive: tuple[Report, Path]
 ) -> None:
     report, naive_context = naive
-    archive = builder.work / "naive.tar"
+    image = f"docker://{TAG.format(name='naive')}"
     result = CliRunner().invoke(
-        main, ["fix", "--dockerfile", str(naive_context / "Dockerfile"), str(archive)]
+        main, ["fix", "--dockerfile", str(naive_context / "Dockerfile"), image], env=builder.engine.env()
     )
     assert result.exit_code == 0, result.output
     fixed = (naive_context / "Dockerfile.imgaudit").read_text()

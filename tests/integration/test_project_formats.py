@@ -21,7 +21,6 @@ after the tools, 8 in the runtime, against 2 and 4), and each is a copy of the r
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -66,16 +65,13 @@ idna = "*"
 [dev-packages]
 pytest = "*"
 """
-# Shared by every build: the host's CA bundle, as pip, uv, PDM and Pipenv each look for it, and
-# the three tools from pip (hishel 2 broke PDM's import at the time of writing: pinned below it).
+# Shared by every build: the index (the base trusts the host's CA already), and the three tools
+# from pip (hishel 2 broke PDM's import at the time of writing: pinned below it).
 TOOLS = """\
 FROM {base}
-COPY ca.crt /usr/local/share/build-ca.crt
-ENV PIP_CERT=/usr/local/share/build-ca.crt REQUESTS_CA_BUNDLE=/usr/local/share/build-ca.crt \\
-    SSL_CERT_FILE=/usr/local/share/build-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \\
-    UV_PYTHON_DOWNLOADS=never PDM_CHECK_UPDATE=false PIPENV_VERBOSITY=-1
 ARG INDEX_URL
-ENV UV_DEFAULT_INDEX=$INDEX_URL PDM_PYPI_URL=$INDEX_URL PIPENV_PYPI_MIRROR=$INDEX_URL
+ENV UV_DEFAULT_INDEX=$INDEX_URL PDM_PYPI_URL=$INDEX_URL PIPENV_PYPI_MIRROR=$INDEX_URL \\
+    UV_PYTHON_DOWNLOADS=never PDM_CHECK_UPDATE=false PIPENV_VERBOSITY=-1
 RUN pip install uv pdm 'hishel<2' pipenv
 WORKDIR /app
 """
@@ -224,10 +220,10 @@ class Outcome:
 _CLI = threading.Lock()
 
 
-def _audit(engine: Engine, tag: str, work: Path) -> dict[str, Any]:
-    archive = engine.save(tag, work / f"{tag.split('/')[-1].split(':')[0]}.tar")
+def _audit(engine: Engine, tag: str) -> dict[str, Any]:
+    """`imgaudit docker://TAG --format json`: the engine's save streams, nothing is written."""
     with _CLI:
-        outcome = CliRunner().invoke(main, ["audit", str(archive), "--format", "json"])
+        outcome = CliRunner().invoke(main, ["audit", f"docker://{tag}", "--format", "json"], env=engine.env())
     assert outcome.exit_code == 0, outcome.output
     report: dict[str, Any] = json.loads(outcome.output)
     return report
@@ -272,19 +268,17 @@ def _build(fmt: Format, engine: Engine, base: str, work: Path, build_args: dict[
     naive_tag, fixed_tag = (TAG.format(fmt=fmt.name, kind="naive"), TAG.format(fmt=fmt.name, kind="fixed"))
     naive_dockerfile = TOOLS.format(base=base) + NAIVE.format(install=fmt.naive_install, tool=fmt.name)
     naive_context = _context(work / "naive", fmt, naive_dockerfile)
-    shutil.copy(work.parent / "tools" / "ca.crt", naive_context / "ca.crt")
     engine.build(naive_context, naive_tag, build_args=build_args)
     spec = {k: getattr(fmt, k) for k in ("venv", "cache", "main_command", "all_command", "lock")}
     measured = json.loads(_run(engine, naive_tag, "python3", "/app/measure.py", json.dumps(spec)))
     lock = measured.pop("lock")
-    naive = _audit(engine, naive_tag, work)
+    naive = _audit(engine, naive_tag)
     context = _context(work / "fixed", fmt, "")
-    shutil.copy(naive_context / "ca.crt", context / "ca.crt")
     (context / fmt.lock).write_text(lock)
     dockerfile = _fix(naive_context / "Dockerfile", context)
     engine.build(context, fixed_tag, build_args=build_args)
     assert _run(engine, fixed_tag).strip() == "xn--bcher-kva.example"
-    fixed = _audit(engine, fixed_tag, work)
+    fixed = _audit(engine, fixed_tag)
     seconds = time.perf_counter() - started
     for tag in (naive_tag, fixed_tag):
         engine.client.images.remove(tag, force=True)
@@ -295,7 +289,6 @@ def _build(fmt: Format, engine: Engine, base: str, work: Path, build_args: dict[
 def outcomes(
     docker_engine: Engine,
     python_base_image: str,
-    ca_bundle: Path,
     pypi_simple_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Outcome]]:
@@ -304,7 +297,6 @@ def outcomes(
     work = tmp_path_factory.mktemp("formats")
     tools = work / "tools"
     tools.mkdir()
-    shutil.copy(ca_bundle, tools / "ca.crt")
     (tools / "Dockerfile").write_text(TOOLS.format(base=python_base_image))
     build_args = {BUILD_ARG: pypi_simple_url}
     # Built once here; each naive and fixed build starts with the same instructions and finds

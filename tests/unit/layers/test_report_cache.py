@@ -226,8 +226,12 @@ def run_unvouched(path: Path, wrong_diff_id: bool) -> Report:
 
 
 def test_a_report_is_stored_only_when_every_layer_matched_its_diff_id(
-    naive_archive: Path, layer_cache: Path, analyses: list[int]
+    tmp_path: Path, layer_cache: Path, analyses: list[int]
 ) -> None:
+    # An OCI layout of gzip layers: each blob is checked against its (compressed) digest; only the audit's
+    # hash of the inflated bytes can tell the diff_id is wrong (an uncompressed layer.tar whose
+    # diff_id lies is refused outright by the archive reader).
+    naive_archive = write_image(naive_spec(), tmp_path / "naive-layout", "oci-layout", "gzip")
     run_unvouched(naive_archive, wrong_diff_id=True)
     run_unvouched(naive_archive, wrong_diff_id=True)
     assert analyses == [1, 1]  # never stored: the bytes read did not hash to the diff_ids
