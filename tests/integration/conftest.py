@@ -88,7 +88,7 @@ class Engine:
                     # NotFound: already gone with an image removed before it.
                     with contextlib.suppress(docker.errors.NotFound):
                         self.client.images.remove(tag, force=True, noprune=False)
-        self.client.containers.prune()
+        # Images a container holds stay (the shared Poetry prelude); builds leave no container.
         self.client.images.prune(filters={"dangling": True})
 
 
@@ -292,11 +292,16 @@ def poetry_prelude(
     pypi_simple_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
-    """The image that POETRY_PRELUDE builds; Dockerfiles starting with the same lines reuse it."""
+    """The id of the image POETRY_PRELUDE builds; Dockerfiles starting with the same lines reuse it."""
     context = tmp_path_factory.mktemp("poetry-prelude")
     (context / "Dockerfile").write_text(POETRY_PRELUDE.format(base=python_base_image))
     docker_engine.build(context, POETRY_PRELUDE_TAG, build_args={"POETRY_PYPI_MIRROR_URL": pypi_simple_url})
-    return POETRY_PRELUDE_TAG
+    # Kept by a container that never runs, not by its tag: imgaudit takes the longest tagged
+    # local image under an engine image for its base, and these images were not built FROM it.
+    image = docker_engine.client.images.get(POETRY_PRELUDE_TAG)
+    docker_engine.client.containers.create(image.id, name=f"imgaudit-test-keep-{image.short_id[7:]}")
+    docker_engine.client.images.remove(POETRY_PRELUDE_TAG, force=True)
+    return str(image.id)
 
 
 @pytest.fixture(scope="session")
@@ -344,4 +349,4 @@ def _module_images_removed() -> Iterator[None]:
 from tests.integration.registry import *  # noqa: E402, F403
 from tests.integration.registry import APP_TAG  # noqa: E402
 
-SHARED_TAGS = {PYTHON_BASE_TAG, BUSYBOX_BASE_TAG, APP_TAG, POETRY_PRELUDE_TAG}
+SHARED_TAGS = {PYTHON_BASE_TAG, BUSYBOX_BASE_TAG, APP_TAG}
