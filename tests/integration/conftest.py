@@ -80,8 +80,21 @@ class Engine:
             else:
                 os.environ["DOCKER_HOST"] = previous
 
+    def keep_untagged(self, tag: str, *, for_session: bool = False) -> str:
+        """Keep the image under `tag` for the build cache, but by a container that never runs,
+        not by its tag: imgaudit takes the longest *tagged* local image under an engine image for
+        its base, and the images that reuse these layers were not built FROM it. The module's
+        clean-up lets it go, unless it is kept `for_session`."""
+        image = self.client.images.get(tag)
+        scope = "session" if for_session else "module"
+        self.client.containers.create(image.id, name=f"imgaudit-test-keep-{scope}-{image.short_id[7:]}")
+        self.client.images.remove(tag, force=True)
+        return str(image.id)
+
     def remove_images_except(self, kept: set[str]) -> None:
         """Remove every tagged image but `kept`, then what nothing refers to any more."""
+        for holder in self.client.containers.list(all=True, filters={"name": "imgaudit-test-keep-module-"}):
+            holder.remove(force=True)
         for image in self.client.images.list():
             for tag in image.tags:
                 if tag not in kept:
@@ -296,12 +309,7 @@ def poetry_prelude(
     context = tmp_path_factory.mktemp("poetry-prelude")
     (context / "Dockerfile").write_text(POETRY_PRELUDE.format(base=python_base_image))
     docker_engine.build(context, POETRY_PRELUDE_TAG, build_args={"POETRY_PYPI_MIRROR_URL": pypi_simple_url})
-    # Kept by a container that never runs, not by its tag: imgaudit takes the longest tagged
-    # local image under an engine image for its base, and these images were not built FROM it.
-    image = docker_engine.client.images.get(POETRY_PRELUDE_TAG)
-    docker_engine.client.containers.create(image.id, name=f"imgaudit-test-keep-{image.short_id[7:]}")
-    docker_engine.client.images.remove(POETRY_PRELUDE_TAG, force=True)
-    return str(image.id)
+    return docker_engine.keep_untagged(POETRY_PRELUDE_TAG, for_session=True)
 
 
 @pytest.fixture(scope="session")

@@ -270,6 +270,7 @@ class LayoutBuilder:
             dockerfile = POETRY_PREFIX.format(base=self.base(kind), stage="")
             self._build(f"poetry-{kind}", self._context(f"poetry-{kind}", dockerfile, project=False), tag)
             sites = self.measure(tag).sites
+            self.engine.keep_untagged(tag)  # the layouts reuse its layers; it is not their base
             self._toolchains[kind] = frozenset(n for site in sites.values() for n in site)
         return self._toolchains[kind]
 
