@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from imgaudit.cli import main
 from imgaudit.layers.cache import LayerCache, active_cache, disable
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import LayerAnalysis, Report
-from imgaudit.sources.archive import ArchiveSource, open_path
+from imgaudit.sources.archive import open_path
 from tests.support.imagespec import (
     File,
     Hardlink,
@@ -100,20 +99,6 @@ def test_a_broken_entry_is_a_miss_and_the_next_run_rewrites_it(
 def audit_archive(path: Path) -> Report:
     with open_path(path, None, None, lambda _m: None) as source:
         return audit(source)
-
-
-@pytest.fixture
-def opened_layers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The layer indexes the archive source was asked to read."""
-    opened: list[int] = []
-    original = ArchiveSource.open_layer
-
-    def spy(self: ArchiveSource, index: int):  # type: ignore[no-untyped-def]
-        opened.append(index)
-        return original(self, index)
-
-    monkeypatch.setattr(ArchiveSource, "open_layer", spy)
-    yield opened
 
 
 def test_cached_layers_are_not_read_and_a_changed_layer_is(

@@ -40,19 +40,6 @@ def analyses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield done
 
 
-@pytest.fixture
-def opened_layers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    opened: list[int] = []
-    original = ArchiveSource.open_layer
-
-    def spy(self: ArchiveSource, index: int):  # type: ignore[no-untyped-def]
-        opened.append(index)
-        return original(self, index)
-
-    monkeypatch.setattr(ArchiveSource, "open_layer", spy)
-    yield opened
-
-
 def run(path: Path, options: AuditOptions | None = None) -> Report:
     with open_path(path, None, None, lambda _m: None) as source:
         return audit(source, options)
