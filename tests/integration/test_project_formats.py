@@ -302,6 +302,7 @@ def outcomes(
     # Built once here; each naive and fixed build starts with the same instructions and finds
     # these layers in the engine's build cache.
     docker_engine.build(tools, TOOLS_TAG, build_args=build_args)
+    docker_engine.keep_untagged(TOOLS_TAG)  # the builds reuse its layers; it is not their base
     with ThreadPoolExecutor(max_workers=len(FORMATS)) as pool:
         futures = {
             name: pool.submit(_build, fmt, docker_engine, python_base_image, work / name, build_args)
@@ -313,7 +314,6 @@ def outcomes(
         f"{time.perf_counter() - started:.0f} s wall"
     )
     yield done
-    docker_engine.client.images.remove(TOOLS_TAG, force=True)
 
 
 @pytest.fixture(params=sorted(FORMATS))
