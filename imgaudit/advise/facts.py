@@ -82,10 +82,10 @@ PIP_VALUE_OPTIONS = frozenset(
 )  # fmt: skip
 
 
-def pip_requirements(words: list[str]) -> list[str]:
-    """The requirement words of a `pip install` (options and their values dropped): the one
-    reader for history lines (advise) and parsed RUNs (dockerfile)."""
-    args = words[words.index("install") + 1 :]
+def pip_requirements(words: list[str], verb: str = "install") -> list[str]:
+    """The requirement words of a `pip install` (or `pip uninstall`: `verb`), options and their
+    values dropped: the one reader for history lines (advise) and parsed RUNs (dockerfile)."""
+    args = words[words.index(verb) + 1 :]
     requirements: list[str] = []
     skip = False
     for arg in args:

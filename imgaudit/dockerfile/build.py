@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from imgaudit.advise.facts import PIP_VALUE_OPTIONS, pip_requirements
+from imgaudit.advise.facts import pip_requirements
 from imgaudit.classify.os_packages import BUILD_ONLY
 from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
@@ -638,18 +638,11 @@ def is_pip_install(command: Command) -> bool:
 
 
 def _requirements(command: Command, verb: str = "install") -> list[str]:
-    words = list(command.words)
-    args = words[words.index(verb) + 1 :]
+    """The distribution names a `pip install`/`uninstall` names (`Poetry==1.8` -> `poetry`)."""
     result: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in PIP_VALUE_OPTIONS:
-            skip = True
-        elif not arg.startswith("-"):
-            match = _TOOL_REQUIREMENT.match(arg)
-            result.append(match["name"].lower().replace("_", "-") if match else arg)
+    for arg in pip_requirements(list(command.words), verb):
+        match = _TOOL_REQUIREMENT.match(arg)
+        result.append(match["name"].lower().replace("_", "-") if match else arg)
     return result
 
 
