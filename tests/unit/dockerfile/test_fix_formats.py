@@ -4,20 +4,15 @@ guarantees as for Poetry (everything kept, nothing dangling, the output passes i
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from imgaudit.dockerfile.build import read_build
 from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.fix import FixRefused
-from imgaudit.dockerfile.lint import lint
-from imgaudit.dockerfile.parse import checked, parse_dockerfile
-from imgaudit.dockerfile.project import read_context
 from imgaudit.dockerfile.verify import start_problems
-from imgaudit.findings.catalogue import SIZE_IDS
+from tests.unit.dockerfile.test_fix import passes_its_own_lint
 
 TODAY = dt.date(2026, 12, 1)
 PEP735 = '[project]\nname = "app"\nversion = "1"\ndependencies = ["click"]\n\n[dependency-groups]\ndev = ["pytest"]\n'
@@ -77,17 +72,7 @@ def fixed(directory: Path, dockerfile: str, tool: Tool) -> tuple[str, str]:
         (directory / name).write_text(text)
     (directory / "Dockerfile").write_text(dockerfile)
     text = run_fix(directory / "Dockerfile", directory, None, TODAY).result.text
-    parsed = checked(parse_dockerfile(text))
-    size = [h for h in lint(read_build(parsed, read_context(directory)), TODAY) if h.id in SIZE_IDS]
-    assert size == [], f"{size}\n{text}"
-    defined: set[str] = set()
-    for stage in parsed.stages:
-        for item in stage.instructions:
-            for flag in item.flags:
-                if flag.startswith("--from=") and re.fullmatch(r"[A-Za-z][\w-]*", flag[7:]):
-                    assert flag[7:].lower() in defined, f"dangling {flag}"
-        if stage.name:
-            defined.add(stage.name.lower())
+    passes_its_own_lint(text, directory)
     builder, _, runtime = text.rpartition("\nFROM ")
     return builder, "FROM " + runtime
 
