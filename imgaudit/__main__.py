@@ -1,3 +1,3 @@
-from imgaudit.cli import main
+from imgaudit.entry import main
 
 main()

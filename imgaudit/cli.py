@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from rich.console import Console
 
-from imgaudit import __version__
+from imgaudit import __version__, replay
 from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.findings.catalogue import Level
 from imgaudit.findings.options import advice_options, advice_settings
 from imgaudit.gate.options import GateRequest, gate_options
-from imgaudit.report.outputs import emit, parse_outputs, printable, safe_console
+from imgaudit.report.outputs import emit, parse_outputs, printable, safe_console, written_text
 from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
 from imgaudit.report.units import human_bytes
 from imgaudit.report.view import AuditView, Section
@@ -98,8 +98,10 @@ def _stderr_console() -> Console:
     return safe_console(sys.stderr, no_color="NO_COLOR" in os.environ)
 
 
-def _warn(console: Console, quiet: bool = False) -> Callable[[str], None]:
+def _warn(console: Console, quiet: bool = False, forget_replay: bool = False) -> Callable[[str], None]:
     def warn(message: str) -> None:
+        if forget_replay:
+            replay.forget()  # a replay would not say it again
         if quiet:
             return
         console.print(f"imgaudit: warning: {message}", style="yellow", highlight=False)
@@ -247,7 +249,7 @@ def audit_command(
     from imgaudit.sources.resolve import open_reference
 
     errors = _stderr_console()
-    warn = _warn(errors, quiet)
+    warn = _warn(errors, quiet, forget_replay=True)
     if no_cache:
         from imgaudit.layers.cache import disable
 
@@ -284,6 +286,14 @@ def audit_command(
             sections=frozenset(Section) if details else frozenset(sections),
         )
         emit(outputs, view)
+        if request.baseline is not None:
+            replay.forget()  # a baseline named by a config file: a file the replay key misses
+
+        def texts(duration: float) -> list[str | None]:
+            timed = replace(view, report=replace(report, duration_seconds=duration))
+            return [written_text(spec, timed) for spec in outputs]
+
+        replay.record(texts, 0 if result.passed else EXIT_THRESHOLD)
     _exit_for(result)
 
 

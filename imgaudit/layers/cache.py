@@ -33,10 +33,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from imgaudit.cachedir import cache_root
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
-CACHE_DIR_ENV = "IMGAUDIT_CACHE_DIR"
-NO_CACHE_ENV = "IMGAUDIT_NO_CACHE"
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: a few hundred layers of a few thousand files each
 _FORMAT = b"imgaudit-layer-cache 1"
 _MAGIC = b"IMGAUDIT-LAYER\n"
@@ -220,11 +219,5 @@ def disable() -> None:
 
 def active_cache() -> LayerCache | None:
     """The cache this run uses, or None when disabled (`--no-cache`, IMGAUDIT_NO_CACHE=1)."""
-    if _disabled or os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
-        return None
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return LayerCache(Path(configured))
-    from platformdirs import user_cache_dir
-
-    return LayerCache(Path(user_cache_dir("imgaudit")) / "analysis")
+    root = None if _disabled else cache_root()
+    return LayerCache(Path(root)) if root is not None else None

@@ -9,14 +9,11 @@ trailing spaces: CI logs are wide and diffable.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
-import stat
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Generic, TextIO, TypeVar
@@ -25,7 +22,8 @@ import click
 from rich.console import Console
 from rich.segment import Segment
 
-from imgaudit.errors import ImgauditError, UsageError
+from imgaudit.errors import UsageError
+from imgaudit.report.files import write_report_file
 from imgaudit.report.formats import Format, FormatRegistry, Paint
 
 T = TypeVar("T")
@@ -76,6 +74,15 @@ def emit(specs: Sequence[OutputSpec[T]], value: T) -> None:
             write_console(spec.path, rendered)
         if spec.format.after is not None:
             spec.format.after(value)
+
+
+def written_text(spec: OutputSpec[T], value: T) -> str | None:
+    """The text `emit` writes for this output, or None where it writes no fixed text: a live
+    terminal, or a format with a side effect after it (`replay` stores only fixed texts)."""
+    if spec.format.after is not None or (spec.path is None and sys.stdout.isatty()):
+        return None
+    rendered = spec.format.render(value)
+    return rendered if isinstance(rendered, str) else plain_text(rendered)
 
 
 def printable(text: str, encoding: str = "utf-8") -> str:
@@ -145,47 +152,8 @@ def write_text(path: Path | None, text: str) -> None:
     if path is None:
         click.echo(printable(text, sys.stdout.encoding or "utf-8"), nl=False)
         return
-    with _open(path, "w") as handle:
-        handle.write(printable(text))
+    write_report_file(path, text)
 
 
 def append_text(path: Path, text: str) -> None:
-    with _open(path, "a") as handle:
-        handle.write(printable(text) + "\n")
-
-
-@contextlib.contextmanager
-def _open(path: Path, mode: str) -> Iterator[IO[str]]:
-    """A report file, written whole or not at all: a regular file is written beside its
-    place and renamed over it; a device, a pipe or an append goes straight to the path.
-    Every OSError (a full disk, a missing directory) is one line naming the file."""
-    try:
-        if mode == "w" and _replaceable(path):
-            with tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-            ) as handle:
-                temporary = Path(handle.name)
-                try:
-                    yield handle
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                except BaseException:
-                    handle.close()
-                    temporary.unlink(missing_ok=True)
-                    raise
-            temporary.replace(path)
-        else:
-            with path.open(mode, encoding="utf-8") as handle:
-                yield handle
-    except OSError as exc:
-        raise ImgauditError(f"cannot write the report: {exc.strerror or exc}", where=str(path)) from None
-
-
-def _replaceable(path: Path) -> bool:
-    """A path that is a regular file or nothing yet (never `/dev/stdout` or a FIFO)."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except FileNotFoundError:
-        return path.parent.is_dir()
-    except OSError:
-        return False
+    write_report_file(path, text + "\n", append=True)

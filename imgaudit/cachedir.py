@@ -1,0 +1,23 @@
+"""Where imgaudit keeps its cache: `IMGAUDIT_CACHE_DIR`, else the user cache directory
+(`platformdirs`); `IMGAUDIT_NO_CACHE=1` turns it off. One answer for the layer analyses, the
+stored reports and the replayed outputs."""
+
+from __future__ import annotations
+
+import os
+
+CACHE_DIR_ENV = "IMGAUDIT_CACHE_DIR"
+NO_CACHE_ENV = "IMGAUDIT_NO_CACHE"
+
+
+def cache_root() -> str | None:
+    """The directory, or None when the environment turns the cache off. A string: the
+    replay path (`imgaudit.replay`) runs before pathlib is worth loading."""
+    if os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
+        return None
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return configured
+    from platformdirs import user_cache_dir  # only when no directory is configured
+
+    return os.path.join(user_cache_dir("imgaudit"), "analysis")
