@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from imgaudit.advise.facts import run_commands
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, top_paths, wasted_unit
+from imgaudit.advise.shellwords import shell_path
 from imgaudit.classify.context import instruction
 from imgaudit.classify.distributions import site_dir_of
 from imgaudit.classify.names import canonical
@@ -48,7 +49,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
         made_by, removed_with = _step(ctx, shipped), _step(ctx, removed)
         items = [ctx.merged.wasted[-u - 1] for u in units]
         roots = sorted({"/" + item.root for item in items})
-        where = " ".join(roots[:_SHOWN])
+        where = " ".join(shell_path(root) for root in roots[:_SHOWN])
         uses = _later_uses(ctx, shipped, removed, items)
         details: tuple[str, ...] = (
             f"created by: {made_by}",

@@ -107,12 +107,25 @@ class SafeStream:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    character = match.group()
+    return _NAMED.get(character) or f"\\x{ord(character):02x}"
 
 
 def without_controls(text: str) -> str:
     """Control characters from an image (an ESC in a history line would restyle or rewrite
     the user's terminal) shown as `\\x1b` instead; newlines and tabs stay."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def one_line(text: str) -> str:
+    """A name from the image (a path, an environment) on one line: its newlines and tabs
+    shown as `\\n` and `\\t` too, so that a file called `a<newline>b` is one row."""
+    return _ANY_CONTROL.sub(_escaped, text)
 
 
 class _SafeConsole(Console):
@@ -130,6 +143,9 @@ def safe_console(file: TextIO | IO[str] | None = None, **options: Any) -> Consol
     """The console boundary: a rich Console whose strings lose their control characters and
     whose output escapes what the stream cannot encode (standard output when `file` is None)."""
     stream = SafeStream(file if file is not None else sys.stdout)
+    # No markup and no emoji codes: text from an image (a path `[/]x`, a tag `a:smile:`) is
+    # printed as it is, not read as rich's styling (`[/]` alone raised MarkupError).
+    options = {"markup": False, "emoji": False, **options}
     return _SafeConsole(file=stream, **options)  # type: ignore[arg-type]
 
 

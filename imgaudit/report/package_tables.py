@@ -9,6 +9,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from imgaudit.model import Distribution, PythonEnvironment, Report
+from imgaudit.report.outputs import one_line
 from imgaudit.report.tables import report_table
 from imgaudit.report.units import human_bytes
 
@@ -38,7 +39,9 @@ def _environments(environments: Collection[PythonEnvironment], plain: bool) -> T
     table.add_column("", no_wrap=True)
     for env in sorted(environments, key=lambda e: -e.bytes):
         python = f" python {env.python}" if env.python else ""
-        table.add_row(f"{env.path} ({env.kind.value}{python})", human_bytes(env.bytes), "", style="bold")
+        table.add_row(
+            f"{one_line(env.path)} ({env.kind.value}{python})", human_bytes(env.bytes), "", style="bold"
+        )
         for dist in env.distributions[:DISTRIBUTIONS_SHOWN]:
             table.add_row(f"  {dist.name} {dist.version}", human_bytes(dist.bytes), _flag(dist))
         if hidden := env.distributions[DISTRIBUTIONS_SHOWN:]:

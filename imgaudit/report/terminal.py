@@ -19,6 +19,7 @@ from imgaudit.classify.context import instruction
 from imgaudit.model import Report
 from imgaudit.report.gate_console import render_comparison, render_gate
 from imgaudit.report.labels import category_label
+from imgaudit.report.outputs import one_line
 from imgaudit.report.package_tables import package_sections
 from imgaudit.report.tables import is_plain, report_table
 from imgaudit.report.units import human_bytes, percent
@@ -223,7 +224,7 @@ def _wasted(report: Report, plain: bool) -> Table | None:
     table.add_column("shipped by → removed by", no_wrap=True)
     for item in report.wasted[:WASTED_SHOWN]:
         table.add_row(
-            item.path,
+            one_line(item.path),
             human_bytes(item.bytes),
             f"layer {item.shipped_by} → {item.removed_by} ({item.removal})",
         )
@@ -237,7 +238,9 @@ def _directories(report: Report, plain: bool) -> Table:
     table.add_column("share", justify="right")
     for directory in report.largest_directories:
         table.add_row(
-            directory.path, human_bytes(directory.bytes), percent(directory.bytes, report.final_bytes)
+            one_line(directory.path),
+            human_bytes(directory.bytes),
+            percent(directory.bytes, report.final_bytes),
         )
     return table
 
