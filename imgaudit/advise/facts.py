@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
 from imgaudit.classify.context import instruction
@@ -20,7 +22,9 @@ from imgaudit.layers.paths import parent
 from imgaudit.model import ImageInfo, LayerDescriptor
 
 _DIST_INFO = re.compile(r"(?:^|/)(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)\.dist-info/METADATA$")
+_DIST_INFO_METADATA = ".dist-info/METADATA"  # what every _DIST_INFO match contains
 _PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(?P<version>3\.\d+)$")
+_PYTHON_BIN_DIRS = ("usr/bin/python3.", "usr/local/bin/python3.")  # how every _PYTHON_BIN match starts
 # `poetry`, `poetry[plugin]`, `poetry==1.8.5`, `poetry>=2`: not `poetry-core` or a plugin.
 POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
 _PYVENV_VERSION = re.compile(r"^\s*(?:version|version_info)\s*=\s*(?P<version>3\.\d+)", re.MULTILINE)
@@ -124,8 +128,7 @@ def _project_facts(
     venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
     project_dir, pyproject = _found_pyproject(merged, found) or _pyproject(merged, info.workdir)
     prefix = f"{project_dir}/" if project_dir else ""
-    dirs = {parent(f.path) for f in merged.files if "/" in f.path}
-    project = pyproject_facts(pyproject, lambda rel: f"{prefix}{rel}" in dirs)
+    project = pyproject_facts(pyproject, lambda rel: _holds_files(merged, f"{prefix}{rel}"))
     return ProjectFacts(
         workdir=info.workdir,
         python_version=_python_version(merged, venvs),
@@ -141,9 +144,23 @@ def _project_facts(
     )
 
 
+def _holds_files(merged: MergedFilesystem, directory: str) -> bool:
+    """Whether a final file sits directly in `directory`. The files are sorted by path, so the
+    directory's tree is one range, found by bisection instead of a set of every file's parent."""
+    files, prefix = merged.files, f"{directory}/"
+    for i in range(bisect_left(files, prefix, key=attrgetter("path")), len(files)):
+        path = files[i].path
+        if not path.startswith(prefix):
+            return False
+        if "/" not in path[len(prefix) :]:
+            return True
+    return False
+
+
 def _installed_version(merged: MergedFilesystem, distribution: str) -> str | None:
     for final in merged.files:
-        match = _DIST_INFO.search(final.path)
+        # The substring test first: one in thousands of paths is a distribution's METADATA.
+        match = _DIST_INFO.search(final.path) if _DIST_INFO_METADATA in final.path else None
         if match and match["name"].lower().replace("_", "-") == distribution and not _in_venv(final.path):
             return match["version"]
     return None
@@ -161,7 +178,11 @@ def _python_version(merged: MergedFilesystem, venvs: tuple[str, ...]) -> str | N
         if match:
             return match["version"]
     versions = sorted(
-        (m["version"] for f in merged.files if (m := _PYTHON_BIN.match(f.path))),
+        (
+            m["version"]
+            for f in merged.files
+            if f.path.startswith(_PYTHON_BIN_DIRS) and (m := _PYTHON_BIN.match(f.path))
+        ),
         key=lambda v: int(v.split(".")[1]),
     )
     return versions[-1] if versions else None
