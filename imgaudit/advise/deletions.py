@@ -49,7 +49,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
         items = [ctx.merged.wasted[-u - 1] for u in units]
         roots = sorted({"/" + item.root for item in items})
         where = " ".join(roots[:_SHOWN])
-        uses = _later_uses(ctx, shipped, removed, items)
+        uses = _later_uses(ctx, shipped, removed, items, roots)
         details: tuple[str, ...] = (
             f"created by: {made_by}",
             f"deleted by: {removed_with}",
@@ -114,9 +114,11 @@ def _fix(
     )
 
 
-def _later_uses(ctx: AdviceContext, shipped: int, removed: int, items: Sequence[WastedFile]) -> list[Use]:
-    """Instructions after the creating one, up to the deleting one, that use the deleted files."""
-    roots = sorted({"/" + item.root for item in items})
+def _later_uses(
+    ctx: AdviceContext, shipped: int, removed: int, items: Sequence[WastedFile], roots: Sequence[str]
+) -> list[Use]:
+    """Instructions after the creating one, up to the deleting one, that use the deleted files
+    (`roots`: the paths the deleting layer acted on)."""
     dists = _deleted_distributions(item.path for item in items)
     # "bin/" in the path first: a C-level test that most paths fail, then the exact one.
     executables = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -17,7 +17,7 @@ from imgaudit.classify.context import instruction
 from imgaudit.classify.projects.interface import PYPROJECT, ProjectFiles
 from imgaudit.errors import ClassifyError
 from imgaudit.inputs import load_toml
-from imgaudit.layers.merge import MergedFilesystem
+from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import parent
 from imgaudit.model import ImageInfo, LayerDescriptor
 
@@ -124,8 +124,11 @@ def project_facts(
 def _project_facts(
     merged: MergedFilesystem, info: ImageInfo, base_layer_count: int, found: ProjectFiles | None
 ) -> ProjectFacts:
-    above = [f for f in merged.files if f.layer >= base_layer_count]
-    venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
+    venvs = tuple(
+        v
+        for v in venv_roots(merged)
+        if any(f.layer >= base_layer_count for f in _files_starting(merged, f"{v}/pyvenv.cfg", exact=True))
+    )
     project_dir, pyproject = _found_pyproject(merged, found) or _pyproject(merged, info.workdir)
     prefix = f"{project_dir}/" if project_dir else ""
     project = pyproject_facts(pyproject, lambda rel: _holds_files(merged, f"{prefix}{rel}"))
@@ -144,17 +147,21 @@ def _project_facts(
     )
 
 
-def _holds_files(merged: MergedFilesystem, directory: str) -> bool:
-    """Whether a final file sits directly in `directory`. The files are sorted by path, so the
-    directory's tree is one range, found by bisection instead of a set of every file's parent."""
-    files, prefix = merged.files, f"{directory}/"
+def _files_starting(merged: MergedFilesystem, prefix: str, exact: bool = False) -> Iterator[FinalFile]:
+    """The final files whose path starts with `prefix` (is `prefix`, when exact). The files are
+    sorted by path, so they are one range, found by bisection instead of a scan of them all."""
+    files = merged.files
     for i in range(bisect_left(files, prefix, key=attrgetter("path")), len(files)):
         path = files[i].path
-        if not path.startswith(prefix):
-            return False
-        if "/" not in path[len(prefix) :]:
-            return True
-    return False
+        if not path.startswith(prefix) or (exact and path != prefix):
+            return
+        yield files[i]
+
+
+def _holds_files(merged: MergedFilesystem, directory: str) -> bool:
+    """Whether a final file sits directly in `directory`."""
+    prefix = f"{directory}/"
+    return any("/" not in f.path[len(prefix) :] for f in _files_starting(merged, prefix))
 
 
 def _installed_version(merged: MergedFilesystem, distribution: str) -> str | None:
@@ -180,8 +187,9 @@ def _python_version(merged: MergedFilesystem, venvs: tuple[str, ...]) -> str | N
     versions = sorted(
         (
             m["version"]
-            for f in merged.files
-            if f.path.startswith(_PYTHON_BIN_DIRS) and (m := _PYTHON_BIN.match(f.path))
+            for directory in _PYTHON_BIN_DIRS  # in path order, as the files are
+            for f in _files_starting(merged, directory)
+            if (m := _PYTHON_BIN.match(f.path))
         ),
         key=lambda v: int(v.split(".")[1]),
     )

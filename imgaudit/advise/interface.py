@@ -7,7 +7,7 @@ them and never count a byte twice, however much findings overlap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Unit and wasted_unit are part of this interface; their home is the table that indexes units.
@@ -116,11 +116,13 @@ class AdviceContext:
         *,
         categories: Iterable[Category] | None = None,
         above_base: bool | None = None,
+        at_paths: Collection[str] | None = None,
     ) -> frozenset[Unit]:
         """Final files with bytes that `keep(i, category)` accepts (all when None), among those
-        of `categories` (all when None), above the base (True), in it (False) or either (None).
-        Only the files of those categories and that side of the base are looked at."""
-        groups = self.table.final(categories, above_base)
+        of `categories` (all when None), above the base (True), in it (False) or either (None),
+        at one of `at_paths` (anywhere when None). Only the files of those categories and that
+        side of the base are looked at, and the paths are tested without a call per file."""
+        groups = self.table.final(categories, above_base, at_paths)
         if keep is None:
             return frozenset(unit for _, units in groups for unit in units)
         return frozenset(unit for category, units in groups for unit in units if keep(unit, category))

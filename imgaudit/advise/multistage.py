@@ -99,12 +99,8 @@ def _runtime_bytes(ctx: AdviceContext) -> int:
     """The runtime set above the base, dev-only packages left out (the dev step removes them)."""
     if ctx.runtime is None:
         return 0
-    paths = ctx.runtime.paths
-    return ctx.bytes_of(
-        ctx.final_units(
-            lambda i, c: c is not Category.DEV_PACKAGES and ctx.unit_path(i) in paths, above_base=True
-        )
-    )
+    not_dev = [c for c in Category if c is not Category.DEV_PACKAGES]
+    return ctx.bytes_of(ctx.final_units(categories=not_dev, above_base=True, at_paths=ctx.runtime.paths))
 
 
 def _multi_stage_fix(shared_interpreter: bool, install: str, *, poetry: bool) -> Fix:
@@ -152,7 +148,7 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
     )
     if ctx.slim_base is not None:
         return _measured_fat_base(ctx, ctx.slim_base, tuple(build_only), fix)
-    units = ctx.final_units(lambda i, _c: ctx.unit_path(i) in ctx.build_paths, above_base=False)
+    units = ctx.final_units(above_base=False, at_paths=ctx.build_paths)
     if not units:
         return ()
     return (

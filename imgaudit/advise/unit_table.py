@@ -11,9 +11,11 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress
+from operator import attrgetter
+from typing import Any
 
 from imgaudit.classify.categories import Classification
 from imgaudit.layers.merge import MergedFilesystem
@@ -45,39 +47,41 @@ class UnitTable:
     @classmethod
     def of(cls, merged: MergedFilesystem, classification: Classification, base_layer_count: int) -> UnitTable:
         files, wasted = merged.files, merged.wasted
-        sizes = [f.size for f in files]
-        sizes.extend(w.size for w in reversed(wasted))
-        paths = [f.path for f in files]
-        paths.extend(w.path for w in reversed(wasted))
-        layers = [f.layer for f in files]
-        layers.extend(w.shipped_by for w in reversed(wasted))
+
+        def column(final: str, of_wasted: str) -> list[Any]:
+            values = list(map(attrgetter(final), files))
+            values.extend(map(attrgetter(of_wasted), reversed(wasted)))
+            return values
+
+        sizes, paths, layers = column("size", "size"), column("path", "path"), column("layer", "shipped_by")
         groups: dict[tuple[Category, bool], list[Unit]] = defaultdict(list)
-        for i, (category, size, layer) in enumerate(
-            zip(classification.assignments, sizes, layers, strict=False)
-        ):
-            if size:
-                groups[(category, layer >= base_layer_count)].append(i)
-        above = sorted(
-            (w.path, wasted_unit(j)) for j, w in enumerate(wasted) if w.shipped_by >= base_layer_count
-        )
+        # zip makes each (category, above the base) key, and stops at the last final file (the
+        # columns go on with the wasted ones); compress skips the files without bytes.
+        keys = zip(classification.assignments, map(base_layer_count.__le__, layers), strict=False)
+        for i, key in compress(enumerate(keys), sizes):
+            groups[key].append(i)
+        wasted_above = [wasted_unit(j) for j, w in enumerate(wasted) if w.shipped_by >= base_layer_count]
+        wasted_above.sort(key=paths.__getitem__)
         return cls(
-            sizes,
-            paths,
-            layers,
-            dict(groups),
-            [path for path, _ in above],
-            [unit for _, unit in above],
+            sizes, paths, layers, dict(groups), list(map(paths.__getitem__, wasted_above)), wasted_above
         )
 
     def final(
-        self, categories: Iterable[Category] | None, above_base: bool | None
-    ) -> Iterator[tuple[Category, list[Unit]]]:
+        self, categories: Iterable[Category] | None, above_base: bool | None, at_paths: Collection[str] | None
+    ) -> Iterator[tuple[Category, Sequence[Unit]]]:
         """The groups of final units (with bytes) in these categories (all when None), above the
-        base (True), in it (False) or on either side (None), with their category."""
+        base (True), in it (False) or on either side (None), with their category; only the
+        units at one of `at_paths` when given."""
         wanted = None if categories is None else frozenset(categories)
         for (category, above), units in self.groups.items():
             if (wanted is None or category in wanted) and (above_base is None or above is above_base):
-                yield category, units
+                if at_paths is None:
+                    yield category, units
+                else:
+                    yield (
+                        category,
+                        list(compress(units, map(at_paths.__contains__, map(self.paths.__getitem__, units)))),
+                    )
 
     def wasted_above_under(self, roots: Iterable[str]) -> set[Unit]:
         """Wasted units shipped above the base whose path is a root or lies beneath one
