@@ -161,7 +161,7 @@ Detector = Callable[[AdviceContext], Sequence[Candidate]]
 def top_paths(
     ctx: AdviceContext, units: Iterable[Unit], limit: int = EVIDENCE_PATHS_SHOWN
 ) -> tuple[str, ...]:
-    """The biggest paths among units, grouped to their top directories for readability."""
+    """The biggest paths among units (by size, then path)."""
     return tuple("/" + ctx.unit_path(u) for u in ctx.table.largest(units, limit))
 
 
