@@ -22,6 +22,7 @@ SITE_DIR_NAMES = ("site-packages", "dist-packages")
 _SITE_MARKERS = tuple(f"/{name}/" for name in SITE_DIR_NAMES)
 DIST_INFO = ".dist-info"
 EGG_INFO = ".egg-info"
+_META_DIR_MARKERS = (f"{DIST_INFO}/", f"{EGG_INFO}/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,9 @@ def _metadata_dirs(files: Sequence[FinalFile]) -> dict[str, int]:
     """Metadata directories directly inside a site-packages tree, with their newest layer."""
     found: dict[str, int] = {}
     for final in files:
+        # A C-level substring test first: few of 10^5 paths hold a metadata directory at all.
+        if _META_DIR_MARKERS[0] not in final.path and _META_DIR_MARKERS[1] not in final.path:
+            continue
         directory = parent(final.path)
         if directory.endswith((DIST_INFO, EGG_INFO)) and basename(parent(directory)) in SITE_DIR_NAMES:
             found[directory] = max(found.get(directory, -1), final.layer)
@@ -215,6 +219,8 @@ def _directory_owner(directory: str, site: str, claims: _Claims) -> str | None:
 def find_ownership(files: Sequence[FinalFile], contents: Mapping[str, bytes]) -> Ownership:
     """Every installed distribution of the final filesystem and the files it owns."""
     dists = tuple(_read(d, contents, layer) for d, layer in sorted(_metadata_dirs(files).items()))
+    if not dists:
+        return Ownership((), {})  # nothing claims a file: no need to ask for each
     claims = _Claims()
     for dist in dists:
         _claim(dist, contents, claims)

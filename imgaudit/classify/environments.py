@@ -8,8 +8,10 @@ interpreter's, or a user's (`pip install --user`).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from imgaudit.classify.context import PathSet, env_path
 from imgaudit.classify.distributions import site_dir_of
@@ -67,6 +69,34 @@ def is_tool_venv(root: str, from_env: PathSet) -> bool:
     )
 
 
+_INTERPRETER_TREES = "usr/lib/python"
+_INTERPRETER_COMPONENT_AT = len("usr/lib")  # where `/pythonN.N` starts in `usr/lib/pythonN.N/`
+_PAST_DIRECTORY = chr(ord("/") + 1)  # `D` + this sorts after every path below `D/`
+
+
+def _interpreter_versions(files: Sequence[FinalFile]) -> set[str]:
+    """The `N[.N]` of the first `pythonN[.N]` component of each path under `usr/lib/python*`.
+
+    Files are sorted by path, so those paths are one run, found by bisection; and every file
+    below `usr/lib/pythonN.N/` has that component first: its tree is stepped over whole
+    (10^5 files under `usr/lib/python3.11/site-packages` cost one search, not 10^5)."""
+    path_of = itemgetter(0)  # FinalFile.path
+    versions: set[str] = set()
+    i = bisect_left(files, _INTERPRETER_TREES, key=path_of)
+    while i < len(files) and (path := files[i].path).startswith(_INTERPRETER_TREES):
+        match = _PYTHON_DIR.search(path)
+        if match is None:
+            i += 1
+            continue
+        versions.add(match.group(1))
+        if match.start() == _INTERPRETER_COMPONENT_AT and path[match.end() - 1] == "/":
+            tree_end = path[: match.end() - 1] + _PAST_DIRECTORY
+            i = bisect_left(files, tree_end, i + 1, key=path_of)
+        else:
+            i += 1
+    return versions
+
+
 def find_environments(
     files: Sequence[FinalFile], contents: Mapping[str, bytes], env: Mapping[str, str]
 ) -> tuple[FoundEnvironment, ...]:
@@ -74,16 +104,13 @@ def find_environments(
     venvs = PathSet(venv_roots)
     tools = tool_venv_roots(env)
     sites: dict[str, None] = {}
-    python_dirs: set[str] = set()
     # A site marker ends in `/`: a file's site directory is its directory's, asked once per
     # directory (in first-seen order, as the report lists them).
     directories = dict.fromkeys(f.path.rpartition("/")[0] for f in files)
     for directory in directories:
         if directory and (site := site_dir_of(directory + "/")) is not None:
             sites.setdefault(site)
-    for final in files:
-        if final.path.startswith("usr/lib/python") and (match := _PYTHON_DIR.search(final.path)):
-            python_dirs.add(match.group(1))
+    python_dirs = _interpreter_versions(files)
     by_venv: dict[str, list[str]] = {root: [] for root in venv_roots}
     found: list[FoundEnvironment] = []
     for site in sites:
