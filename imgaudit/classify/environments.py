@@ -8,10 +8,8 @@ interpreter's, or a user's (`pip install --user`).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 from imgaudit.classify.context import PathSet, env_path
 from imgaudit.classify.distributions import site_dir_of
@@ -70,30 +68,28 @@ def is_tool_venv(root: str, from_env: PathSet) -> bool:
 
 
 _INTERPRETER_TREES = "usr/lib/python"
-_INTERPRETER_COMPONENT_AT = len("usr/lib")  # where `/pythonN.N` starts in `usr/lib/pythonN.N/`
-_PAST_DIRECTORY = chr(ord("/") + 1)  # `D` + this sorts after every path below `D/`
+_DIGITS = tuple("0123456789")
 
 
-def _interpreter_versions(files: Sequence[FinalFile]) -> set[str]:
+def _interpreter_versions(files: Sequence[FinalFile], directories: Iterable[str]) -> set[str]:
     """The `N[.N]` of the first `pythonN[.N]` component of each path under `usr/lib/python*`.
 
-    Files are sorted by path, so those paths are one run, found by bisection; and every file
-    below `usr/lib/pythonN.N/` has that component first: its tree is stepped over whole
-    (10^5 files under `usr/lib/python3.11/site-packages` cost one search, not 10^5)."""
-    path_of = itemgetter(0)  # FinalFile.path
+    Asked once per directory (`directories`: those of `files`): a match inside `D/` is the
+    first one of every file in D. Only a file's own name can match beyond it, ending the
+    path, so in a digit: those few files are asked on their own."""
     versions: set[str] = set()
-    i = bisect_left(files, _INTERPRETER_TREES, key=path_of)
-    while i < len(files) and (path := files[i].path).startswith(_INTERPRETER_TREES):
-        match = _PYTHON_DIR.search(path)
-        if match is None:
-            i += 1
-            continue
-        versions.add(match.group(1))
-        if match.start() == _INTERPRETER_COMPONENT_AT and path[match.end() - 1] == "/":
-            tree_end = path[: match.end() - 1] + _PAST_DIRECTORY
-            i = bisect_left(files, tree_end, i + 1, key=path_of)
-        else:
-            i += 1
+    for directory in directories:
+        probe = directory + "/"
+        if probe.startswith(_INTERPRETER_TREES) and (match := _PYTHON_DIR.search(probe)):
+            versions.add(match.group(1))
+    for final in files:
+        path = final.path
+        if (
+            path.endswith(_DIGITS)
+            and path.startswith(_INTERPRETER_TREES)
+            and (match := _PYTHON_DIR.search(path))
+        ):
+            versions.add(match.group(1))
     return versions
 
 
@@ -110,7 +106,7 @@ def find_environments(
     for directory in directories:
         if directory and (site := site_dir_of(directory + "/")) is not None:
             sites.setdefault(site)
-    python_dirs = _interpreter_versions(files)
+    python_dirs = _interpreter_versions(files, directories)
     by_venv: dict[str, list[str]] = {root: [] for root in venv_roots}
     found: list[FoundEnvironment] = []
     for site in sites:
