@@ -53,8 +53,21 @@ def site_dir_of(path: str) -> str | None:
     return None
 
 
+def _is_plain(relative: str) -> bool:
+    """No empty, `.` or `..` component (nor a leading `/`): joined as it is."""
+    return (
+        bool(relative)
+        and not relative.startswith(("/", "."))
+        and not relative.endswith("/")
+        and ("/." not in relative and "//" not in relative)
+    )
+
+
 def resolve(base: str, relative: str) -> str | None:
     """`base` joined with a RECORD path (which may climb with `..` to `bin/`), normalised."""
+    if _is_plain(relative):
+        # The common line: nothing to normalise (a RECORD has a line per file: 10^5 of them).
+        return f"{base}/{relative}" if base else relative
     if relative.startswith("/"):
         parts: list[str] = []
         relative = relative.lstrip("/")
@@ -176,9 +189,8 @@ class _Claims:
         if self.dirs.setdefault(path, key) != key:
             self.dirs[path] = None
 
-    def directories_of(self, path: str, site: str, key: str) -> None:
-        """Every directory between `site` and `path` is claimed by `key`."""
-        directory = parent(path)
+    def directories_from(self, directory: str, site: str, key: str) -> None:
+        """`directory` and every one above it up to `site` (excluded) are claimed by `key`."""
         while len(directory) > len(site) and directory.startswith(site + "/"):
             if directory in self.dirs and self.dirs[directory] in (key, None):
                 break  # every key that claimed this directory claimed all above it too
@@ -197,10 +209,15 @@ def _claim(dist: InstalledDistribution, contents: Mapping[str, bytes], claims: _
         listed = _installed_files(contents.get(f"{dist.key}/installed-files.txt", b""), dist.key)
     else:
         listed = _record_paths(contents.get(f"{dist.key}/RECORD", b""), dist.site)
+    site_prefix = f"{dist.site}/"
+    claimed_last = None  # a RECORD lists a directory's files together: it is claimed once
     for path in listed:
         claims.file(path, dist)
-        if path.startswith(dist.site + "/") and "/__pycache__/" not in "/" + path[len(dist.site) :]:
-            claims.directories_of(path, dist.site, dist.key)
+        if path.startswith(site_prefix) and "/__pycache__/" not in path[len(dist.site) :]:
+            directory = path.rpartition("/")[0]
+            if directory != claimed_last:
+                claims.directories_from(directory, dist.site, dist.key)
+                claimed_last = directory
     if not dist.has_record:
         # No record (removed, or never written): its importable top-level names say what is its.
         for top in _top_level_names(dist, contents):
