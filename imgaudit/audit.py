@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from imgaudit.classify.base import base_from_diff_ids, decide_base
+from imgaudit.classify.directories import bytes_by_directory
 from imgaudit.errors import LayerError
 from imgaudit.layers.cache import active_cache
 from imgaudit.layers.merge import MergedFilesystem, Merger, Removal
@@ -286,12 +287,8 @@ def largest_directories(
 ) -> tuple[DirectorySize, ...]:
     """The biggest directories (up to four levels deep) of the final filesystem. A directory
     that is almost all one child is left out: the child says more."""
-    by_directory: dict[str, int] = defaultdict(int)  # files share directories: sum those first
-    for final in merged.files:
-        if final.size:
-            by_directory[final.path.rpartition("/")[0]] += final.size
     sizes: dict[str, int] = defaultdict(int)
-    for directory, size in by_directory.items():
+    for directory, size in bytes_by_directory(merged.files).items():  # files share directories
         parts = directory.split("/") if directory else []
         for depth in range(1, min(len(parts), _DIRECTORY_DEPTH) + 1):
             sizes["/".join(parts[:depth])] += size

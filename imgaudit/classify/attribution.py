@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from imgaudit.classify.context import PASSWD, cache_locations, user_homes
+from imgaudit.classify.context import PASSWD, PathSet, cache_locations, user_homes
 from imgaudit.classify.deps import Dependency
 from imgaudit.classify.devdeps import DevVerdict, decide_dev_only
+from imgaudit.classify.directories import bytes_by_directory
 from imgaudit.classify.distributions import InstalledDistribution, Ownership, find_ownership
 from imgaudit.classify.environments import FoundEnvironment, find_environments
 from imgaudit.classify.names import canonical
@@ -131,9 +132,8 @@ def _app_keys(
     return graph.reach(starts)
 
 
-def _nearest(path: str, roots: Mapping[str, int]) -> int | None:
-    """Index of the deepest root that holds `path`, walking up its directories."""
-    directory = parent(path)
+def _holder(directory: str, roots: Mapping[str, int]) -> int | None:
+    """Index of the deepest root that is `directory` or holds it, walking up."""
     while True:
         if directory in roots:
             return roots[directory]
@@ -151,21 +151,17 @@ def _environment_reports(
 ) -> tuple[PythonEnvironment, ...]:
     index = {env.root: i for i, env in enumerate(environments)}
     env_bytes = [0] * len(environments)
+    for directory, size in bytes_by_directory(files).items():
+        if (i := _holder(directory, index)) is not None:
+            env_bytes[i] += size
     dist_bytes: dict[str, int] = defaultdict(int)
     dist_files: dict[str, int] = defaultdict(int)
-    nearest: dict[str, int | None] = {}  # by directory: files share them
-    for final in files:
-        directory = final.path.rpartition("/")[0]
-        i = (
-            nearest[directory]
-            if directory in nearest
-            else nearest.setdefault(directory, _nearest(final.path, index))
-        )
-        if i is not None:
-            env_bytes[i] += final.size
-        if (key := ownership.owner.get(final.path)) is not None:
-            dist_bytes[key] += final.size
-            dist_files[key] += 1
+    owner = ownership.owner
+    if owner:  # else 10^5 lookups that all miss
+        for path, _kind, size, _layer in files:
+            if (key := owner.get(path)) is not None:
+                dist_bytes[key] += size
+                dist_files[key] += 1
     by_site: dict[str, list[InstalledDistribution]] = defaultdict(list)
     for dist in ownership.distributions:
         by_site[dist.site].append(dist)
@@ -265,11 +261,9 @@ def attribute(
             shared_interpreter=any(e.kind is not EnvironmentKind.VENV for e in targets),
             environments=tuple("/" + e.root for e in targets),
         )
-    tool_venvs = [e.root for e in environments if e.kind is EnvironmentKind.TOOL_VENV]
-    venv_files = frozenset(
-        f.path
-        for f in merged.files
-        if tool_venvs and _nearest(f.path, dict.fromkeys(tool_venvs, 0)) is not None
+    tool_venvs = PathSet(e.root for e in environments if e.kind is EnvironmentKind.TOOL_VENV)
+    venv_files = (
+        frozenset(f.path for f in merged.files if f.path in tool_venvs) if tool_venvs else frozenset[str]()
     )
     # Project formats' standalone binaries (uv copied from its image): no dist-info owns them.
     binaries = standalone_binary_paths(merged.files, (e.root for e in environments), base_layer_count)

@@ -193,6 +193,10 @@ class PathSet:
     def __bool__(self) -> bool:
         return bool(self._roots)
 
+    @property
+    def roots(self) -> frozenset[str]:
+        return self._roots
+
 
 _COPY_STEP = re.compile(r"^(?:COPY|ADD)\b")
 

@@ -22,6 +22,7 @@ SITE_DIR_NAMES = ("site-packages", "dist-packages")
 _SITE_MARKERS = tuple(f"/{name}/" for name in SITE_DIR_NAMES)
 DIST_INFO = ".dist-info"
 EGG_INFO = ".egg-info"
+_META_DIR_MARKERS = (f"{DIST_INFO}/", f"{EGG_INFO}/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,21 @@ def site_dir_of(path: str) -> str | None:
     return None
 
 
+def _is_plain(relative: str) -> bool:
+    """No empty, `.` or `..` component (nor a leading `/`): joined as it is."""
+    return (
+        bool(relative)
+        and not relative.startswith(("/", "."))
+        and not relative.endswith("/")
+        and ("/." not in relative and "//" not in relative)
+    )
+
+
 def resolve(base: str, relative: str) -> str | None:
     """`base` joined with a RECORD path (which may climb with `..` to `bin/`), normalised."""
+    if _is_plain(relative):
+        # The common line: nothing to normalise (a RECORD has a line per file: 10^5 of them).
+        return f"{base}/{relative}" if base else relative
     if relative.startswith("/"):
         parts: list[str] = []
         relative = relative.lstrip("/")
@@ -150,6 +164,9 @@ def _metadata_dirs(files: Sequence[FinalFile]) -> dict[str, int]:
     """Metadata directories directly inside a site-packages tree, with their newest layer."""
     found: dict[str, int] = {}
     for final in files:
+        # A C-level substring test first: few of 10^5 paths hold a metadata directory at all.
+        if _META_DIR_MARKERS[0] not in final.path and _META_DIR_MARKERS[1] not in final.path:
+            continue
         directory = parent(final.path)
         if directory.endswith((DIST_INFO, EGG_INFO)) and basename(parent(directory)) in SITE_DIR_NAMES:
             found[directory] = max(found.get(directory, -1), final.layer)
@@ -172,9 +189,8 @@ class _Claims:
         if self.dirs.setdefault(path, key) != key:
             self.dirs[path] = None
 
-    def directories_of(self, path: str, site: str, key: str) -> None:
-        """Every directory between `site` and `path` is claimed by `key`."""
-        directory = parent(path)
+    def directories_from(self, directory: str, site: str, key: str) -> None:
+        """`directory` and every one above it up to `site` (excluded) are claimed by `key`."""
         while len(directory) > len(site) and directory.startswith(site + "/"):
             if directory in self.dirs and self.dirs[directory] in (key, None):
                 break  # every key that claimed this directory claimed all above it too
@@ -193,10 +209,15 @@ def _claim(dist: InstalledDistribution, contents: Mapping[str, bytes], claims: _
         listed = _installed_files(contents.get(f"{dist.key}/installed-files.txt", b""), dist.key)
     else:
         listed = _record_paths(contents.get(f"{dist.key}/RECORD", b""), dist.site)
+    site_prefix = f"{dist.site}/"
+    claimed_last = None  # a RECORD lists a directory's files together: it is claimed once
     for path in listed:
         claims.file(path, dist)
-        if path.startswith(dist.site + "/") and "/__pycache__/" not in "/" + path[len(dist.site) :]:
-            claims.directories_of(path, dist.site, dist.key)
+        if path.startswith(site_prefix) and "/__pycache__/" not in path[len(dist.site) :]:
+            directory = path.rpartition("/")[0]
+            if directory != claimed_last:
+                claims.directories_from(directory, dist.site, dist.key)
+                claimed_last = directory
     if not dist.has_record:
         # No record (removed, or never written): its importable top-level names say what is its.
         for top in _top_level_names(dist, contents):
@@ -215,6 +236,8 @@ def _directory_owner(directory: str, site: str, claims: _Claims) -> str | None:
 def find_ownership(files: Sequence[FinalFile], contents: Mapping[str, bytes]) -> Ownership:
     """Every installed distribution of the final filesystem and the files it owns."""
     dists = tuple(_read(d, contents, layer) for d, layer in sorted(_metadata_dirs(files).items()))
+    if not dists:
+        return Ownership((), {})  # nothing claims a file: no need to ask for each
     claims = _Claims()
     for dist in dists:
         _claim(dist, contents, claims)

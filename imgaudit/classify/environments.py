@@ -8,7 +8,7 @@ interpreter's, or a user's (`pip install --user`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from imgaudit.classify.context import PathSet, env_path
@@ -67,6 +67,32 @@ def is_tool_venv(root: str, from_env: PathSet) -> bool:
     )
 
 
+_INTERPRETER_TREES = "usr/lib/python"
+_DIGITS = tuple("0123456789")
+
+
+def _interpreter_versions(files: Sequence[FinalFile], directories: Iterable[str]) -> set[str]:
+    """The `N[.N]` of the first `pythonN[.N]` component of each path under `usr/lib/python*`.
+
+    Asked once per directory (`directories`: those of `files`): a match inside `D/` is the
+    first one of every file in D. Only a file's own name can match beyond it, ending the
+    path, so in a digit: those few files are asked on their own."""
+    versions: set[str] = set()
+    for directory in directories:
+        probe = directory + "/"
+        if probe.startswith(_INTERPRETER_TREES) and (match := _PYTHON_DIR.search(probe)):
+            versions.add(match.group(1))
+    for final in files:
+        path = final.path
+        if (
+            path.endswith(_DIGITS)
+            and path.startswith(_INTERPRETER_TREES)
+            and (match := _PYTHON_DIR.search(path))
+        ):
+            versions.add(match.group(1))
+    return versions
+
+
 def find_environments(
     files: Sequence[FinalFile], contents: Mapping[str, bytes], env: Mapping[str, str]
 ) -> tuple[FoundEnvironment, ...]:
@@ -74,16 +100,13 @@ def find_environments(
     venvs = PathSet(venv_roots)
     tools = tool_venv_roots(env)
     sites: dict[str, None] = {}
-    python_dirs: set[str] = set()
     # A site marker ends in `/`: a file's site directory is its directory's, asked once per
     # directory (in first-seen order, as the report lists them).
     directories = dict.fromkeys(f.path.rpartition("/")[0] for f in files)
     for directory in directories:
         if directory and (site := site_dir_of(directory + "/")) is not None:
             sites.setdefault(site)
-    for final in files:
-        if final.path.startswith("usr/lib/python") and (match := _PYTHON_DIR.search(final.path)):
-            python_dirs.add(match.group(1))
+    python_dirs = _interpreter_versions(files, directories)
     by_venv: dict[str, list[str]] = {root: [] for root in venv_roots}
     found: list[FoundEnvironment] = []
     for site in sites:

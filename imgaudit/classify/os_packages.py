@@ -39,7 +39,7 @@ class _Record:
     depends: tuple[tuple[str, ...], ...]  # each a group of alternatives
     provides: tuple[str, ...]
     files: tuple[str, ...]  # normalised paths (before usrmerge)
-    layer: int | None
+    dated_by: str | None  # the database file whose layer installed the package, if it has one
     manager: str  # dpkg or apk
 
 
@@ -95,7 +95,7 @@ def _md5sums(text: str) -> tuple[str, ...]:
     return tuple(p for line in text.splitlines() if (p := normalize(line.partition("  ")[2].strip())))
 
 
-def _dpkg(contents: Mapping[str, bytes], layers: Mapping[str, int]) -> list[_Record]:
+def _dpkg(contents: Mapping[str, bytes]) -> list[_Record]:
     lists: dict[str, str] = {}
     for path in contents:
         if path.startswith(DPKG_INFO) and path.endswith(".list"):
@@ -113,11 +113,11 @@ def _dpkg(contents: Mapping[str, bytes], layers: Mapping[str, int]) -> list[_Rec
             continue
         if own_file is not None:  # distroless
             files = _md5sums(_text(contents.get(f"{own_file}.md5sums")))
-            layer = layers.get(own_file)
+            dated_by: str | None = own_file
         else:
             list_path = lists.get(name)
             files = _listed(_text(contents.get(list_path))) if list_path else ()
-            layer = layers.get(list_path) if list_path else None
+            dated_by = list_path
         records.append(
             _Record(
                 name,
@@ -125,7 +125,7 @@ def _dpkg(contents: Mapping[str, bytes], layers: Mapping[str, int]) -> list[_Rec
                 _dependency_groups(stanza.get("Depends", ""), stanza.get("Pre-Depends", "")),
                 tuple(g[0] for g in _dependency_groups(stanza.get("Provides", ""))),
                 files,
-                layer,
+                dated_by,
                 "dpkg",
             )
         )
@@ -161,8 +161,8 @@ def _apk(contents: Mapping[str, bytes]) -> list[_Record]:
     return records
 
 
-def _usrmerged(files: Sequence[FinalFile]) -> frozenset[str]:
-    return frozenset(f.path for f in files if f.kind is EntryKind.SYMLINK and f.path in _USRMERGE)
+def _usrmerged(final: Mapping[str, FinalFile]) -> frozenset[str]:
+    return frozenset(p for p in _USRMERGE if p in final and final[p].kind is EntryKind.SYMLINK)
 
 
 def _resolve(path: str, merged: frozenset[str]) -> str:
@@ -189,38 +189,38 @@ def _build_only(records: Sequence[_Record]) -> dict[str, str]:
     return exclusive_against_rest(roots, sorted(installed), lambda n: graph.get(n, ()))
 
 
-def _majority_layer(paths: Iterable[str], layer_of: Mapping[str, int]) -> int | None:
-    counts = Counter(layer_of[p] for p in paths if p in layer_of)
+def _majority_layer(paths: Iterable[str], final: Mapping[str, FinalFile]) -> int | None:
+    counts = Counter(final[p].layer for p in paths if p in final)
     return counts.most_common(1)[0][0] if counts else None
 
 
 def find_os_packages(
     files: Sequence[FinalFile], contents: Mapping[str, bytes], base_layer_count: int
 ) -> OsPackages:
-    layer_of = {f.path: f.layer for f in files}
-    records = _dpkg(contents, layer_of) + _apk(contents)
+    records = _dpkg(contents) + _apk(contents)
     if not records:
-        return OsPackages((), {}, {})
-    merged = _usrmerged(files)
+        return OsPackages((), {}, {})  # no package database: no need to index 10^5 files
+    final = {f.path: f for f in files}
+    merged = _usrmerged(final)
     owner: dict[str, str] = {}
     owned: dict[str, list[str]] = defaultdict(list)
     for record in records:
         for listed in record.files:
             path = _resolve(listed, merged)
-            if path in layer_of and path not in owner:
+            if path in final and path not in owner:
                 owner[path] = record.name
                 owned[record.name].append(path)
-    size_of = {f.path: f.size for f in files}
     build_only = _build_only(records)
     packages = []
     for record in records:
         paths = owned.get(record.name, [])
-        layer = record.layer if record.layer is not None else _majority_layer(paths, layer_of)
+        dated = final.get(record.dated_by) if record.dated_by is not None else None
+        layer = dated.layer if dated is not None else _majority_layer(paths, final)
         packages.append(
             OsPackage(
                 name=record.name,
                 version=record.version,
-                bytes=sum(size_of[p] for p in paths),
+                bytes=sum(final[p].size for p in paths),
                 files=len(paths),
                 layer=layer,
                 in_base=layer is not None and layer < base_layer_count,

@@ -72,6 +72,7 @@ def runtime_paths(
     found = set()
     for path in files:
         key = owner.get(path)
-        if path in venvs or (key is not None and key in apps) or (key is None and path in shared):
+        # The set lookups before the path-tree ones: most files are some distribution's.
+        if (key in apps if key is not None else path in shared) or path in venvs:
             found.add(path)
     return frozenset(found)

@@ -3,14 +3,14 @@ its image (`COPY --from=ghcr.io/astral-sh/uv /uv /uvx /bin/`) has no dist-info t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from imgaudit.classify.context import PathSet
 from imgaudit.classify.projects.registry import toolchain_binaries
 from imgaudit.layers.merge import FinalFile
+from imgaudit.layers.paths import basename, parent
 
-_IN_BIN = re.compile(r"(?:^|/)(?:s?bin)/(?P<name>[^/]+)$")
+_BIN_DIRS = frozenset({"bin", "sbin"})
 
 
 def standalone_binary_paths(
@@ -20,11 +20,13 @@ def standalone_binary_paths(
     (a venv's own `bin/uv` is what `uv pip install uv` put there: the app's choice)."""
     names = toolchain_binaries()
     venvs = PathSet(venv_roots)
+    # One C-level suffix test per file; the few that end in a binary's name are looked at.
+    endings = tuple(f"/{name}" for name in names)
     return frozenset(
         f.path
         for f in files
         if f.layer >= base_layer_count
-        and (match := _IN_BIN.search(f.path)) is not None
-        and match["name"] in names
+        and f.path.endswith(endings)
+        and basename(parent(f.path)) in _BIN_DIRS
         and f.path not in venvs
     )

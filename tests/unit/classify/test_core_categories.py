@@ -87,3 +87,32 @@ def test_environments_app_and_other(audit_spec: AuditSpec) -> None:
     assert report.categories[Category.APP] == 69
     assert report.categories[Category.OTHER] == 7
     assert sum(report.categories.values()) == report.final_bytes
+
+
+def test_a_file_at_a_cache_root_is_judged_by_its_own_path_not_its_directorys(
+    audit_spec: AuditSpec,
+) -> None:
+    # Rules are asked once per directory; a file that is itself a root must still follow the
+    # rule for its own path: `virtualenvs` (kept out of Poetry's cache) and `PIP_CACHE_DIR`.
+    report = audit_spec(
+        spec(
+            [
+                Layer(
+                    [
+                        file("root/.cache/pypoetry/virtualenvs", 11),
+                        file("root/.cache/pypoetry/artifacts.json", 700),
+                        file("opt/pipcache", 40),
+                        file("opt/pipcache.txt", 3),
+                        file("top-level-file", 2),
+                    ],
+                    "RUN poetry install",
+                )
+            ],
+            env={"PIP_CACHE_DIR": "/opt/pipcache"},
+        )
+    )
+    categories = report.categories
+    assert categories[Category.POETRY_CACHE] == 700
+    assert categories[Category.PIP_CACHE] == 40
+    assert categories[Category.OTHER] == 11 + 3 + 2
+    assert sum(categories.values()) == report.final_bytes

@@ -112,6 +112,31 @@ def test_a_distribution_without_record_owns_its_top_level_directories(audit_spec
     assert sizes["python-dateutil"] == 90 + metadata_bytes(guessed, debian)
 
 
+@pytest.mark.parametrize(
+    ("interpreter_files", "version"),
+    [
+        (["usr/lib/python3.11/os.py", "usr/lib/python3.11/encodings/utf_8.py"], "3.11"),
+        # Any `pythonN.N` component of a path under usr/lib/python* names a version, the
+        # first one of each path; the highest (as text) wins.
+        (["usr/lib/python3.11/os.py", "usr/lib/python-support/python3.13/x.py"], "3.13"),
+        (["usr/lib/python3.11/os.py", "usr/lib/python3.12"], "3.12"),
+        (["usr/lib/python3.11/os.py", "usr/lib/python3.11/python3.13/x.py"], "3.11"),
+        (["usr/lib/pythonista/python3.12"], "3.12"),
+        (["usr/lib/python3.11-config/x", "usr/lib/python-support/python2.7/x"], "2.7"),
+        (["usr/lib/python2/python2.7/x"], None),
+        (["usr/local/lib/python3.12/os.py"], None),
+    ],
+)
+def test_debians_shared_dist_packages_serves_the_interpreter_beside_it(
+    audit_spec: AuditSpec, interpreter_files: list[str], version: str | None
+) -> None:
+    debian = "usr/lib/python3/dist-packages"
+    layer = Layer(
+        [file(f"{debian}/apt/x.py", 9), *(file(p, 1) for p in interpreter_files)], "RUN apt-get install"
+    )
+    assert env_at(audit_spec(image(layer)), f"/{debian}").python == version
+
+
 def test_two_venvs_are_two_environments(audit_spec: AuditSpec) -> None:
     other = "opt/tools/venv"
     other_site = f"{other}/lib/python3.12/site-packages"
