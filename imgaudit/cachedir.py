@@ -27,3 +27,15 @@ def cache_directory() -> str:
     from platformdirs import user_cache_dir  # only when no directory is configured
 
     return os.path.join(user_cache_dir("imgaudit"), "analysis")
+
+
+def unusable(root: str) -> str | None:
+    """Why the cache directory cannot be used (one line), or None when it can: a run with an
+    unusable cache still works, but reads every layer every time, which a user should know."""
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as error:
+        return error.strerror or str(error)
+    if not os.access(root, os.W_OK | os.X_OK):
+        return "not writable"
+    return None

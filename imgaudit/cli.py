@@ -104,7 +104,7 @@ def _warn(console: Console, quiet: bool = False, forget_replay: bool = False) ->
             replay.forget()  # a replay would not say it again
         if quiet:
             return
-        console.print(f"imgaudit: warning: {message}", style="yellow", highlight=False)
+        console.print(f"imgaudit: warning: {message}", style="yellow", highlight=False, soft_wrap=True)
 
     return warn
 
@@ -254,6 +254,8 @@ def audit_command(
         from imgaudit.layers.cache import disable
 
         disable()
+    else:
+        _warn_if_cache_unusable(warn)
     with error_boundary(debug):
         outputs, request = parse_outputs(AUDIT_FORMATS, output_formats, output), gate()
         remote = _remote_options(pull, insecure, username, password_stdin)
@@ -338,6 +340,18 @@ def _figures_of(reference: str, errors: Console, quiet: bool = False) -> ReportF
     ):
         report = audit(source, progress=progress, on_layer=progress.layer if progress else None)
     return figures(json_report.to_dict(report), reference)
+
+
+def _warn_if_cache_unusable(warn: Callable[[str], None]) -> None:
+    from imgaudit.cachedir import CACHE_DIR_ENV, cache_root, unusable
+
+    root = cache_root()
+    reason = unusable(root) if root is not None else None
+    if reason is not None:
+        warn(
+            f"the cache directory {root} cannot be used ({reason}): every layer is read every time; "
+            f"point {CACHE_DIR_ENV} at a writable directory, or pass --no-cache"
+        )
 
 
 def _exit_for(result: GateResult) -> None:
