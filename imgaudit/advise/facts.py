@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
 from imgaudit.classify.context import instruction
@@ -39,6 +39,8 @@ class ProjectFacts:
     readme: str | None
     entrypoint: tuple[str, ...]
     cmd: tuple[str, ...]
+    # The build arguments the image's RUN steps recorded in its history (the last value of each).
+    build_args: Mapping[str, str] = field(default_factory=dict)
 
 
 def layer_instructions(layers: tuple[LayerDescriptor, ...]) -> list[str]:
