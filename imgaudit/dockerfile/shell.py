@@ -200,7 +200,10 @@ _CASE_END = re.compile(r"\s*esac(?=$|[\s;&|)])")
 def _case_as_if(text: str | None) -> str | None:
     """Every `case` (innermost last: one at a time, left to right) said as an `if` chain; None
     when one cannot be read."""
-    while text is not None and (head := _CASE_HEAD.search(text)) is not None:
+    for _ in range(text.count("case") if text is not None else 0):
+        head = _CASE_HEAD.search(text) if text is not None else None
+        if head is None or text is None:
+            break
         text = _one_case_as_if(text, head)
     return text
 
@@ -252,7 +255,11 @@ def _arm_end(text: str, start: int) -> tuple[int, int] | None:
             return i, i + 3
         elif text.startswith(";;", i) or text.startswith(";&", i):
             return i, i + 2
-        elif _CASE_END.match(text, i) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_-")):
+        elif (
+            text.startswith("esac", i)
+            and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_-"))
+            and _CASE_END.match(text, i)
+        ):
             return i, i
         i += 1
     return None

@@ -78,6 +78,23 @@ AND_OR = (
             [("poetry install --only main", False)],
         ),
         (
+            '! [ "$ENVIRONMENT" = production ] && poetry install || poetry install --only main',
+            "ARG ENVIRONMENT=production",
+            [("poetry install --only main", False)],
+        ),
+        (
+            'if [ "$ENVIRONMENT" = dev ]; then poetry install; elif [ "$ENVIRONMENT" = ci ]; then '
+            "poetry install --with test; else poetry install --only main; fi",
+            "ARG ENVIRONMENT=production",
+            [("poetry install --only main", False)],
+        ),
+        (
+            'if [ "$ENVIRONMENT" = dev ]; then poetry install --only main; elif [ "$ENVIRONMENT" = ci ]; then '
+            "poetry install; fi",
+            "ARG ENVIRONMENT=ci",
+            [("poetry install", True)],
+        ),
+        (
             'if [ "$X" = "true" ] || [ -n "$Y" ]; then poetry install; else poetry install --only main; fi',
             "ARG X=false\nARG Y",
             [("poetry install --only main", False)],
