@@ -15,6 +15,12 @@ def cache_root() -> str | None:
     replay path (`imgaudit.replay`) runs before pathlib is worth loading."""
     if os.environ.get(NO_CACHE_ENV, "") not in ("", "0"):
         return None
+    return cache_directory()
+
+
+def cache_directory() -> str:
+    """The directory, whether or not this run may use it for images (the shell parser's
+    tables come from the installed code and are kept there even under `--no-cache`)."""
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
         return configured

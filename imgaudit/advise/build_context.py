@@ -43,9 +43,7 @@ DEPENDENCY_FILES = frozenset({"pyproject.toml", "poetry.lock", "README.md", "REA
 def unneeded_files(ctx: AdviceContext) -> Sequence[Candidate]:
     matched: dict[str, None] = {}
 
-    def unneeded(i: int, category: Category) -> bool:
-        if category is not Category.APP:
-            return False
+    def unneeded(i: int, _category: Category) -> bool:
         parts = ctx.merged.files[i].path.split("/")
         for part in parts[1:-1]:
             if part in UNNEEDED_DIRS:
@@ -56,7 +54,7 @@ def unneeded_files(ctx: AdviceContext) -> Sequence[Candidate]:
             return True
         return False
 
-    units = ctx.final_units(unneeded)
+    units = ctx.final_units(unneeded, categories=(Category.APP,))
     if not units:
         return ()
     entries = sorted(matched)

@@ -16,7 +16,6 @@ from imgaudit.advise.interface import (
     Unit,
     layers_of,
     top_paths,
-    wasted_unit,
 )
 from imgaudit.classify.categories import venv_roots
 from imgaudit.classify.context import CacheLocations, PathSet, cache_locations, user_homes
@@ -32,12 +31,8 @@ def locations(ctx: AdviceContext) -> CacheLocations:
 def cache_units(
     ctx: AdviceContext, category: Category, roots: Sequence[str], keep_out: Sequence[str] = ()
 ) -> frozenset[Unit]:
-    inside, outside = PathSet(roots), PathSet(keep_out)
-    wasted = frozenset(
-        wasted_unit(j)
-        for j, item in enumerate(ctx.merged.wasted)
-        if ctx.above_base(item.shipped_by) and item.path in inside and item.path not in outside
-    )
+    outside = PathSet(keep_out)
+    wasted = frozenset(u for u in ctx.table.wasted_above_under(roots) if ctx.unit_path(u) not in outside)
     return ctx.category_units(category) | wasted
 
 

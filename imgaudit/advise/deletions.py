@@ -50,7 +50,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
         items = [ctx.merged.wasted[-u - 1] for u in units]
         roots = sorted({"/" + item.root for item in items})
         where = " ".join(shell_path(root) for root in roots[:_SHOWN])
-        uses = _later_uses(ctx, shipped, removed, items)
+        uses = _later_uses(ctx, shipped, removed, items, roots)
         details: tuple[str, ...] = (
             f"created by: {made_by}",
             f"deleted by: {removed_with}",
@@ -115,11 +115,16 @@ def _fix(
     )
 
 
-def _later_uses(ctx: AdviceContext, shipped: int, removed: int, items: Sequence[WastedFile]) -> list[Use]:
-    """Instructions after the creating one, up to the deleting one, that use the deleted files."""
-    roots = sorted({"/" + item.root for item in items})
+def _later_uses(
+    ctx: AdviceContext, shipped: int, removed: int, items: Sequence[WastedFile], roots: Sequence[str]
+) -> list[Use]:
+    """Instructions after the creating one, up to the deleting one, that use the deleted files
+    (`roots`: the paths the deleting layer acted on)."""
     dists = _deleted_distributions(item.path for item in items)
-    executables = {basename(item.path) for item in items if basename(parent(item.path)) == "bin"}
+    # "bin/" in the path first: a C-level test that most paths fail, then the exact one.
+    executables = {
+        basename(item.path) for item in items if "bin/" in item.path and basename(parent(item.path)) == "bin"
+    }
     needs = ctx.tool_needs
     uses: list[Use] = []
     for layer in range(shipped + 1, removed + 1):
@@ -162,7 +167,8 @@ def _deleted_distributions(paths: Iterable[str]) -> set[str]:
     """Names of the Python distributions whose metadata directory the deletion removes."""
     found = set()
     for path in paths:
-        if site_dir_of(path) is None:
+        # Only a path naming a metadata directory can add a name: test that (in C) first.
+        if (".dist-info" not in path and ".egg-info" not in path) or site_dir_of(path) is None:
             continue
         for part in path.split("/"):
             if part.endswith(_METADATA_DIRS):

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
 from imgaudit.classify.context import instruction
 from imgaudit.classify.projects.interface import PYPROJECT, ProjectFiles
 from imgaudit.errors import ClassifyError
 from imgaudit.inputs import load_toml
-from imgaudit.layers.merge import MergedFilesystem
+from imgaudit.layers.merge import FinalFile, MergedFilesystem
 from imgaudit.layers.paths import parent
 from imgaudit.model import ImageInfo, LayerDescriptor
 
 _DIST_INFO = re.compile(r"(?:^|/)(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)\.dist-info/METADATA$")
+_DIST_INFO_METADATA = ".dist-info/METADATA"  # what every _DIST_INFO match contains
 _PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(?P<version>3\.\d+)$")
+_PYTHON_BIN_DIRS = ("usr/bin/python3.", "usr/local/bin/python3.")  # how every _PYTHON_BIN match starts
 # `poetry`, `poetry[plugin]`, `poetry==1.8.5`, `poetry>=2`: not `poetry-core` or a plugin.
 POETRY_REQUIREMENT = re.compile(r"^poetry(?P<extras>\[[^\]]*\])?(?P<spec>(?:[<>=!~;@ ].*)?)$", re.IGNORECASE)
 _PYVENV_VERSION = re.compile(r"^\s*(?:version|version_info)\s*=\s*(?P<version>3\.\d+)", re.MULTILINE)
@@ -122,12 +126,14 @@ def project_facts(
 def _project_facts(
     merged: MergedFilesystem, info: ImageInfo, base_layer_count: int, found: ProjectFiles | None
 ) -> ProjectFacts:
-    above = [f for f in merged.files if f.layer >= base_layer_count]
-    venvs = tuple(v for v in venv_roots(merged) if any(f.path == f"{v}/pyvenv.cfg" for f in above))
+    venvs = tuple(
+        v
+        for v in venv_roots(merged)
+        if any(f.layer >= base_layer_count for f in _files_starting(merged, f"{v}/pyvenv.cfg", exact=True))
+    )
     project_dir, pyproject = _found_pyproject(merged, found) or _pyproject(merged, info.workdir)
     prefix = f"{project_dir}/" if project_dir else ""
-    dirs = {parent(f.path) for f in merged.files if "/" in f.path}
-    project = pyproject_facts(pyproject, lambda rel: f"{prefix}{rel}" in dirs)
+    project = pyproject_facts(pyproject, lambda rel: _holds_files(merged, f"{prefix}{rel}"))
     return ProjectFacts(
         workdir=info.workdir,
         python_version=_python_version(merged, venvs),
@@ -143,9 +149,27 @@ def _project_facts(
     )
 
 
+def _files_starting(merged: MergedFilesystem, prefix: str, exact: bool = False) -> Iterator[FinalFile]:
+    """The final files whose path starts with `prefix` (is `prefix`, when exact). The files are
+    sorted by path, so they are one range, found by bisection instead of a scan of them all."""
+    files = merged.files
+    for i in range(bisect_left(files, prefix, key=attrgetter("path")), len(files)):
+        path = files[i].path
+        if not path.startswith(prefix) or (exact and path != prefix):
+            return
+        yield files[i]
+
+
+def _holds_files(merged: MergedFilesystem, directory: str) -> bool:
+    """Whether a final file sits directly in `directory`."""
+    prefix = f"{directory}/"
+    return any("/" not in f.path[len(prefix) :] for f in _files_starting(merged, prefix))
+
+
 def _installed_version(merged: MergedFilesystem, distribution: str) -> str | None:
     for final in merged.files:
-        match = _DIST_INFO.search(final.path)
+        # The substring test first: one in thousands of paths is a distribution's METADATA.
+        match = _DIST_INFO.search(final.path) if _DIST_INFO_METADATA in final.path else None
         if match and match["name"].lower().replace("_", "-") == distribution and not _in_venv(final.path):
             return match["version"]
     return None
@@ -163,7 +187,12 @@ def _python_version(merged: MergedFilesystem, venvs: tuple[str, ...]) -> str | N
         if match:
             return match["version"]
     versions = sorted(
-        (m["version"] for f in merged.files if (m := _PYTHON_BIN.match(f.path))),
+        (
+            m["version"]
+            for directory in _PYTHON_BIN_DIRS  # in path order, as the files are
+            for f in _files_starting(merged, directory)
+            if (m := _PYTHON_BIN.match(f.path))
+        ),
         key=lambda v: int(v.split(".")[1]),
     )
     return versions[-1] if versions else None

@@ -7,9 +7,13 @@ them and never count a byte twice, however much findings overlap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+# Unit and wasted_unit are part of this interface; their home is the table that indexes units.
+from imgaudit.advise.unit_table import Unit as Unit
+from imgaudit.advise.unit_table import UnitTable
+from imgaudit.advise.unit_table import wasted_unit as wasted_unit
 from imgaudit.classify.categories import Classification
 from imgaudit.classify.projects.interface import ProjectFiles
 from imgaudit.classify.runtime import RuntimeSet
@@ -25,13 +29,7 @@ from imgaudit.model import (
     SlimBase,
 )
 
-# A unit is an int: i >= 0 is merged.files[i]; -(j + 1) is merged.wasted[j].
-Unit = int
 EVIDENCE_PATHS_SHOWN = 10
-
-
-def wasted_unit(index: int) -> Unit:
-    return -(index + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +57,32 @@ class AdviceContext:
     project_format: str | None = None
     dev_distributions: tuple[str, ...] = ()
 
+    # Built on first use and shared by every finding of the audit (see advise.unit_table).
+    _table: UnitTable | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def table(self) -> UnitTable:
+        table = self._table
+        if table is None:
+            table = UnitTable.of(self.merged, self.classification, self.base_layer_count)
+            object.__setattr__(self, "_table", table)  # frozen: a cache of derived data, set once
+        return table
+
     @property
     def total_bytes(self) -> int:
         return self.merged.total_bytes
 
     def unit_size(self, unit: Unit) -> int:
-        if unit >= 0:
-            return self.merged.files[unit].size
-        return self.merged.wasted[-unit - 1].size
+        return self.table.sizes[unit]
 
     def unit_path(self, unit: Unit) -> str:
-        if unit >= 0:
-            return self.merged.files[unit].path
-        return self.merged.wasted[-unit - 1].path
+        return self.table.paths[unit]
 
     def unit_layer(self, unit: Unit) -> int:
-        if unit >= 0:
-            return self.merged.files[unit].layer
-        return self.merged.wasted[-unit - 1].shipped_by
+        return self.table.layers[unit]
 
     def bytes_of(self, units: Iterable[Unit]) -> int:
-        return sum(self.unit_size(u) for u in units)
+        return self.table.bytes_of(units)
 
     def compressed_bytes_of(self, units: Iterable[Unit]) -> int | None:
         """Scaled by each shipping layer's blob/uncompressed ratio; None when no layer of the
@@ -87,7 +90,9 @@ class AdviceContext:
         ratios = self.compression_ratios()
         if ratios is None:
             return None
-        return round(sum(self.unit_size(u) * ratios.get(self.unit_layer(u), 1.0) for u in units))
+        # Summed per layer first: whole bytes, then one product per layer, not one per unit.
+        by_layer = self.table.bytes_by_layer(units)
+        return round(sum(size * ratios.get(layer, 1.0) for layer, size in sorted(by_layer.items())))
 
     def compression_ratios(self) -> dict[int, float] | None:
         ratios: dict[int, float] = {}
@@ -105,22 +110,25 @@ class AdviceContext:
                 ratios[descriptor.index] = descriptor.blob_size / shipped
         return ratios or None
 
-    def final_units(self, keep: Callable[[int, Category], bool]) -> frozenset[Unit]:
-        files = self.merged.files
-        return frozenset(
-            i
-            for i, category in enumerate(self.classification.assignments)
-            if files[i].size and keep(i, category)
-        )
+    def final_units(
+        self,
+        keep: Callable[[int, Category], bool] | None = None,
+        *,
+        categories: Iterable[Category] | None = None,
+        above_base: bool | None = None,
+        at_paths: Collection[str] | None = None,
+    ) -> frozenset[Unit]:
+        """Final files with bytes that `keep(i, category)` accepts (all when None), among those
+        of `categories` (all when None), above the base (True), in it (False) or either (None),
+        at one of `at_paths` (anywhere when None). Only the files of those categories and that
+        side of the base are looked at, and the paths are tested without a call per file."""
+        groups = self.table.final(categories, above_base, at_paths)
+        if keep is None:
+            return frozenset(unit for _, units in groups for unit in units)
+        return frozenset(unit for category, units in groups for unit in units if keep(unit, category))
 
-    def category_units(self, *categories: Category) -> frozenset[Unit]:
-        # The category first: most files are in none of the few asked for, and no call per file.
-        wanted, files = frozenset(categories), self.merged.files
-        return frozenset(
-            i
-            for i, category in enumerate(self.classification.assignments)
-            if category in wanted and files[i].size
-        )
+    def category_units(self, *categories: Category, above_base: bool | None = None) -> frozenset[Unit]:
+        return self.final_units(categories=categories, above_base=above_base)
 
     def above_base(self, layer: int) -> bool:
         return layer >= self.base_layer_count
@@ -153,10 +161,9 @@ Detector = Callable[[AdviceContext], Sequence[Candidate]]
 def top_paths(
     ctx: AdviceContext, units: Iterable[Unit], limit: int = EVIDENCE_PATHS_SHOWN
 ) -> tuple[str, ...]:
-    """The biggest paths among units, grouped to their top directories for readability."""
-    ranked = sorted(units, key=lambda u: (-ctx.unit_size(u), ctx.unit_path(u)))
-    return tuple("/" + ctx.unit_path(u) for u in ranked[:limit])
+    """The biggest paths among units (by size, then path)."""
+    return tuple("/" + ctx.unit_path(u) for u in ctx.table.largest(units, limit))
 
 
 def layers_of(ctx: AdviceContext, units: Iterable[Unit]) -> tuple[int, ...]:
-    return tuple(sorted({ctx.unit_layer(u) for u in units}))
+    return tuple(sorted(ctx.table.layers_of(units)))

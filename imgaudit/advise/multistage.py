@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imgaudit.advise.facts import ProjectFacts, project_facts
-from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths, wasted_unit
+from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
 from imgaudit.classify.projects.registry import advising_format
@@ -22,14 +22,14 @@ def runtime_keeps(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
     code = PathSet(_package_roots(facts))
 
     def kept(i: int, category: Category) -> bool:
-        path = ctx.merged.files[i].path
+        path = ctx.unit_path(i)
         if path in runtime or path in venvs:
             return True
         if category is not Category.APP:
             return False
         return not code or path in code
 
-    return ctx.final_units(lambda i, c: ctx.above_base(ctx.merged.files[i].layer) and kept(i, c))
+    return ctx.final_units(kept, above_base=True)
 
 
 def _package_roots(facts: ProjectFacts) -> list[str]:
@@ -39,28 +39,25 @@ def _package_roots(facts: ProjectFacts) -> list[str]:
     return [f"{prefix}{p}" for p in facts.package_dirs]
 
 
-def multi_stage_units(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
-    """Everything above the base that a runtime stage would not get, wasted bytes included."""
-    keeps = runtime_keeps(ctx, facts)
-    above = ctx.final_units(lambda i, _c: ctx.above_base(ctx.merged.files[i].layer))
-    wasted = frozenset(
-        wasted_unit(j) for j, w in enumerate(ctx.merged.wasted) if ctx.above_base(w.shipped_by) and w.size
-    )
+def multi_stage_units(ctx: AdviceContext, keeps: frozenset[Unit]) -> frozenset[Unit]:
+    """Everything above the base that a runtime stage would not get (`keeps`: what it gets,
+    `runtime_keeps`), wasted bytes included."""
+    above = ctx.final_units(above_base=True)
+    sizes = ctx.table.sizes
+    wasted = frozenset(u for u in ctx.table.wasted_above_units if sizes[u])
     return (above - keeps) | wasted
 
 
 def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
     facts = project_facts(ctx.merged, ctx.info, ctx.base_layer_count, ctx.project)
-    tools = ctx.final_units(
-        lambda i, c: c is Category.PYTHON_TOOLCHAIN and ctx.above_base(ctx.merged.files[i].layer)
-    )
+    tools = ctx.category_units(Category.PYTHON_TOOLCHAIN, above_base=True)
     if not tools and facts.poetry_version is None:
         return ()
-    units = multi_stage_units(ctx, facts)
+    keeps = runtime_keeps(ctx, facts)
+    units = multi_stage_units(ctx, keeps)
     if not units:
         return ()
     packages = distributions(ctx, tools) or (f"poetry=={facts.poetry_version}",)
-    keeps = runtime_keeps(ctx, facts)
     shared = ctx.runtime is not None and ctx.runtime.shared_interpreter
     where = ", ".join(ctx.runtime.environments) if ctx.runtime else ", ".join("/" + v for v in facts.venvs)
     details = (
@@ -102,16 +99,8 @@ def _runtime_bytes(ctx: AdviceContext) -> int:
     """The runtime set above the base, dev-only packages left out (the dev step removes them)."""
     if ctx.runtime is None:
         return 0
-    paths = ctx.runtime.paths
-    return ctx.bytes_of(
-        ctx.final_units(
-            lambda i, c: (
-                c is not Category.DEV_PACKAGES
-                and ctx.above_base(ctx.merged.files[i].layer)
-                and ctx.merged.files[i].path in paths
-            )
-        )
-    )
+    not_dev = [c for c in Category if c is not Category.DEV_PACKAGES]
+    return ctx.bytes_of(ctx.final_units(categories=not_dev, above_base=True, at_paths=ctx.runtime.paths))
 
 
 def _multi_stage_fix(shared_interpreter: bool, install: str, *, poetry: bool) -> Fix:
@@ -130,9 +119,7 @@ def _multi_stage_fix(shared_interpreter: bool, install: str, *, poetry: bool) ->
 
 
 def build_toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
-    units = ctx.final_units(
-        lambda i, c: c is Category.BUILD_TOOLCHAIN and ctx.above_base(ctx.merged.files[i].layer)
-    )
+    units = ctx.category_units(Category.BUILD_TOOLCHAIN, above_base=True)
     if not units:
         return ()
     return (
@@ -161,11 +148,7 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
     )
     if ctx.slim_base is not None:
         return _measured_fat_base(ctx, ctx.slim_base, tuple(build_only), fix)
-    units = ctx.final_units(
-        lambda i, _c: (
-            not ctx.above_base(ctx.merged.files[i].layer) and ctx.merged.files[i].path in ctx.build_paths
-        )
-    )
+    units = ctx.final_units(above_base=False, at_paths=ctx.build_paths)
     if not units:
         return ()
     return (
@@ -187,7 +170,7 @@ def fat_base(ctx: AdviceContext) -> Sequence[Candidate]:
 def _measured_fat_base(
     ctx: AdviceContext, slim: SlimBase, build_only: tuple[str, ...], fix: Fix
 ) -> Sequence[Candidate]:
-    in_base = ctx.final_units(lambda i, _c: not ctx.above_base(ctx.merged.files[i].layer))
+    in_base = ctx.final_units(above_base=False)
     units = frozenset(u for u in in_base if ctx.unit_path(u) not in slim.paths)
     if not units:
         return ()

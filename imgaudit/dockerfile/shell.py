@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import bashlex  # type: ignore[import-untyped]
+from imgaudit.dockerfile.bashlex_tables import import_bashlex
+
+bashlex = import_bashlex()
 
 _BACKTICK_COMMENT = re.compile(r"`\s*#[^`]*`")
 _SEPARATORS = frozenset({"&&", ";", "||", "|", "&", "(", ")", ";;"})
