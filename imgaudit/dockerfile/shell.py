@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from imgaudit.dockerfile.bashlex_tables import import_bashlex
@@ -319,6 +319,12 @@ class _Reader:
             for found in self._substitutions(part):
                 substitutions.append(Substitution(self.text(found), tuple(self.walk(found.command, False))))
                 yield from self.walk(found.command, conditional)
+        script = _shell_script(words)
+        if script is not None:
+            # `bash -c "if ...; then poetry install; else ...; fi"`: the script's own commands.
+            for inner in parse_shell(script).commands:
+                yield replace(inner, branch=inner.branch or conditional, guards=(*guards, *inner.guards))
+            return
         if words or assignments:
             yield Command(tuple(words), tuple(assignments), conditional, guards, tuple(outputs),
                           tuple(substitutions))  # fmt: skip
@@ -414,6 +420,18 @@ class _Reader:
                 return Guard(words, not negated, self.text(node))
             return None
         return Guard((), not negated, self.text(node)) if in_condition else None
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+_DASH_C = re.compile(r"^-[a-z]*c[a-z]*$")
+
+
+def _shell_script(words: list[str]) -> str | None:
+    """The script of `sh -c SCRIPT` / `bash -ec SCRIPT` (the outer shell has expanded its
+    variables already, as the build model does)."""
+    if len(words) >= 3 and words[0].rsplit("/", 1)[-1] in _SHELLS and _DASH_C.match(words[1]):
+        return words[2]
+    return None
 
 
 def _and_or_lists(parts: list[Any]) -> Iterator[tuple[list[Any], list[str]]]:

@@ -107,6 +107,13 @@ def test_the_branch_the_dockerfile_chooses_is_the_one_that_runs(
     assert installs(run, arg) == expected
 
 
+def test_a_script_given_to_bash_c_is_read_as_shell() -> None:
+    run = "bash -c \"if [ $INSTALL_DEV == 'true' ] ; then poetry install --no-root ; else poetry install --no-root --only main ; fi\""
+    assert installs(run, "ARG INSTALL_DEV=false") == [("poetry install --no-root --only main", False)]
+    assert installs(run, "ARG INSTALL_DEV=true") == [("poetry install --no-root", True)]
+    assert installs("sh -ec 'poetry install --only main'") == [("poetry install --only main", False)]
+
+
 def test_a_build_arg_overrides_the_default() -> None:
     assert installs(AND_OR, "ARG ENVIRONMENT=production", ENVIRONMENT="development") == [
         ("poetry install --no-root", True)
