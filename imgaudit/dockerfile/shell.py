@@ -171,21 +171,50 @@ def _closing(text: str, start: int, opening: str, closing: str) -> int | None:
 
 
 def _backtick_substitutions(text: str) -> str:
+    """Each `$(...)` that holds no other substitution and no backslash, as a backtick one."""
+    ends = _substitution_ends(text)
+    starts = sorted(ends)
     out, position = [], 0
-    while (start := text.find("$(", position)) >= 0:
-        if text.startswith("$((", start):
-            out.append(text[position : start + 3])
-            position = start + 3
+    for index, start in enumerate(starts):
+        end = ends[start]
+        nested = index + 1 < len(starts) and starts[index + 1] < end
+        if start < position or nested or text.startswith("$((", start):
             continue
-        end = _closing(text, start + 2, "(", ")")
-        inner = text[start + 2 : end] if end is not None else ""
-        if end is None or "`" in inner or "$(" in inner or "\\" in inner:
-            out.append(text[position : start + 2])
-            position = start + 2
+        if text.find("`", start, end) >= 0 or text.find("\\", start, end) >= 0:
             continue
-        out.append(text[position:start] + "`" + inner + "`")
+        out.append(text[position:start] + "`" + text[start + 2 : end] + "`")
         position = end + 1
     return "".join(out) + text[position:]
+
+
+def _substitution_ends(text: str) -> dict[int, int]:
+    """Where each `$(` closes, found in one pass (quotes, backslashes and nesting respected; a
+    substitution starts a fresh quoting context, as in the shell)."""
+    ends: dict[int, int] = {}
+    stack: list[tuple[int, str]] = []  # (index of `$(`, or -1 for a bare `(`; the quote outside)
+    quote, i = "", 0
+    while i < len(text):
+        char = text[i]
+        if quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            i += 1
+        elif char == '"':
+            quote = "" if quote else '"'
+        elif char == "'" and not quote:
+            quote = "'"
+        elif text.startswith("$(", i):
+            stack.append((i, quote))
+            quote, i = "", i + 2
+            continue
+        elif char == "(" and not quote:
+            stack.append((-1, quote))
+        elif char == ")" and not quote and stack:
+            opened, quote = stack.pop()
+            if opened >= 0:
+                ends[opened] = i
+        i += 1
+    return ends
 
 
 _DOUBLE_BRACKET = re.compile(r"(?<![^\s;&|(`])(\[\[|\]\])(?=$|[\s;&|)`])")
@@ -195,6 +224,7 @@ def _quoted_double_brackets(text: str) -> str:
     return _DOUBLE_BRACKET.sub(lambda m: f"'{m.group(1)}'", text)
 
 
+_MAX_ARMS = 64
 _CASE_HEAD = re.compile(r"(?<![\w-])case\s+(?P<subject>\S+)\s+in(?=\s)")
 _CASE_END = re.compile(r"\s*esac(?=$|[\s;&|)])")
 
@@ -231,6 +261,8 @@ def _one_case_as_if(text: str, head: re.Match[str]) -> str | None:
         if _CASE_HEAD.search(body):
             return None  # a nested case: left to shlex
         arms.append((patterns, body or ":"))
+        if len(arms) > _MAX_ARMS:
+            return None  # bashlex would take seconds over the `elif` chain: left to shlex
     chain: list[str] = []
     for index, (patterns, body) in enumerate(arms):
         if patterns == ["*"]:
@@ -275,6 +307,9 @@ def _arm_end(text: str, start: int) -> tuple[int, int] | None:
 _TESTS = frozenset({"[", "[[", "test", "true", "false", ":"})
 # A path through an and-or list: the test outcomes that lead there, and the exit status then.
 _Path = tuple[tuple[Guard, ...], bool]
+# Paths double with each test in the worst case (`A && B || C && D || ...`): past this many, the
+# list so far is taken as one undecided test.
+_MAX_PATHS = 32
 
 
 class _Reader:
@@ -403,6 +438,9 @@ class _Reader:
                     elif known == (test.holds == status):
                         produced.append((literals, status))
             paths = resting + produced
+            if len(paths) > _MAX_PATHS:  # too many outcomes to follow: the list so far is one test
+                so_far = Guard((), True, self.source[pipelines[0].pos[0] : pipeline.pos[1]])
+                paths = [((so_far,), True), ((Guard((), False, so_far.text),), False)]
         return commands, paths
 
     def _test(self, pipeline: Any, in_condition: bool) -> Guard | None:

@@ -221,3 +221,14 @@ def test_fix_leaves_an_install_chosen_by_a_shell_test_to_the_user(tmp_path: Path
         FixRefused, match=r'chosen by a shell condition \(`\[ "\$ENVIRONMENT" = "development" \]`\)'
     ):
         run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY)
+
+
+def test_a_long_chain_of_tests_is_cut_short_not_followed_outcome_by_outcome() -> None:
+    # Outcomes double with each `A && B ||` pair: past a bound, the list so far is one test.
+    chain = " || ".join(f"[ -f x{i} ] && [ -f y{i} ]" for i in range(40)) + " && poetry install"
+    install = parse_shell(chain).commands[-1]
+    assert install.words == ("poetry", "install")
+    assert install.conditional and len(install.guards) <= 2
+    # A `case` with more arms than bashlex reads in good time is left to the word splitter.
+    many_arms = "case $E in " + " ".join(f"a{i}) poetry install ;;" for i in range(100)) + " esac"
+    assert parse_shell(many_arms).parser == "shlex"
