@@ -479,7 +479,13 @@ def _write(path: Path, text: str) -> None:
 @click.option(
     "--smoke", metavar="CMD", help="The smoke command (/bin/sh -c) [default: the entrypoint with --help]."
 )
-@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE", help="For --verify's build.")
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="The build's ARG values: they decide the Dockerfile's shell tests, and --verify builds with them.",
+)
 @click.option("--network", metavar="MODE", help="For --verify's build (e.g. host).")
 @click.option(
     "--tag", "verify_tag", metavar="NAME", help="Tag of --verify's image [default: imgaudit-fixed/NAME]."
@@ -520,7 +526,7 @@ def fix_command(
                 if verify_image is not None:
                     original = audit(source)
         context = context_dir or dockerfile_path.parent
-        outcome = run_fix(dockerfile_path, context, facts, datetime.date.today())
+        outcome = run_fix(dockerfile_path, context, facts, datetime.date.today(), _build_args(build_args))
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
         click.echo(printable(outcome.diff), nl=False)
@@ -644,6 +650,14 @@ def _estimate(report: Report) -> int | None:
 @click.option(
     "--ignore", "ignore", multiple=True, metavar="ID", help="Leave out this finding id (repeatable)."
 )
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An ARG value as `docker build --build-arg` gives it (repeatable): it decides the shell tests "
+    "that choose an install.",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def lint_command(
     dockerfile_path: Path,
@@ -652,6 +666,7 @@ def lint_command(
     lint_format: str,
     failure_threshold: str,
     ignore: tuple[str, ...],
+    build_args: tuple[str, ...],
     debug: bool,
 ) -> None:
     """Findings for DOCKERFILE without an image, stage-aware: the catalogue's ids, no byte figures.
@@ -663,7 +678,9 @@ def lint_command(
     from imgaudit.dockerfile.commands import run_lint
 
     with error_boundary(debug):
-        hints = run_lint(dockerfile_path, datetime.date.today(), context_dir, target, ignore)
+        hints = run_lint(
+            dockerfile_path, datetime.date.today(), context_dir, target, ignore, _build_args(build_args)
+        )
         click.echo(RENDERERS[LintFormat(lint_format)](hints, str(dockerfile_path)), nl=False)
     threshold = Level(failure_threshold)
     if any(h.level.at_least(threshold) for h in hints):

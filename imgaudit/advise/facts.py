@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 import shlex
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from operator import attrgetter
 
 from imgaudit.classify.categories import in_package_tree, venv_roots
@@ -43,6 +43,8 @@ class ProjectFacts:
     readme: str | None
     entrypoint: tuple[str, ...]
     cmd: tuple[str, ...]
+    # The build arguments the image's RUN steps recorded in its history (the last value of each).
+    build_args: Mapping[str, str] = field(default_factory=dict)
 
 
 def layer_instructions(layers: tuple[LayerDescriptor, ...]) -> list[str]:

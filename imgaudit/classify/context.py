@@ -248,5 +248,26 @@ def _without_build_arguments(text: str) -> tuple[str, bool]:
     return rest, True
 
 
+def recorded_build_arguments(created_by: str | None) -> dict[str, str]:
+    """`RUN |2 ENVIRONMENT=production DEV=0 /bin/sh -c ...` -> {"ENVIRONMENT": "production",
+    "DEV": "0"}: the build arguments a RUN step ran with, as BuildKit and the classic builder
+    record them in the history (values with spaces are not recorded unambiguously: cut there)."""
+    text = (created_by or "").strip()
+    text = text[len("RUN ") :].lstrip() if text.startswith("RUN ") else text
+    counted = _ARGUMENT_COUNT.match(text)
+    if counted is None:
+        return {}
+    arguments: dict[str, str] = {}
+    rest = text[counted.end() :]
+    for _ in range(int(counted.group(1))):
+        argument = _ARGUMENT.match(rest)
+        if argument is None:
+            break
+        name, _, value = argument.group(0).strip().partition("=")
+        arguments[name] = value
+        rest = rest[argument.end() :]
+    return arguments
+
+
 def is_copy_step(created_by: str | None) -> bool:
     return bool(_COPY_STEP.match(instruction(created_by)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -21,7 +21,7 @@ from imgaudit.classify.os_packages import BUILD_ONLY
 from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.project import ContextProject
-from imgaudit.dockerfile.shell import Command, parse_shell
+from imgaudit.dockerfile.shell import Command, Guard, Substitution, as_written, parse_shell
 
 _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
@@ -143,6 +143,13 @@ class State:
     tools: tuple[Tool, ...] = ()
     build_packages: tuple[tuple[str, int], ...] = ()  # (package, line) of compilers/headers
     copied: tuple[str, ...] = ()  # build-context sources COPYed so far
+    # ARGs declared without a value that no build arg sets: empty in the shell of a plain
+    # `docker build`, so a test on them is decided (`[ -n "$DEV" ]` does not hold).
+    unset_args: frozenset[str] = frozenset()
+
+    def shell_env(self) -> dict[str, str]:
+        """The variables a RUN's shell sees, as far as the Dockerfile says."""
+        return {**dict.fromkeys(self.unset_args, ""), **self.env}
 
     def poetry(self, assignments: Mapping[str, str] = {}) -> PoetrySettings:
         env = {**self.env, **assignments}
@@ -181,6 +188,9 @@ class RunStep:
     state: State  # before this RUN
     parser: str
     installs: tuple[Install, ...] = ()
+    # The shell tests and substitutions of this RUN that choose what runs, as written (decided
+    # or not): `fix` leaves such a RUN to the user.
+    choices: tuple[str, ...] = ()
 
     @property
     def line(self) -> int:
@@ -272,7 +282,13 @@ class Build:
         return False
 
 
-def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | None = None) -> Build:
+def read_build(
+    parsed: ParsedDockerfile,
+    project: ContextProject,
+    target: str | None = None,
+    build_args: Mapping[str, str] = {},
+) -> Build:
+    """`build_args`: the `--build-arg`s of the build (they set the ARGs that declare them)."""
     global_args: dict[str, str] = {}
     for item in parsed.instructions:
         if item.keyword == "FROM":
@@ -280,7 +296,9 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
         if item.keyword == "ARG":
             for word in item.args:
                 name, _, default = word.partition("=")
-                if default or name not in global_args:
+                if name in build_args:
+                    global_args[name] = build_args[name]
+                elif default or name not in global_args:
                     global_args[name] = _unquote(default)
     names: dict[str, int] = {}
     models: list[StageModel] = []
@@ -298,7 +316,7 @@ def read_build(parsed: ParsedDockerfile, project: ContextProject, target: str | 
             else State(tools=_base_image_tools(base, stage.from_line))
         )
         models.append(_read_stage(index, stage.name, base, stage.from_line, parent, stage.instructions,
-                                  start, global_args, names, models, project))  # fmt: skip
+                                  start, global_args, names, models, project, build_args))  # fmt: skip
         if stage.name:
             names[stage.name.lower()] = index
     target_index = len(models) - 1
@@ -382,6 +400,7 @@ def _read_stage(
     names: Mapping[str, int],
     earlier: list[StageModel],
     project: ContextProject,
+    build_args: Mapping[str, str] = {},
 ) -> StageModel:
     state = start
     runs: list[RunStep] = []
@@ -390,13 +409,19 @@ def _read_stage(
         keyword = item.keyword
         if keyword == "ARG":
             env = dict(state.env)
+            unset = set(state.unset_args)
             for word in item.args:
                 arg, has_default, default = word.partition("=")
-                if has_default:
+                unset.discard(arg)
+                if arg in build_args:
+                    env[arg] = build_args[arg]
+                elif has_default:
                     env[arg] = expand(_unquote(default), env)
                 elif arg in global_args:
                     env[arg] = global_args[arg]
-            state = replace(state, env=env)
+                elif arg not in env:
+                    unset.add(arg)
+            state = replace(state, env=env, unset_args=frozenset(unset))
         elif keyword == "ENV":
             env = dict(state.env)
             for i in range(0, len(item.args) - 1, 2):
@@ -495,14 +520,17 @@ def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, .
 
 def _run_step(item: Instruction, state: State, project: ContextProject) -> RunStep:
     mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir, state.env)) is not None)
+    choices: tuple[str, ...] = ()
     if item.json:
         commands: tuple[Command, ...] = (Command(tuple(item.args)),)
         parser = "exec"
     else:
         text = "\n".join(item.heredocs) if item.heredocs else " ".join(item.args)
         script = parse_shell(text)
-        commands = tuple(_expanded(c, state.env) for c in _known_branches(script.commands, state.env))
+        env = state.shell_env()
+        commands = tuple(_expanded(c, env) for c in _known_branches(script.commands, env))
         parser = script.parser
+        choices = _install_choices(script.commands)
     installs: list[Install] = []
     current = state
     for command in commands:
@@ -512,7 +540,22 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
         found = _install(command, current, project)
         if found is not None:
             installs.append(found)
-    return RunStep(item, commands, mounts, state, parser, tuple(installs))
+    return RunStep(item, commands, mounts, state, parser, tuple(installs), choices)
+
+
+_INSTALLERS = frozenset({"poetry", "uv", "pdm", "pipenv", "pip", "pip3"})
+
+
+def _install_choices(commands: tuple[Command, ...]) -> tuple[str, ...]:
+    """The tests and substitutions that choose a dependency tool's command in this RUN (taken
+    or not), as written."""
+    chosen = [c for c in commands if c.name in _INSTALLERS]
+    return tuple(
+        dict.fromkeys(
+            [as_written(g.text or " ".join(g.test)) for c in chosen for g in c.guards]
+            + [as_written(s.text) for c in chosen for s in c.substitutions]
+        )
+    )
 
 
 def _configured(command: Command, state: State) -> State:
@@ -536,24 +579,51 @@ def _configured(command: Command, state: State) -> State:
 
 
 def _known_branches(commands: tuple[Command, ...], env: Mapping[str, str]) -> Iterator[Command]:
-    """The commands that run: an `if` whose test the ARG defaults and ENV decide keeps only
-    the branch taken, and its commands are no longer conditional."""
+    """The commands that run: a test (`if`, `&&`, `||`, a `case` arm) that the ARG defaults,
+    build args and ENV decide keeps only the branch taken; the tests left on a command are
+    those the Dockerfile does not decide."""
     for command in commands:
-        verdicts = [condition_holds(g.test, {**env, **dict(command.assignments)}) for g in command.guards]
-        if any(v is not None and v != g.holds for v, g in zip(verdicts, command.guards, strict=True)):
+        local = {**env, **dict(command.assignments)}
+        verdicts = [satisfied(g, local) for g in command.guards]
+        if any(v is False for v in verdicts):
             continue  # a branch that is not taken
-        if command.guards and all(v is not None for v in verdicts):
-            command = replace(command, guards=())
-        yield command
+        undecided = tuple(g for g, v in zip(command.guards, verdicts, strict=True) if v is None)
+        yield replace(command, guards=undecided) if undecided != command.guards else command
+
+
+def satisfied(guard: Guard, env: Mapping[str, str]) -> bool | None:
+    """Whether the command runs as far as this guard says: True, False, or None (undecided)."""
+    if guard.alternatives:
+        outcome = _any_of(_all_of(satisfied(g, env) for g in alt) for alt in guard.alternatives)
+    else:
+        outcome = condition_holds(guard.test, env)
+    return None if outcome is None else outcome == guard.holds
+
+
+def _all_of(values: Iterable[bool | None]) -> bool | None:
+    seen = list(values)
+    return False if False in seen else None if None in seen else True
+
+
+def _any_of(values: Iterable[bool | None]) -> bool | None:
+    seen = list(values)
+    return True if True in seen else None if None in seen else False
 
 
 _TEST_BRACKETS = {"[": "]", "[[": "]]"}
+_NUMERIC = {"-eq": "==", "-ne": "!=", "-gt": ">", "-lt": "<", "-ge": ">=", "-le": "<="}
 
 
 def condition_holds(words: tuple[str, ...], env: Mapping[str, str]) -> bool | None:
-    """`[ "$X" = v ]`, `[ $X != v ]`, `[ -n "$X" ]`, `[ -z "$X" ]`, `[ "$X" ]`, `test ...`, with
-    `!`: True or False when every variable it names is known, None otherwise."""
+    """`[ "$X" = v ]`, `[ $X != v ]`, `[ -n "$X" ]`, `[ -z "$X" ]`, `[ "$X" ]`, `[ $N -eq 1 ]`,
+    `test ...`, `[[ $X == dev* ]]` (a pattern), `true`/`false`, with `!`: True or False when
+    every variable it names is known, None otherwise (file tests, other commands)."""
+    if words[:1] in (("true",), (":",)):
+        return True
+    if words[:1] == ("false",):
+        return False
     operands = list(words)
+    pattern = operands[:1] == ["[["]
     if operands and operands[0] in _TEST_BRACKETS and operands[-1] == _TEST_BRACKETS[operands[0]]:
         operands = operands[1:-1]
     elif operands[:1] == ["test"]:
@@ -568,26 +638,74 @@ def condition_holds(words: tuple[str, ...], env: Mapping[str, str]) -> bool | No
         if any(name not in env for name in names) or "`" in word or "$(" in word:
             return None
         values.append(expand(word, env))
+    result: bool | None
     if len(values) == 3 and values[1] in ("=", "==", "!="):
-        result = (values[0] == values[2]) != (values[1] == "!=")
+        same = fnmatch.fnmatchcase(values[0], values[2]) if pattern else values[0] == values[2]
+        result = same != (values[1] == "!=")
+    elif len(values) == 3 and values[1] in _NUMERIC:
+        result = _compare_numbers(values[0], _NUMERIC[values[1]], values[2])
     elif len(values) == 2 and values[0] in ("-n", "-z"):
         result = bool(values[1]) == (values[0] == "-n")
     elif len(values) == 1:
         result = bool(values[0])
     else:
         return None
-    return result != negate
+    return None if result is None else result != negate
+
+
+def _compare_numbers(left: str, operator: str, right: str) -> bool | None:
+    try:
+        a, b = int(left.strip()), int(right.strip())
+    except ValueError:
+        return None
+    return {"==": a == b, "!=": a != b, ">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[operator]
 
 
 def _expanded(command: Command, env: Mapping[str, str]) -> Command:
+    """Variables expanded and substitutions replaced by what they print (the words re-split as
+    the shell splits them); a substitution whose output is not known prints nothing here and is
+    named in `unresolved`."""
     local = {**env, **dict(command.assignments)}
     words: list[str] = []
+    unresolved = list(command.unresolved)
     for word in command.words:
-        if "$" in word:
+        split = "$" in word
+        for substitution in command.substitutions:
+            if substitution.text in word:
+                printed = _printed(substitution, local)
+                if printed is None:
+                    unresolved.append(as_written(substitution.text))
+                word = word.replace(substitution.text, printed or "")
+                split = True
+        if split:
             words.extend(expand(word, local).split())
         else:
             words.append(word)
-    return replace(command, words=tuple(words))
+    return replace(command, words=tuple(words), unresolved=tuple(unresolved))
+
+
+_QUIET = frozenset({"[", "[[", "test", "true", "false", ":"})
+
+
+def _printed(substitution: Substitution, env: Mapping[str, str]) -> str | None:
+    """What a `$(...)` prints when its `echo`/`printf` and their tests are decided
+    (`$(test "$ENV" = production && echo --only=main)`), None when it cannot be known."""
+    printed: list[str] = []
+    for command in _known_branches(substitution.commands, env):
+        if command.name in _QUIET:
+            continue
+        if command.conditional or command.unresolved or command.name not in ("echo", "printf"):
+            return None
+        words = [expand(w, {**env, **dict(command.assignments)}) for w in command.words[1:]]
+        if command.name == "echo":
+            while words and re.fullmatch(r"-[neE]+", words[0]):
+                words = words[1:]
+            printed.append(" ".join(words))
+        elif words and "%" not in words[0]:
+            printed.append(words[0].replace("\\n", " "))
+        else:
+            return None
+    return " ".join(printed)
 
 
 def _after_run(step: RunStep, state: State) -> State:

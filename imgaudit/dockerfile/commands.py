@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imgaudit.advise.facts import ProjectFacts, PyprojectFacts, project_facts, pyproject_facts
 from imgaudit.audit import read_layers
 from imgaudit.classify.base import decide_base
+from imgaudit.classify.context import recorded_build_arguments
 from imgaudit.dockerfile.build import copied_project_dir, read_build
 from imgaudit.dockerfile.fix import FixFacts, FixResult, fixed_dockerfile, repaired_env_continuations
 from imgaudit.dockerfile.lint import Hint, lint
@@ -41,7 +42,10 @@ def image_facts(source: ImageSource) -> ProjectFacts:
     merged = read_layers(source)
     info = source.info
     base = source.base_hint() or decide_base(len(source.layers), info.history, info.annotations)
-    return project_facts(merged, info, base.layer_count)
+    recorded: dict[str, str] = {}
+    for entry in info.history:
+        recorded.update(recorded_build_arguments(entry.created_by))
+    return replace(project_facts(merged, info, base.layer_count), build_args=recorded)
 
 
 def context_pyproject(context: Path) -> PyprojectFacts | None:
@@ -74,12 +78,20 @@ def fix_facts(image: ProjectFacts | None, project: PyprojectFacts | None) -> Fix
     )
 
 
-def run_fix(dockerfile: Path, context: Path, image: ProjectFacts | None, today: dt.date) -> FixOutcome:
-    """The user's Dockerfile edited (see `fix.py`), or `FixRefused` saying why not."""
+def run_fix(
+    dockerfile: Path,
+    context: Path,
+    image: ProjectFacts | None,
+    today: dt.date,
+    build_args: Mapping[str, str] = {},
+) -> FixOutcome:
+    """The user's Dockerfile edited (see `fix.py`), or `FixRefused` saying why not. The ARG
+    values: `build_args`, else those the image's history recorded, else the defaults."""
     original = read_dockerfile(dockerfile)
     text, repairs = repaired_env_continuations(original)
     parsed = checked(parse_dockerfile(text, str(dockerfile)))
-    build = read_build(parsed, read_context(context))
+    recorded = image.build_args if image is not None else {}
+    build = read_build(parsed, read_context(context), None, {**recorded, **build_args})
     result = fixed_dockerfile(build, fix_facts(image, context_pyproject(context)), today)
     result = replace(result, notes=(*repairs, *result.notes))
     diff = "".join(
@@ -99,9 +111,10 @@ def run_lint(
     context: Path | None = None,
     target: str | None = None,
     ignore: Collection[str] = (),
+    build_args: Mapping[str, str] = {},
 ) -> list[Hint]:
     """The catalogue's rules over the build; `ignore` adds to the project's
-    `[tool.imgaudit] ignore` list."""
+    `[tool.imgaudit] ignore` list; `build_args` set ARGs as `docker build --build-arg` does."""
     parsed = parse_dockerfile(read_dockerfile(dockerfile), str(dockerfile))
     if not parsed.stages:
         raise DockerfileError("no FROM instruction", where=str(dockerfile))
@@ -114,7 +127,7 @@ def run_lint(
     ):
         project = read_context(root / sub)  # the project sits in a sub-directory of the context
     check_ids([*ignore, *project.ignore])
-    build = read_build(parsed, project, target)
+    build = read_build(parsed, project, target, build_args)
     return lint(build, today, {*ignore, *project.ignore})
 
 

@@ -265,6 +265,12 @@ def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Instal
                 "cannot tell which branch the image gets",
                 where=build.parsed.path,
             )
+        if step.choices:
+            raise FixRefused(
+                f"line {step.line}: the `{what}` is chosen by a shell condition (`{step.choices[0]}`); "
+                "imgaudit fix would edit every branch: edit the branch the image gets by hand",
+                where=build.parsed.path,
+            )
         if step.instruction.heredocs:
             raise FixRefused(
                 f"line {step.line}: the `{what}` is in a heredoc; edit it by hand",

@@ -201,14 +201,24 @@ def dependency_installs(build: Build, _today: dt.date) -> Iterator[Hint]:
                     continue
                 if not stage.ships and build.carried(stage, install.target) is None:
                     continue
-                if install.command.conditional:
-                    continue  # `if [ "$DEV" ]; then ... install dev ...; fi`: opt-in at build time
+                if install.command.branch:
+                    continue  # a fallback that runs only when an install before it fails
                 yield hint(
                     "dev-dependencies-installed",
                     step.line,
-                    f"{' '.join(install.command.words[:2])}: {install.why}",
+                    f"{' '.join(install.command.words[:2])}: {install.why}{_undecided(install.command)}",
                     stage,
                 )
+
+
+def _undecided(command: Command) -> str:
+    """What the dev install depends on when the Dockerfile does not decide it: the tests it runs
+    under, the substitutions whose output could have changed its flags."""
+    said = [
+        *(f" when {g.describe()}" for g in command.guards),
+        *(f" unless `{text}` prints other flags" for text in command.unresolved),
+    ]
+    return f"{''.join(said)} (the Dockerfile does not decide it)" if said else ""
 
 
 @dataclass(frozen=True, slots=True)

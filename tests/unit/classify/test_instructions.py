@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from imgaudit.classify.context import instruction, is_copy_step
+from imgaudit.classify.context import instruction, is_copy_step, recorded_build_arguments
 from imgaudit.report import json as json_report
 from tests.conftest import AuditSpec
 from tests.support.imagespec import File, ImageSpec, Layer
@@ -55,3 +55,12 @@ def test_reports_never_show_url_credentials_from_history(audit_spec: AuditSpec) 
     run = "|1 INDEX=https://ci:s3cret@pypi.example/simple /bin/sh -c pip install --index-url $INDEX x"
     report = audit_spec(ImageSpec(layers=[Layer([File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")], run)]))
     assert "s3cret" not in json_report.render(report)
+
+
+def test_the_build_arguments_a_run_step_recorded() -> None:
+    classic = "|2 ENVIRONMENT=production DEV=0 /bin/sh -c poetry install $(test ...)"
+    buildkit = "RUN |1 ENVIRONMENT=production /bin/sh -c poetry install # buildkit"
+    assert recorded_build_arguments(classic) == {"ENVIRONMENT": "production", "DEV": "0"}
+    assert recorded_build_arguments(buildkit) == {"ENVIRONMENT": "production"}
+    assert recorded_build_arguments("/bin/sh -c poetry install") == {}
+    assert recorded_build_arguments(None) == {}

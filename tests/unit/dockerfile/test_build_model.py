@@ -16,7 +16,9 @@ def test_bashlex_reads_test_commands_and_if_branches() -> None:
     script = parse_shell('[ ! -d x ] && if [ "$E" = dev ]; then poetry install; fi && pip install a')
     assert script.parser == "bashlex"
     assert [c.words[0] for c in script.commands] == ["[", "[", "poetry", "pip"]
-    assert [c.conditional for c in script.commands] == [False, True, True, False]
+    # `pip install a` runs only when the first test holds: `&&` guards it too.
+    assert [c.conditional for c in script.commands] == [False, True, True, True]
+    assert [g.describe() for g in script.commands[3].guards] == ["`[ ! -d x ]` holds"]
 
 
 def test_a_backtick_comment_hides_nothing_and_shlex_takes_over_on_arithmetic() -> None:
@@ -123,7 +125,13 @@ def test_an_if_decided_by_arg_defaults_keeps_only_the_branch_taken() -> None:
     assert [(c.words, c.conditional) for c in known.commands if c.name == "poetry"] == [
         (("poetry", "install"), False)
     ]
-    unknown = build(f"FROM python:3.12-slim\nARG ENV\nRUN {script}\n").final.runs[0]
+    # An ARG without a default is empty in a plain `docker build`: "" != dev.
+    empty = build(f"FROM python:3.12-slim\nARG ENV\nRUN {script}\n").final.runs[0]
+    assert [c.words for c in empty.commands if c.name == "poetry"] == [
+        ("poetry", "install", "--only", "main")
+    ]
+    # A variable the file never declares may come from the base image: undecided.
+    unknown = build(f"FROM python:3.12-slim\nRUN {script}\n").final.runs[0]
     assert [c.conditional for c in unknown.commands if c.name == "poetry"] == [True, True]
 
 

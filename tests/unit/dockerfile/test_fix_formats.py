@@ -247,7 +247,7 @@ def test_a_uv_image_with_python_gives_the_python_image_it_is_built_on(tmp_path: 
         ("uv", "FROM ghcr.io/astral-sh/uv:bookworm-slim\nCOPY . .\nRUN uv sync\n", "carries uv"),
         (
             "pipenv",
-            'FROM python:3.12\nARG DEV\nRUN pip install pipenv\nRUN if [ "$DEV" ]; then pipenv install --dev; fi\n',
+            "FROM python:3.12\nRUN pip install pipenv\nRUN if [ -f dev.txt ]; then pipenv install --dev; fi\n",
             "inside a shell condition",
         ),
     ],
