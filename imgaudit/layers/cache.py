@@ -13,8 +13,13 @@ directory) and obey four rules:
   foreign entry reads as a miss (and the next write replaces it);
 - atomic: written to a temporary file in the same directory, then renamed over the entry,
   so two concurrent runs each leave a whole entry and the last rename wins;
-- bounded: after a write, the least recently used entries (by mtime, touched on every hit)
-  go until the cache is under its size bound.
+- bounded: the least recently used entries (by mtime, touched on every hit) go until the
+  cache is under its size bound. Finding them means a `stat` of every entry, so it is done
+  only when the bound may have been crossed: every write appends its size to a ledger
+  (`LEDGER_NAME`, one 8-byte record per write, `O_APPEND` so that concurrent runs never
+  lose each other's records), and the directories are scanned when the ledger's sum
+  passes the bound; the scan then restarts the ledger at the true total. A missing or
+  damaged ledger (a new cache, one written by older code) reads as unknown: a scan.
 
 The payload is `marshal` data (columns: paths, kind codes, sizes, link targets; kept
 contents; warnings), compressed with zlib level 1: marshal loads 10^5 strings in
@@ -27,6 +32,7 @@ import contextlib
 import hashlib
 import marshal
 import os
+import struct
 import sys
 import tempfile
 import zlib
@@ -41,6 +47,8 @@ DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: a few hundred layers of a few thousand fil
 _FORMAT = b"imgaudit-layer-cache 1"
 _MAGIC = b"IMGAUDIT-LAYER\n"
 _DIGEST_SIZE = 32
+LEDGER_NAME = "ledger"  # beside the versioned directories: it counts the writes of every version
+_LEDGER_RECORD = struct.Struct("<Q")  # bytes one write added
 _KIND_CODES = {kind: index for index, kind in enumerate(EntryKind)}
 _KINDS = list(EntryKind)
 # The modules whose code decides what an analysis holds: any change to them is a new version.
@@ -176,37 +184,66 @@ class LayerCache:
         data = self._header(name) + hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() + payload
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(data)
-                Path(temporary).replace(path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    Path(temporary).unlink()
-                raise
-            self._evict()
+            _replace_atomically(path, data)
+            written = self._record_write(len(data))
+            if written is None or written > self.max_bytes:
+                self._evict()
         except OSError:
             return
 
+    def _record_write(self, size: int) -> int | None:
+        """Append a write to the ledger; the bytes it now says the cache holds, or None when
+        it cannot tell (no ledger yet, or a damaged one)."""
+        try:
+            handle = os.open(self.root / LEDGER_NAME, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            return None  # created by the scan, which alone knows the starting total
+        try:
+            os.write(handle, _LEDGER_RECORD.pack(size))
+            records = os.pread(handle, os.fstat(handle).st_size, 0)
+        finally:
+            os.close(handle)
+        if len(records) % _LEDGER_RECORD.size:
+            return None
+        return sum(int(value) for (value,) in _LEDGER_RECORD.iter_unpack(records))
+
     def _evict(self) -> None:
-        """Drop the least recently used entries (any version) until under the bound."""
-        entries: list[tuple[float, int, Path]] = []
+        """Drop the least recently used entries (any version) until under the bound, and
+        restart the ledger at what remains."""
+        entries: list[tuple[bool, float, int, str]] = []
         for directory in self.root.glob("layers-*"):
-            for path in directory.iterdir():
+            current = directory == self.directory
+            with contextlib.suppress(OSError), os.scandir(directory) as listing:
+                for item in listing:
+                    with contextlib.suppress(OSError):
+                        stat = item.stat(follow_symlinks=False)
+                        entries.append((current, stat.st_mtime, stat.st_size, item.path))
+        total = sum(size for _, _, size, _ in entries)
+        if total > self.max_bytes:
+            # Other versions' entries first (no run reads them), then the current ones by age.
+            for _, _, size, path in sorted(entries, key=lambda e: (e[0], e[1])):
+                if total <= self.max_bytes:
+                    break
                 with contextlib.suppress(OSError):
-                    stat = path.stat()
-                    entries.append((stat.st_mtime, stat.st_size, path))
-        total = sum(size for _, size, _ in entries)
-        if total <= self.max_bytes:
-            return
-        # Other versions' entries first (no run reads them), then the current ones by age.
-        for _, size, path in sorted(entries, key=lambda e: (e[2].parent == self.directory, e[0])):
-            if total <= self.max_bytes:
-                break
-            with contextlib.suppress(OSError):
-                path.unlink()
-                total -= size
+                    Path(path).unlink()
+                    total -= size
+        # A write another run appends to the old ledger meanwhile is not counted: the next
+        # scan finds its bytes.
+        _replace_atomically(self.root / LEDGER_NAME, _LEDGER_RECORD.pack(total))
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside `path`, then rename it over `path`: a reader sees the
+    old file or the new one whole, and of two concurrent writers the last rename wins."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
 
 
 _disabled = False
