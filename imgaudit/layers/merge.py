@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import NamedTuple, TypeAlias, Union
 
@@ -283,27 +284,24 @@ class Merger:
     ) -> tuple[int, int]:
         file_kind = EntryKind.FILE
         dirs = overlay.dirs  # cleared in place, never replaced: this alias stays valid
-        sizes, layers, origins, links = overlay.sizes, overlay.layers, overlay.origins, overlay.links
-        shipped = count = 0
+        sizes, origins, links = overlay.sizes, overlay.origins, overlay.links
+        first_inode = len(sizes)
         for path, kind, size, link in entries:
             if kind is file_kind:
                 # The hot path (most entries): add_leaf, and a new inode, inlined.
-                shipped += size
-                count += 1
                 parent_path, _, name = path.rpartition("/")
                 directory = dirs.get(parent_path)
                 if directory is None:
                     directory = overlay.parent_dir(parent_path, index)
-                existing = directory.get(name)
-                if existing is not None:
+                leaf = (path, file_kind, index, len(sizes))
+                existing = directory.setdefault(name, leaf)  # one lookup when the name is new
+                if existing is not leaf:
                     removal = Removal.REPLACED if isinstance(existing, dict) else Removal.OVERWRITTEN
                     overlay._discard(path, existing, index, removal)
-                inode = len(sizes)
+                    directory[name] = leaf
                 sizes.append(size)
-                layers.append(index)
                 origins.append(path)
                 links.append(1)
-                directory[name] = (path, file_kind, index, inode)
             elif kind is EntryKind.DIR:
                 overlay.add_dir(path, index)
             elif kind is EntryKind.HARDLINK:
@@ -314,7 +312,9 @@ class Merger:
                 overlay.add_leaf(path, kind, target, index)
             elif kind is EntryKind.SYMLINK or kind is EntryKind.OTHER:
                 overlay.add_leaf(path, kind, _NO_INODE, index)
-        return shipped, count
+        added = len(sizes) - first_inode  # every inode added here is a file this layer ships
+        overlay.layers.extend(repeat(index, added))
+        return sum(islice(sizes, first_inode, None)), added
 
     @collector_paused()
     def result(self) -> MergedFilesystem:
