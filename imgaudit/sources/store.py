@@ -258,7 +258,7 @@ class TarArchiveStore(BlobStore):
 
     def open(self, name: str) -> BinaryIO:
         offset, size = self._member(name)
-        return cast(BinaryIO, io.BufferedReader(_Slice(self._path, offset, size), buffer_size=1 << 20))
+        return cast(BinaryIO, io.BufferedReader(_Slice(self._path, offset, size)))
 
     def file_range(self, name: str) -> tuple[int, int, int] | None:
         offset, size = self._member(name)
