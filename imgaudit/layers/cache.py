@@ -52,6 +52,7 @@ _MAGIC = b"IMGAUDIT-LAYER\n"
 _DIGEST_SIZE = 32
 LEDGER_NAME = "ledger"  # beside the versioned directories: it counts the writes of every version
 _LEDGER_RECORD = struct.Struct("<Q")  # bytes one write added
+MAX_LEDGER_BYTES = 1 << 20  # 131,072 writes between two scans
 _KIND_CODES = {kind: index for index, kind in enumerate(EntryKind)}
 _KINDS = list(EntryKind)
 # The modules whose code decides what an analysis holds: any change to them is a new version.
@@ -193,14 +194,20 @@ class LayerCache:
 
     def _record_write(self, size: int) -> int | None:
         """Append a write to the ledger; the bytes it now says the cache holds, or None when
-        it cannot tell (no ledger yet, or a damaged one)."""
+        it cannot tell (no ledger yet, or a damaged or unreadable one): then the caller scans."""
         try:
+            # No O_CREAT: the scan creates the ledger, as it alone knows the starting total.
             handle = os.open(self.root / LEDGER_NAME, os.O_RDWR | os.O_APPEND)
-        except FileNotFoundError:
-            return None  # created by the scan, which alone knows the starting total
+        except OSError:
+            return None
         try:
             os.write(handle, _LEDGER_RECORD.pack(size))
-            records = os.pread(handle, os.fstat(handle).st_size, 0)
+            length = os.fstat(handle).st_size
+            # Each scan restarts the ledger, so it never holds more than a bound's worth of
+            # writes: a longer one was not written by this code.
+            records = os.pread(handle, length, 0) if length <= MAX_LEDGER_BYTES else b"?"
+        except OSError:
+            return None
         finally:
             os.close(handle)
         if len(records) % _LEDGER_RECORD.size:

@@ -243,3 +243,22 @@ def entry_size(tmp_path: Path) -> int:
     probe = LayerCache(tmp_path / "probe")
     probe.put(DIFF_ID, sample_analysis())
     return entry_files(probe)[0].stat().st_size
+
+
+@pytest.mark.parametrize("damage", ["directory", "huge"])
+def test_a_ledger_that_cannot_be_read_means_a_scan_and_the_bound_still_holds(
+    tmp_path: Path, damage: str
+) -> None:
+    size = entry_size(tmp_path)
+    ledger = tmp_path / "cache" / "ledger"
+    ledger.parent.mkdir(parents=True)
+    if damage == "directory":
+        ledger.mkdir()
+    else:
+        with ledger.open("wb") as stream:
+            stream.truncate(1 << 30)  # sparse: reading it whole would cost a GiB
+    cache = LayerCache(tmp_path / "cache", max_bytes=2 * size)
+    for n in range(5):
+        cache.put(f"sha256:{n:064x}", sample_analysis())
+        assert entry_bytes(tmp_path / "cache") <= 2 * size
+    assert cache.has(f"sha256:{4:064x}")
