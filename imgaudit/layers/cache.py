@@ -13,8 +13,13 @@ directory) and obey four rules:
   foreign entry reads as a miss (and the next write replaces it);
 - atomic: written to a temporary file in the same directory, then renamed over the entry,
   so two concurrent runs each leave a whole entry and the last rename wins;
-- bounded: after a write, the least recently used entries (by mtime, touched on every hit)
-  go until the cache is under its size bound.
+- bounded: the least recently used entries (by mtime, touched on every hit) go until the
+  cache is under its size bound. Finding them means a `stat` of every entry, so it is done
+  only when the bound may have been crossed: every write appends its size to a ledger
+  (`LEDGER_NAME`, one 8-byte record per write, `O_APPEND` so that concurrent runs never
+  lose each other's records), and the directories are scanned when the ledger's sum
+  passes the bound; the scan then restarts the ledger at the true total. A missing or
+  damaged ledger (a new cache, one written by older code) reads as unknown: a scan.
 
 The payload is `marshal` data (columns: paths, kind codes, sizes, link targets; kept
 contents; warnings), compressed with zlib level 1: marshal loads 10^5 strings in
@@ -27,19 +32,26 @@ import contextlib
 import hashlib
 import marshal
 import os
+import struct
 import sys
 import tempfile
 import zlib
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from pathlib import Path
 from typing import Any
 
 from imgaudit.cachedir import cache_root
+from imgaudit.layers.collector import collector_paused
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: a few hundred layers of a few thousand files each
 _FORMAT = b"imgaudit-layer-cache 1"
 _MAGIC = b"IMGAUDIT-LAYER\n"
 _DIGEST_SIZE = 32
+LEDGER_NAME = "ledger"  # beside the versioned directories: it counts the writes of every version
+_LEDGER_RECORD = struct.Struct("<Q")  # bytes one write added
+MAX_LEDGER_BYTES = 1 << 20  # 131,072 writes between two scans
 _KIND_CODES = {kind: index for index, kind in enumerate(EntryKind)}
 _KINDS = list(EntryKind)
 # The modules whose code decides what an analysis holds: any change to them is a new version.
@@ -56,33 +68,30 @@ def _code_version() -> str:
     return digest.hexdigest()
 
 
+@collector_paused()
 def _encode(analysis: LayerAnalysis) -> bytes:
+    # Columns taken by map and itemgetter, as _decode builds rows: no Python code per entry.
     entries = analysis.entries
+    links = list(map(itemgetter(3), entries))
+    linked = list(compress(range(len(links)), map(is_not, links, repeat(None))))
     columns = (
-        [e.path for e in entries],
-        bytes(_KIND_CODES[e.kind] for e in entries),
-        [e.size for e in entries],
-        {i: e.link for i, e in enumerate(entries) if e.link is not None},
+        list(map(itemgetter(0), entries)),
+        bytes(map(_KIND_CODES.__getitem__, map(itemgetter(1), entries))),
+        list(map(itemgetter(2), entries)),
+        dict(zip(linked, map(links.__getitem__, linked), strict=True)),
         dict(analysis.contents),
         list(analysis.warnings),
     )
     return zlib.compress(marshal.dumps(columns), 1)
 
 
+@collector_paused()
 def _decode(payload: bytes) -> LayerAnalysis:
     paths, kinds, sizes, links, contents, warnings = marshal.loads(zlib.decompress(payload))
-    kind_of = _KINDS
-    new, entry = tuple.__new__, LayerEntry  # the named tuple without its Python-level __new__
-    if links:
-        entries = tuple(
-            new(entry, (path, kind_of[code], size, links.get(i)))
-            for i, (path, code, size) in enumerate(zip(paths, kinds, sizes, strict=True))
-        )
-    else:
-        entries = tuple(
-            new(entry, (path, kind_of[code], size, None))
-            for path, code, size in zip(paths, kinds, sizes, strict=True)
-        )
+    # The rows are zipped from the columns and made named tuples by tuple.__new__ (without
+    # the Python-level __new__), all inside map: no Python code runs per entry (10^5 of them).
+    rows = zip(paths, map(_KINDS.__getitem__, kinds), sizes, map(links.get, range(len(paths))), strict=True)
+    entries = tuple(map(tuple.__new__, repeat(LayerEntry), rows))
     return LayerAnalysis(entries, contents, tuple(warnings))
 
 
@@ -175,37 +184,72 @@ class LayerCache:
         data = self._header(name) + hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest() + payload
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(data)
-                Path(temporary).replace(path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    Path(temporary).unlink()
-                raise
-            self._evict()
+            _replace_atomically(path, data)
+            written = self._record_write(len(data))
+            if written is None or written > self.max_bytes:
+                self._evict()
         except OSError:
             return
 
+    def _record_write(self, size: int) -> int | None:
+        """Append a write to the ledger; the bytes it now says the cache holds, or None when
+        it cannot tell (no ledger yet, or a damaged or unreadable one): then the caller scans."""
+        try:
+            # No O_CREAT: the scan creates the ledger, as it alone knows the starting total.
+            handle = os.open(self.root / LEDGER_NAME, os.O_RDWR | os.O_APPEND)
+        except OSError:
+            return None
+        try:
+            os.write(handle, _LEDGER_RECORD.pack(size))
+            length = os.fstat(handle).st_size
+            # Each scan restarts the ledger, so it never holds more than a bound's worth of
+            # writes: a longer one was not written by this code.
+            records = os.pread(handle, length, 0) if length <= MAX_LEDGER_BYTES else b"?"
+        except OSError:
+            return None
+        finally:
+            os.close(handle)
+        if len(records) % _LEDGER_RECORD.size:
+            return None
+        return sum(int(value) for (value,) in _LEDGER_RECORD.iter_unpack(records))
+
     def _evict(self) -> None:
-        """Drop the least recently used entries (any version) until under the bound."""
-        entries: list[tuple[float, int, Path]] = []
+        """Drop the least recently used entries (any version) until under the bound, and
+        restart the ledger at what remains."""
+        entries: list[tuple[bool, float, int, str]] = []
         for directory in self.root.glob("layers-*"):
-            for path in directory.iterdir():
+            current = directory == self.directory
+            with contextlib.suppress(OSError), os.scandir(directory) as listing:
+                for item in listing:
+                    with contextlib.suppress(OSError):
+                        stat = item.stat(follow_symlinks=False)
+                        entries.append((current, stat.st_mtime, stat.st_size, item.path))
+        total = sum(size for _, _, size, _ in entries)
+        if total > self.max_bytes:
+            # Other versions' entries first (no run reads them), then the current ones by age.
+            for _, _, size, path in sorted(entries, key=lambda e: (e[0], e[1])):
+                if total <= self.max_bytes:
+                    break
                 with contextlib.suppress(OSError):
-                    stat = path.stat()
-                    entries.append((stat.st_mtime, stat.st_size, path))
-        total = sum(size for _, size, _ in entries)
-        if total <= self.max_bytes:
-            return
-        # Other versions' entries first (no run reads them), then the current ones by age.
-        for _, size, path in sorted(entries, key=lambda e: (e[2].parent == self.directory, e[0])):
-            if total <= self.max_bytes:
-                break
-            with contextlib.suppress(OSError):
-                path.unlink()
-                total -= size
+                    Path(path).unlink()
+                    total -= size
+        # A write another run appends to the old ledger meanwhile is not counted: the next
+        # scan finds its bytes.
+        _replace_atomically(self.root / LEDGER_NAME, _LEDGER_RECORD.pack(total))
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside `path`, then rename it over `path`: a reader sees the
+    old file or the new one whole, and of two concurrent writers the last rename wins."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
 
 
 _disabled = False

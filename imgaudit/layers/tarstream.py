@@ -48,6 +48,8 @@ _MAX_SPARSE_SIZE = (1 << 63) - 1
 _DATA_TYPES = frozenset(t[0] for t in tarfile.REGULAR_TYPES)
 _KNOWN_TYPES = frozenset(t[0] for t in tarfile.SUPPORTED_TYPES)
 _HAS_DATA = frozenset(t for t in range(256) if t in _DATA_TYPES or t not in _KNOWN_TYPES)
+# Regular files and directories: no header extension, no link, no sparse map.
+_PLAIN_TYPES = frozenset((_REGTYPE, _DIRTYPE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,28 +266,31 @@ class TarReader:
                 name = f"{_text(block[345:500])}/{name}"
             data_at = pos + BLOCK
             padded = -(-size // BLOCK) * BLOCK
-            if kind in _PAX_TYPES or kind == _GLOBAL_PAX:
-                records = _parse_pax(self._extension(data_at, size, "pax header"))
-                (global_pax if kind == _GLOBAL_PAX else pending).update(records)
-                pos = data_at + padded
-                continue
-            if kind in (_LONGNAME, _LONGLINK):
-                data = self._extension(data_at, size, "GNU long name")
-                value = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-                pending["path" if kind == _LONGNAME else "linkpath"] = value
-                pos = data_at + padded
-                continue
-            if kind == _AREGTYPE:
-                # Pre-POSIX tars mark directories by a trailing slash only. Never apply this to a
-                # typed header: a pax-overridden name may be cut at 100 bytes right after a slash.
-                kind = _DIRTYPE if name.endswith("/") else _REGTYPE
-            linkname = _text(block[157:257]) if kind in (_LNKTYPE, _SYMTYPE) else ""
-            # A sparse file stores its data without the holes; its size is the file's, as
-            # engines extract it (holes written as zeros) and as Go's and Python's tar report it.
+            linkname = ""
             apparent = None
-            if kind == _GNU_SPARSE:
-                apparent = _number(block[483:495])
-                data_at = self._skip_sparse_extensions(block, data_at)
+            if kind not in _PLAIN_TYPES:  # most members are: one test instead of six
+                if kind in _PAX_TYPES or kind == _GLOBAL_PAX:
+                    records = _parse_pax(self._extension(data_at, size, "pax header"))
+                    (global_pax if kind == _GLOBAL_PAX else pending).update(records)
+                    pos = data_at + padded
+                    continue
+                if kind in (_LONGNAME, _LONGLINK):
+                    data = self._extension(data_at, size, "GNU long name")
+                    value = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                    pending["path" if kind == _LONGNAME else "linkpath"] = value
+                    pos = data_at + padded
+                    continue
+                if kind == _AREGTYPE:
+                    # Pre-POSIX tars mark directories by a trailing slash only. Never apply this to
+                    # a typed header: a pax-overridden name may be cut at 100 bytes after a slash.
+                    kind = _DIRTYPE if name.endswith("/") else _REGTYPE
+                if kind in (_LNKTYPE, _SYMTYPE):
+                    linkname = _text(block[157:257])
+                # A sparse file stores its data without the holes; its size is the file's, as
+                # engines extract it (holes written as zeros) and as Go's and Python's tar report it.
+                if kind == _GNU_SPARSE:
+                    apparent = _number(block[483:495])
+                    data_at = self._skip_sparse_extensions(block, data_at)
             if pending or global_pax:
                 overrides = {**global_pax, **pending}
                 pending = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tarfile
 from typing import BinaryIO
 
+from imgaudit.layers.collector import collector_paused
 from imgaudit.layers.paths import normalize_entry, parent
 from imgaudit.layers.tarstream import TarReader
 from imgaudit.layers.wanted import ContentBudget, content_cap
@@ -45,6 +46,7 @@ def _whiteout(path: str) -> LayerEntry | None:
     return LayerEntry(f"{directory}/{target}" if directory else target, EntryKind.WHITEOUT)
 
 
+@collector_paused()
 def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> LayerAnalysis:
     """Read a decompressed layer tar once, keeping headers and a few small contents.
 

@@ -20,6 +20,7 @@ from imgaudit.classify.base import BASE_DIGEST_ANNOTATION, BASE_NAME_ANNOTATION
 from imgaudit.errors import SourceError
 from imgaudit.layers.paths import normalize
 from imgaudit.model import BaseImage, BaseMethod, ImageInfo, LayerDescriptor, Origin
+from imgaudit.sources.background_digest import BackgroundDigestCheck
 from imgaudit.sources.interface import ImageSource
 from imgaudit.sources.manifests import (
     INDEX_TYPES,
@@ -235,6 +236,9 @@ class ArchiveSource(ImageSource):
             if isinstance(blob, DigestCheckingReader):
                 yield cast(BinaryIO, io.BufferedReader(blob, buffer_size=1 << 20))
                 blob.finish()  # whatever the walk left unread is still hashed
+            elif isinstance(blob, BackgroundDigestCheck):
+                yield blob.stream
+                blob.finish()
             else:
                 yield blob
 

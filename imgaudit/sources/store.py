@@ -12,6 +12,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 import tarfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -21,6 +22,7 @@ from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
+from imgaudit.sources.background_digest import BackgroundDigestCheck
 from imgaudit.sources.compression import MAGIC_BYTES, compression_of, decompressed
 
 JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
@@ -101,7 +103,9 @@ class BlobStore(ABC):
                 raise SourceError(f"blob {digest} does not match its digest", where=self.location)
         return data
 
-    def open_checked(self, name: str, diff_id: str | None = None) -> DigestCheckingReader | BinaryIO:
+    def open_checked(
+        self, name: str, diff_id: str | None = None
+    ) -> BackgroundDigestCheck | DigestCheckingReader | BinaryIO:
         """A layer blob; checked against its digest at EOF when its name is one. A blob named
         otherwise (classic `docker save`: `<id>/layer.tar`) is checked against `diff_id`, the
         digest of the uncompressed layer by definition: such a blob is handed out inflated."""
@@ -116,13 +120,33 @@ class BlobStore(ABC):
                     f"an uncompressed layer (its digest is its diff_id) but the config names {diff_id[:19]}",
                     where=self.location,
                 )
-            return DigestCheckingReader(stream, digest, self.location)
+            return self._checked(name, stream, digest, f"blob {digest}")
         if diff_id and _DIGEST_FORMAT.fullmatch(diff_id):
+            what = f"{name} (diff_id {diff_id[:19]})"
+            if _uncompressed(stream):
+                return self._checked(name, stream, diff_id, what)
             # A compressed one (crane's tarballs name them `<hex>.tar.gz`) is checked as it is
             # inflated: the walk reads the inflated bytes whole anyway.
-            inflated = stream if _uncompressed(stream) else decompressed(stream)
-            return DigestCheckingReader(inflated, diff_id, self.location, f"{name} (diff_id {diff_id[:19]})")
+            return DigestCheckingReader(decompressed(stream), diff_id, self.location, what)
         return stream
+
+    def _checked(
+        self, name: str, stream: BinaryIO, digest: str, what: str
+    ) -> BackgroundDigestCheck | DigestCheckingReader:
+        """The blob's bytes hashed beside the walk when they lie in a file, else as it reads."""
+        try:
+            found = self.file_range(name)
+        except OSError:
+            found = None
+        if found is None or digest.partition(":")[0] not in hashlib.algorithms_available:
+            return DigestCheckingReader(stream, digest, self.location, what)
+        fd, offset, size = found
+        return BackgroundDigestCheck(stream, fd, offset, size, digest, self.location, what)
+
+    def file_range(self, name: str) -> tuple[int, int, int] | None:
+        """A new descriptor of the regular file holding blob `name`, with the blob's offset and
+        size in it; None when the blob is not simply a file's bytes."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - a directory store holds nothing open
         pass
@@ -161,10 +185,9 @@ class _Slice(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        data = os.pread(self._fd, want, self._offset + self._pos)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        read = os.preadv(self._fd, [memoryview(buffer)[:want]], self._offset + self._pos)
+        self._pos += read
+        return read
 
     def close(self) -> None:
         if not self.closed:
@@ -235,7 +258,11 @@ class TarArchiveStore(BlobStore):
 
     def open(self, name: str) -> BinaryIO:
         offset, size = self._member(name)
-        return cast(BinaryIO, io.BufferedReader(_Slice(self._path, offset, size), buffer_size=1 << 20))
+        return cast(BinaryIO, io.BufferedReader(_Slice(self._path, offset, size)))
+
+    def file_range(self, name: str) -> tuple[int, int, int] | None:
+        offset, size = self._member(name)
+        return os.open(self._path, os.O_RDONLY), offset, size
 
 
 class DirectoryStore(BlobStore):
@@ -265,6 +292,14 @@ class DirectoryStore(BlobStore):
             return self._path(name).stat().st_size
         except FileNotFoundError as exc:
             raise SourceError(f"the layout has no {name!r}", where=self.location) from exc
+
+    def file_range(self, name: str) -> tuple[int, int, int] | None:
+        fd = os.open(self._path(name), os.O_RDONLY)
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            return None
+        return fd, 0, status.st_size
 
     def open(self, name: str) -> BinaryIO:
         try:

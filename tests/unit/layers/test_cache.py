@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,80 @@ def test_two_concurrent_writers_leave_one_valid_entry(tmp_path: Path) -> None:
     assert analysis is not None
     assert analysis.warnings in (("writer 1",), ("writer 2",))
     assert analysis.entries == sample_analysis().entries
+
+
+def entry_bytes(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.glob("layers-*/*"))
+
+
+def test_writes_under_the_bound_scan_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = LayerCache(tmp_path / "cache")
+    cache.put(DIFF_ID, sample_analysis())  # a new cache: one scan finds where the ledger starts
+    scans: list[str] = []
+    scandir = os.scandir
+
+    def counted_scandir(path: str) -> Iterator[os.DirEntry[str]]:
+        scans.append(str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted_scandir)
+    for n in range(5):
+        cache.put(f"sha256:{n:064x}", sample_analysis())
+    assert scans == []
+    assert len(entry_files(cache)) == 6
+
+
+def test_the_bound_holds_across_runs_that_share_the_cache(tmp_path: Path) -> None:
+    size = entry_size(tmp_path)
+    runs = [LayerCache(tmp_path / "cache", max_bytes=4 * size) for _ in range(2)]
+    for n in range(12):
+        runs[n % 2].put(f"sha256:{n:064x}", sample_analysis())
+        assert entry_bytes(tmp_path / "cache") <= 4 * size
+    assert [runs[0].has(f"sha256:{n:064x}") for n in range(12)] == [False] * 8 + [True] * 4
+
+
+@pytest.mark.parametrize(
+    "ledger", [None, b"\x01\x02\x03", b"\x00" * 8], ids=["missing", "damaged", "saying-empty"]
+)
+def test_a_cache_over_its_bound_is_evicted_whatever_its_ledger_says(
+    tmp_path: Path, ledger: bytes | None
+) -> None:
+    """Entries written by older code, or a ledger that lost count: the next scan finds them."""
+    size = entry_size(tmp_path)
+    for n in range(6):
+        LayerCache(tmp_path / "cache").put(f"sha256:{n:064x}", sample_analysis())
+    ledger_path = tmp_path / "cache" / "ledger"
+    if ledger is None:
+        ledger_path.unlink()
+    else:
+        ledger_path.write_bytes(ledger)
+    small = LayerCache(tmp_path / "cache", max_bytes=3 * size)
+    for n in range(6, 12):
+        small.put(f"sha256:{n:064x}", sample_analysis())
+    assert entry_bytes(tmp_path / "cache") <= 3 * size
+    assert small.has(f"sha256:{11:064x}")
+
+
+def entry_size(tmp_path: Path) -> int:
+    probe = LayerCache(tmp_path / "probe")
+    probe.put(DIFF_ID, sample_analysis())
+    return entry_files(probe)[0].stat().st_size
+
+
+@pytest.mark.parametrize("damage", ["directory", "huge"])
+def test_a_ledger_that_cannot_be_read_means_a_scan_and_the_bound_still_holds(
+    tmp_path: Path, damage: str
+) -> None:
+    size = entry_size(tmp_path)
+    ledger = tmp_path / "cache" / "ledger"
+    ledger.parent.mkdir(parents=True)
+    if damage == "directory":
+        ledger.mkdir()
+    else:
+        with ledger.open("wb") as stream:
+            stream.truncate(1 << 30)  # sparse: reading it whole would cost a GiB
+    cache = LayerCache(tmp_path / "cache", max_bytes=2 * size)
+    for n in range(5):
+        cache.put(f"sha256:{n:064x}", sample_analysis())
+        assert entry_bytes(tmp_path / "cache") <= 2 * size
+    assert cache.has(f"sha256:{4:064x}")

@@ -8,7 +8,18 @@ import random
 from imgaudit.layers.merge import Removal, merge_layers
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
-from tests.support.imagespec import Dir, Entry, Hardlink, Layer, Opaque, Symlink, Whiteout, file, layer_tar
+from tests.support.imagespec import (
+    Dir,
+    Entry,
+    File,
+    Hardlink,
+    Layer,
+    Opaque,
+    Symlink,
+    Whiteout,
+    file,
+    layer_tar,
+)
 
 
 def merged(*layers: list[Entry]):  # type: ignore[no-untyped-def]
@@ -207,3 +218,28 @@ def _drop_conflicts(entries: tuple[LayerEntry, ...]) -> list[LayerEntry]:
             kept.append(e)
     paths = {e.path for e in kept}
     return [e for e in kept if e.kind is not EntryKind.HARDLINK or (e.link not in paths)]
+
+
+def test_kept_contents_are_those_of_the_versions_the_final_filesystem_holds() -> None:
+    metadata = "usr/lib/python3.11/site-packages/x-1.0.dist-info/METADATA"
+    result = merged(
+        [File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"), File(metadata, b"Name: x\n")],
+        [File("etc/passwd", b"app:x:1000:1000::/app:/bin/sh\n"), Whiteout("usr/lib/python3.11")],
+        [File("etc/group", b"app:x:1000:\n")],
+    )
+    assert list(result.contents.items()) == [
+        ("etc/group", b"app:x:1000:\n"),
+        ("etc/passwd", b"app:x:1000:1000::/app:/bin/sh\n"),
+    ]
+    replaced = merged([File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")], [Symlink("etc/passwd", "x")])
+    assert dict(replaced.contents) == {}
+
+
+def test_a_hard_link_whose_bytes_another_path_carries_names_that_path() -> None:
+    shipped = [file("usr/bin/python3.11", 5000), Hardlink("usr/bin/python3", "usr/bin/python3.11")]
+    assert merged(shipped).links == {"usr/bin/python3": "usr/bin/python3.11"}  # where it shipped
+    two_links = [*shipped, Hardlink("usr/bin/python", "usr/bin/python3.11")]
+    after_delete = merged(two_links, [Whiteout("usr/bin/python3.11")])
+    assert after_delete.links == {"usr/bin/python3": "usr/bin/python"}  # else the first by name
+    assert final_sizes(after_delete) == {"usr/bin/python": 5000, "usr/bin/python3": 0}
+    assert merged([file("a", 10), file("b", 20)]).links == {}
