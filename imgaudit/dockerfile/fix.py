@@ -27,6 +27,7 @@ from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
 from imgaudit.classify.projects.registry import BY_NAME, FORMATS
 from imgaudit.dockerfile.build import (
     PYTHON_TOOLS,
+    UV_IMAGE_REPOSITORY,
     Build,
     Install,
     RunStep,
@@ -52,7 +53,7 @@ _TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
 # uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
 # the official Python image of the same version and distribution: the runtime's base.
 _UV_PYTHON_IMAGE = re.compile(
-    r"^(?:ghcr\.io/)?astral-sh/uv:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
+    rf"^{UV_IMAGE_REPOSITORY}:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
 )
 _RUNTIME_KEYWORDS = frozenset(
     {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
@@ -434,6 +435,9 @@ def _dependencies_first(
         break
     else:
         return None, ""
+    installed = install.state.tool(recipe.tool)
+    if installed is not None and installed.line > item.start_line:
+        return None, ""  # the tool arrives after the code (`COPY . .` then `COPY --from=.../uv`)
     span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
     if span is None:
         return None, ""
@@ -780,7 +784,7 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
     source_flag = next((f for f in item.flags if f.startswith("--from=")), None)
     if source_flag is not None:
         reference = source_flag.split("=", 1)[1]
-        if re.match(r"^(?:ghcr\.io/)?astral-sh/uv", reference) or any(
+        if re.match(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)", reference) or any(
             tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"}
         ):
             return None  # a tool's image: the runtime runs without it
