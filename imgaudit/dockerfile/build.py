@@ -147,6 +147,10 @@ class State:
     # apk's virtual packages (`apk add --virtual .build-deps gcc`): name -> what it installed.
     apk_virtual: tuple[tuple[str, tuple[str, ...]], ...] = ()
     copied: tuple[str, ...] = ()  # build-context sources COPYed so far
+    # Where COPYs put the project's file (pyproject.toml, Pipfile), by name or with the whole
+    # context: the tools find it from WORKDIR upwards and keep an in-project venv beside it.
+    # (directory, named): `named` when the COPY names the file, not when it copies the whole context.
+    project_files_at: tuple[tuple[str, bool], ...] = ()
     # ARGs declared without a value that no build arg sets: empty in the shell of a plain
     # `docker build`, so a test on them is decided (`[ -n "$DEV" ]` does not hold).
     unset_args: frozenset[str] = frozenset()
@@ -171,6 +175,23 @@ class State:
 
     def tool(self, name: str) -> Tool | None:
         return next((t for t in self.tools if t.name == name), None)
+
+    def project_dir(self) -> str:
+        """The directory of the project file the tools find from WORKDIR (the nearest one at or
+        above it), WORKDIR itself when no COPY says."""
+        workdir = self.workdir.rstrip("/") or "/"
+        # A whole-context copy into a directory above WORKDIR says nothing: the context's root
+        # may not hold the project file, and one nearer WORKDIR would win.
+        found = [
+            d
+            for d, named in self.project_files_at
+            if d == workdir or (named and workdir.startswith(d.rstrip("/") + "/"))
+        ]
+        return max(found, key=len, default=workdir)
+
+    def has_copied(self, filename: str) -> bool:
+        """A COPY so far brought `filename` from the build context (by name, or the whole context)."""
+        return any(_names_file(source, filename) for source in self.copied)
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +480,10 @@ def _read_stage(
             else:
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
+                if item.args and any(_names_file(s, f) for s in sources for f in _PROJECT_FILES):
+                    at = _copy_destination_dir(expand(item.args[-1], state.env), state.workdir, sources)
+                    named = any(s.rstrip("/").rsplit("/", 1)[-1] in _PROJECT_FILES for s in sources)
+                    state = replace(state, project_files_at=(*state.project_files_at, (at, named)))
                 if project.poetry_toml and any(_names_file(s, "poetry.toml") for s in sources):
                     state = replace(state, tool_config={**state.tool_config, **project.poetry_toml})
         elif keyword == "RUN":
@@ -467,6 +492,22 @@ def _read_stage(
             state = _after_run(step, state)
     return StageModel(index, name, base, from_line, parent, instructions, tuple(runs), tuple(copies),
                       start, state, ships=False)  # fmt: skip
+
+
+_PROJECT_FILES = ("pyproject.toml", "Pipfile")
+
+
+def _copy_destination_dir(destination: str, workdir: str, sources: tuple[str, ...]) -> str:
+    """The directory a COPY's files land in (`COPY pyproject.toml /app/pyproject.toml` -> /app)."""
+    path = normalise(_unquote(destination), workdir)
+    named = {s.rstrip("/").rsplit("/", 1)[-1] for s in sources}
+    if (
+        len(sources) == 1
+        and not destination.endswith("/")
+        and path.rsplit("/", 1)[-1] in named | set(_PROJECT_FILES)
+    ):
+        return path.rsplit("/", 1)[0] or "/"
+    return path
 
 
 def _names_file(source: str, filename: str) -> bool:
@@ -947,11 +988,11 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
         env = {**state.env, **dict(command.assignments)}  # `UV_NO_DEV=1 uv sync`, UV_PROJECT_ENVIRONMENT
         dev = dev and flag(env.get("UV_NO_DEV")) is not True
         dev = dev or bool(named) or _has(words, "--only-dev")
-        target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
+        target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.project_dir().rstrip('/')}/.venv"
         return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
     if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
         target = "/usr/local" if "--system" in words else (
-            f"{state.workdir.rstrip('/')}/.venv"
+            f"{state.project_dir().rstrip('/')}/.venv"
             if flag({**state.env, **dict(command.assignments)}.get("PIPENV_VENV_IN_PROJECT")) else
             f"{state.home()}/.local/share/virtualenvs")  # fmt: skip
         return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
@@ -961,7 +1002,7 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
         use_venv = flag({**state.env, **dict(command.assignments)}.get("PDM_USE_VENV"))
         use_venv = state.tool_config.get("pdm.use_venv", True) if use_venv is None else use_venv
         packages = ".venv" if use_venv else "__pypackages__"
-        target = f"{state.workdir.rstrip('/')}/{packages}"
+        target = f"{state.project_dir().rstrip('/')}/{packages}"
         return Install(
             "pdm",
             command,
@@ -1027,7 +1068,7 @@ def _poetry_install(command: Command, state: State, project: ContextProject) -> 
     elif not settings.create:
         target = "/usr/local"
     elif settings.in_project:
-        target = f"{state.workdir.rstrip('/')}/.venv"
+        target = f"{state.project_dir().rstrip('/')}/.venv"
     elif env.get("POETRY_VIRTUALENVS_PATH"):
         target = env["POETRY_VIRTUALENVS_PATH"]
     else:
