@@ -41,7 +41,9 @@ _POETRY_INSTALLER = (
     "get_poetry.py",
 )
 _UV_INSTALLER = "astral.sh/uv"
-_UV_IMAGE = re.compile(r"^(?:ghcr\.io/)?astral-sh/uv(?::|@|$)")
+# uv's images: GitHub's `ghcr.io/astral-sh/uv` and Docker Hub's `astral/uv` (the same builds).
+UV_IMAGE_REPOSITORY = r"(?:ghcr\.io/astral-sh|(?:docker\.io/)?astral|astral-sh)/uv"
+_UV_IMAGE = re.compile(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)")
 
 Manager = Literal["poetry", "pip", "uv", "pipenv", "pdm"]
 
@@ -142,7 +144,13 @@ class State:
     apt_without_recommends: bool = False  # an apt.conf.d file says so
     tools: tuple[Tool, ...] = ()
     build_packages: tuple[tuple[str, int], ...] = ()  # (package, line) of compilers/headers
+    # apk's virtual packages (`apk add --virtual .build-deps gcc`): name -> what it installed.
+    apk_virtual: tuple[tuple[str, tuple[str, ...]], ...] = ()
     copied: tuple[str, ...] = ()  # build-context sources COPYed so far
+    # Where COPYs put the project's file (pyproject.toml, Pipfile), by name or with the whole
+    # context: the tools find it from WORKDIR upwards and keep an in-project venv beside it.
+    # (directory, named): `named` when the COPY names the file, not when it copies the whole context.
+    project_files_at: tuple[tuple[str, bool], ...] = ()
     # ARGs declared without a value that no build arg sets: empty in the shell of a plain
     # `docker build`, so a test on them is decided (`[ -n "$DEV" ]` does not hold).
     unset_args: frozenset[str] = frozenset()
@@ -167,6 +175,23 @@ class State:
 
     def tool(self, name: str) -> Tool | None:
         return next((t for t in self.tools if t.name == name), None)
+
+    def project_dir(self) -> str:
+        """The directory of the project file the tools find from WORKDIR (the nearest one at or
+        above it), WORKDIR itself when no COPY says."""
+        workdir = self.workdir.rstrip("/") or "/"
+        # A whole-context copy into a directory above WORKDIR says nothing: the context's root
+        # may not hold the project file, and one nearer WORKDIR would win.
+        found = [
+            d
+            for d, named in self.project_files_at
+            if d == workdir or (named and workdir.startswith(d.rstrip("/") + "/"))
+        ]
+        return max(found, key=len, default=workdir)
+
+    def has_copied(self, filename: str) -> bool:
+        """A COPY so far brought `filename` from the build context (by name, or the whole context)."""
+        return any(_names_file(source, filename) for source in self.copied)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,17 +360,31 @@ def read_build(
     return Build(parsed, stages, target_index, project)
 
 
-def copied_project_dir(parsed: ParsedDockerfile) -> str | None:
-    """The context sub-directory whose pyproject.toml the Dockerfile copies (`COPY
-    ./src/pyproject.toml /src/`), for a project that does not sit at the context's root."""
+def copied_project_dirs(parsed: ParsedDockerfile) -> list[str]:
+    """The context sub-directories that may hold the project the Dockerfile builds, for one
+    that does not sit at the context's root: those whose pyproject.toml it copies (`COPY
+    ./src/pyproject.toml /src/`) first, then the directories it copies whole (`COPY backend .`)."""
+    named: list[str] = []
+    whole: list[str] = []
     for item in parsed.instructions:
         if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
             continue
         for source in item.args[:-1]:
             parts = [p for p in source.strip("\"'").split("/") if p not in ("", ".")]
-            if len(parts) >= 2 and parts[-1] == "pyproject.toml" and ".." not in parts and "$" not in source:
-                return "/".join(parts[:-1])
-    return None
+            if (
+                not parts
+                or ".." in parts
+                or "$" in source
+                or "://" in source
+                or any(c in source for c in "*?[")
+            ):
+                continue
+            if parts[-1] == "pyproject.toml":
+                if len(parts) >= 2:
+                    named.append("/".join(parts[:-1]))
+            else:
+                whole.append("/".join(parts))
+    return list(dict.fromkeys([*named, *whole]))
 
 
 def _stage_named_by_build_arg(
@@ -377,7 +416,7 @@ _TOOL_IMAGES = (
         ("/usr/local/bin/poetry", "/opt/poetry", "/root/.local"),
     ),
     # The distroless image holds /uv and /uvx at its root; the python-flavoured ones in /usr/local/bin.
-    ("uv", re.compile(r"^(?:ghcr\.io/)?astral-sh/uv:"), ("/uv", "/uvx", "/usr/local/bin/uv", "/bin/uv")),
+    ("uv", re.compile(rf"^{UV_IMAGE_REPOSITORY}:"), ("/uv", "/uvx", "/usr/local/bin/uv", "/bin/uv")),
 )
 
 
@@ -441,6 +480,10 @@ def _read_stage(
             else:
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
+                if item.args and any(_names_file(s, f) for s in sources for f in _PROJECT_FILES):
+                    at = _copy_destination_dir(expand(item.args[-1], state.env), state.workdir, sources)
+                    named = any(s.rstrip("/").rsplit("/", 1)[-1] in _PROJECT_FILES for s in sources)
+                    state = replace(state, project_files_at=(*state.project_files_at, (at, named)))
                 if project.poetry_toml and any(_names_file(s, "poetry.toml") for s in sources):
                     state = replace(state, tool_config={**state.tool_config, **project.poetry_toml})
         elif keyword == "RUN":
@@ -449,6 +492,22 @@ def _read_stage(
             state = _after_run(step, state)
     return StageModel(index, name, base, from_line, parent, instructions, tuple(runs), tuple(copies),
                       start, state, ships=False)  # fmt: skip
+
+
+_PROJECT_FILES = ("pyproject.toml", "Pipfile")
+
+
+def _copy_destination_dir(destination: str, workdir: str, sources: tuple[str, ...]) -> str:
+    """The directory a COPY's files land in (`COPY pyproject.toml /app/pyproject.toml` -> /app)."""
+    path = normalise(_unquote(destination), workdir)
+    named = {s.rstrip("/").rsplit("/", 1)[-1] for s in sources}
+    if (
+        len(sources) == 1
+        and not destination.endswith("/")
+        and path.rsplit("/", 1)[-1] in named | set(_PROJECT_FILES)
+    ):
+        return path.rsplit("/", 1)[0] or "/"
+    return path
 
 
 def _names_file(source: str, filename: str) -> bool:
@@ -714,6 +773,7 @@ def _after_run(step: RunStep, state: State) -> State:
         config = dict(_configured(command, replace(state, tool_config=config)).tool_config)
     tools = list(state.tools)
     build_packages = list(state.build_packages)
+    apk_virtual = list(state.apk_virtual)
     apt_quiet = state.apt_without_recommends
     removed: set[str] = set()
     for command in step.commands:
@@ -726,12 +786,17 @@ def _after_run(step: RunStep, state: State) -> State:
             removed.update(_requirements(command, "uninstall"))
         if _apt_install(command):
             build_packages.extend((p, step.line) for p in _apt_packages(command) if is_build_package(p))
+            if command.name == "apk" and (virtual := _apk_virtual(command)):
+                apk_virtual.append((virtual, tuple(_apt_packages(command))))
+        # Removed in the RUN that installed them, they never ship; removed by a later RUN, they
+        # ship in the earlier layer but not in the final filesystem: that is late-deletion.
         if command.name in ("apt-get", "apt") and any(w in ("purge", "remove") for w in words):
-            # Removed in the RUN that installed them: they never ship.
             gone = set(words)
-            build_packages = [(p, line) for p, line in build_packages if p not in gone or line != step.line]
+            build_packages = [(p, line) for p, line in build_packages if p not in gone]
         if command.name == "apk" and "del" in words:
-            build_packages = [(p, line) for p, line in build_packages if line != step.line]
+            named = set(words[words.index("del") + 1 :])
+            gone = named.union(*(packages for name, packages in apk_virtual if name in named))
+            build_packages = [(p, line) for p, line in build_packages if p not in gone and line != step.line]
     text = step.instruction.original + "".join(step.instruction.heredocs)
     if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
         apt_quiet = True
@@ -741,6 +806,7 @@ def _after_run(step: RunStep, state: State) -> State:
         tools=tuple(tools),
         tool_config=config,
         build_packages=tuple(build_packages),
+        apk_virtual=tuple(apk_virtual),
         apt_without_recommends=apt_quiet,
     )
 
@@ -753,6 +819,32 @@ def _is_pip(command: Command) -> bool:
 def is_pip_install(command: Command) -> bool:
     verbs = [w for w in command.argv[1:] if not w.startswith("-")]
     return _is_pip(command) and verbs[:1] == ["install"]
+
+
+_RUNNERS = frozenset({"poetry", "pipenv", "pdm", "uv"})
+
+
+def run_through(command: Command) -> Command | None:
+    """The command that `poetry run X` (`pipenv`, `pdm`, `uv run`) runs, as its own command."""
+    words = command.words
+    if (
+        command.name in _RUNNERS
+        and words[1:2] == ("run",)
+        and len(words) > 2
+        and not words[2].startswith("-")
+    ):
+        return replace(command, words=words[2:])
+    return None
+
+
+def pip_installs(commands: Iterable[Command]) -> list[Command]:
+    """The `pip install`s among `commands`, those run through a tool's venv included
+    (`poetry run pip install gunicorn` fills pip's cache as a plain `pip install` does)."""
+    found: list[Command] = []
+    for command in commands:
+        inner = run_through(command)
+        found.extend(c for c in (command, inner) if c is not None and is_pip_install(c))
+    return found
 
 
 def _requirements(command: Command, verb: str = "install") -> list[str]:
@@ -863,6 +955,17 @@ def _apt_packages(command: Command) -> list[str]:
     return packages
 
 
+def _apk_virtual(command: Command) -> str | None:
+    """The NAME of `apk add --virtual NAME` / `-t NAME`."""
+    words = command.words
+    for index, word in enumerate(words):
+        if word in ("--virtual", "-t") and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith("--virtual="):
+            return word.split("=", 1)[1]
+    return None
+
+
 def apt_installs_recommends(command: Command) -> bool:
     if command.name not in ("apt-get", "apt") or "install" not in command.words:
         return False
@@ -885,11 +988,11 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
         env = {**state.env, **dict(command.assignments)}  # `UV_NO_DEV=1 uv sync`, UV_PROJECT_ENVIRONMENT
         dev = dev and flag(env.get("UV_NO_DEV")) is not True
         dev = dev or bool(named) or _has(words, "--only-dev")
-        target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.workdir.rstrip('/')}/.venv"
+        target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.project_dir().rstrip('/')}/.venv"
         return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
     if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
         target = "/usr/local" if "--system" in words else (
-            f"{state.workdir.rstrip('/')}/.venv"
+            f"{state.project_dir().rstrip('/')}/.venv"
             if flag({**state.env, **dict(command.assignments)}.get("PIPENV_VENV_IN_PROJECT")) else
             f"{state.home()}/.local/share/virtualenvs")  # fmt: skip
         return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
@@ -899,7 +1002,7 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
         use_venv = flag({**state.env, **dict(command.assignments)}.get("PDM_USE_VENV"))
         use_venv = state.tool_config.get("pdm.use_venv", True) if use_venv is None else use_venv
         packages = ".venv" if use_venv else "__pypackages__"
-        target = f"{state.workdir.rstrip('/')}/{packages}"
+        target = f"{state.project_dir().rstrip('/')}/{packages}"
         return Install(
             "pdm",
             command,
@@ -965,7 +1068,7 @@ def _poetry_install(command: Command, state: State, project: ContextProject) -> 
     elif not settings.create:
         target = "/usr/local"
     elif settings.in_project:
-        target = f"{state.workdir.rstrip('/')}/.venv"
+        target = f"{state.project_dir().rstrip('/')}/.venv"
     elif env.get("POETRY_VIRTUALENVS_PATH"):
         target = env["POETRY_VIRTUALENVS_PATH"]
     else:

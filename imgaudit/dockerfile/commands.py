@@ -16,11 +16,12 @@ from imgaudit.advise.facts import ProjectFacts, PyprojectFacts, project_facts, p
 from imgaudit.audit import read_layers
 from imgaudit.classify.base import decide_base
 from imgaudit.classify.context import recorded_build_arguments
-from imgaudit.dockerfile.build import copied_project_dir, read_build
+from imgaudit.dockerfile.build import copied_project_dirs, read_build
 from imgaudit.dockerfile.fix import FixFacts, FixResult, fixed_dockerfile, repaired_env_continuations
 from imgaudit.dockerfile.lint import Hint, lint
 from imgaudit.dockerfile.parse import (
     DockerfileError,
+    ParsedDockerfile,
     checked,
     parse_dockerfile,
     read_dockerfile,
@@ -78,6 +79,17 @@ def fix_facts(image: ProjectFacts | None, project: PyprojectFacts | None) -> Fix
     )
 
 
+def project_dir(parsed: ParsedDockerfile, context: Path) -> Path:
+    """Where the project's pyproject.toml is: the context's root, else the sub-directory the
+    Dockerfile copies it from (`COPY backend/pyproject.toml ...`, `COPY backend .`)."""
+    if (context / "pyproject.toml").is_file():
+        return context
+    for sub in copied_project_dirs(parsed):
+        if (context / sub / "pyproject.toml").is_file():
+            return context / sub
+    return context
+
+
 def run_fix(
     dockerfile: Path,
     context: Path,
@@ -91,7 +103,7 @@ def run_fix(
     text, repairs = repaired_env_continuations(original)
     parsed = checked(parse_dockerfile(text, str(dockerfile)))
     recorded = image.build_args if image is not None else {}
-    build = read_build(parsed, read_context(context), None, {**recorded, **build_args})
+    build = read_build(parsed, read_context(project_dir(parsed, context)), None, {**recorded, **build_args})
     result = fixed_dockerfile(build, fix_facts(image, context_pyproject(context)), today)
     result = replace(result, notes=(*repairs, *result.notes))
     diff = "".join(
@@ -119,13 +131,7 @@ def run_lint(
     if not parsed.stages:
         raise DockerfileError("no FROM instruction", where=str(dockerfile))
     root = context if context is not None else dockerfile.parent
-    project = read_context(root)
-    if (
-        not project.known
-        and (sub := copied_project_dir(parsed))
-        and (root / sub / "pyproject.toml").is_file()
-    ):
-        project = read_context(root / sub)  # the project sits in a sub-directory of the context
+    project = read_context(project_dir(parsed, root))
     check_ids([*ignore, *project.ignore])
     build = read_build(parsed, project, target, build_args)
     return lint(build, today, {*ignore, *project.ignore})

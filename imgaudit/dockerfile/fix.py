@@ -27,6 +27,7 @@ from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
 from imgaudit.classify.projects.registry import BY_NAME, FORMATS
 from imgaudit.dockerfile.build import (
     PYTHON_TOOLS,
+    UV_IMAGE_REPOSITORY,
     Build,
     Install,
     RunStep,
@@ -40,6 +41,7 @@ from imgaudit.dockerfile.parse import DockerfileError, Instruction
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     LAST_POETRY_1,
+    LAST_POETRY_FOR_PYTHON,
     end_of_life_codename,
     impossible_poetry_version,
 )
@@ -52,8 +54,10 @@ _TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
 # uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
 # the official Python image of the same version and distribution: the runtime's base.
 _UV_PYTHON_IMAGE = re.compile(
-    r"^(?:ghcr\.io/)?astral-sh/uv:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
+    rf"^{UV_IMAGE_REPOSITORY}:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
 )
+# The oldest Python whose official images were built on Debian bookworm.
+_FIRST_ON_BOOKWORM = (3, 8)
 _RUNTIME_KEYWORDS = frozenset(
     {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
 )
@@ -282,7 +286,36 @@ def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Instal
                 "imgaudit fix moves venvs only: install into the project's .venv and run fix again",
                 where=build.parsed.path,
             )
+    if not stage.ships:
+        _check_runtime_copies(build, stage, installs)
     return stage, installs, tool
+
+
+def _check_runtime_copies(build: Build, stage: StageModel, installs: list[tuple[RunStep, Install]]) -> None:
+    """A builder that never ships is edited only when the runtime takes the venv out of it, or
+    the project directory where the venv will be: otherwise the runtime's own `COPY --from`s
+    hold what it runs on, and moving the venv would leave it without."""
+    for step, install in installs:
+        what = " ".join(install.command.argv[:2])
+        source = stage.name or str(stage.index)
+        if install.target == "/usr/local":
+            raise FixRefused(
+                f"line {step.line}: `{what}` installs into the system site-packages of `{source}`, "
+                "which the runtime copies directory by directory; imgaudit fix moves venvs only: "
+                "install into a venv and copy it",
+                where=build.parsed.path,
+            )
+        if not build.carried(stage, install.target) and not build.carried(stage, _venv([(step, install)])):
+            taken = sorted(
+                {src for s in build.stages if s.ships for c in s.copies if c.source_stage == stage.index
+                 for src in c.sources}
+            )  # fmt: skip
+            raise FixRefused(
+                f"line {step.line}: the runtime takes {', '.join(taken) or 'files'} from `{source}`, not the "
+                f"venv `{what}` makes ({install.target}, as far as this file says); imgaudit fix moves "
+                "venvs only (`imgaudit lint` says what to change)",
+                where=build.parsed.path,
+            )
 
 
 def _uses_buildkit(build: Build) -> bool:
@@ -321,7 +354,7 @@ def _venv(installs: list[tuple[RunStep, Install]]) -> str:
     step, install = installs[0]
     target = install.target
     if "/virtualenvs" in target or target == "/usr/local" or target.startswith("/root/.cache"):
-        return f"{step.state.workdir.rstrip('/')}/.venv"
+        return f"{step.state.project_dir().rstrip('/')}/.venv"
     return target
 
 
@@ -340,9 +373,25 @@ def _poetry_version(build: Build, facts: FixFacts) -> str:
                 return pinned
     if facts.poetry_version:
         return facts.poetry_version
+    python = _builder_python(build, facts)
+    for below, last in LAST_POETRY_FOR_PYTHON:
+        if python is not None and python < below:
+            return last  # an older Python: a newer Poetry does not install on it
     if build.project.lock_version and build.project.lock_version.startswith("2."):
         return POETRY_2
     return ".".join(map(str, LAST_POETRY_1))
+
+
+def _builder_python(build: Build, facts: FixFacts) -> tuple[int, ...] | None:
+    """The Python (major, minor) Poetry runs on: the image's, else the official base's tag."""
+    if facts.python_version:
+        return _version_tuple(facts.python_version)[:2]
+    for stage in build.stages:
+        if any(i.manager == "poetry" for step in stage.runs for i in step.installs):
+            match = _OFFICIAL_PYTHON.match(build.root(stage).base)
+            version = re.match(r"^\d+\.\d+", match["tag"] or "") if match else None
+            return _version_tuple(version[0]) if version else None
+    return None
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -370,6 +419,14 @@ def _builder_text(
     first = next(s for s in stage.runs if s.line == min(install_lines))
     env_inserted = False
     context_copy, dependencies = _dependencies_first(build, stage, first, tool, poetry, lines, edit)
+    # The venv settings the file already has stay unless the install's ENV writes them anew
+    # (`ENV POETRY_VIRTUALENVS_IN_PROJECT=1` before the install is what puts the venv there).
+    venv_settings_rewritten = frozenset(
+        name
+        for name, _ in tool.recipe.venv_env
+        if any(i.target != venv for s in stage.runs if s.line in install_lines for i in s.installs
+               if i.manager == tool.manager)
+    )  # fmt: skip
     for item in stage.instructions:
         if split and item.start_line > last_install:
             break  # the runtime stage takes the rest
@@ -395,7 +452,7 @@ def _builder_text(
                     item,
                     lines,
                     edit,
-                    drop=frozenset(name for name, _ in tool.recipe.venv_env),
+                    drop=venv_settings_rewritten,
                 )
             )
         else:
@@ -434,6 +491,9 @@ def _dependencies_first(
         break
     else:
         return None, ""
+    installed = install.state.tool(recipe.tool)
+    if installed is not None and installed.line > item.start_line:
+        return None, ""  # the tool arrives after the code (`COPY . .` then `COPY --from=.../uv`)
     span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
     if span is None:
         return None, ""
@@ -517,7 +577,7 @@ def _install_run(
     drop: list[str] = []
     for install in step.installs:
         if install.manager == tool.manager:
-            more, less = _install_flags(build, install, poetry, tool)
+            more, less = _install_flags(build, step, install, poetry, tool)
             add, drop = [*add, *more], [*drop, *less]
     add, drop = list(dict.fromkeys(add)), list(dict.fromkeys(drop))
     if add or drop:
@@ -545,7 +605,9 @@ def _install_run(
     return text
 
 
-def _install_flags(build: Build, install: Install, poetry: str, tool: _Tool) -> tuple[list[str], list[str]]:
+def _install_flags(
+    build: Build, step: RunStep, install: Install, poetry: str, tool: _Tool
+) -> tuple[list[str], list[str]]:
     """(flags to add, flags to drop) for one install: no dev, no system site, held to the lock."""
     recipe, words = tool.recipe, install.command.words
     add: list[str] = []
@@ -556,15 +618,30 @@ def _install_flags(build: Build, install: Install, poetry: str, tool: _Tool) -> 
         else:
             add += list(recipe.production)
             drop += [w for w in words if w in recipe.dev_flags]
+    if tool.manager == "poetry" and "--no-dev" in words and _version_tuple(poetry) >= (2,):
+        # Poetry 2 has no --no-dev: the same install is spelled --without.
+        drop.append("--no-dev")
+        project = build.project
+        if not project.known or project.dev_groups(project.default_groups):
+            add.append(_without_flags(build, poetry))
     verb = install.command.argv[1] if len(install.command.argv) > 1 else ""
     if (
         recipe.locked
         and recipe.lock_file in build.project.files
+        and _lock_reaches(step, recipe.lock_file)
         and (not recipe.locked_verbs or verb in recipe.locked_verbs)
         and not any(w in recipe.locked for w in words)
     ):
         add.insert(0, recipe.locked[0])  # first, as the guides write it
     return add, list(dict.fromkeys(drop))
+
+
+def _lock_reaches(step: RunStep, lock: str) -> bool:
+    """The lock file is in the image (or bind-mounted) when the install runs: a flag that holds
+    the install to it (`uv sync --locked`) fails without it."""
+    return step.state.has_copied(lock) or any(
+        m.kind == "bind" and m.target.rsplit("/", 1)[-1] == lock for m in step.mounts
+    )
 
 
 def _edited_command(text: str, recipe: ImageInstall, add: Sequence[str], drop: Sequence[str]) -> str:
@@ -780,7 +857,7 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
     source_flag = next((f for f in item.flags if f.startswith("--from=")), None)
     if source_flag is not None:
         reference = source_flag.split("=", 1)[1]
-        if re.match(r"^(?:ghcr\.io/)?astral-sh/uv", reference) or any(
+        if re.match(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)", reference) or any(
             tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"}
         ):
             return None  # a tool's image: the runtime runs without it
@@ -861,16 +938,45 @@ def _start_text(item: Instruction, lines: list[str], edit: _Edit) -> str:
         return _raw(item, lines)
     words = _exec_words(item, edit)
     if words is None:
-        raw = " ".join(item.args)
-        prefix = tool_run_prefix(raw.split())
-        if prefix:
-            edit.notes.append(
-                f"line {item.start_line}: `{' '.join(raw.split()[:2])}` dropped (the venv is on PATH)"
-            )
-            command = re.sub(r"^\s*(?:\S+\s+)" + f"{{{prefix}}}", "", raw)
-            return f"{item.keyword} {command}"
-        return _raw(item, lines)
+        # Shell form: every command of the list may start with the tool's `run`
+        # (`alembic upgrade head && poetry run uvicorn ...`).
+        parts = re.split(r"(&&|\|\||;)", " ".join(item.args))
+        for index in range(0, len(parts), 2):
+            part_words = parts[index].split()
+            prefix = tool_run_prefix(part_words)
+            if prefix:
+                edit.notes.append(
+                    f"line {item.start_line}: `{' '.join(part_words[:2])}` dropped (the venv is on PATH)"
+                )
+                rest = re.sub(r"^(\s*)(?:\S+\s+)" + f"{{{prefix}}}", r"\1", parts[index])
+                parts[index] = (
+                    re.sub(r"^(\s*)", r"\g<1>python ", rest) if _script(part_words, prefix) else rest
+                )
+        command = "".join(parts).strip()
+        return f"{item.keyword} {command}" if command != " ".join(item.args).strip() else _raw(item, lines)
+    if item.keyword == "ENTRYPOINT" and _bare_tool_run(words):
+        edit.notes.append(
+            f"ENTRYPOINT: `{' '.join(words)}` dropped (the runtime stage has no {BY_NAME[words[0]].label}; "
+            "the venv is on PATH, so the command runs as it is)"
+        )
+        return "ENTRYPOINT []"
     return f"{item.keyword} {json.dumps(_without_tool_run(words, edit, item.keyword))}"
+
+
+def _bare_tool_run(words: list[str]) -> bool:
+    """`ENTRYPOINT ["pdm", "run"]`: the tool's `run` in front of whatever command is given."""
+    return (
+        len(words) >= 2
+        and words[0] in FIXABLE
+        and words[1] == "run"
+        and all(w.startswith("-") for w in words[2:])
+    )
+
+
+def _script(words: list[str], prefix: int) -> bool:
+    """`uv run app.py` (and PDM's): the tool runs a script file with the project's Python; once
+    the tool is gone, `python` must."""
+    return words[0] in ("uv", "pdm") and prefix < len(words) and words[prefix].endswith(".py")
 
 
 def _exec_words(item: Instruction, edit: _Edit) -> list[str] | None:
@@ -909,6 +1015,8 @@ def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
             f"{keyword}: `{' '.join(words[:prefix])}` dropped (the runtime stage has no "
             f"{BY_NAME[words[0]].label}; the venv is on PATH)"
         )
+        if _script(words, prefix):
+            return ["python", *words[prefix:]]
     return words[prefix:]
 
 
@@ -968,6 +1076,15 @@ def _from_line(
 def _supported(base: str, today: dt.date, edit: _Edit) -> str:
     codename = end_of_life_codename(base, today)
     if codename is None:
+        return base
+    official = _OFFICIAL_PYTHON.match(base)
+    version = re.match(r"^\d+(?:\.\d+)*", official["tag"] or "") if official else None
+    if version and (version[0].count(".") >= 2 or _version_tuple(version[0]) < _FIRST_ON_BOOKWORM):
+        # A patch release (`python:3.7.7-stretch`) or a Python older than Debian's current
+        # release was built only on the Debian of its day: no such tag exists on bookworm.
+        edit.notes.append(
+            f"{base}: Debian {codename} is end-of-life; kept: python:{version[0]} has no {CURRENT_DEBIAN} image"
+        )
         return base
     edit.notes.append(f"{base}: Debian {codename} is end-of-life; using {CURRENT_DEBIAN}")
     return base.replace(codename, CURRENT_DEBIAN)

@@ -23,9 +23,9 @@ from imgaudit.dockerfile.build import (
     apt_installs_recommends,
     expand,
     flag,
-    is_pip_install,
     normalise,
     overlaps,
+    pip_installs,
     poetry_requirements,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
@@ -42,7 +42,7 @@ ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _IGNORE = re.compile(r"^\s*#\s*imgaudit\s+ignore\s*=\s*(?P<ids>[A-Za-z0-9_,\s-]+?)\s*$")
 _EXEC_KEYWORDS = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL"})
 _FULL_PYTHON = re.compile(
-    r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|trixie))?|latest|bookworm|bullseye|trixie))?$"
+    r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[0-9][0-9.]*(?:-(?:bookworm|bullseye|buster|stretch|jessie|trixie))?|latest|bookworm|bullseye|buster|stretch|jessie|trixie))?$"
 )
 # The compilers and headers a full `python:X.Y` image already carries (docker-library's
 # buildpack-deps, which it is built on): installing them again adds nothing above the base, and
@@ -315,7 +315,7 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                 yield hint(
                     "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
                 )
-            pip = [c for c in step.commands if is_pip_install(c)]
+            pip = pip_installs(step.commands)
             if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
                 yield hint(
                     "pip-cache-in-layer", step.line, "pip install keeps its cache in this layer", stage
@@ -499,8 +499,7 @@ def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
         or "PIP_NO_CACHE_DIR" in dict(c.assignments)
         or step.cache_mounted(cache := cache_dir(c, env, "PIP_CACHE_DIR", default_cache, "--cache-dir"))
         or step.removes(cache)
-        for c in step.commands
-        if is_pip_install(c)
+        for c in pip_installs(step.commands)
     )
 
 

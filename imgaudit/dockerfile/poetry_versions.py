@@ -10,6 +10,9 @@ import datetime as dt
 import re
 
 LAST_POETRY_1 = (1, 8, 5)
+# The last Poetry that runs on an older Python: 1.1.15 on 2.7/3.5/3.6 (1.2 needs 3.7), 1.5.1 on
+# 3.7 (1.6 needs 3.8).
+LAST_POETRY_FOR_PYTHON = (((3, 7), "1.1.15"), ((3, 8), "1.5.1"))
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?$")
 
 # Debian codename -> the day its (LTS) security support ended.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from imgaudit.dockerfile.build import read_build
-from imgaudit.dockerfile.commands import run_fix
+from imgaudit.dockerfile.commands import project_dir, run_fix
 from imgaudit.dockerfile.fix import FixRefused
 from imgaudit.dockerfile.lint import lint
 from imgaudit.dockerfile.parse import ParsedDockerfile, checked, parse_dockerfile
@@ -25,7 +25,8 @@ CORPUS_FILES = sorted(p for p in CORPUS.iterdir() if (p / "Dockerfile").is_file(
 def passes_its_own_lint(text: str, directory: Path) -> ParsedDockerfile:
     """What every fixed file must hold: no size finding from lint, no dangling stage reference."""
     parsed = checked(parse_dockerfile(text))
-    size = [h for h in lint(read_build(parsed, read_context(directory)), TODAY) if h.id in SIZE_IDS]
+    project = read_context(project_dir(parsed, directory))  # as `imgaudit lint` reads it
+    size = [h for h in lint(read_build(parsed, project), TODAY) if h.id in SIZE_IDS]
     assert size == [], f"{size}\n{text}"
     defined: set[str] = set()
     for stage in parsed.stages:
