@@ -289,7 +289,10 @@ class TarReader:
                 # A sparse file stores its data without the holes; its size is the file's, as
                 # engines extract it (holes written as zeros) and as Go's and Python's tar report it.
                 if kind == _GNU_SPARSE:
-                    apparent = _number(block[483:495])
+                    try:
+                        apparent = _number(block[483:495])
+                    except ValueError as exc:  # found by the fuzz harness: a stray byte in the field
+                        raise LayerError(f"corrupt sparse size in the tar header at byte {pos}") from exc
                     data_at = self._skip_sparse_extensions(block, data_at)
             if pending or global_pax:
                 overrides = {**global_pax, **pending}

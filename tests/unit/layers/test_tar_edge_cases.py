@@ -131,3 +131,19 @@ def test_a_sparse_size_beyond_what_go_reads_is_refused(realsize: str) -> None:
         tar.addfile(info, io.BytesIO(b"hello"))
     with pytest.raises(LayerError, match="sparse size beyond"):
         _walk(buffer.getvalue())
+
+
+def test_an_old_gnu_sparse_header_with_a_stray_byte_in_its_size_is_a_corrupt_layer() -> None:
+    """Found by the fuzz harness: the realsize field of an old GNU sparse header ('S') holding a
+    byte that is not octal raised ValueError out of the walk."""
+    header = bytearray(512)
+    header[0:8] = b"sparse\0\0"
+    header[100:108] = b"0000644\0"
+    header[124:136] = b"00000000000\0"
+    header[156] = ord("S")
+    header[257:265] = b"ustar  \0"
+    header[483:495] = b"\x0100120000000"
+    header[148:156] = b"        "
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    with pytest.raises(LayerError, match="corrupt sparse size"):
+        _walk(bytes(header) + bytes(1024))
