@@ -3,6 +3,7 @@ click, rich and the rest of imgaudit load; every other run is the command line i
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -22,6 +23,10 @@ def main() -> None:
         if code is not None:
             replay.forget()
             sys.exit(code)
+    # One short-lived run: the cyclic collector only re-scans the hundreds of thousands of
+    # tuples the walk and merge build, none of which form cycles (synth250k --no-cache: 3.9 ->
+    # 3.4 s CPU, peak RSS 139 MB either way). Reference counting still frees everything else.
+    gc.disable()
     from imgaudit.cli import main as command_line
 
     command_line()
