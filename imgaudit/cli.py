@@ -21,7 +21,7 @@ from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
 from imgaudit.errors import ImgauditError, UsageError
 from imgaudit.findings.catalogue import Level
 from imgaudit.findings.options import advice_options, advice_settings
-from imgaudit.gate.options import GateRequest, gate_options
+from imgaudit.gate_options import GateRequest, gate_options
 from imgaudit.report.outputs import emit, parse_outputs, printable, safe_console, written_text
 from imgaudit.report.registry import AUDIT_FORMATS, DIFF_FORMATS
 from imgaudit.report.units import human_bytes

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from imgaudit.severity import Severity as Severity  # re-exported: every stage names it as a model value
+
 
 class EntryKind(StrEnum):
     """What a tar member of a layer is, after whiteouts are recognised."""
@@ -187,13 +189,6 @@ class WastedPath:
 class DirectorySize:
     path: str
     bytes: int
-
-
-class Severity(StrEnum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)

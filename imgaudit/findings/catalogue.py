@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from imgaudit.errors import UsageError
-from imgaudit.model import Severity
+from imgaudit.severity import Severity
 
 
 class Level(StrEnum):

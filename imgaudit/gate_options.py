@@ -1,4 +1,5 @@
-"""The audit command's gate options, as one decorator, so cli.py gains one line.
+"""The audit command's gate options, as one decorator, so cli.py gains one line. Outside the
+`gate` package: importing it for `--help` must not load the gate and the model.
 
 Config files feed click's `default_map` from an eager `--config` option: it is processed
 before every other option, so a flag on the command line still wins over the file.
