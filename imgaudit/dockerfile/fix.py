@@ -889,14 +889,21 @@ def _runtime_instructions(items: Iterable[Instruction], lines: list[str], edit: 
     return [x for x in out if x]
 
 
+def _words(command: str) -> list[str]:
+    """A RUN's words as the shell splits them, or on whitespace where it would not (a quote
+    left open: the build fails there, but fix must not; an apostrophe inside a word)."""
+    if "'" in command:
+        return command.split()
+    try:
+        return shlex.split(command, comments=False, posix=True)
+    except ValueError:
+        return command.split()
+
+
 def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[str]) -> str:
     """A RUN that stays in the runtime stage, without the size mistakes lint would flag."""
     text = _raw(item, lines)
-    words = (
-        shlex.split(" ".join(item.args), comments=False, posix=True)
-        if "'" not in " ".join(item.args)
-        else " ".join(item.args).split()
-    )
+    words = _words(" ".join(item.args))
     targets = [w for w in words[1:] if not w.startswith("-")] if words[:1] == ["rm"] else []
     if targets and all(_cache_path(t) for t in targets):
         edit.notes.append(

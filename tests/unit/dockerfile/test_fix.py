@@ -144,3 +144,23 @@ def test_what_cannot_be_fixed_safely_is_refused(tmp_path: Path) -> None:
     conditional = "FROM python:3.12\nRUN if [ -f dev.txt ]; then poetry install; fi\n"
     with pytest.raises(FixRefused, match="inside a shell condition"):
         fixed_text(project(tmp_path, conditional))
+
+
+def test_a_runtime_run_with_a_quote_left_open_is_kept_not_a_traceback(tmp_path: Path) -> None:
+    """Found by fuzzing `fix` over the corpus: shlex raised "No closing quotation" out of fix.
+    The build would fail on that line; fix still edits the file around it."""
+    text = fixed_text(
+        project(
+            tmp_path,
+            """\
+FROM python:3.12-slim
+RUN pip install poetry==1.8.3
+WORKDIR /app
+COPY pyproject.toml poetry.lock ./
+RUN poetry install --no-root
+RUN echo "not closed >> /etc/motd
+CMD ["python", "-m", "app"]
+""",
+        )
+    )
+    assert 'RUN echo "not closed >> /etc/motd' in text
