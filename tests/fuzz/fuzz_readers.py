@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import datetime
 import gzip
 import hashlib
 import io
@@ -37,6 +38,7 @@ with atheris.instrument_imports():
     from imgaudit.classify.lockfiles import parse_poetry_lock
     from imgaudit.classify.project import declared_roots
     from imgaudit.config import load_config
+    from imgaudit.dockerfile.commands import run_fix, run_lint
     from imgaudit.errors import ImgauditError
     from imgaudit.inputs import load_json
     from imgaudit.layers.walk import analyze_layer
@@ -140,6 +142,20 @@ def config_file(data: bytes) -> None:
         path = WORK / name
         path.write_bytes(data)
         load_config(path)
+
+
+DOCKERFILES = Path(__file__).resolve().parents[1] / "assets" / "dockerfiles"
+
+
+def dockerfile(data: bytes) -> None:
+    """A Dockerfile given to `lint` and `fix` (a shell in every RUN, quotes, heredocs): one line
+    and exit 2 at worst, never a traceback."""
+    path = WORK / "Dockerfile"
+    path.write_bytes(data)
+    (WORK / "pyproject.toml").write_text('[tool.poetry.group.dev.dependencies]\npytest = "*"\n')
+    today = datetime.date(2026, 12, 1)
+    run_lint(path, today, WORK)
+    run_fix(path, WORK, None, today)
 
 
 def lock_in_image(data: bytes) -> None:
@@ -287,6 +303,7 @@ TARGETS: list[Callable[[bytes], None]] = [
     config_file,
     lock_in_image,
     structured,
+    dockerfile,
 ]
 
 
@@ -340,6 +357,10 @@ def seeds() -> list[bytes]:
         bytes([TARGETS.index(project_toml)]) + lock,
         bytes([TARGETS.index(config_file)]) + b"---\nrules:\n  lowestEfficiency: 0.9\n",
         bytes([TARGETS.index(lock_in_image)]) + lock,
+        *(
+            bytes([TARGETS.index(dockerfile)]) + path.read_bytes()
+            for path in sorted(DOCKERFILES.glob("poetry-*/Dockerfile"))[:4]
+        ),
     ]
 
 
