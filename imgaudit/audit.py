@@ -36,6 +36,7 @@ from imgaudit.sources.interface import ImageSource
 if TYPE_CHECKING:
     from imgaudit.classify.project import ProjectFiles
     from imgaudit.dockerfile.parse import ParsedDockerfile
+    from imgaudit.model import DockerfileLine, Finding
 
 Progress = Callable[[str], None]
 # After each layer: layers done, layers in all, uncompressed file bytes read so far (a bar).
@@ -120,38 +121,58 @@ def read_layers(
     function of its bytes (the kept-content budget held) and its diff_id is trusted: the
     source vouches for it, or the bytes read hash to it.
     """
-    return _read_layers(source, progress, on_layer)[0]
+    layers = _read_layers(source, progress, on_layer)
+    layers.settle(source)
+    return layers.merged
 
 
-def _read_layers(
-    source: ImageSource, progress: Progress | None, on_layer: LayerProgress | None
-) -> tuple[MergedFilesystem, bool]:
-    """The merged filesystem, and whether every layer's analysis is trusted under its diff_id
-    (a cache hit, or cached now): only then may the report be cached under the diff_ids."""
+@dataclass(slots=True)
+class _ReadLayers:
+    merged: MergedFilesystem
+    # Whether every layer's analysis is trusted under its diff_id (a cache hit, or cached at
+    # settling): only then may the report be cached under the diff_ids.
+    trusted: bool
+    to_cache: list[tuple[str | None, LayerAnalysis]]
+
+    def settle(self, source: ImageSource) -> None:
+        """Wait for the source's integrity checks (LayerError on a mismatch), then cache."""
+        source.settle()
+        cache = active_cache()
+        if cache:
+            for diff_id, analysis in self.to_cache:
+                cache.put(diff_id, analysis)
+
+
+def _read_layers(source: ImageSource, progress: Progress | None, on_layer: LayerProgress | None) -> _ReadLayers:
     cache = active_cache()
     budget = ContentBudget()
     merger = Merger()
     trusted = cache is not None
+    to_cache: list[tuple[str | None, LayerAnalysis]] = []
     read = 0  # uncompressed file bytes of the layers done, for the progress line
-    for done, descriptor in enumerate(source.layers, start=1):
-        if progress:
-            progress(f"reading layer {descriptor.index + 1} of {len(source.layers)}")
-        analysis = cache.get(descriptor.diff_id) if cache else None
-        if analysis is None:
-            analysis = source.analysis(descriptor.index)
-            verified = source.trusts_diff_ids
+    try:
+        for done, descriptor in enumerate(source.layers, start=1):
+            if progress:
+                progress(f"reading layer {descriptor.index + 1} of {len(source.layers)}")
+            analysis = cache.get(descriptor.diff_id) if cache else None
             if analysis is None:
-                refused = budget.refused
-                analysis, hashed = _analyze(source, descriptor, budget, verify=bool(cache) and not verified)
-                verified = (verified or hashed) and budget.refused == refused
-            if cache and verified:
-                cache.put(descriptor.diff_id, analysis)
-            trusted = trusted and verified
-        merger.add(analysis)
-        read += analysis.file_bytes
-        if on_layer:
-            on_layer(done, len(source.layers), read)
-    return merger.result(), trusted
+                analysis = source.analysis(descriptor.index)
+                verified = source.trusts_diff_ids
+                if analysis is None:
+                    refused = budget.refused
+                    analysis, hashed = _analyze(source, descriptor, budget, verify=bool(cache) and not verified)
+                    verified = (verified or hashed) and budget.refused == refused
+                if cache and verified:
+                    to_cache.append((descriptor.diff_id, analysis))
+                trusted = trusted and verified
+            merger.add(analysis)
+            read += analysis.file_bytes
+            if on_layer:
+                on_layer(done, len(source.layers), read)
+    except LayerError:
+        source.settle()  # a lower layer whose bytes lie is the error to report, as it came first
+        raise
+    return _ReadLayers(merger.result(), trusted, to_cache)
 
 
 def measure_slim_base(source: ImageSource) -> SlimBase:
@@ -181,11 +202,14 @@ def audit(
     cached = load_report(cache, key) if cache and key else None
     if cached is not None:
         return replace(cached, duration_seconds=time.perf_counter() - started)
-    merged, trusted = _read_layers(source, progress, on_layer)
-    report = _analyse(source, options, merged, base_hint, started)
-    if cache and key and trusted:
+    layers = _read_layers(source, progress, on_layer)
+    # The layers' digests are still being checked on a second thread while this classifies
+    # and advises; the report exists only once they have passed.
+    report = _analyse(source, options, layers.merged, base_hint, started)
+    layers.settle(source)
+    if cache and key and layers.trusted:
         store_report(cache, key, report)
-    return report
+    return replace(report, duration_seconds=time.perf_counter() - started)
 
 
 def _analyse(
@@ -202,8 +226,6 @@ def _analyse(
     from imgaudit.classify.attribution import attribute
     from imgaudit.classify.categories import build_rules, classify
     from imgaudit.classify.links import charge_links_outside_caches
-    from imgaudit.dockerfile.lint import pragma_silenced
-    from imgaudit.dockerfile.mapping import layer_lines
 
     info, descriptors = source.info, list(source.layers)
     merged = charge_links_outside_caches(merged, info)
@@ -226,7 +248,7 @@ def _analyse(
         info,
         tuple(descriptors),
         base.layer_count,
-        layer_lines(options.dockerfile, info.history) if options.dockerfile else {},
+        _dockerfile_lines(options.dockerfile, info),
         os_packages=attribution.os_packages,
         build_paths=attribution.build_paths,
         slim_base=options.slim_base,
@@ -238,7 +260,7 @@ def _analyse(
     )
     findings, plan = advise(context, options.ignore)
     # `# imgaudit ignore=ID` above the instructions a finding points at silences it here too.
-    silenced = pragma_silenced(findings, options.dockerfile) if options.dockerfile else ()
+    silenced = _pragma_silenced(findings, options.dockerfile)
     if silenced:
         findings, plan = advise(context, (*options.ignore, *silenced))
     return Report(
@@ -258,6 +280,24 @@ def _analyse(
         os_packages=attribution.os_packages,
         dev_dependencies=attribution.dev_dependencies,
     )
+
+
+def _dockerfile_lines(dockerfile: ParsedDockerfile | None, info: ImageInfo) -> dict[int, DockerfileLine]:
+    """Which Dockerfile line made each layer (`--dockerfile`); the linter's modules (and its
+    shell parser) load only then."""
+    if dockerfile is None:
+        return {}
+    from imgaudit.dockerfile.mapping import layer_lines
+
+    return layer_lines(dockerfile, info.history)
+
+
+def _pragma_silenced(findings: Sequence[Finding], dockerfile: ParsedDockerfile | None) -> tuple[str, ...]:
+    if dockerfile is None:
+        return ()
+    from imgaudit.dockerfile.lint import pragma_silenced
+
+    return pragma_silenced(findings, dockerfile)
 
 
 def _base(options: AuditOptions, descriptors: Sequence[LayerDescriptor], info: ImageInfo) -> BaseImage:

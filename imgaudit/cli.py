@@ -272,16 +272,20 @@ def audit_command(
             ) as source,
         ):
             report = audit(source, options, progress=progress, on_layer=progress.layer if progress else None)
-        from imgaudit.report import json as json_report
-        from imgaudit.report.loader import figures
 
-        # The gate reads the figures of the report's JSON, so that a fresh audit and a stored
-        # baseline are measured the same way; renderers read the Report itself.
-        result, comparison = request.run(figures(json_report.to_dict(report), reference))
+        def measured() -> ReportFigures:
+            # The gate reads the figures of the report's JSON, so that a fresh audit and a
+            # stored baseline are measured the same way; renderers read the Report itself.
+            from imgaudit.report import json as json_report
+            from imgaudit.report.loader import figures
+
+            return figures(json_report.to_dict(report), reference)
+
+        result, comparison = request.run(measured)
         sections = {Section(s) for s in show_sections} | ({Section.PACKAGES} if show_packages else set())
         view = AuditView(
             report,
-            gate=result if result.results else None,
+            gate=result if result and result.results else None,
             comparison=comparison,
             limits_from=request.config,
             dockerfile=dockerfile_path,
@@ -295,7 +299,7 @@ def audit_command(
             timed = replace(view, report=replace(report, duration_seconds=duration))
             return [written_text(spec, timed) for spec in outputs]
 
-        replay.record(texts, 0 if result.passed else EXIT_THRESHOLD)
+        replay.record(texts, 0 if result is None or result.passed else EXIT_THRESHOLD)
     _exit_for(result)
 
 
@@ -354,8 +358,8 @@ def _warn_if_cache_unusable(warn: Callable[[str], None]) -> None:
         )
 
 
-def _exit_for(result: GateResult) -> None:
-    if not result.passed:
+def _exit_for(result: GateResult | None) -> None:
+    if result is not None and not result.passed:
         sys.exit(EXIT_THRESHOLD)
 
 

@@ -39,12 +39,18 @@ class GateRequest:
     baseline: ReportFigures | None
     config: Path | None = None  # the config file whose settings (limits, ignores) apply
 
-    def run(self, figures: ReportFigures) -> tuple[GateResult, Comparison | None]:
+    def run(self, figures: Callable[[], ReportFigures]) -> tuple[GateResult | None, Comparison | None]:
+        """The limits held against the report's figures (made only when asked for), and the
+        comparison with the baseline. (None, None) when neither was asked: the gate and the
+        comparison do not even load."""
+        if not self.rules and self.baseline is None:
+            return None, None
         from imgaudit.diff import compare
         from imgaudit.gate import evaluate
 
-        comparison = compare(self.baseline, figures) if self.baseline is not None else None
-        return evaluate(self.rules, figures, comparison), comparison
+        measured = figures()
+        comparison = compare(self.baseline, measured) if self.baseline is not None else None
+        return evaluate(self.rules, measured, comparison), comparison
 
 
 def _use_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -98,17 +104,19 @@ def _origins(ctx: click.Context, params: dict[str, Any]) -> dict[tuple[str, str]
 
 
 def _request(ctx: click.Context, params: dict[str, Any]) -> GateRequest:
-    from imgaudit.gate import Thresholds
-    from imgaudit.report.loader import load_figures
-
     if _CONFIG_ERROR in ctx.meta:
         raise ctx.meta[_CONFIG_ERROR]
     for name in _KEYED_OPTIONS:
         params[name] = _merged(ctx, name, params[name])
     baseline: str | None = params.pop("baseline")
     params.pop("config_path")
-    thresholds = Thresholds(**params, origins=_origins(ctx, params))
     used = any(_from_config(ctx, name) for name in (*params, "baseline", "ignore"))
+    if not baseline and not any(params.values()):  # no limit anywhere: the gate does not load
+        return GateRequest((), None, ctx.meta.get(_CONFIG_PATH) if used else None)
+    from imgaudit.gate import Thresholds
+    from imgaudit.report.loader import load_figures
+
+    thresholds = Thresholds(**params, origins=_origins(ctx, params))
     config = ctx.meta.get(_CONFIG_PATH) if used or thresholds.origins else None
     return GateRequest(thresholds.rules(), load_figures(Path(baseline)) if baseline else None, config)
 

@@ -32,10 +32,9 @@ def advice_options(command: F) -> F:
 
 def advice_settings(ignore: tuple[str, ...], dockerfile_path: Path | None) -> dict[str, Any]:
     """AuditOptions fields; an unknown id or a broken Dockerfile is a usage error (exit 2)."""
+    check_ids(ignore)
+    if dockerfile_path is None:
+        return {"ignore": tuple(ignore), "dockerfile": None}
     from imgaudit.dockerfile.parse import load_dockerfile  # BuildKit's parser: only when asked
 
-    check_ids(ignore)
-    return {
-        "ignore": tuple(ignore),
-        "dockerfile": load_dockerfile(dockerfile_path) if dockerfile_path is not None else None,
-    }
+    return {"ignore": tuple(ignore), "dockerfile": load_dockerfile(dockerfile_path)}

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # the renderers load when a format is used, not for `--help`
 def report_document(view: AuditView) -> dict[str, Any]:
     """The JSON report with the gate (every report has the section: an empty gate passes) and,
     against a baseline, the comparison."""
-    from imgaudit.diff import to_dict as comparison_to_dict
     from imgaudit.gate import GateResult, gate_to_dict
     from imgaudit.report import json as json_report
 
@@ -27,6 +26,8 @@ def report_document(view: AuditView) -> dict[str, Any]:
     full["gate"] = gate_to_dict(view.gate or GateResult(()))
     full["gate"]["config"] = str(view.limits_from) if view.limits_from is not None else None
     if view.comparison is not None:
+        from imgaudit.diff import to_dict as comparison_to_dict
+
         full["comparison"] = comparison_to_dict(view.comparison)
     return full
 

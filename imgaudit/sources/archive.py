@@ -238,7 +238,7 @@ class ArchiveSource(ImageSource):
                 blob.finish()  # whatever the walk left unread is still hashed
             elif isinstance(blob, BackgroundDigestCheck):
                 yield blob.stream
-                blob.finish()
+                blob.defer()  # verified by `settle()`, while the audit goes on
             else:
                 yield blob
 
@@ -265,6 +265,9 @@ class ArchiveSource(ImageSource):
             return None
         name = self._info.annotations.get(BASE_NAME_ANNOTATION)
         return BaseImage(BaseMethod.ANNOTATION, len(diff_ids), name, digest)
+
+    def settle(self) -> None:
+        self._store.settle()
 
     def close(self) -> None:
         self._store.close()

@@ -44,6 +44,11 @@ class ImageSource(ABC):
         """The base image as the source knows it (a local engine image), or None."""
         return None
 
+    def settle(self) -> None:  # noqa: B027 - most sources check each layer as it is read
+        """Wait for the integrity checks still running on the layers read so far; raise
+        LayerError for one whose bytes do not match its digest. Nothing read from a source may
+        be reported or cached before this has returned."""
+
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release files or connections; safe to call twice."""
 

@@ -22,7 +22,7 @@ from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
 from imgaudit.layers.tarstream import iter_members
-from imgaudit.sources.background_digest import BackgroundDigestCheck
+from imgaudit.sources.background_digest import BackgroundDigestCheck, DigestCheckQueue
 from imgaudit.sources.compression import MAGIC_BYTES, compression_of, decompressed
 
 JSON_CAP = 16 * 1024 * 1024  # manifests and configs are KBs; this bounds a hostile one
@@ -79,6 +79,8 @@ class DigestCheckingReader(io.RawIOBase):
 
 class BlobStore(ABC):
     location: str
+    # The blobs hashed beside the walk (one thread for the store's blobs), made on first use.
+    _checks: DigestCheckQueue | None = None
 
     @abstractmethod
     def exists(self, name: str) -> bool: ...
@@ -141,15 +143,25 @@ class BlobStore(ABC):
         if found is None or digest.partition(":")[0] not in hashlib.algorithms_available:
             return DigestCheckingReader(stream, digest, self.location, what)
         fd, offset, size = found
-        return BackgroundDigestCheck(stream, fd, offset, size, digest, self.location, what)
+        if self._checks is None:
+            self._checks = DigestCheckQueue()
+        return BackgroundDigestCheck(stream, fd, offset, size, digest, self.location, what, self._checks)
 
     def file_range(self, name: str) -> tuple[int, int, int] | None:
         """A new descriptor of the regular file holding blob `name`, with the blob's offset and
         size in it; None when the blob is not simply a file's bytes."""
         return None
 
-    def close(self) -> None:  # noqa: B027 - a directory store holds nothing open
-        pass
+    def settle(self) -> None:
+        """Verify the blobs whose checks were deferred (`BackgroundDigestCheck.defer`): the
+        first whose bytes do not match its digest raises LayerError."""
+        if self._checks is not None:
+            self._checks.settle()
+
+    def close(self) -> None:
+        if self._checks is not None:
+            self._checks.close()
+            self._checks = None
 
 
 def _uncompressed(stream: BinaryIO) -> bool:

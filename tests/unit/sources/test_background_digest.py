@@ -12,7 +12,7 @@ import pytest
 
 from imgaudit.errors import LayerError
 from imgaudit.sources import background_digest
-from imgaudit.sources.background_digest import BackgroundDigestCheck
+from imgaudit.sources.background_digest import BackgroundDigestCheck, DigestCheckQueue
 from imgaudit.sources.store import TarArchiveStore
 from tests.support.imagespec import write_tar
 
@@ -71,3 +71,50 @@ def test_an_archive_layer_is_handed_out_seekable(tmp_path: Path) -> None:
         blob.stream.seek(len(BLOB) - 4)
         assert blob.stream.read() == BLOB[-4:]
         blob.finish()
+    store.close()
+
+
+def test_deferred_checks_are_settled_in_the_order_opened(tmp_path: Path) -> None:
+    """The walk does not wait for its blob's hash: `settle()` verifies every deferred one, and
+    the first blob that lies is the error; a check dropped by a failed walk is not."""
+    path = tmp_path / "archive"
+    path.write_bytes(BLOB * 2)
+    queue = DigestCheckQueue()
+    checks = [
+        BackgroundDigestCheck(
+            io.BytesIO(), os.open(path, os.O_RDONLY), 0, len(BLOB), digest, str(path), what, queue
+        )
+        for digest, what in (
+            (sha256(BLOB), "intact"),
+            (sha256(b"x"), "first liar"),
+            (sha256(b"y"), "second liar"),
+        )
+    ]
+    dropped = BackgroundDigestCheck(
+        io.BytesIO(), os.open(path, os.O_RDONLY), 0, len(BLOB), sha256(b"z"), str(path), "dropped", queue
+    )
+    for check in checks:
+        check.defer()
+        check.close()
+    dropped.close()  # neither finished nor deferred: a walk that failed
+    with pytest.raises(LayerError, match="first liar does not match its digest"):
+        queue.settle()
+    with pytest.raises(LayerError, match="second liar"):
+        queue.settle()
+    queue.settle()  # all verified now
+    queue.close()
+    assert not any(thread.name == "imgaudit-digest" for thread in threading.enumerate())
+
+
+def test_closing_the_queue_drops_what_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(background_digest, "CHUNK", 4096)
+    path = tmp_path / "archive"
+    path.write_bytes(BLOB)
+    queue = DigestCheckQueue()
+    for _ in range(3):
+        BackgroundDigestCheck(
+            io.BytesIO(), os.open(path, os.O_RDONLY), 0, len(BLOB), sha256(BLOB), str(path), "x", queue
+        ).defer()
+    queue.close()
+    assert not any(thread.name == "imgaudit-digest" for thread in threading.enumerate())
+    assert len(os.listdir("/proc/self/fd")) < 64  # every blob's descriptor was closed

@@ -78,3 +78,23 @@ def test_a_crane_style_tarball_reads(tmp_path: Path) -> None:
     files["manifest.json"] = json.dumps([entry]).encode()
     report = audit_path(write_tar(files, tmp_path / "crane.tar"))
     assert [layer.size_bytes for layer in report.layers] == [40_000, 12_000]
+
+
+def test_a_layer_that_lies_is_neither_cached_nor_reported(tmp_path: Path, layer_cache: Path) -> None:
+    # The digests are checked beside the audit and settled before the report: a lying layer
+    # (here the lower one, whose upper neighbour is intact) leaves no cache entry at all.
+    other = layer_tar(Layer([file("bin/busybox", 40_000, seed=9)]))
+    with pytest.raises(LayerError, match="does not match its digest"):
+        audit_path(_classic(tmp_path, {0: other}))
+    assert not [p for p in layer_cache.rglob("*") if p.is_file() and p.suffix in (".layer", ".record")]
+    assert audit_path(_classic(tmp_path / "intact")).total_bytes == 52_000  # cached now
+    assert list(layer_cache.rglob("*.layer"))
+
+
+def test_a_lower_layer_that_lies_is_the_error_before_a_broken_upper_one(tmp_path: Path) -> None:
+    other = layer_tar(Layer([file("bin/busybox", 40_000, seed=9)]))
+    broken = layer_tar(SPEC.layers[1])[:1000]  # cut inside a member: the walk fails there
+    with pytest.raises(LayerError, match=r"layer.tar \(diff_id sha256:[0-9a-f]{12}\) does not match"):
+        audit_path(_classic(tmp_path, {0: other, 1: broken}))
+    with pytest.raises(LayerError, match="truncated"):
+        audit_path(_classic(tmp_path / "upper", {1: broken}))
