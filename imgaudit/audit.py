@@ -143,7 +143,9 @@ class _ReadLayers:
                 cache.put(diff_id, analysis)
 
 
-def _read_layers(source: ImageSource, progress: Progress | None, on_layer: LayerProgress | None) -> _ReadLayers:
+def _read_layers(
+    source: ImageSource, progress: Progress | None, on_layer: LayerProgress | None
+) -> _ReadLayers:
     cache = active_cache()
     budget = ContentBudget()
     merger = Merger()
@@ -160,7 +162,9 @@ def _read_layers(source: ImageSource, progress: Progress | None, on_layer: Layer
                 verified = source.trusts_diff_ids
                 if analysis is None:
                     refused = budget.refused
-                    analysis, hashed = _analyze(source, descriptor, budget, verify=bool(cache) and not verified)
+                    analysis, hashed = _analyze(
+                        source, descriptor, budget, verify=bool(cache) and not verified
+                    )
                     verified = (verified or hashed) and budget.refused == refused
                 if cache and verified:
                     to_cache.append((descriptor.diff_id, analysis))
