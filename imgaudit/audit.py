@@ -6,7 +6,7 @@ import hashlib
 import io
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -234,7 +234,9 @@ def _analyse(
     info, descriptors = source.info, list(source.layers)
     merged = charge_links_outside_caches(merged, info)
     base = base_hint or _base(options, descriptors, info)
-    attribution = attribute(merged, info, base.layer_count, options.project)
+    # Files share directories: what depends only on a file's directory is summed once.
+    directory_bytes = bytes_by_directory(merged.files)
+    attribution = attribute(merged, info, base.layer_count, options.project, directory_bytes)
     classification = classify(merged, build_rules(info, descriptors, base.layer_count, merged, attribution))
     layers = tuple(
         LayerReport(
@@ -275,7 +277,7 @@ def _analyse(
         final_bytes=merged.final_bytes,
         categories=classification.categories,
         wasted=wasted_paths(merged),
-        largest_directories=largest_directories(merged),
+        largest_directories=largest_directories(merged, directory_bytes=directory_bytes),
         warnings=(*merged.warnings, *attribution.warnings),
         duration_seconds=time.perf_counter() - started,
         findings=findings,
@@ -327,12 +329,17 @@ def wasted_paths(merged: MergedFilesystem, limit: int = WASTED_PATHS_SHOWN) -> t
 
 
 def largest_directories(
-    merged: MergedFilesystem, limit: int = LARGEST_DIRECTORIES_SHOWN
+    merged: MergedFilesystem,
+    limit: int = LARGEST_DIRECTORIES_SHOWN,
+    directory_bytes: Mapping[str, int] | None = None,
 ) -> tuple[DirectorySize, ...]:
     """The biggest directories (up to four levels deep) of the final filesystem. A directory
-    that is almost all one child is left out: the child says more."""
+    that is almost all one child is left out: the child says more. `directory_bytes`:
+    `bytes_by_directory(merged.files)`, when the caller has it."""
     sizes: dict[str, int] = defaultdict(int)
-    for directory, size in bytes_by_directory(merged.files).items():  # files share directories
+    if directory_bytes is None:
+        directory_bytes = bytes_by_directory(merged.files)
+    for directory, size in directory_bytes.items():
         parts = directory.split("/") if directory else []
         for depth in range(1, min(len(parts), _DIRECTORY_DEPTH) + 1):
             sizes["/".join(parts[:depth])] += size

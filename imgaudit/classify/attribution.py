@@ -145,13 +145,14 @@ def _holder(directory: str, roots: Mapping[str, int]) -> int | None:
 def _environment_reports(
     environments: Sequence[FoundEnvironment],
     files: Sequence[FinalFile],
+    directory_bytes: Mapping[str, int],
     ownership: Ownership,
     toolchain: Mapping[str, str],
     dev: Mapping[str, str],  # distribution key -> reason
 ) -> tuple[PythonEnvironment, ...]:
     index = {env.root: i for i, env in enumerate(environments)}
     env_bytes = [0] * len(environments)
-    for directory, size in bytes_by_directory(files).items():
+    for directory, size in directory_bytes.items():
         if (i := _holder(directory, index)) is not None:
             env_bytes[i] += size
     dist_bytes: dict[str, int] = defaultdict(int)
@@ -200,9 +201,12 @@ def attribute(
     info: ImageInfo,
     base_layer_count: int,
     project: ProjectFiles | None = None,
+    directory_bytes: Mapping[str, int] | None = None,
 ) -> Attribution:
     """`project`: given with `--project`; else looked for in the image, outside environments
-    and caches."""
+    and caches. `directory_bytes`: `bytes_by_directory(merged.files)`, when the caller has it."""
+    if directory_bytes is None:
+        directory_bytes = bytes_by_directory(merged.files)
     os_packages = find_os_packages(merged.files, merged.contents, base_layer_count)
     environments = find_environments(merged.files, merged.contents, info.env)
     ownership = find_ownership(merged.files, merged.contents)
@@ -269,7 +273,9 @@ def attribute(
     binaries = standalone_binary_paths(merged.files, (e.root for e in environments), base_layer_count)
     dists = {d.key: d for d in ownership.distributions}
     return Attribution(
-        environments=_environment_reports(environments, merged.files, ownership, toolchain, dev),
+        environments=_environment_reports(
+            environments, merged.files, directory_bytes, ownership, toolchain, dev
+        ),
         os_packages=os_packages.packages,
         dev_dependencies=verdict.dependencies if verdict else None,
         dev_paths=_paths_of(dev, ownership),
