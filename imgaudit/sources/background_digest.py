@@ -71,7 +71,8 @@ class _Job:
         """Wait for the hash, then raise when the bytes do not match."""
         self.done.wait()
         if self.failure is not None:
-            raise self.failure
+            # Raised where no layer walk would turn it into one line: it becomes one here.
+            raise LayerError(f"{self.what} cannot be read ({self.failure})", where=self.where)
         if self.hashed != self.size or self.hash.hexdigest() != self.expected:
             raise LayerError(f"{self.what} does not match its digest", where=self.where)
 

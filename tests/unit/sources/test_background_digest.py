@@ -118,3 +118,16 @@ def test_closing_the_queue_drops_what_is_left(tmp_path: Path, monkeypatch: pytes
     queue.close()
     assert not any(thread.name == "imgaudit-digest" for thread in threading.enumerate())
     assert len(os.listdir("/proc/self/fd")) < 64  # every blob's descriptor was closed
+
+
+def test_a_read_error_while_hashing_is_a_layer_error(tmp_path: Path) -> None:
+    # The check is settled after the walk, outside the walk's error handling: an OSError from
+    # the file must still be the one-line layer error, not a traceback.
+    path = tmp_path / "archive"
+    path.write_bytes(BLOB)
+    directory = os.open(tmp_path, os.O_RDONLY)  # preadv on a directory: EISDIR
+    with (
+        BackgroundDigestCheck(io.BytesIO(), directory, 0, 10, sha256(BLOB), str(path), "blob x") as check,
+        pytest.raises(LayerError, match=r"blob x cannot be read \(.*Is a directory"),
+    ):
+        check.finish()
