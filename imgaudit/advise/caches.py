@@ -1,5 +1,5 @@
 """`poetry-cache-in-layer`, `pip-cache-in-layer`, `uv-cache-in-layer`, `pdm-cache-in-layer`,
-`pipenv-cache-in-layer`, `apt-lists-left`: caches that ship.
+`pipenv-cache-in-layer`, `apt-lists-left`, `apk-cache-left`: caches that ship.
 
 A cache deleted by a later layer still ships, so the cache's wasted files count here too:
 the fix (clean up in the same RUN) removes both.
@@ -122,6 +122,45 @@ def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
                 f"    && rm -rf {' '.join(globs)}",
             ),
             savings_basis="bytes under /var/lib/apt/lists and /var/cache/apt added above the base",
+        ),
+    )
+
+
+def _apk_leftover(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith("APKINDEX."):
+        return "repository indexes"
+    return "downloaded packages" if name.endswith(".apk") else "other cache files"
+
+
+def apk_cache(ctx: AdviceContext) -> Sequence[Candidate]:
+    """What the image's own layers left in apk's cache and the final filesystem still holds.
+    Measured where it lies, not by a category: its bytes stay in the category the
+    classification gave them. A cache a later layer deleted is late-deletion's; the base's
+    cache is the base's."""
+    roots = locations(ctx).apk
+    units = frozenset(u for u in ctx.table.final_under(roots) if ctx.above_base(ctx.unit_layer(u)))
+    if not units:
+        return ()
+    paths = [ctx.unit_path(u) for u in units]
+    leftovers = sorted({_apk_leftover(p) for p in paths})
+    where = " ".join(
+        f"/{root}/*" if any(p.startswith(root + "/") for p in paths) else f"/{root}"
+        for root in roots
+        if any(p == root or p.startswith(root + "/") for p in paths)
+    )
+    return (
+        Candidate(
+            id="apk-cache-left",
+            title=entry("apk-cache-left").text("title"),
+            units=units,
+            evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
+            fix=Fix(
+                entry("apk-cache-left").text("fix", where=where, leftovers=" and ".join(leftovers)),
+                "RUN apk add --no-cache PACKAGES",
+            ),
+            savings_basis="bytes under /var/cache/apk and /etc/apk/cache added above the base that the "
+            "final filesystem still holds (a later layer's deletion of them is late-deletion)",
         ),
     )
 

@@ -78,6 +78,9 @@ class CacheLocations:
     apt: tuple[str, ...] = ("var/lib/apt/lists", "var/cache/apt")
     # Every format's cache that has a category of its own beyond Poetry's (uv, PDM, Pipenv).
     tools: tuple[ToolCache, ...] = ()
+    # apk's cache (apk-cache(5)): the repositories' indexes in /var/cache/apk; when /etc/apk/cache
+    # is a directory (or a link to one), apk keeps its indexes and every package it downloads there.
+    apk: tuple[str, ...] = ("var/cache/apk", "etc/apk/cache")
 
     def tool(self, category: Category) -> ToolCache:
         return next((t for t in self.tools if t.category is category), ToolCache(category, ()))
