@@ -9,10 +9,13 @@ app_cache.c), so they are no clean-up of it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from imgaudit.cli import main
 from imgaudit.dockerfile.build import read_build
 from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.lint import Hint, lint
@@ -118,6 +121,19 @@ def test_a_builder_that_never_ships_is_not_flagged_unless_its_cache_is_copied_ou
 def test_a_runtime_built_from_the_stage_ships_its_layers() -> None:
     text = 'FROM python:3.12-alpine AS base\nRUN apk add libpq\nFROM base AS runtime\nCMD ["python"]\n'
     assert flagged_lines(text) == [2]
+
+
+def test_the_id_is_a_sarif_rule_and_an_ignore_choice(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"{BASE}RUN apk add --no-cache python3-dev && apk update\n")
+    result = CliRunner().invoke(main, ["lint", str(dockerfile), "--format", "sarif"])
+    run = json.loads(result.output)["runs"][0]
+    assert "apk-cache-left" in [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert [r["ruleId"] for r in run["results"] if r["ruleId"].startswith("apk")] == ["apk-cache-left"]
+    ignored = CliRunner().invoke(main, ["lint", str(dockerfile), "--ignore", "apk-cache-left"])
+    assert "apk-cache-left" not in ignored.output
+    help_text = CliRunner().invoke(main, ["audit", "--help"]).output
+    assert "apk-cache-left" in "".join(help_text.split())
 
 
 # --- fix -------------------------------------------------------------------------------------
