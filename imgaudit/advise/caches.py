@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from imgaudit.advise.deletions import DELETIONS
 from imgaudit.advise.interface import (
     AdviceContext,
     Candidate,
@@ -134,12 +135,16 @@ def _apk_leftover(path: str) -> str:
 
 
 def apk_cache(ctx: AdviceContext) -> Sequence[Candidate]:
-    """What the image's own layers left in apk's cache and the final filesystem still holds.
-    Measured where it lies, not by a category: its bytes stay in the category the
-    classification gave them. A cache a later layer deleted is late-deletion's; the base's
-    cache is the base's."""
+    """What the image's own layers left in apk's cache: the files the final filesystem still
+    holds, and the earlier copies a later refresh overwrote (they ship in their layer; with
+    `--no-cache` neither is written). Measured where it lies, not by a category: its bytes stay
+    in the category the classification gave them. A cache a later layer deleted is
+    late-deletion's; the base's cache is the base's."""
     roots = locations(ctx).apk
-    units = frozenset(u for u in ctx.table.final_under(roots) if ctx.above_base(ctx.unit_layer(u)))
+    wasted = ctx.merged.wasted
+    final = (u for u in ctx.table.final_under(roots) if ctx.above_base(ctx.unit_layer(u)))
+    overwritten = (u for u in ctx.table.wasted_above_under(roots) if wasted[-u - 1].removal not in DELETIONS)
+    units = frozenset([*final, *overwritten])
     if not units:
         return ()
     paths = [ctx.unit_path(u) for u in units]
@@ -160,7 +165,8 @@ def apk_cache(ctx: AdviceContext) -> Sequence[Candidate]:
                 "RUN apk add --no-cache PACKAGES",
             ),
             savings_basis="bytes under /var/cache/apk and /etc/apk/cache added above the base that the "
-            "final filesystem still holds (a later layer's deletion of them is late-deletion)",
+            "final filesystem still holds, and their earlier copies a later layer overwrote (a later "
+            "layer's deletion of them is late-deletion)",
         ),
     )
 

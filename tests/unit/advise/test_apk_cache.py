@@ -1,8 +1,9 @@
 """Alpine's package cache shipped in a layer: `apk-cache-left`, as a user sees it from
 `imgaudit audit IMAGE --format json`. apk keeps the repositories' indexes
 (`APKINDEX.<hash>.tar.gz`) in /var/cache/apk unless told `--no-cache`; the saving is the bytes
-the image's own layers left there, never the base's, never those a later layer deleted (that is
-`late-deletion`). Every figure is a sum of the spec's file sizes."""
+the image's own layers left there (an earlier copy a later refresh overwrote included), never the
+base's, never those a later layer deleted (that is `late-deletion`). Every figure is a sum of the
+spec's file sizes."""
 
 from __future__ import annotations
 
@@ -117,6 +118,18 @@ def test_an_index_a_later_layer_deletes_is_late_deletion_not_this_finding(tmp_pa
     report = audit_json(tmp_path, spec)
     assert apk_findings(report) == []
     assert any(f["id"] == "late-deletion" for f in report["findings"])
+
+
+def test_an_index_a_later_refresh_overwrote_still_ships_in_its_layer(tmp_path: Path) -> None:
+    # `RUN apk update` then `RUN apk add gcc`: the add refreshes the same index file; the first
+    # copy is in no final path but ships in layer 1, and `--no-cache` on both saves both.
+    spec = alpine_image(
+        Layer([file(INDEX_MAIN, 1_000_000, seed=1)], "/bin/sh -c apk update"),
+        gcc_layer(file(INDEX_MAIN, 1_200_000, seed=2)),
+    )
+    [finding] = apk_findings(audit_json(tmp_path, spec))
+    assert finding["estimated_savings_bytes"] == 2_200_000
+    assert finding["evidence"]["layers"] == [1, 2]
 
 
 def test_ignore_leaves_it_out(tmp_path: Path) -> None:
