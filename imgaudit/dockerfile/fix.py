@@ -989,29 +989,36 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
     if not needed and all(apk_applet(c) == "update" for c in step.commands):
         edit.notes.append(dropped_note)
         return ""
-    dropped = None if needed else _without_apk_updates(text)
+    heredoc = bool(step.instruction.heredocs)
+    dropped = None if needed else _without_apk_updates(text, heredoc)
     if dropped is not None:
         edit.notes.append(dropped_note)
         return dropped
-    caches = dict.fromkeys(f"{apk_cache_kept(step, c)}/*" for c in updates)
+    removal = "rm -rf " + " ".join(dict.fromkeys(f"{apk_cache_kept(step, c)}/*" for c in updates))
     edit.notes.append(f"line {step.line}: apk's cache deleted in the RUN that fills it")
-    return text.rstrip() + f" \\\n    && rm -rf {' '.join(caches)}"
+    if heredoc:  # the script's last line, before the terminator
+        script, _, terminator = text.rstrip("\n").rpartition("\n")
+        return f"{script}\n{removal}\n{terminator}"
+    return text.rstrip() + f" \\\n    && {removal}"
 
 
-def _without_apk_updates(text: str) -> str | None:
-    """The text without its `apk update` commands, each with the `&&`/`;` after it; None when
-    one of them is not a plain member of the RUN's list (in a test's branch, a pipeline, or
-    the last command)."""
+def _without_apk_updates(text: str, heredoc: bool) -> str | None:
+    """The text without its `apk update` commands, each with the `&&`/`;` after it (a heredoc
+    script's line end); None when one of them is not a plain member of the RUN's list (in a
+    test's branch, a pipeline, or the last command)."""
     for match in reversed(list(_APK_HEAD.finditer(text))):
         if match["applet"] != "update":
             continue
         end = _apk_command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
-        before = text[: match.start()].replace("\\\n", " ").rstrip()
-        connector = 2 if text.startswith("&&", end) else 1 if text.startswith(";", end) else 0
+        before = text[: match.start()].replace("\\\n", " ").rstrip(" \t")
+        connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
         if not connector or not all(o.startswith("-") for o in options):
             return None
-        if not (_LIST_JOIN.search(before) or _RUN_START.search(before)):
+        line_start = heredoc and before.endswith("\n")
+        if text.startswith("\n", end) and not line_start:
+            return None
+        if not (line_start or _LIST_JOIN.search(before.rstrip()) or _RUN_START.search(before.rstrip())):
             return None
         spaces = _APK_SPACES.match(text, end + connector)
         text = text[: match.start()] + text[spaces.end() if spaces else end + connector :]

@@ -58,6 +58,7 @@ def flagged_lines(text: str) -> list[int]:
         "apk add gcc && apk cache --purge clean",
         # A cache mount somewhere else.
         "--mount=type=cache,target=/root/.cache/pip apk add gcc",
+        "<<EOF\nset -e\napk add gcc\nEOF",
     ],
 )
 def test_an_install_that_keeps_the_index_is_flagged_at_its_run(run: str) -> None:
@@ -85,6 +86,7 @@ def test_an_install_that_keeps_the_index_is_flagged_at_its_run(run: str) -> None
         "apk del .build-deps",
         "apk info -vv",
         "apk --version",
+        "<<EOF\napk add gcc\nrm -rf /var/cache/apk/*\nEOF",
     ],
 )
 def test_no_index_left_is_not_flagged(run: str) -> None:
@@ -196,6 +198,13 @@ def test_fix_keeps_apk_s_cache_out_of_the_runtime(tmp_path: Path, after: str, ex
     builder, runtime = text.split("AS runtime", 1)
     assert expected in runtime
     assert "RUN apk update && apk add gcc musl-dev libffi-dev" in builder  # never ships: as written
+
+
+def test_fix_edits_a_heredoc_script_line_by_line(tmp_path: Path) -> None:
+    text = fixed(tmp_path, ALPINE_POETRY.format(after="RUN <<EOF\nset -e\napk update\napk add curl\nEOF"))
+    assert "RUN <<EOF\nset -e\napk add --no-cache curl\nEOF\n" in text.split("AS runtime", 1)[1]
+    text = fixed(tmp_path, ALPINE_POETRY.format(after="RUN <<EOF\napk update\napk info -a curl\nEOF"))
+    assert "RUN <<EOF\napk update\napk info -a curl\nrm -rf /var/cache/apk/*\nEOF\n" in text
 
 
 def test_fix_drops_a_run_that_only_updates_the_index_nothing_reads(tmp_path: Path) -> None:
