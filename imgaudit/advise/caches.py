@@ -19,7 +19,7 @@ from imgaudit.advise.interface import (
     top_paths,
 )
 from imgaudit.classify.categories import venv_roots
-from imgaudit.classify.context import CacheLocations, PathSet, cache_locations, user_homes
+from imgaudit.classify.context import APK_CACHE_ROOTS, CacheLocations, PathSet, cache_locations, user_homes
 from imgaudit.findings.catalogue import entry
 from imgaudit.model import Category, Evidence, Fix
 
@@ -140,7 +140,7 @@ def apk_cache(ctx: AdviceContext) -> Sequence[Candidate]:
     `--no-cache` neither is written). Measured where it lies, not by a category: its bytes stay
     in the category the classification gave them. A cache a later layer deleted is
     late-deletion's; the base's cache is the base's."""
-    roots = locations(ctx).apk
+    roots = APK_CACHE_ROOTS
     wasted = ctx.merged.wasted
     final = (u for u in ctx.table.final_under(roots) if ctx.above_base(ctx.unit_layer(u)))
     overwritten = (u for u in ctx.table.wasted_above_under(roots) if wasted[-u - 1].removal not in DELETIONS)

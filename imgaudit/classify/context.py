@@ -69,6 +69,12 @@ class ToolCache:
     keep_out: tuple[str, ...] = ()
 
 
+# apk's cache (apk-cache(5)): the repositories' indexes in /var/cache/apk; when /etc/apk/cache is
+# a directory (or a link to one), apk keeps its indexes and every package it downloads there. No
+# setting of the image moves them (`--cache-dir` is a command's own option).
+APK_CACHE_ROOTS = ("var/cache/apk", "etc/apk/cache")
+
+
 @dataclass(frozen=True, slots=True)
 class CacheLocations:
     poetry: tuple[str, ...]
@@ -78,9 +84,6 @@ class CacheLocations:
     apt: tuple[str, ...] = ("var/lib/apt/lists", "var/cache/apt")
     # Every format's cache that has a category of its own beyond Poetry's (uv, PDM, Pipenv).
     tools: tuple[ToolCache, ...] = ()
-    # apk's cache (apk-cache(5)): the repositories' indexes in /var/cache/apk; when /etc/apk/cache
-    # is a directory (or a link to one), apk keeps its indexes and every package it downloads there.
-    apk: tuple[str, ...] = ("var/cache/apk", "etc/apk/cache")
 
     def tool(self, category: Category) -> ToolCache:
         return next((t for t in self.tools if t.category is category), ToolCache(category, ()))
