@@ -70,8 +70,8 @@ class ToolCache:
 
 
 # apk's cache (apk-cache(5)): the repositories' indexes in /var/cache/apk; when /etc/apk/cache is
-# a directory (or a link to one), apk keeps its indexes and every package it downloads there. No
-# setting of the image moves them (`--cache-dir` is a command's own option).
+# a directory (or a link to one), apk keeps its indexes and every package it downloads there.
+# (`--cache-dir` elsewhere, on a command or in apk-tools 3's /etc/apk/config, is not followed.)
 APK_CACHE_ROOTS = ("var/cache/apk", "etc/apk/cache")
 
 

@@ -142,6 +142,7 @@ class State:
     # Settings written by `poetry config`/`pdm config` in a RUN or a committed poetry.toml.
     tool_config: Mapping[str, bool] = field(default_factory=dict)
     apt_without_recommends: bool = False  # an apt.conf.d file says so
+    apk_without_cache: bool = False  # /etc/apk/config says `no-cache` (apk-tools 3's global options)
     tools: tuple[Tool, ...] = ()
     build_packages: tuple[tuple[str, int], ...] = ()  # (package, line) of compilers/headers
     # apk's virtual packages (`apk add --virtual .build-deps gcc`): name -> what it installed.
@@ -807,6 +808,7 @@ def _after_run(step: RunStep, state: State) -> State:
     text = step.instruction.original + "".join(step.instruction.heredocs)
     if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
         apt_quiet = True
+    apk_without_cache = state.apk_without_cache or ("apk/config" in text and "no-cache" in text)
     tools = [t for t in tools if not (t.line == step.line and t.name in removed)]
     return replace(
         state,
@@ -815,6 +817,7 @@ def _after_run(step: RunStep, state: State) -> State:
         build_packages=tuple(build_packages),
         apk_virtual=tuple(apk_virtual),
         apt_without_recommends=apt_quiet,
+        apk_without_cache=apk_without_cache,
     )
 
 
@@ -1029,7 +1032,7 @@ def apk_cache_kept(step: RunStep, command: Command) -> str | None:
     cache mount takes them (on that directory, or on /etc/apk/cache, which apk then uses) or a
     removal of it runs after the command whenever the command runs."""
     cache = apk_index_cache(command)
-    if cache is None:
+    if cache is None or step.state.apk_without_cache:
         return None
     if (
         step.cache_mounted(cache)

@@ -93,6 +93,11 @@ def test_no_index_left_is_not_flagged(run: str) -> None:
     assert flagged_lines(f"{BASE}WORKDIR /app\nRUN {run}\n") == []
 
 
+def test_apk_3s_global_no_cache_setting_holds_for_the_runs_after_it() -> None:
+    text = f"{BASE}RUN apk add gcc\nRUN echo no-cache >> /etc/apk/config\nRUN apk add musl-dev\n"
+    assert flagged_lines(text) == [2]
+
+
 def test_a_cache_dir_of_its_own_is_named_and_must_be_removed_there() -> None:
     [hint] = apk_hints(f"{BASE}RUN apk add --cache-dir=/tmp/apk gcc && rm -rf /var/cache/apk/*\n")
     assert "/tmp/apk" in hint.message
