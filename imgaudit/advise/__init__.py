@@ -35,6 +35,7 @@ CATALOGUE: dict[str, Detector] = {
     "cache-unfriendly-order": build_context.cache_unfriendly_order,
     "unneeded-files-copied": build_context.unneeded_files,
     "apt-lists-left": caches.apt_lists,
+    "apk-cache-left": caches.apk_cache,
     "apt-recommends": apt.apt_recommends,
 }
 FINDING_IDS = tuple(CATALOGUE)

@@ -1,5 +1,5 @@
 """`poetry-cache-in-layer`, `pip-cache-in-layer`, `uv-cache-in-layer`, `pdm-cache-in-layer`,
-`pipenv-cache-in-layer`, `apt-lists-left`: caches that ship.
+`pipenv-cache-in-layer`, `apt-lists-left`, `apk-cache-left`: caches that ship.
 
 A cache deleted by a later layer still ships, so the cache's wasted files count here too:
 the fix (clean up in the same RUN) removes both.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from imgaudit.advise.deletions import DELETIONS
 from imgaudit.advise.interface import (
     AdviceContext,
     Candidate,
@@ -18,7 +19,7 @@ from imgaudit.advise.interface import (
     top_paths,
 )
 from imgaudit.classify.categories import venv_roots
-from imgaudit.classify.context import CacheLocations, PathSet, cache_locations, user_homes
+from imgaudit.classify.context import APK_CACHE_ROOTS, CacheLocations, PathSet, cache_locations, user_homes
 from imgaudit.findings.catalogue import entry
 from imgaudit.model import Category, Evidence, Fix
 
@@ -122,6 +123,50 @@ def apt_lists(ctx: AdviceContext) -> Sequence[Candidate]:
                 f"    && rm -rf {' '.join(globs)}",
             ),
             savings_basis="bytes under /var/lib/apt/lists and /var/cache/apt added above the base",
+        ),
+    )
+
+
+def _apk_leftover(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith("APKINDEX."):
+        return "repository indexes"
+    return "downloaded packages" if name.endswith(".apk") else "other cache files"
+
+
+def apk_cache(ctx: AdviceContext) -> Sequence[Candidate]:
+    """What the image's own layers left in apk's cache: the files the final filesystem still
+    holds, and the earlier copies a later refresh overwrote (they ship in their layer; with
+    `--no-cache` neither is written). Measured where it lies, not by a category: its bytes stay
+    in the category the classification gave them. A cache a later layer deleted is
+    late-deletion's; the base's cache is the base's."""
+    roots = APK_CACHE_ROOTS
+    wasted = ctx.merged.wasted
+    final = (u for u in ctx.table.final_under(roots) if ctx.above_base(ctx.unit_layer(u)))
+    overwritten = (u for u in ctx.table.wasted_above_under(roots) if wasted[-u - 1].removal not in DELETIONS)
+    units = frozenset([*final, *overwritten])
+    if not units:
+        return ()
+    paths = [ctx.unit_path(u) for u in units]
+    leftovers = sorted({_apk_leftover(p) for p in paths})
+    where = " ".join(
+        f"/{root}/*" if any(p.startswith(root + "/") for p in paths) else f"/{root}"
+        for root in roots
+        if any(p == root or p.startswith(root + "/") for p in paths)
+    )
+    return (
+        Candidate(
+            id="apk-cache-left",
+            title=entry("apk-cache-left").text("title"),
+            units=units,
+            evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
+            fix=Fix(
+                entry("apk-cache-left").text("fix", where=where, leftovers=" and ".join(leftovers)),
+                "RUN apk add --no-cache PACKAGES",
+            ),
+            savings_basis="bytes under /var/cache/apk and /etc/apk/cache added above the base that the "
+            "final filesystem still holds, and their earlier copies a later layer overwrote (a later "
+            "layer's deletion of them is late-deletion)",
         ),
     )
 

@@ -24,7 +24,9 @@ from imgaudit.layers.merge import Removal, WastedFile
 from imgaudit.layers.paths import basename, parent
 from imgaudit.model import Evidence, Fix
 
-_DELETIONS = (Removal.DELETED, Removal.HIDDEN)
+# What a later layer does to a file that is late-deletion's (an overwrite is not: the new copy
+# is what the image runs on).
+DELETIONS = (Removal.DELETED, Removal.HIDDEN)
 # Commands that only delete: the deleting instruction made of these alone uses nothing.
 _DELETING = frozenset({"rm", "rmdir", "unlink", "find", "true", ":"})
 _METADATA_DIRS = (".dist-info", ".egg-info")
@@ -42,7 +44,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
     """One finding per (shipping layer, deleting layer) pair: each pair is one edit."""
     pairs: dict[tuple[int, int], set[Unit]] = defaultdict(set)
     for j, item in enumerate(ctx.merged.wasted):
-        if item.removal in _DELETIONS and ctx.above_base(item.removed_by) and item.size:
+        if item.removal in DELETIONS and ctx.above_base(item.removed_by) and item.size:
             pairs[(item.shipped_by, item.removed_by)].add(wasted_unit(j))
     candidates = []
     for (shipped, removed), units in sorted(pairs.items(), key=lambda kv: -ctx.bytes_of(kv[1])):

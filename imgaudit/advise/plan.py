@@ -38,6 +38,7 @@ ARTICLE_ORDER: tuple[StepTemplate, ...] = (
     StepTemplate("No conda package cache: `conda clean --all` in the same RUN", ("conda-cache-in-layer",)),
     StepTemplate("Delete in the same RUN that creates", ("late-deletion",)),
     StepTemplate("apt: no recommends, no lists left", ("apt-recommends", "apt-lists-left")),
+    StepTemplate("apk: `--no-cache`, no index left", ("apk-cache-left",)),
     StepTemplate("Copy dependency files first, code last", ("cache-unfriendly-order",)),
     StepTemplate(
         "Multi-stage build: runtime gets only the venv and the app",

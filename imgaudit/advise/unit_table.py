@@ -43,6 +43,9 @@ class UnitTable:
     # Wasted files shipped above the base, sorted by path: a directory's files are one range.
     wasted_above_paths: list[str]
     wasted_above_units: list[Unit]
+    # Final files come first in the columns, sorted by path (MergedFilesystem.files): a
+    # directory's final files are one range of units 0 .. final_count - 1.
+    final_count: int
 
     @classmethod
     def of(cls, merged: MergedFilesystem, classification: Classification, base_layer_count: int) -> UnitTable:
@@ -63,7 +66,13 @@ class UnitTable:
         wasted_above = [wasted_unit(j) for j, w in enumerate(wasted) if w.shipped_by >= base_layer_count]
         wasted_above.sort(key=paths.__getitem__)
         return cls(
-            sizes, paths, layers, dict(groups), list(map(paths.__getitem__, wasted_above)), wasted_above
+            sizes,
+            paths,
+            layers,
+            dict(groups),
+            list(map(paths.__getitem__, wasted_above)),
+            wasted_above,
+            len(files),
         )
 
     def final(
@@ -92,6 +101,19 @@ class UnitTable:
             # The root itself, then everything under "root/": "0" is the character after "/".
             found.update(units[bisect_left(paths, root) : bisect_right(paths, root)])
             found.update(units[bisect_left(paths, root + "/") : bisect_left(paths, root + "0")])
+        return found
+
+    def final_under(self, roots: Iterable[str]) -> set[Unit]:
+        """Final units with bytes whose path is a root or lies beneath one: a range of the
+        path-sorted final files per root, found by bisection instead of a scan of them all."""
+        paths, sizes, end = self.paths, self.sizes, self.final_count
+        found: set[Unit] = set()
+        for root in {r for r in roots if r}:
+            for lo, hi in (
+                (bisect_left(paths, root, 0, end), bisect_right(paths, root, 0, end)),
+                (bisect_left(paths, root + "/", 0, end), bisect_left(paths, root + "0", 0, end)),
+            ):
+                found.update(unit for unit in range(lo, hi) if sizes[unit])
         return found
 
     def bytes_of(self, units: Iterable[Unit]) -> int:

@@ -69,6 +69,12 @@ class ToolCache:
     keep_out: tuple[str, ...] = ()
 
 
+# apk's cache (apk-cache(5)): the repositories' indexes in /var/cache/apk; when /etc/apk/cache is
+# a directory (or a link to one), apk keeps its indexes and every package it downloads there.
+# (`--cache-dir` elsewhere, on a command or in apk-tools 3's /etc/apk/config, is not followed.)
+APK_CACHE_ROOTS = ("var/cache/apk", "etc/apk/cache")
+
+
 @dataclass(frozen=True, slots=True)
 class CacheLocations:
     poetry: tuple[str, ...]

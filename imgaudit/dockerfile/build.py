@@ -142,6 +142,7 @@ class State:
     # Settings written by `poetry config`/`pdm config` in a RUN or a committed poetry.toml.
     tool_config: Mapping[str, bool] = field(default_factory=dict)
     apt_without_recommends: bool = False  # an apt.conf.d file says so
+    apk_without_cache: bool = False  # /etc/apk/config says `no-cache` (apk-tools 3's global options)
     tools: tuple[Tool, ...] = ()
     build_packages: tuple[tuple[str, int], ...] = ()  # (package, line) of compilers/headers
     # apk's virtual packages (`apk add --virtual .build-deps gcc`): name -> what it installed.
@@ -224,9 +225,16 @@ class RunStep:
     def cache_mounted(self, path: str) -> bool:
         return any(m.kind == "cache" and overlaps(m.target, path) for m in self.mounts)
 
-    def removes(self, path: str) -> bool:
-        """A command of this RUN deletes `path` or a directory holding it."""
-        for command in self.commands:
+    def removes(self, path: str, after: Command | None = None) -> bool:
+        """A command of this RUN deletes `path` or a directory holding it; with `after` (one of
+        the RUN's commands), one that runs after it whenever it runs: later, not a fallback
+        (`A || rm`), under no test that `after` does not run under too."""
+        commands = self.commands
+        if after is not None:
+            start = next(i for i, c in enumerate(commands) if c is after) + 1
+            shared = set(after.guards)
+            commands = tuple(c for c in commands[start:] if not c.branch and shared.issuperset(c.guards))
+        for command in commands:
             if command.name == "rm":
                 targets = [w for w in command.words[1:] if not w.startswith("-")]
                 if any(
@@ -800,6 +808,7 @@ def _after_run(step: RunStep, state: State) -> State:
     text = step.instruction.original + "".join(step.instruction.heredocs)
     if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
         apt_quiet = True
+    apk_without_cache = state.apk_without_cache or ("apk/config" in text and "no-cache" in text)
     tools = [t for t in tools if not (t.line == step.line and t.name in removed)]
     return replace(
         state,
@@ -808,6 +817,7 @@ def _after_run(step: RunStep, state: State) -> State:
         build_packages=tuple(build_packages),
         apk_virtual=tuple(apk_virtual),
         apt_without_recommends=apt_quiet,
+        apk_without_cache=apk_without_cache,
     )
 
 
@@ -964,6 +974,81 @@ def _apk_virtual(command: Command) -> str | None:
         if word.startswith("--virtual="):
             return word.split("=", 1)[1]
     return None
+
+
+# apk-tools' applets that refresh the repositories' indexes into apk's cache before they run
+# (they open the database for writing with auto-update; `update` does nothing else); `del` opens
+# it without auto-update, the others only read it.
+APK_INDEXING = frozenset({"add", "update", "upgrade", "fix"})
+APK_CACHE = "/var/cache/apk"
+# When this is a directory (a cache mount makes it one) apk keeps its whole cache there instead.
+APK_CACHE_ENABLED = "/etc/apk/cache"
+_APK_OPTIONS_WITH_VALUE = frozenset(
+    {
+        "-p",
+        "--root",
+        "-X",
+        "--repository",
+        "--repositories-file",
+        "--keys-dir",
+        "--arch",
+        "--cache-dir",
+        "--cache-max-age",
+        "--timeout",
+        "--wait",
+        "--progress-fd",
+    }
+)
+
+
+def apk_applet(command: Command) -> str | None:
+    """The applet of an `apk` command: its first word that is neither an option nor the value
+    of one (`apk --no-cache add`, `apk -X URL add`, `apk add`)."""
+    if command.name != "apk":
+        return None
+    takes_value = False
+    for word in command.words[1:]:
+        if takes_value:
+            takes_value = False
+        elif word.startswith("-"):
+            takes_value = word in _APK_OPTIONS_WITH_VALUE
+        else:
+            return word
+    return None
+
+
+def apk_index_cache(command: Command) -> str | None:
+    """Where an apk command leaves the repositories' indexes: its `--cache-dir` (relative to the
+    root), else /var/cache/apk; None when it keeps none (`--no-cache`, an applet that does not
+    refresh them)."""
+    if apk_applet(command) not in APK_INDEXING or "--no-cache" in command.words:
+        return None
+    values = _option_values(command.words, "--cache-dir")
+    return normalise(values[-1]) if values else APK_CACHE
+
+
+def apk_cache_kept(step: RunStep, command: Command) -> str | None:
+    """The cache this apk command of `step` leaves in the layer: where its indexes go, unless a
+    cache mount takes them (on that directory, or on /etc/apk/cache, which apk then uses) or a
+    removal of it runs after the command whenever the command runs."""
+    cache = apk_index_cache(command)
+    if cache is None or step.state.apk_without_cache:
+        return None
+    if (
+        step.cache_mounted(cache)
+        or (cache == APK_CACHE and step.cache_mounted(APK_CACHE_ENABLED))
+        or step.removes(cache, after=command)
+    ):
+        return None
+    return cache
+
+
+def reads_apk_index(command: Command) -> bool:
+    """An apk command that reads the indexes a cache holds rather than fetching its own
+    (`apk search`, `apk info -a`, `apk policy`, ...): without `--no-cache`, not one that
+    refreshes them, not `del`."""
+    applet = apk_applet(command)
+    return applet is not None and applet not in APK_INDEXING | {"del"} and "--no-cache" not in command.words
 
 
 def apt_installs_recommends(command: Command) -> bool:

@@ -32,10 +32,13 @@ from imgaudit.dockerfile.build import (
     Install,
     RunStep,
     StageModel,
+    apk_applet,
+    apk_cache_kept,
     flag,
     is_build_package,
     normalise,
     poetry_requirements,
+    reads_apk_index,
 )
 from imgaudit.dockerfile.parse import DockerfileError, Instruction
 from imgaudit.dockerfile.poetry_versions import (
@@ -770,7 +773,7 @@ def _runtime_text(
         out.append(user)
     out.extend(starts)
     rest = [i for i in stage.instructions if not split or i.start_line > last_install]
-    out.extend(_runtime_instructions(rest, lines, edit))
+    out.extend(_runtime_instructions(rest, lines, edit, stage.runs))
     if not any(i.keyword in ("CMD", "ENTRYPOINT") for i in [*setup, *rest]) and facts.command:
         out.append(f"CMD {json.dumps(_without_tool_run(list(facts.command), edit, 'CMD'))}")
     edit.notes.append(
@@ -877,13 +880,23 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
     return " ".join(x for x in (item.keyword, flags, *item.args[:-1], absolute) if x)
 
 
-def _runtime_instructions(items: Iterable[Instruction], lines: list[str], edit: _Edit) -> list[str]:
+def _runtime_instructions(
+    items: Iterable[Instruction], lines: list[str], edit: _Edit, runs: Sequence[RunStep] = ()
+) -> list[str]:
     out: list[str] = []
-    for item in items:
+    kept = list(items)
+    steps = {id(s.instruction): s for s in runs}
+    for position, item in enumerate(kept):
         if item.keyword in ("CMD", "ENTRYPOINT"):
             out.append(_start_text(item, lines, edit))
         elif item.keyword == "RUN" and not item.json:
-            out.append(_runtime_run(item, lines, edit, out))
+            text = _runtime_run(item, lines, edit, out)
+            step = steps.get(id(item))
+            if text and step is not None:
+                later = [steps[id(i)] for i in kept[position + 1 :] if id(i) in steps]
+                read_later = any(reads_apk_index(c) for s in later for c in s.commands)
+                text = _apk_without_cache(text, step, edit, read_later)
+            out.append(text)
         else:
             out.append(_raw(item, lines))
     return [x for x in out if x]
@@ -923,6 +936,92 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         text = text.rstrip() + " \\\n    && rm -rf /var/lib/apt/lists/*"
     if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
+    return text
+
+
+# `apk [options] APPLET`, the applet one that refreshes the indexes: words up to it never cross
+# a command's end (`;`, `&`, `|`, a line not continued).
+_APK_SPACE = r"(?:[ \t]|\\\n)+"
+_APK_APPLETS = r"(?:add|upgrade|fix|update)(?![\w.-])"
+_APK_HEAD = re.compile(
+    rf"(?<![\w.-])apk(?:{_APK_SPACE}(?!{_APK_APPLETS})[^\s;&|]+)*?{_APK_SPACE}(?P<applet>{_APK_APPLETS})"
+)
+# What may stand between a RUN's start (its flags) or a `&&`/`;` and the command after it.
+_RUN_START = re.compile(r"(?:^|\n)[ \t]*RUN(?:[ \t]+--\S+)*\Z", re.I)
+_LIST_JOIN = re.compile(r"(?:&&|;)\Z")
+_APK_SPACES = re.compile(_APK_SPACE)
+
+
+def _apk_command_end(text: str, start: int) -> int:
+    found = re.compile(r"&&|\|\||;|\||(?<!\\)\n").search(text, start)
+    return found.start() if found else len(text)
+
+
+def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) -> str:
+    """The RUN without apk's cache in its layer (lint's apk-cache-left): `--no-cache` after every
+    `apk add`/`upgrade`/`fix`, which then fetch fresh indexes themselves. An `apk update` is
+    dropped when nothing reads the indexes it writes any more (no `apk search`, `apk info`, ...
+    after it in the stage, and it runs under no test), else its cache is removed at the end of
+    the RUN."""
+    left = [c for c in step.commands if apk_cache_kept(step, c) is not None]
+    if not left:
+        return text
+
+    def no_cache(match: re.Match[str]) -> str:
+        command = text[match.start() : _apk_command_end(text, match.end())]
+        if match["applet"] == "update" or "--no-cache" in command.split():
+            return match.group(0)
+        return f"{match.group(0)} --no-cache"
+
+    text = _APK_HEAD.sub(no_cache, text)
+    if any(apk_applet(c) != "update" for c in left):
+        edit.notes.append(f"line {step.line}: apk fetches its index on the fly and keeps none (--no-cache)")
+    updates = [c for c in left if apk_applet(c) == "update"]
+    if not updates:
+        return text
+    first = next(i for i, c in enumerate(step.commands) if c is updates[0])
+    needed = (
+        read_later
+        or any(c.conditional for c in updates)
+        or any(reads_apk_index(c) for c in step.commands[first + 1 :])
+    )
+    dropped_note = f"line {step.line}: `apk update` dropped: every apk command after it fetches its own index"
+    if not needed and all(apk_applet(c) == "update" for c in step.commands):
+        edit.notes.append(dropped_note)
+        return ""
+    heredoc = bool(step.instruction.heredocs)
+    dropped = None if needed else _without_apk_updates(text, heredoc)
+    if dropped is not None:
+        edit.notes.append(dropped_note)
+        return dropped
+    removal = "rm -rf " + " ".join(dict.fromkeys(f"{apk_cache_kept(step, c)}/*" for c in updates))
+    edit.notes.append(f"line {step.line}: apk's cache deleted in the RUN that fills it")
+    if heredoc:  # the script's last line, before the terminator
+        script, _, terminator = text.rstrip("\n").rpartition("\n")
+        return f"{script}\n{removal}\n{terminator}"
+    return text.rstrip() + f" \\\n    && {removal}"
+
+
+def _without_apk_updates(text: str, heredoc: bool) -> str | None:
+    """The text without its `apk update` commands, each with the `&&`/`;` after it (a heredoc
+    script's line end); None when one of them is not a plain member of the RUN's list (in a
+    test's branch, a pipeline, or the last command)."""
+    for match in reversed(list(_APK_HEAD.finditer(text))):
+        if match["applet"] != "update":
+            continue
+        end = _apk_command_end(text, match.end())
+        options = text[match.end() : end].replace("\\\n", " ").split()
+        before = text[: match.start()].replace("\\\n", " ").rstrip(" \t")
+        connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
+        if not connector or not all(o.startswith("-") for o in options):
+            return None
+        line_start = heredoc and before.endswith("\n")
+        if text.startswith("\n", end) and not line_start:
+            return None
+        if not (line_start or _LIST_JOIN.search(before.rstrip()) or _RUN_START.search(before.rstrip())):
+            return None
+        spaces = _APK_SPACES.match(text, end + connector)
+        text = text[: match.start()] + text[spaces.end() if spaces else end + connector :]
     return text
 
 
@@ -1043,7 +1142,7 @@ def _stage_text(
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
-    body = _runtime_instructions(kept, lines, edit)
+    body = _runtime_instructions(kept, lines, edit, stage.runs)
     if stage.parent is None and stage.end.workdir == "/" and workdir not in (None, "/"):
         body.insert(0, f"WORKDIR {workdir}")
         edit.notes.append(f"the runtime stage sets no WORKDIR: using the builder's, {workdir}")

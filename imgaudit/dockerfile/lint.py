@@ -20,6 +20,8 @@ from imgaudit.dockerfile.build import (
     Install,
     RunStep,
     StageModel,
+    apk_applet,
+    apk_cache_kept,
     apt_installs_recommends,
     expand,
     flag,
@@ -550,6 +552,26 @@ def apt(build: Build, _today: dt.date) -> Iterator[Hint]:
                 yield hint("apt-recommends", step.line, "apt installs recommended packages too", stage)
 
 
+def apk(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """An apk command that refreshes the indexes into its cache, with the cache neither mounted
+    nor removed after it in the same RUN, where the layer ships or a shipping stage copies the
+    cache out of it. (`apk cache clean` keeps every configured repository's index.)"""
+    for stage in build.stages:
+        for step in stage.runs:
+            for command in step.commands:
+                cache = apk_cache_kept(step, command)
+                if cache is None:
+                    continue
+                if stage.ships or build.carried(stage, cache) is not None:
+                    yield hint(
+                        "apk-cache-left",
+                        step.line,
+                        f"`apk {apk_applet(command)}` keeps the package index in {cache}{_undecided(command)}",
+                        stage,
+                    )
+                    break
+
+
 def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
     for stage in build.stages:
         if not stage.ships:
@@ -761,6 +783,7 @@ RULES: tuple[Rule, ...] = (
     toolchain,
     fat_base,
     apt,
+    apk,
     late_deletion,
     venv_location,
     poetry_versions,

@@ -235,6 +235,25 @@ _ENTRIES = (
         image_texts={"fix": "Clean what apt left ({leftovers}) in the RUN that installs packages."},
     ),
     Entry(
+        "apk-cache-left",
+        "apk's package index or downloaded packages left in the image",
+        Severity.MEDIUM,
+        Level.WARNING,
+        True,
+        "`apk add`, `apk update`, `apk upgrade` or `apk fix` without `--no-cache` in a stage that "
+        "ships (or whose /var/cache/apk a shipping stage copies), with no cache mount on "
+        "/var/cache/apk or /etc/apk/cache and no removal of the cache after it in the same RUN "
+        "(`apk cache clean` keeps the indexes)",
+        "Let apk fetch its index on the fly and keep none: `apk add --no-cache` (or "
+        "`rm -rf /var/cache/apk/*` in the same RUN).",
+        "RUN apk add --no-cache PACKAGES",
+        # The image shows what apk left (indexes, the packages an enabled cache keeps) and where.
+        image_texts={
+            "fix": "Let apk fetch its index on the fly and keep none: `apk add --no-cache` "
+            "(or `rm -rf {where}` in the same RUN); this image keeps {leftovers}."
+        },
+    ),
+    Entry(
         "apt-recommends",
         "apt installs recommended packages too",
         Severity.LOW,

@@ -152,4 +152,5 @@ def test_catalogue_has_the_issue_ids() -> None:
         "pdm-cache-in-layer",
         "pipenv-cache-in-layer",
         "conda-cache-in-layer",
+        "apk-cache-left",
     }

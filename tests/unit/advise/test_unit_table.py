@@ -34,14 +34,14 @@ FINAL = (
 )
 
 
-def _table() -> UnitTable:
-    files = tuple(FinalFile(path, EntryKind.FILE, size, layer) for path, size, layer, _ in FINAL)
+def _table(final: tuple[tuple[str, int, int, Category], ...] = FINAL) -> UnitTable:
+    files = tuple(FinalFile(path, EntryKind.FILE, size, layer) for path, size, layer, _ in final)
     wasted = tuple(
         WastedFile(path, size, shipped, 3, Removal.DELETED, path) for path, size, shipped in WASTED
     )
     layers = tuple(LayerStats(i, 0, 0, 0) for i in range(4))
     merged = MergedFilesystem(files, {}, layers, wasted, ())
-    classification = Classification({}, tuple(category for *_, category in FINAL))
+    classification = Classification({}, tuple(category for *_, category in final))
     return UnitTable.of(merged, classification, BASE_LAYERS)
 
 
@@ -62,6 +62,41 @@ def test_wasted_files_under_roots_are_those_pathset_finds_above_the_base() -> No
             if shipped >= BASE_LAYERS and path in inside
         }
         assert table.wasted_above_under(roots) == expected, roots
+
+
+# Final files (sorted by path, as the merge lists them) around a root's edges, as WASTED has them.
+FINAL_AROUND_A_ROOT = tuple(
+    (path, size, layer, Category.OTHER)
+    for path, size, layer in sorted(
+        [
+            ("etc/apk/cache", 0, 1),
+            ("etc/apk/cache/gcc.apk", 30, 1),
+            ("var/cache/apk", 3, 1),
+            ("var/cache/apk-tools/x", 5, 1),
+            ("var/cache/apk.d", 7, 2),
+            ("var/cache/apk/APKINDEX.a.tar.gz", 11, 0),
+            ("var/cache/apk/APKINDEX.b.tar.gz", 13, 2),
+            ("var/cache/apk/empty", 0, 2),
+            ("var/cache/apk0", 17, 1),
+            ("var/cache/apt/x", 19, 1),
+        ]
+    )
+)
+
+
+def test_final_files_under_roots_are_those_with_bytes_pathset_finds() -> None:
+    table = _table(FINAL_AROUND_A_ROOT)
+    for roots in (
+        ["var/cache/apk"],
+        ["var/cache/apk", "etc/apk/cache"],
+        ["var/cache"],
+        ["var/cache/apk", "var/cache/apk/APKINDEX.a.tar.gz"],
+        ["nowhere", ""],
+        [],
+    ):
+        inside = PathSet(roots)
+        expected = {i for i, (path, size, *_) in enumerate(FINAL_AROUND_A_ROOT) if size and path in inside}
+        assert table.final_under(roots) == expected, roots
 
 
 def test_units_index_their_columns_whether_final_or_wasted() -> None:
