@@ -83,8 +83,10 @@ class _Hashing(io.RawIOBase):
 def analyze_source_layer(
     source: ImageSource, descriptor: LayerDescriptor, budget: ContentBudget | None = None
 ) -> LayerAnalysis:
-    """Read one layer blob of a source: decompress, walk, and name the layer in any error."""
+    """Read one layer blob of a source: decompress, walk, and name the layer in any error;
+    its digest checked (`settle`) before the analysis is handed out."""
     analysis, _ = _analyze(source, descriptor, budget, verify=False)
+    source.settle()
     return analysis
 
 

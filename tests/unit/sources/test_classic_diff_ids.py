@@ -98,3 +98,15 @@ def test_a_lower_layer_that_lies_is_the_error_before_a_broken_upper_one(tmp_path
         audit_path(_classic(tmp_path, {0: other, 1: broken}))
     with pytest.raises(LayerError, match="truncated"):
         audit_path(_classic(tmp_path / "upper", {1: broken}))
+
+
+def test_one_layer_read_alone_is_checked_too(tmp_path: Path) -> None:
+    from imgaudit.audit import analyze_source_layer
+    from imgaudit.sources.archive import open_path
+
+    other = layer_tar(Layer([file("bin/busybox", 40_000, seed=9)]))
+    with (
+        open_path(_classic(tmp_path, {0: other}), None, None, lambda _m: None) as source,
+        pytest.raises(LayerError, match="does not match its digest"),
+    ):
+        analyze_source_layer(source, source.layers[0])
