@@ -212,6 +212,8 @@ def audit(
     # The layers' digests are still being checked on a second thread while this classifies
     # and advises; the report exists only once they have passed.
     report = _analyse(source, options, layers.merged, base_hint, started)
+    if progress:
+        progress("checking the layers' digests")  # a hash may still be running on a big layer
     layers.settle(source)
     if cache and key and layers.trusted:
         store_report(cache, key, report)
