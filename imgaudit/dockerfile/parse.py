@@ -113,10 +113,10 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
 def checked(parsed: ParsedDockerfile) -> ParsedDockerfile:
     """The Dockerfile as Docker would accept it, or a DockerfileError naming the line."""
     for item in parsed.unknown():
-        raise DockerfileError(
-            f"line {item.start_line}: unknown instruction {item.original.split()[0] if item.original else '?'!r}",
-            where=parsed.path,
-        )
+        # The word as written: `\vFROM` is not FROM, and a line of odd whitespace has no word
+        # for str.split() (found by the fuzz harness: an IndexError).
+        word = item.original.strip(" \t").partition(" ")[0] or "?"
+        raise DockerfileError(f"line {item.start_line}: unknown instruction {word!r}", where=parsed.path)
     if not parsed.stages:
         raise DockerfileError("no FROM instruction", where=parsed.path)
     for stage in parsed.stages:

@@ -57,3 +57,12 @@ def test_dependency_groups_of_the_wrong_shape(pyproject: bytes, message: str | N
     else:
         with pytest.raises(ClassifyError, match=message):
             declared_roots(pyproject, "/app/pyproject.toml")
+
+
+@pytest.mark.parametrize("line", ["\x1f\x1f\x1f", "\x1c"])
+def test_an_instruction_of_odd_whitespace_is_an_unknown_instruction(line: str) -> None:
+    # str.split() takes \x1c-\x1f for whitespace: `.split()[0]` of the line raised IndexError.
+    from imgaudit.dockerfile.parse import DockerfileError, checked, parse_dockerfile
+
+    with pytest.raises(DockerfileError, match=r"line 2: unknown instruction '\\x1[cf]"):
+        checked(parse_dockerfile(f"FROM python:3.12-slim\n{line}\n", "Dockerfile"))
