@@ -172,8 +172,8 @@ def _read_layers(
                     to_cache.append((descriptor.diff_id, analysis))
                 trusted = trusted and verified
             merger.add(analysis)
-            read += analysis.file_bytes
-            if on_layer:
+            if on_layer:  # the bytes read are summed for the progress line only
+                read += analysis.file_bytes
                 on_layer(done, len(source.layers), read)
     except LayerError:
         source.settle()  # a lower layer whose bytes lie is the error to report, as it came first

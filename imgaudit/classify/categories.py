@@ -44,8 +44,17 @@ class Classification:
         return [f for f, c in zip(merged.files, self.assignments, strict=True) if c is category]
 
 
-def venv_roots(merged: MergedFilesystem) -> list[str]:
-    return [parent(f.path) for f in merged.files if f.path.endswith("/pyvenv.cfg")]
+# The last filesystem asked about (held, so compared by identity) and its venv roots: the
+# rules and the advisor ask of the same one, and each answer scans every final file.
+_last_venv_roots: tuple[MergedFilesystem, tuple[str, ...]] | None = None
+
+
+def venv_roots(merged: MergedFilesystem) -> tuple[str, ...]:
+    global _last_venv_roots
+    if _last_venv_roots is None or _last_venv_roots[0] is not merged:
+        found = tuple(parent(f.path) for f in merged.files if f.path.endswith("/pyvenv.cfg"))
+        _last_venv_roots = (merged, found)
+    return _last_venv_roots[1]
 
 
 def in_package_tree(path: str) -> bool:
