@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -798,13 +798,10 @@ def _after_run(step: RunStep, state: State) -> State:
                 apk_virtual.append((virtual, tuple(_apt_packages(command))))
         # Removed in the RUN that installed them, they never ship; removed by a later RUN, they
         # ship in the earlier layer but not in the final filesystem: that is late-deletion.
-        if command.name in ("apt-get", "apt") and any(w in ("purge", "remove") for w in words):
-            gone = set(words)
+        gone = _removed_packages(command, apk_virtual)
+        if gone:
             build_packages = [(p, line) for p, line in build_packages if p not in gone]
-        if command.name == "apk" and "del" in words:
-            named = set(words[words.index("del") + 1 :])
-            gone = named.union(*(packages for name, packages in apk_virtual if name in named))
-            build_packages = [(p, line) for p, line in build_packages if p not in gone and line != step.line]
+            apk_virtual = [(name, members) for name, members in apk_virtual if name not in gone]
     text = step.instruction.original + "".join(step.instruction.heredocs)
     if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
         apt_quiet = True
@@ -951,8 +948,31 @@ def _apt_install(command: Command) -> bool:
 
 
 def _apt_packages(command: Command) -> list[str]:
-    verb = "install" if "install" in command.words else "add"
-    words = list(command.words[command.words.index(verb) + 1 :])
+    return _operands(command.words, "install" if "install" in command.words else "add")
+
+
+def _removed_packages(command: Command, apk_groups: Sequence[tuple[str, tuple[str, ...]]]) -> set[str]:
+    """The packages a removal takes out of the image: those `apt-get purge`/`remove` or `apk del`
+    names, and the members of each `apk add --virtual NAME` group `apk del` names; nothing else
+    (the packages installed beside them stay). `apt-get autoremove` takes only what apt
+    installed as a dependency: the packages an `install` named are marked manual and stay."""
+    if command.name in ("apt-get", "apt"):
+        verb = next((w for w in command.words if w in ("purge", "remove")), None)
+        groups: Sequence[tuple[str, tuple[str, ...]]] = ()
+    elif apk_applet(command) == "del":
+        verb, groups = "del", apk_groups
+    else:
+        return set()
+    if verb is None:
+        return set()
+    named = set(_operands(command.words, verb))
+    return named.union(*(members for name, members in groups if name in named))
+
+
+def _operands(command_words: Sequence[str], verb: str) -> list[str]:
+    """The package names after a package manager's `verb`, without options and their values
+    and without `=VERSION`."""
+    words = list(command_words[list(command_words).index(verb) + 1 :])
     packages: list[str] = []
     skip = False
     for word in words:
