@@ -40,7 +40,7 @@ from imgaudit.dockerfile.build import (
     poetry_requirements,
     reads_apk_index,
 )
-from imgaudit.dockerfile.parse import DockerfileError, Instruction
+from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     LAST_POETRY_1,
@@ -598,7 +598,7 @@ def _install_run(
             f"line {step.line}: {tool.fmt.label}'s cache in a BuildKit cache mount, not the layer"
         )
     elif plan == "rm":
-        text = text.rstrip() + f" \\\n    && rm -rf ${_cache_variable(tool)}"
+        text = run_last(text, f"rm -rf ${_cache_variable(tool)}")
         edit.notes.append(f"line {step.line}: {tool.fmt.label}'s cache deleted in the RUN that fills it")
     elif plan == "env":
         edit.notes.append(
@@ -925,7 +925,7 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         return ""
     if words and words[0] == "rm" and so_far and so_far[-1].startswith("RUN "):
         # A delete-only RUN frees nothing: it joins the RUN before it.
-        so_far[-1] = so_far[-1].rstrip() + " \\\n    && " + " ".join(item.args)
+        so_far[-1] = run_last(so_far[-1], " ".join(item.args))
         edit.notes.append(f"line {item.start_line}: the deletion joins the RUN before it")
         return ""
     text = _TOOL_RUN.sub("", text)
@@ -933,7 +933,7 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
     )
     if re.search(r"\bapt(?:-get)?\s+update\b", text) and "/var/lib/apt/lists" not in text:
-        text = text.rstrip() + " \\\n    && rm -rf /var/lib/apt/lists/*"
+        text = run_last(text, "rm -rf /var/lib/apt/lists/*")
     if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
     return text
@@ -996,10 +996,7 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
         return dropped
     removal = "rm -rf " + " ".join(dict.fromkeys(f"{apk_cache_kept(step, c)}/*" for c in updates))
     edit.notes.append(f"line {step.line}: apk's cache deleted in the RUN that fills it")
-    if heredoc:  # the script's last line, before the terminator
-        script, _, terminator = text.rstrip("\n").rpartition("\n")
-        return f"{script}\n{removal}\n{terminator}"
-    return text.rstrip() + f" \\\n    && {removal}"
+    return run_last(text, removal)
 
 
 def _without_apk_updates(text: str, heredoc: bool) -> str | None:
@@ -1023,6 +1020,54 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
         spaces = _APK_SPACES.match(text, end + connector)
         text = text[: match.start()] + text[spaces.end() if spaces else end + connector :]
     return text
+
+
+# A heredoc that is the RUN's script: `RUN <<EOF`, or a shell reading it (`RUN bash -e <<'EOF'`).
+_SCRIPT_HEREDOC = re.compile(
+    r"^(?:(?:/usr)?/bin/)?(?:(?:ba|da|a)?sh(?:[ \t]+-[A-Za-z]+)*[ \t]+)?<<-?(?P<quote>['\"]?)[\w.-]+(?P=quote)$"
+)
+_LIST_END = re.compile(r"(?<![\\;]);\Z")  # `a; b;` (not `find -exec ... \;`, not `;;`)
+
+
+def run_last(text: str, command: str) -> str:
+    """`text`, a RUN as written, with `command` run after everything it runs (the clean-ups fix
+    adds for apt, apk and the tools' caches). A heredoc script (`RUN <<EOF`, `RUN <<-EOF`,
+    `RUN bash <<'EOF'`) gets it as its last line, before the terminator, indented as the script
+    is (text after the terminator would start another instruction); a RUN whose heredoc is a
+    document its command line reads (`cat <<EOF > file && ...`) at the end of that command
+    line; any other RUN on a continuation line."""
+    heredoc = _heredoc_run(text)
+    if heredoc is None:
+        return _then(text.rstrip(), command, continued=True)
+    lines = text.rstrip("\n").split("\n")
+    if len(heredoc.heredocs) == 1 and _SCRIPT_HEREDOC.match(" ".join(heredoc.args).strip()):
+        script = heredoc.heredocs[0].splitlines() or [""]
+        indent = re.match(r"[ \t]*", script[-1])
+        line = (indent.group(0) if indent else "") + command
+        return "\n".join([*lines[:-1], line, lines[-1]])
+    # Each document takes its lines and its terminator's: the command line ends before them.
+    command_line = len(lines) - sum(len(body.splitlines()) + 1 for body in heredoc.heredocs) - 1
+    if not 0 <= command_line < len(lines):
+        return text
+    lines[command_line] = _then(lines[command_line].rstrip(), command, continued=False)
+    return "\n".join(lines)
+
+
+def _then(line: str, command: str, continued: bool) -> str:
+    """`command` after a shell line (on a continuation line of its own when `continued`): with
+    `&&` unless the line ends its list with `;` already."""
+    joint = " \\\n    " if continued else " "
+    return line + joint + ("" if _LIST_END.search(line) else "&& ") + command
+
+
+def _heredoc_run(text: str) -> Instruction | None:
+    """The RUN in `text` as BuildKit's parser reads it, when it has heredocs."""
+    try:
+        parsed = parse_dockerfile(f"FROM scratch\n{text}\n")
+    except DockerfileError:
+        return None
+    last = parsed.instructions[-1] if parsed.instructions else None
+    return last if last is not None and last.keyword == "RUN" and last.heredocs else None
 
 
 _CACHE_VARIABLES = tuple(var for fmt in FIXABLE.values() for spec in fmt.caches for var in spec.env_vars)

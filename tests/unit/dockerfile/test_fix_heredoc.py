@@ -1,0 +1,119 @@
+"""`imgaudit fix` on RUNs written as heredocs (`RUN <<EOF` ... `EOF`): every edit stays inside the
+instruction. A command fix adds after the others is the script's last line, before the
+terminator (text after it would start another instruction), or, when the heredoc is a
+document the command line reads (`cat <<EOF > file && ...`), the end of that command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from imgaudit.dockerfile.commands import run_fix
+from imgaudit.dockerfile.parse import parse_dockerfile
+from tests.unit.dockerfile.test_fix import passes_its_own_lint
+
+TODAY = dt.date(2026, 12, 1)
+PYPROJECT = '[tool.poetry]\nname = "app"\n\n[tool.poetry.group.dev.dependencies]\npytest = "*"\n'
+POETRY_BUILD = """\
+FROM {base}
+RUN pip install --no-cache-dir poetry==1.8.3
+WORKDIR /app
+COPY pyproject.toml poetry.lock ./
+RUN poetry install --only main --no-root
+COPY . .
+{after}
+CMD ["python", "-m", "app"]
+"""
+
+
+def fixed(tmp_path: Path, dockerfile: str) -> str:
+    """The fixed file, which BuildKit's parser reads as known instructions and lint finds no
+    size mistake in; as many heredoc RUNs as the user wrote."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    text = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result.text
+    passes_its_own_lint(text, tmp_path)
+    heredocs = [i for i in parse_dockerfile(text).instructions if i.heredocs]
+    assert len(heredocs) == sum(bool(i.heredocs) for i in parse_dockerfile(dockerfile).instructions)
+    return text
+
+
+def runtime_of(tmp_path: Path, after: str, base: str = "python:3.12-slim") -> str:
+    return fixed(tmp_path, POETRY_BUILD.format(base=base, after=after)).split("AS runtime", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        (
+            "RUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\nEOF",
+            "RUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\n"
+            "rm -rf /var/lib/apt/lists/*\nEOF\n",
+        ),
+        # `<<-` strips the tabs: the added line is indented as the script is.
+        (
+            "RUN <<-EOF\n\tapt-get update\n\tapt-get install -y --no-install-recommends curl\n\tEOF",
+            "RUN <<-EOF\n\tapt-get update\n\tapt-get install -y --no-install-recommends curl\n"
+            "\trm -rf /var/lib/apt/lists/*\n\tEOF\n",
+        ),
+        (
+            "RUN bash <<EOF\nset -e\napt-get update\napt-get install -y curl\nEOF",
+            "RUN bash <<EOF\nset -e\napt-get update\napt-get install --no-install-recommends -y curl\n"
+            "rm -rf /var/lib/apt/lists/*\nEOF\n",
+        ),
+        (
+            "RUN <<'EOF'\napt-get update && apt-get install -y --no-install-recommends curl\nEOF",
+            "RUN <<'EOF'\napt-get update && apt-get install -y --no-install-recommends curl\n"
+            "rm -rf /var/lib/apt/lists/*\nEOF\n",
+        ),
+        (
+            'RUN --network=host sh -e <<"SCRIPT"\napt-get update\napt-get install -y --no-install-recommends curl\nSCRIPT',
+            'RUN --network=host sh -e <<"SCRIPT"\napt-get update\napt-get install -y --no-install-recommends curl\n'
+            "rm -rf /var/lib/apt/lists/*\nSCRIPT\n",
+        ),
+        # The heredoc is a file's content: the command line runs the commands.
+        (
+            "RUN cat <<EOF > /etc/motd && apt-get update && apt-get install -y --no-install-recommends curl\n"
+            "welcome\nEOF",
+            "RUN cat <<EOF > /etc/motd && apt-get update && apt-get install -y --no-install-recommends curl "
+            "&& rm -rf /var/lib/apt/lists/*\nwelcome\nEOF\n",
+        ),
+        # Edits inside a line stay there.
+        ("RUN <<EOF\npip install gunicorn\nEOF", "RUN <<EOF\npip install --no-cache-dir gunicorn\nEOF\n"),
+        ("RUN <<EOF\npoetry run python -m app.migrate\nEOF", "RUN <<EOF\npython -m app.migrate\nEOF\n"),
+        # A delete-only RUN joins the heredoc RUN before it as its script's last line.
+        (
+            "RUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\n"
+            "rm -rf /var/lib/apt/lists/*\nEOF\nRUN rm -rf /tmp/downloads",
+            "RUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\n"
+            "rm -rf /var/lib/apt/lists/*\nrm -rf /tmp/downloads\nEOF\n",
+        ),
+        # Not a heredoc, but the same helper: a list that ends with `;` takes no `&&` after it.
+        (
+            "RUN apt-get update; apt-get install -y --no-install-recommends curl;",
+            "RUN apt-get update; apt-get install -y --no-install-recommends curl; \\\n    rm -rf /var/lib/apt/lists/*\n",
+        ),
+    ],
+)
+def test_fix_keeps_apt_edits_inside_a_heredoc_run(tmp_path: Path, after: str, expected: str) -> None:
+    assert expected in runtime_of(tmp_path, after)
+
+
+def test_apk_and_apt_removals_take_the_same_place_in_a_tab_indented_heredoc(tmp_path: Path) -> None:
+    runtime = runtime_of(
+        tmp_path, "RUN <<-EOF\n\tapk update\n\tapk info -a curl\n\tEOF", base="python:3.12-alpine"
+    )
+    assert "RUN <<-EOF\n\tapk update\n\tapk info -a curl\n\trm -rf /var/cache/apk/*\n\tEOF\n" in runtime
+
+
+def test_the_builder_s_heredoc_pip_install_of_poetry_is_pinned_in_its_line(tmp_path: Path) -> None:
+    text = fixed(
+        tmp_path,
+        POETRY_BUILD.format(base="python:3.12-slim", after="").replace(
+            "RUN pip install --no-cache-dir poetry==1.8.3", "RUN <<EOF\nset -e\npip install poetry\nEOF"
+        ),
+    )
+    builder = text.split("AS runtime", 1)[0]
+    assert "RUN <<EOF\nset -e\npip install --no-cache-dir poetry==1.8.5\nEOF\n" in builder
