@@ -792,13 +792,13 @@ def _after_run(step: RunStep, state: State) -> State:
         )
         if _is_pip(command) and "uninstall" in words:
             removed.update(_requirements(command, "uninstall"))
-        if _apt_install(command):
-            build_packages.extend((p, step.line) for p in _apt_packages(command) if is_build_package(p))
-            if command.name == "apk" and (virtual := _apk_virtual(command)):
-                apk_virtual.append((virtual, tuple(_apt_packages(command))))
+        if installs_os_packages(command):
+            build_packages.extend((p, step.line) for p in os_packages(command) if is_build_package(p))
+            if command.name == "apk" and (virtual := apk_group(command)):
+                apk_virtual.append((virtual, tuple(os_packages(command))))
         # Removed in the RUN that installed them, they never ship; removed by a later RUN, they
         # ship in the earlier layer but not in the final filesystem: that is late-deletion.
-        gone = _removed_packages(command, apk_virtual)
+        gone = removed_packages(command, apk_virtual)
         if gone:
             build_packages = [(p, line) for p, line in build_packages if p not in gone]
             apk_virtual = [(name, members) for name, members in apk_virtual if name not in gone]
@@ -941,17 +941,17 @@ def is_build_package(name: str) -> bool:
     return BUILD_ONLY.match(name) is not None and name not in ("git", "git-man")
 
 
-def _apt_install(command: Command) -> bool:
+def installs_os_packages(command: Command) -> bool:
     return (command.name in ("apt-get", "apt") and "install" in command.words) or (
         command.name == "apk" and "add" in command.words
     )
 
 
-def _apt_packages(command: Command) -> list[str]:
+def os_packages(command: Command) -> list[str]:
     return _operands(command.words, "install" if "install" in command.words else "add")
 
 
-def _removed_packages(command: Command, apk_groups: Sequence[tuple[str, tuple[str, ...]]]) -> set[str]:
+def removed_packages(command: Command, apk_groups: Sequence[tuple[str, tuple[str, ...]]]) -> set[str]:
     """The packages a removal takes out of the image: those `apt-get purge`/`remove` or `apk del`
     names, and the members of each `apk add --virtual NAME` group `apk del` names; nothing else
     (the packages installed beside them stay). `apt-get autoremove` takes only what apt
@@ -985,7 +985,7 @@ def _operands(command_words: Sequence[str], verb: str) -> list[str]:
     return packages
 
 
-def _apk_virtual(command: Command) -> str | None:
+def apk_group(command: Command) -> str | None:
     """The NAME of `apk add --virtual NAME` / `-t NAME`."""
     words = command.words
     for index, word in enumerate(words):

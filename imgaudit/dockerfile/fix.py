@@ -9,7 +9,7 @@ file already uses BuildKit, else the tool's no-cache setting or its cache delete
 RUN); an ENV just before it puts the venv in the project. What each tool needs is its
 format's `ImageInstall` (imgaudit/classify/projects/). A new runtime stage (or the original one, when it was built FROM the builder)
 starts from the slim base of the same Python and Debian release and receives what the app
-needs to run: ARGs, ENV, the users, the runtime apt packages (a `-dev` header's runtime
+needs to run: ARGs, ENV, the users, the runtime apt or apk packages (a `-dev` header's runtime
 library), the venv, the code and entrypoint scripts, then every instruction that followed
 the install. What cannot be fixed safely is refused with the reason (`FixRefused`).
 """
@@ -34,11 +34,15 @@ from imgaudit.dockerfile.build import (
     StageModel,
     apk_applet,
     apk_cache_kept,
+    apk_group,
     flag,
+    installs_os_packages,
     is_build_package,
     normalise,
+    os_packages,
     poetry_requirements,
     reads_apk_index,
+    removed_packages,
 )
 from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
@@ -87,6 +91,35 @@ RUNTIME_LIBRARY = {
     "libcurl4-openssl-dev": "libcurl4",
     "libzmq3-dev": "libzmq5",
 }
+# A `-dev` package's runtime library on Alpine, as the aports APKBUILDs split them (the library
+# is the package or a subpackage of the same source): postgresql's `libpq` subpackage (newer
+# releases also name the headers libpq-dev), libjpeg-turbo (`jpeg-dev` is a wrapper that depends
+# on libjpeg-turbo-dev), libffi, zlib, libxml2, libxslt, and openssl's `libssl$abiver`
+# subpackage: libssl3 since Alpine 3.17 (OpenSSL 3), the release of every supported Python image.
+APK_RUNTIME_LIBRARY = {
+    "postgresql-dev": "libpq",
+    "libpq-dev": "libpq",
+    "jpeg-dev": "libjpeg-turbo",
+    "libjpeg-turbo-dev": "libjpeg-turbo",
+    "libffi-dev": "libffi",
+    "zlib-dev": "zlib",
+    "libxml2-dev": "libxml2",
+    "libxslt-dev": "libxslt",
+    "openssl-dev": "libssl3",
+}
+# Headers whose library every Python image has already: the C library's, Linux's, Python's.
+_BASE_HEADERS = frozenset(
+    {
+        "musl-dev",
+        "libc-dev",
+        "libc6-dev",
+        "linux-headers",
+        "linux-libc-dev",
+        "python3-dev",
+        "python-dev",
+        "python3-all-dev",
+    }
+)
 POETRY_2 = "2.1.3"  # a released 2.x for projects whose lock file Poetry 1.x cannot read
 
 
@@ -813,45 +846,86 @@ def _ancestry(build: Build, stage: StageModel, include_self: bool) -> list[int]:
     return sorted(chain)
 
 
+@dataclass(frozen=True, slots=True)
+class _OsPackages:
+    """How a runtime stage installs OS packages with one package manager, and the runtime
+    library of each `-dev` package it knows."""
+
+    manager: str
+    runtime_library: dict[str, str]
+    run: str  # the RUN that installs {packages} and keeps no cache or index
+
+
+_RUNTIME_INSTALL = {
+    "apt": _OsPackages(
+        "apt",
+        RUNTIME_LIBRARY,
+        "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends {packages} \\\n"
+        "    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
+    ),
+    "apk": _OsPackages("apk", APK_RUNTIME_LIBRARY, "RUN apk add --no-cache {packages}"),
+}
+
+
 def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edit) -> list[str]:
-    """From a builder RUN: the users it creates and the apt packages the app runs with."""
+    """From a builder RUN: the users it creates and the OS packages the app runs with."""
     step = _step(build, item)
     if step is None:
         return []
     out: list[str] = []
     if any(c.name in _USER_COMMANDS for c in step.commands) and not step.installs:
         out.append(_raw(item, lines))
-    packages: list[str] = []
+    removed = _removed_from(build, step)
+    wanted: dict[str, list[str]] = {}
     for command in step.commands:
-        if command.name in ("apt-get", "apt") and "install" in command.argv:
-            for package in _apt_packages(command.argv):
-                if package in RUNTIME_LIBRARY:
-                    packages.append(RUNTIME_LIBRARY[package])
-                elif is_build_package(package):
-                    edit.notes.append(f"line {item.start_line}: {package} stays in the builder")
-                else:
-                    packages.append(package)
-    if packages:
-        wanted = " ".join(dict.fromkeys(packages))
-        out.append(
-            "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends "
-            f"{wanted} \\\n    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb"
+        if not installs_os_packages(command):
+            continue
+        packages = _RUNTIME_INSTALL["apk" if command.name == "apk" else "apt"]
+        for package in os_packages(command):
+            runtime = _runtime_package(package, packages, removed, item.start_line, edit)
+            if runtime is not None:
+                wanted.setdefault(packages.manager, []).append(runtime)
+    for manager, names in wanted.items():
+        listed = " ".join(dict.fromkeys(names))
+        out.append(_RUNTIME_INSTALL[manager].run.format(packages=listed))
+        edit.notes.append(
+            f"line {item.start_line}: the runtime gets the {manager} packages it runs with: {listed}"
         )
-        edit.notes.append(f"line {item.start_line}: the runtime gets the apt packages it runs with: {wanted}")
     return out
 
 
-def _apt_packages(argv: Sequence[str]) -> list[str]:
-    words = list(argv[list(argv).index("install") + 1 :])
-    packages, skip = [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word in ("-o", "-t", "--target-release"):
-            skip = True
-        elif not word.startswith("-"):
-            packages.append(word.split("=", 1)[0])
-    return packages
+def _removed_from(build: Build, step: RunStep) -> set[str]:
+    """The packages this RUN or a later one of its stage deletes again (`apk del .fetch`,
+    `apt-get purge curl`): they served the build only."""
+    stage = next(s for s in build.stages if any(r is step for r in s.runs))
+    groups = list(step.state.apk_virtual)
+    removed: set[str] = set()
+    for later in stage.runs[next(i for i, r in enumerate(stage.runs) if r is step) :]:
+        for command in later.commands:
+            if installs_os_packages(command) and command.name == "apk" and (group := apk_group(command)):
+                groups.append((group, tuple(os_packages(command))))
+            removed |= removed_packages(command, groups)
+    return removed
+
+
+def _runtime_package(
+    package: str, packages: _OsPackages, removed: set[str], line: int, edit: _Edit
+) -> str | None:
+    """The package the runtime installs for a builder's `package`: a `-dev` package's runtime
+    library, the package itself when it is no build tool and the RUN keeps it; None otherwise,
+    said in a note when the app may load a library fix cannot name."""
+    if package in packages.runtime_library:
+        return packages.runtime_library[package]
+    if is_build_package(package) or package in _BASE_HEADERS:
+        if package.endswith("-dev") and package not in _BASE_HEADERS:
+            edit.notes.append(
+                f"line {line}: {package} stays in the builder; imgaudit fix does not know the library "
+                "the app loads from it at run time: add that package to the runtime stage"
+            )
+        else:
+            edit.notes.append(f"line {line}: {package} stays in the builder")
+        return None
+    return None if package in removed else package
 
 
 def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str]) -> str | None:
