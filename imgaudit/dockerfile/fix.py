@@ -311,9 +311,9 @@ def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Instal
                 "imgaudit fix would edit every branch: edit the branch the image gets by hand",
                 where=build.parsed.path,
             )
-        if step.instruction.heredocs:
+        if step.instruction.heredocs and not _script_heredoc(step.instruction):
             raise FixRefused(
-                f"line {step.line}: the `{what}` is in a heredoc; edit it by hand",
+                f"line {step.line}: the `{what}` is in a heredoc that is not the RUN's script; edit it by hand",
                 where=build.parsed.path,
             )
         if install.target.endswith("/__pypackages__"):
@@ -355,15 +355,17 @@ def _check_runtime_copies(build: Build, stage: StageModel, installs: list[tuple[
 
 
 def _uses_buildkit(build: Build) -> bool:
-    """The file asks for BuildKit (`# syntax=`) or already mounts in a RUN: a cache mount
-    builds where it is built."""
+    """The file asks for BuildKit (`# syntax=`), already mounts in a RUN or has a heredoc (which
+    only BuildKit reads): a cache mount builds where it is built."""
     head = [
         line
         for i, line in enumerate(build.parsed.text.splitlines())
         if _is_directive(build.parsed.text.splitlines(), i)
     ]
-    return any(re.match(r"#\s*syntax\s*=", line.strip()) for line in head) or any(
-        step.mounts for stage in build.stages for step in stage.runs
+    return (
+        any(re.match(r"#\s*syntax\s*=", line.strip()) for line in head)
+        or any(step.mounts for stage in build.stages for step in stage.runs)
+        or any(item.heredocs for item in build.parsed.instructions)
     )
 
 
@@ -702,8 +704,13 @@ def _install_head(recipe: ImageInstall) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w/-])(?:python3?\s+-m\s+)?{re.escape(recipe.tool)}\s+(?:{verbs})(?![\w-])")
 
 
+_COMMAND_END = re.compile(r"&&|\|\||;|\||(?<!\\)\n")
+
+
 def _command_end(text: str, start: int) -> int:
-    found = re.compile(r"&&|\|\||;|\|").search(text, start)
+    """Where the shell command that goes on at `start` ends: a list or pipe operator, or a line
+    end not continued (a heredoc script's line)."""
+    found = _COMMAND_END.search(text, start)
     return found.start() if found else len(text)
 
 
@@ -1026,11 +1033,6 @@ _LIST_JOIN = re.compile(r"(?:&&|;)\Z")
 _APK_SPACES = re.compile(_APK_SPACE)
 
 
-def _apk_command_end(text: str, start: int) -> int:
-    found = re.compile(r"&&|\|\||;|\||(?<!\\)\n").search(text, start)
-    return found.start() if found else len(text)
-
-
 def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) -> str:
     """The RUN without apk's cache in its layer (lint's apk-cache-left): `--no-cache` after every
     `apk add`/`upgrade`/`fix`, which then fetch fresh indexes themselves. An `apk update` is
@@ -1042,7 +1044,7 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
         return text
 
     def no_cache(match: re.Match[str]) -> str:
-        command = text[match.start() : _apk_command_end(text, match.end())]
+        command = text[match.start() : _command_end(text, match.end())]
         if match["applet"] == "update" or "--no-cache" in command.split():
             return match.group(0)
         return f"{match.group(0)} --no-cache"
@@ -1080,7 +1082,7 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
     for match in reversed(list(_APK_HEAD.finditer(text))):
         if match["applet"] != "update":
             continue
-        end = _apk_command_end(text, match.end())
+        end = _command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
         before = text[: match.start()].replace("\\\n", " ").rstrip(" \t")
         connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
@@ -1114,7 +1116,7 @@ def run_last(text: str, command: str) -> str:
     if heredoc is None:
         return _then(text.rstrip(), command, continued=True)
     lines = text.rstrip("\n").split("\n")
-    if len(heredoc.heredocs) == 1 and _SCRIPT_HEREDOC.match(" ".join(heredoc.args).strip()):
+    if _script_heredoc(heredoc):
         script = heredoc.heredocs[0].splitlines() or [""]
         indent = re.match(r"[ \t]*", script[-1])
         line = (indent.group(0) if indent else "") + command
@@ -1125,6 +1127,11 @@ def run_last(text: str, command: str) -> str:
         return text
     lines[command_line] = _then(lines[command_line].rstrip(), command, continued=False)
     return "\n".join(lines)
+
+
+def _script_heredoc(run: Instruction) -> bool:
+    """The RUN's one heredoc is its script (what build.py reads as its commands)."""
+    return len(run.heredocs) == 1 and _SCRIPT_HEREDOC.match(" ".join(run.args).strip()) is not None
 
 
 def _then(line: str, command: str, continued: bool) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from imgaudit.dockerfile.commands import run_fix
+from imgaudit.dockerfile.fix import FixRefused
 from imgaudit.dockerfile.parse import parse_dockerfile
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
 
@@ -117,3 +118,59 @@ def test_the_builder_s_heredoc_pip_install_of_poetry_is_pinned_in_its_line(tmp_p
     )
     builder = text.split("AS runtime", 1)[0]
     assert "RUN <<EOF\nset -e\npip install --no-cache-dir poetry==1.8.5\nEOF\n" in builder
+
+
+# --- the install itself in a heredoc --------------------------------------------------------------
+
+HEREDOC_INSTALL = """\
+FROM python:3.12-slim
+RUN pip install --no-cache-dir {tool}
+WORKDIR /app
+COPY . .
+RUN <<EOF
+set -e
+{install}
+echo installed
+EOF
+CMD ["python", "-m", "app"]
+"""
+
+
+def test_a_poetry_install_in_a_heredoc_gets_its_flags_in_its_line_and_a_cache_mount(tmp_path: Path) -> None:
+    """A heredoc needs BuildKit, so the cache goes in a cache mount; the flags go on the
+    install's own line, the lines after it untouched."""
+    (tmp_path / "poetry.lock").write_text("")
+    text = fixed(tmp_path, HEREDOC_INSTALL.format(tool="poetry==1.8.3", install="poetry install"))
+    builder = text.split("AS runtime", 1)[0]
+    assert (
+        "RUN --mount=type=cache,target=/root/.cache/pypoetry <<EOF\nset -e\n"
+        "poetry install --without dev\necho installed\nEOF\n"
+    ) in builder
+
+
+def test_a_uv_sync_in_a_heredoc_gets_its_dependencies_first_run_and_its_flag(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
+    (tmp_path / "Dockerfile").write_text(HEREDOC_INSTALL.format(tool="uv==0.5.4", install="uv sync"))
+    text = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result.text
+    passes_its_own_lint(text, tmp_path)
+    builder = text.split("AS runtime", 1)[0]
+    assert (
+        "RUN --mount=type=cache,target=/root/.cache/uv uv sync --locked --no-install-project\n"
+        "COPY . .\n"
+        "RUN --mount=type=cache,target=/root/.cache/uv <<EOF\nset -e\n"
+        "uv sync --locked\necho installed\nEOF\n"
+    ) in builder
+
+
+def test_an_install_in_a_heredoc_that_is_no_script_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        HEREDOC_INSTALL.format(tool="poetry==1.8.3", install="poetry install").replace(
+            "RUN <<EOF", "RUN cat <<EOF > /usr/local/bin/install.sh && sh /usr/local/bin/install.sh"
+        )
+    )
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    with pytest.raises(
+        FixRefused, match=r"^line 5: the `poetry install` is in a heredoc that is not the RUN's script"
+    ):
+        run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY)
