@@ -585,6 +585,22 @@ def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, .
     return (*have, *(t for t in new if t.name not in known))
 
 
+# A RUN whose command line is its heredocs alone, or a shell reading them (`RUN <<EOF`,
+# `RUN bash -e <<'EOF'`): the documents are the script. Any other command line (`cat <<EOF >
+# file && ...`, `python3 <<EOF`) is the script and reads its documents as data.
+_HEREDOC_SCRIPT = re.compile(
+    r"^(?:(?:/usr)?/bin/)?(?:(?:ba|da|a)?sh(?:[ \t]+-[A-Za-z]+)*[ \t]+)?"
+    r"(?:<<-?(?P<quote>['\"]?)[\w.-]+(?P=quote)[ \t]*)+$"
+)
+
+
+def heredoc_script(item: Instruction) -> str | None:
+    """The shell script of a RUN whose heredocs are its script; None for any other RUN."""
+    if not item.heredocs or _HEREDOC_SCRIPT.match(" ".join(item.args).strip()) is None:
+        return None
+    return "\n".join(item.heredocs)
+
+
 def _run_step(item: Instruction, state: State, project: ContextProject) -> RunStep:
     mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir, state.env)) is not None)
     choices: tuple[str, ...] = ()
@@ -592,8 +608,8 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
         commands: tuple[Command, ...] = (Command(tuple(item.args)),)
         parser = "exec"
     else:
-        text = "\n".join(item.heredocs) if item.heredocs else " ".join(item.args)
-        script = parse_shell(text)
+        text = heredoc_script(item)
+        script = parse_shell(" ".join(item.args) if text is None else text)
         env = state.shell_env()
         commands = tuple(_expanded(c, env) for c in _known_branches(script.commands, env))
         parser = script.parser

@@ -36,6 +36,7 @@ from imgaudit.dockerfile.build import (
     apk_cache_kept,
     apk_group,
     flag,
+    heredoc_script,
     installs_os_packages,
     is_build_package,
     normalise,
@@ -1098,10 +1099,6 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
     return text
 
 
-# A heredoc that is the RUN's script: `RUN <<EOF`, or a shell reading it (`RUN bash -e <<'EOF'`).
-_SCRIPT_HEREDOC = re.compile(
-    r"^(?:(?:/usr)?/bin/)?(?:(?:ba|da|a)?sh(?:[ \t]+-[A-Za-z]+)*[ \t]+)?<<-?(?P<quote>['\"]?)[\w.-]+(?P=quote)$"
-)
 _LIST_END = re.compile(r"(?<![\\;]);\Z")  # `a; b;` (not `find -exec ... \;`, not `;;`)
 
 
@@ -1131,7 +1128,7 @@ def run_last(text: str, command: str) -> str:
 
 def _script_heredoc(run: Instruction) -> bool:
     """The RUN's one heredoc is its script (what build.py reads as its commands)."""
-    return len(run.heredocs) == 1 and _SCRIPT_HEREDOC.match(" ".join(run.args).strip()) is not None
+    return len(run.heredocs) == 1 and heredoc_script(run) is not None
 
 
 def _then(line: str, command: str, continued: bool) -> str:

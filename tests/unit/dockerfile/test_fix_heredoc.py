@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from imgaudit.dockerfile.build import read_build
 from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.fix import FixRefused
+from imgaudit.dockerfile.lint import lint
 from imgaudit.dockerfile.parse import parse_dockerfile
+from imgaudit.dockerfile.project import ContextProject
+from imgaudit.findings.catalogue import SIZE_IDS
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
 
 TODAY = dt.date(2026, 12, 1)
@@ -166,7 +170,7 @@ def test_a_uv_sync_in_a_heredoc_gets_its_dependencies_first_run_and_its_flag(tmp
 def test_an_install_in_a_heredoc_that_is_no_script_is_refused_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         HEREDOC_INSTALL.format(tool="poetry==1.8.3", install="poetry install").replace(
-            "RUN <<EOF", "RUN cat <<EOF > /usr/local/bin/install.sh && sh /usr/local/bin/install.sh"
+            "RUN <<EOF\nset -e\npoetry install\n", "RUN cat <<EOF > /etc/motd && poetry install\nwelcome\n"
         )
     )
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
@@ -174,3 +178,22 @@ def test_an_install_in_a_heredoc_that_is_no_script_is_refused_in_one_line(tmp_pa
         FixRefused, match=r"^line 5: the `poetry install` is in a heredoc that is not the RUN's script"
     ):
         run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY)
+
+
+# --- what lint reads as the RUN's commands ---------------------------------------------------------
+
+
+def lint_ids(text: str) -> list[tuple[str, int]]:
+    build = read_build(parse_dockerfile(text), ContextProject(), None, {})
+    return [(h.id, h.line) for h in lint(build, TODAY) if h.id in SIZE_IDS]
+
+
+def test_lint_reads_the_command_line_of_a_run_whose_heredoc_is_a_document() -> None:
+    motd = (
+        "FROM python:3.12-slim\n"
+        "RUN cat <<EOF > /etc/motd && apt-get update && apt-get install -y --no-install-recommends curl\n"
+        "pip install requests\nEOF\n"
+    )
+    assert lint_ids(motd) == [("apt-lists-left", 2)]  # the document's text is no command
+    script = "FROM python:3.12-slim\nRUN bash <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\nEOF\n"
+    assert lint_ids(script) == [("apt-lists-left", 2)]
