@@ -1138,14 +1138,20 @@ def _then(line: str, command: str, continued: bool) -> str:
     return line + joint + ("" if _LIST_END.search(line) else "&& ") + command
 
 
-def _heredoc_run(text: str) -> Instruction | None:
-    """The RUN in `text` as BuildKit's parser reads it, when it has heredocs."""
+def _read_back(text: str) -> Instruction | None:
+    """The one instruction `text` holds, as BuildKit's parser reads it; None when it reads
+    none, more than one, or fails."""
     try:
         parsed = parse_dockerfile(f"FROM scratch\n{text}\n")
     except DockerfileError:
         return None
-    last = parsed.instructions[-1] if parsed.instructions else None
-    return last if last is not None and last.keyword == "RUN" and last.heredocs else None
+    return parsed.instructions[1] if len(parsed.instructions) == 2 else None
+
+
+def _heredoc_run(text: str) -> Instruction | None:
+    """The RUN in `text` when it has heredocs."""
+    run = _read_back(text)
+    return run if run is not None and run.keyword == "RUN" and run.heredocs else None
 
 
 _CACHE_VARIABLES = tuple(var for fmt in FIXABLE.values() for spec in fmt.caches for var in spec.env_vars)
@@ -1353,7 +1359,14 @@ def _env_text(
     ]
     if len(kept) == len(pairs):
         return _raw(item, lines)
-    return _env(kept) if kept else ""
+    if not kept:
+        return ""
+    text = _env(kept)
+    written = _read_back(text)
+    if written is None or written.args != tuple(v for pair in kept for v in pair):
+        # A value fix cannot write back as it was read (a quote left open): the ENV as written.
+        return _raw(item, lines)
+    return text
 
 
 def _env(pairs: Iterable[tuple[str, str]]) -> str:
