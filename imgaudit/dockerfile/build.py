@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -585,6 +585,22 @@ def _merge_tools(have: tuple[Tool, ...], new: tuple[Tool, ...]) -> tuple[Tool, .
     return (*have, *(t for t in new if t.name not in known))
 
 
+# A RUN whose command line is its heredocs alone, or a shell reading them (`RUN <<EOF`,
+# `RUN bash -e <<'EOF'`): the documents are the script. Any other command line (`cat <<EOF >
+# file && ...`, `python3 <<EOF`) is the script and reads its documents as data.
+_HEREDOC_SCRIPT = re.compile(
+    r"^(?:(?:/usr)?/bin/)?(?:(?:ba|da|a)?sh(?:[ \t]+-[A-Za-z]+)*[ \t]+)?"
+    r"(?:<<-?(?P<quote>['\"]?)[\w.-]+(?P=quote)[ \t]*)+$"
+)
+
+
+def heredoc_script(item: Instruction) -> str | None:
+    """The shell script of a RUN whose heredocs are its script; None for any other RUN."""
+    if not item.heredocs or _HEREDOC_SCRIPT.match(" ".join(item.args).strip()) is None:
+        return None
+    return "\n".join(item.heredocs)
+
+
 def _run_step(item: Instruction, state: State, project: ContextProject) -> RunStep:
     mounts = tuple(m for f in item.flags if (m := Mount.parse(f, state.workdir, state.env)) is not None)
     choices: tuple[str, ...] = ()
@@ -592,8 +608,8 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
         commands: tuple[Command, ...] = (Command(tuple(item.args)),)
         parser = "exec"
     else:
-        text = "\n".join(item.heredocs) if item.heredocs else " ".join(item.args)
-        script = parse_shell(text)
+        text = heredoc_script(item)
+        script = parse_shell(" ".join(item.args) if text is None else text)
         env = state.shell_env()
         commands = tuple(_expanded(c, env) for c in _known_branches(script.commands, env))
         parser = script.parser
@@ -792,19 +808,16 @@ def _after_run(step: RunStep, state: State) -> State:
         )
         if _is_pip(command) and "uninstall" in words:
             removed.update(_requirements(command, "uninstall"))
-        if _apt_install(command):
-            build_packages.extend((p, step.line) for p in _apt_packages(command) if is_build_package(p))
-            if command.name == "apk" and (virtual := _apk_virtual(command)):
-                apk_virtual.append((virtual, tuple(_apt_packages(command))))
+        if installs_os_packages(command):
+            build_packages.extend((p, step.line) for p in os_packages(command) if is_build_package(p))
+            if command.name == "apk" and (virtual := apk_group(command)):
+                apk_virtual.append((virtual, tuple(os_packages(command))))
         # Removed in the RUN that installed them, they never ship; removed by a later RUN, they
         # ship in the earlier layer but not in the final filesystem: that is late-deletion.
-        if command.name in ("apt-get", "apt") and any(w in ("purge", "remove") for w in words):
-            gone = set(words)
+        gone = removed_packages(command, apk_virtual)
+        if gone:
             build_packages = [(p, line) for p, line in build_packages if p not in gone]
-        if command.name == "apk" and "del" in words:
-            named = set(words[words.index("del") + 1 :])
-            gone = named.union(*(packages for name, packages in apk_virtual if name in named))
-            build_packages = [(p, line) for p, line in build_packages if p not in gone and line != step.line]
+            apk_virtual = [(name, members) for name, members in apk_virtual if name not in gone]
     text = step.instruction.original + "".join(step.instruction.heredocs)
     if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
         apt_quiet = True
@@ -944,15 +957,38 @@ def is_build_package(name: str) -> bool:
     return BUILD_ONLY.match(name) is not None and name not in ("git", "git-man")
 
 
-def _apt_install(command: Command) -> bool:
+def installs_os_packages(command: Command) -> bool:
     return (command.name in ("apt-get", "apt") and "install" in command.words) or (
         command.name == "apk" and "add" in command.words
     )
 
 
-def _apt_packages(command: Command) -> list[str]:
-    verb = "install" if "install" in command.words else "add"
-    words = list(command.words[command.words.index(verb) + 1 :])
+def os_packages(command: Command) -> list[str]:
+    return _operands(command.words, "install" if "install" in command.words else "add")
+
+
+def removed_packages(command: Command, apk_groups: Sequence[tuple[str, tuple[str, ...]]]) -> set[str]:
+    """The packages a removal takes out of the image: those `apt-get purge`/`remove` or `apk del`
+    names, and the members of each `apk add --virtual NAME` group `apk del` names; nothing else
+    (the packages installed beside them stay). `apt-get autoremove` takes only what apt
+    installed as a dependency: the packages an `install` named are marked manual and stay."""
+    if command.name in ("apt-get", "apt"):
+        verb = next((w for w in command.words if w in ("purge", "remove")), None)
+        groups: Sequence[tuple[str, tuple[str, ...]]] = ()
+    elif apk_applet(command) == "del":
+        verb, groups = "del", apk_groups
+    else:
+        return set()
+    if verb is None:
+        return set()
+    named = set(_operands(command.words, verb))
+    return named.union(*(members for name, members in groups if name in named))
+
+
+def _operands(command_words: Sequence[str], verb: str) -> list[str]:
+    """The package names after a package manager's `verb`, without options and their values
+    and without `=VERSION`."""
+    words = list(command_words[list(command_words).index(verb) + 1 :])
     packages: list[str] = []
     skip = False
     for word in words:
@@ -965,7 +1001,7 @@ def _apt_packages(command: Command) -> list[str]:
     return packages
 
 
-def _apk_virtual(command: Command) -> str | None:
+def apk_group(command: Command) -> str | None:
     """The NAME of `apk add --virtual NAME` / `-t NAME`."""
     words = command.words
     for index, word in enumerate(words):

@@ -9,7 +9,7 @@ file already uses BuildKit, else the tool's no-cache setting or its cache delete
 RUN); an ENV just before it puts the venv in the project. What each tool needs is its
 format's `ImageInstall` (imgaudit/classify/projects/). A new runtime stage (or the original one, when it was built FROM the builder)
 starts from the slim base of the same Python and Debian release and receives what the app
-needs to run: ARGs, ENV, the users, the runtime apt packages (a `-dev` header's runtime
+needs to run: ARGs, ENV, the users, the runtime apt or apk packages (a `-dev` header's runtime
 library), the venv, the code and entrypoint scripts, then every instruction that followed
 the install. What cannot be fixed safely is refused with the reason (`FixRefused`).
 """
@@ -34,13 +34,18 @@ from imgaudit.dockerfile.build import (
     StageModel,
     apk_applet,
     apk_cache_kept,
+    apk_group,
     flag,
+    heredoc_script,
+    installs_os_packages,
     is_build_package,
     normalise,
+    os_packages,
     poetry_requirements,
     reads_apk_index,
+    removed_packages,
 )
-from imgaudit.dockerfile.parse import DockerfileError, Instruction
+from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     LAST_POETRY_1,
@@ -87,6 +92,35 @@ RUNTIME_LIBRARY = {
     "libcurl4-openssl-dev": "libcurl4",
     "libzmq3-dev": "libzmq5",
 }
+# A `-dev` package's runtime library on Alpine, as the aports APKBUILDs split them (the library
+# is the package or a subpackage of the same source): postgresql's `libpq` subpackage (newer
+# releases also name the headers libpq-dev), libjpeg-turbo (`jpeg-dev` is a wrapper that depends
+# on libjpeg-turbo-dev), libffi, zlib, libxml2, libxslt, and openssl's `libssl$abiver`
+# subpackage: libssl3 since Alpine 3.17 (OpenSSL 3), the release of every supported Python image.
+APK_RUNTIME_LIBRARY = {
+    "postgresql-dev": "libpq",
+    "libpq-dev": "libpq",
+    "jpeg-dev": "libjpeg-turbo",
+    "libjpeg-turbo-dev": "libjpeg-turbo",
+    "libffi-dev": "libffi",
+    "zlib-dev": "zlib",
+    "libxml2-dev": "libxml2",
+    "libxslt-dev": "libxslt",
+    "openssl-dev": "libssl3",
+}
+# Headers whose library every Python image has already: the C library's, Linux's, Python's.
+_BASE_HEADERS = frozenset(
+    {
+        "musl-dev",
+        "libc-dev",
+        "libc6-dev",
+        "linux-headers",
+        "linux-libc-dev",
+        "python3-dev",
+        "python-dev",
+        "python3-all-dev",
+    }
+)
 POETRY_2 = "2.1.3"  # a released 2.x for projects whose lock file Poetry 1.x cannot read
 
 
@@ -278,9 +312,9 @@ def _install_stage(build: Build) -> tuple[StageModel, list[tuple[RunStep, Instal
                 "imgaudit fix would edit every branch: edit the branch the image gets by hand",
                 where=build.parsed.path,
             )
-        if step.instruction.heredocs:
+        if step.instruction.heredocs and not _script_heredoc(step.instruction):
             raise FixRefused(
-                f"line {step.line}: the `{what}` is in a heredoc; edit it by hand",
+                f"line {step.line}: the `{what}` is in a heredoc that is not the RUN's script; edit it by hand",
                 where=build.parsed.path,
             )
         if install.target.endswith("/__pypackages__"):
@@ -322,15 +356,17 @@ def _check_runtime_copies(build: Build, stage: StageModel, installs: list[tuple[
 
 
 def _uses_buildkit(build: Build) -> bool:
-    """The file asks for BuildKit (`# syntax=`) or already mounts in a RUN: a cache mount
-    builds where it is built."""
+    """The file asks for BuildKit (`# syntax=`), already mounts in a RUN or has a heredoc (which
+    only BuildKit reads): a cache mount builds where it is built."""
     head = [
         line
         for i, line in enumerate(build.parsed.text.splitlines())
         if _is_directive(build.parsed.text.splitlines(), i)
     ]
-    return any(re.match(r"#\s*syntax\s*=", line.strip()) for line in head) or any(
-        step.mounts for stage in build.stages for step in stage.runs
+    return (
+        any(re.match(r"#\s*syntax\s*=", line.strip()) for line in head)
+        or any(step.mounts for stage in build.stages for step in stage.runs)
+        or any(item.heredocs for item in build.parsed.instructions)
     )
 
 
@@ -598,7 +634,7 @@ def _install_run(
             f"line {step.line}: {tool.fmt.label}'s cache in a BuildKit cache mount, not the layer"
         )
     elif plan == "rm":
-        text = text.rstrip() + f" \\\n    && rm -rf ${_cache_variable(tool)}"
+        text = run_last(text, f"rm -rf ${_cache_variable(tool)}")
         edit.notes.append(f"line {step.line}: {tool.fmt.label}'s cache deleted in the RUN that fills it")
     elif plan == "env":
         edit.notes.append(
@@ -669,8 +705,13 @@ def _install_head(recipe: ImageInstall) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w/-])(?:python3?\s+-m\s+)?{re.escape(recipe.tool)}\s+(?:{verbs})(?![\w-])")
 
 
+_COMMAND_END = re.compile(r"&&|\|\||;|\||(?<!\\)\n")
+
+
 def _command_end(text: str, start: int) -> int:
-    found = re.compile(r"&&|\|\||;|\|").search(text, start)
+    """Where the shell command that goes on at `start` ends: a list or pipe operator, or a line
+    end not continued (a heredoc script's line)."""
+    found = _COMMAND_END.search(text, start)
     return found.start() if found else len(text)
 
 
@@ -813,45 +854,86 @@ def _ancestry(build: Build, stage: StageModel, include_self: bool) -> list[int]:
     return sorted(chain)
 
 
+@dataclass(frozen=True, slots=True)
+class _OsPackages:
+    """How a runtime stage installs OS packages with one package manager, and the runtime
+    library of each `-dev` package it knows."""
+
+    manager: str
+    runtime_library: dict[str, str]
+    run: str  # the RUN that installs {packages} and keeps no cache or index
+
+
+_RUNTIME_INSTALL = {
+    "apt": _OsPackages(
+        "apt",
+        RUNTIME_LIBRARY,
+        "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends {packages} \\\n"
+        "    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
+    ),
+    "apk": _OsPackages("apk", APK_RUNTIME_LIBRARY, "RUN apk add --no-cache {packages}"),
+}
+
+
 def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edit) -> list[str]:
-    """From a builder RUN: the users it creates and the apt packages the app runs with."""
+    """From a builder RUN: the users it creates and the OS packages the app runs with."""
     step = _step(build, item)
     if step is None:
         return []
     out: list[str] = []
     if any(c.name in _USER_COMMANDS for c in step.commands) and not step.installs:
         out.append(_raw(item, lines))
-    packages: list[str] = []
+    removed = _removed_from(build, step)
+    wanted: dict[str, list[str]] = {}
     for command in step.commands:
-        if command.name in ("apt-get", "apt") and "install" in command.argv:
-            for package in _apt_packages(command.argv):
-                if package in RUNTIME_LIBRARY:
-                    packages.append(RUNTIME_LIBRARY[package])
-                elif is_build_package(package):
-                    edit.notes.append(f"line {item.start_line}: {package} stays in the builder")
-                else:
-                    packages.append(package)
-    if packages:
-        wanted = " ".join(dict.fromkeys(packages))
-        out.append(
-            "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends "
-            f"{wanted} \\\n    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb"
+        if not installs_os_packages(command):
+            continue
+        packages = _RUNTIME_INSTALL["apk" if command.name == "apk" else "apt"]
+        for package in os_packages(command):
+            runtime = _runtime_package(package, packages, removed, item.start_line, edit)
+            if runtime is not None:
+                wanted.setdefault(packages.manager, []).append(runtime)
+    for manager, names in wanted.items():
+        listed = " ".join(dict.fromkeys(names))
+        out.append(_RUNTIME_INSTALL[manager].run.format(packages=listed))
+        edit.notes.append(
+            f"line {item.start_line}: the runtime gets the {manager} packages it runs with: {listed}"
         )
-        edit.notes.append(f"line {item.start_line}: the runtime gets the apt packages it runs with: {wanted}")
     return out
 
 
-def _apt_packages(argv: Sequence[str]) -> list[str]:
-    words = list(argv[list(argv).index("install") + 1 :])
-    packages, skip = [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word in ("-o", "-t", "--target-release"):
-            skip = True
-        elif not word.startswith("-"):
-            packages.append(word.split("=", 1)[0])
-    return packages
+def _removed_from(build: Build, step: RunStep) -> set[str]:
+    """The packages this RUN or a later one of its stage deletes again (`apk del .fetch`,
+    `apt-get purge curl`): they served the build only."""
+    stage = next(s for s in build.stages if any(r is step for r in s.runs))
+    groups = list(step.state.apk_virtual)
+    removed: set[str] = set()
+    for later in stage.runs[next(i for i, r in enumerate(stage.runs) if r is step) :]:
+        for command in later.commands:
+            if installs_os_packages(command) and command.name == "apk" and (group := apk_group(command)):
+                groups.append((group, tuple(os_packages(command))))
+            removed |= removed_packages(command, groups)
+    return removed
+
+
+def _runtime_package(
+    package: str, packages: _OsPackages, removed: set[str], line: int, edit: _Edit
+) -> str | None:
+    """The package the runtime installs for a builder's `package`: a `-dev` package's runtime
+    library, the package itself when it is no build tool and the RUN keeps it; None otherwise,
+    said in a note when the app may load a library fix cannot name."""
+    if package in packages.runtime_library:
+        return packages.runtime_library[package]
+    if is_build_package(package) or package in _BASE_HEADERS:
+        if package.endswith("-dev") and package not in _BASE_HEADERS:
+            edit.notes.append(
+                f"line {line}: {package} stays in the builder; imgaudit fix does not know the library "
+                "the app loads from it at run time: add that package to the runtime stage"
+            )
+        else:
+            edit.notes.append(f"line {line}: {package} stays in the builder")
+        return None
+    return None if package in removed else package
 
 
 def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str]) -> str | None:
@@ -925,7 +1007,7 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         return ""
     if words and words[0] == "rm" and so_far and so_far[-1].startswith("RUN "):
         # A delete-only RUN frees nothing: it joins the RUN before it.
-        so_far[-1] = so_far[-1].rstrip() + " \\\n    && " + " ".join(item.args)
+        so_far[-1] = run_last(so_far[-1], " ".join(item.args))
         edit.notes.append(f"line {item.start_line}: the deletion joins the RUN before it")
         return ""
     text = _TOOL_RUN.sub("", text)
@@ -933,7 +1015,7 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
     )
     if re.search(r"\bapt(?:-get)?\s+update\b", text) and "/var/lib/apt/lists" not in text:
-        text = text.rstrip() + " \\\n    && rm -rf /var/lib/apt/lists/*"
+        text = run_last(text, "rm -rf /var/lib/apt/lists/*")
     if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
     return text
@@ -952,11 +1034,6 @@ _LIST_JOIN = re.compile(r"(?:&&|;)\Z")
 _APK_SPACES = re.compile(_APK_SPACE)
 
 
-def _apk_command_end(text: str, start: int) -> int:
-    found = re.compile(r"&&|\|\||;|\||(?<!\\)\n").search(text, start)
-    return found.start() if found else len(text)
-
-
 def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) -> str:
     """The RUN without apk's cache in its layer (lint's apk-cache-left): `--no-cache` after every
     `apk add`/`upgrade`/`fix`, which then fetch fresh indexes themselves. An `apk update` is
@@ -968,7 +1045,7 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
         return text
 
     def no_cache(match: re.Match[str]) -> str:
-        command = text[match.start() : _apk_command_end(text, match.end())]
+        command = text[match.start() : _command_end(text, match.end())]
         if match["applet"] == "update" or "--no-cache" in command.split():
             return match.group(0)
         return f"{match.group(0)} --no-cache"
@@ -996,10 +1073,7 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
         return dropped
     removal = "rm -rf " + " ".join(dict.fromkeys(f"{apk_cache_kept(step, c)}/*" for c in updates))
     edit.notes.append(f"line {step.line}: apk's cache deleted in the RUN that fills it")
-    if heredoc:  # the script's last line, before the terminator
-        script, _, terminator = text.rstrip("\n").rpartition("\n")
-        return f"{script}\n{removal}\n{terminator}"
-    return text.rstrip() + f" \\\n    && {removal}"
+    return run_last(text, removal)
 
 
 def _without_apk_updates(text: str, heredoc: bool) -> str | None:
@@ -1009,7 +1083,7 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
     for match in reversed(list(_APK_HEAD.finditer(text))):
         if match["applet"] != "update":
             continue
-        end = _apk_command_end(text, match.end())
+        end = _command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
         before = text[: match.start()].replace("\\\n", " ").rstrip(" \t")
         connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
@@ -1023,6 +1097,61 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
         spaces = _APK_SPACES.match(text, end + connector)
         text = text[: match.start()] + text[spaces.end() if spaces else end + connector :]
     return text
+
+
+_LIST_END = re.compile(r"(?<![\\;]);\Z")  # `a; b;` (not `find -exec ... \;`, not `;;`)
+
+
+def run_last(text: str, command: str) -> str:
+    """`text`, a RUN as written, with `command` run after everything it runs (the clean-ups fix
+    adds for apt, apk and the tools' caches). A heredoc script (`RUN <<EOF`, `RUN <<-EOF`,
+    `RUN bash <<'EOF'`) gets it as its last line, before the terminator, indented as the script
+    is (text after the terminator would start another instruction); a RUN whose heredoc is a
+    document its command line reads (`cat <<EOF > file && ...`) at the end of that command
+    line; any other RUN on a continuation line."""
+    heredoc = _heredoc_run(text)
+    if heredoc is None:
+        return _then(text.rstrip(), command, continued=True)
+    lines = text.rstrip("\n").split("\n")
+    if _script_heredoc(heredoc):
+        script = heredoc.heredocs[0].splitlines() or [""]
+        indent = re.match(r"[ \t]*", script[-1])
+        line = (indent.group(0) if indent else "") + command
+        return "\n".join([*lines[:-1], line, lines[-1]])
+    # Each document takes its lines and its terminator's: the command line ends before them.
+    command_line = len(lines) - sum(len(body.splitlines()) + 1 for body in heredoc.heredocs) - 1
+    if not 0 <= command_line < len(lines):
+        return text
+    lines[command_line] = _then(lines[command_line].rstrip(), command, continued=False)
+    return "\n".join(lines)
+
+
+def _script_heredoc(run: Instruction) -> bool:
+    """The RUN's one heredoc is its script (what build.py reads as its commands)."""
+    return len(run.heredocs) == 1 and heredoc_script(run) is not None
+
+
+def _then(line: str, command: str, continued: bool) -> str:
+    """`command` after a shell line (on a continuation line of its own when `continued`): with
+    `&&` unless the line ends its list with `;` already."""
+    joint = " \\\n    " if continued else " "
+    return line + joint + ("" if _LIST_END.search(line) else "&& ") + command
+
+
+def _read_back(text: str) -> Instruction | None:
+    """The one instruction `text` holds, as BuildKit's parser reads it; None when it reads
+    none, more than one, or fails."""
+    try:
+        parsed = parse_dockerfile(f"FROM scratch\n{text}\n")
+    except DockerfileError:
+        return None
+    return parsed.instructions[1] if len(parsed.instructions) == 2 else None
+
+
+def _heredoc_run(text: str) -> Instruction | None:
+    """The RUN in `text` when it has heredocs."""
+    run = _read_back(text)
+    return run if run is not None and run.keyword == "RUN" and run.heredocs else None
 
 
 _CACHE_VARIABLES = tuple(var for fmt in FIXABLE.values() for spec in fmt.caches for var in spec.env_vars)
@@ -1230,7 +1359,14 @@ def _env_text(
     ]
     if len(kept) == len(pairs):
         return _raw(item, lines)
-    return _env(kept) if kept else ""
+    if not kept:
+        return ""
+    text = _env(kept)
+    written = _read_back(text)
+    if written is None or written.args != tuple(v for pair in kept for v in pair):
+        # A value fix cannot write back as it was read (a quote left open): the ENV as written.
+        return _raw(item, lines)
+    return text
 
 
 def _env(pairs: Iterable[tuple[str, str]]) -> str:

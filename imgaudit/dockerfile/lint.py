@@ -516,13 +516,19 @@ def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
                 final,
             )
     full_base = _FULL_PYTHON.match(build.root(final).base) is not None
+    by_line: dict[int, list[str]] = {}
     for package, line in final.end.build_packages:
         if full_base and package in FULL_IMAGE_BUILD_PACKAGES:
             continue  # already in the base: nothing above it (fat-base-image is the finding)
+        by_line.setdefault(line, []).append(package)
+    for line, packages in by_line.items():
+        # One finding per line names every package it leaves (lint keeps one per line and id).
+        names = list(dict.fromkeys(packages))
+        verb = "is" if len(names) == 1 else "are"
         yield hint(
             "build-toolchain-at-runtime",
             line,
-            f"{package} is installed in a stage that ships",
+            f"{', '.join(names)} {verb} installed in a stage that ships",
             final,
         )
 

@@ -12,6 +12,9 @@ any other exception is a crash: libFuzzer stops and writes the input to `crash-*
     # a long run, with a corpus kept between runs
     mkdir -p /tmp/imgaudit-fuzz && .venv/bin/python tests/fuzz/fuzz_readers.py \
         /tmp/imgaudit-fuzz -max_total_time=1800 -rss_limit_mb=1024 -timeout=20
+    # one target only (its name in TARGETS), seeded with all its inputs: every corpus Dockerfile
+    IMGAUDIT_FUZZ_TARGET=dockerfile .venv/bin/python tests/fuzz/fuzz_readers.py \
+        /tmp/imgaudit-fuzz-dockerfile -max_total_time=300 -rss_limit_mb=1024 -timeout=20
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import hashlib
 import io
 import json
 import lzma
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -39,6 +43,7 @@ with atheris.instrument_imports():
     from imgaudit.classify.project import declared_roots
     from imgaudit.config import load_config
     from imgaudit.dockerfile.commands import run_fix, run_lint
+    from imgaudit.dockerfile.parse import DockerfileError, checked, parse_dockerfile
     from imgaudit.errors import ImgauditError
     from imgaudit.inputs import load_json
     from imgaudit.layers.walk import analyze_layer
@@ -155,7 +160,11 @@ def dockerfile(data: bytes) -> None:
     (WORK / "pyproject.toml").write_text('[tool.poetry.group.dev.dependencies]\npytest = "*"\n')
     today = datetime.date(2026, 12, 1)
     run_lint(path, today, WORK)
-    run_fix(path, WORK, None, today)
+    fixed = run_fix(path, WORK, None, today).result.text
+    try:  # what fix writes, BuildKit's parser reads as the input was read: known instructions
+        checked(parse_dockerfile(fixed))
+    except DockerfileError as exc:
+        raise AssertionError(f"fix wrote a Dockerfile BuildKit refuses: {exc}\n{fixed}") from exc
 
 
 def lock_in_image(data: bytes) -> None:
@@ -307,10 +316,15 @@ TARGETS: list[Callable[[bytes], None]] = [
 ]
 
 
+# IMGAUDIT_FUZZ_TARGET=NAME: every input goes to that target (its first byte still skipped,
+# so the seeds and crash files are the same either way).
+ONLY = next((t for t in TARGETS if t.__name__ == os.environ.get("IMGAUDIT_FUZZ_TARGET")), None)
+
+
 def one_input(data: bytes) -> None:
     if not data:
         return
-    target = TARGETS[data[0] % len(TARGETS)]
+    target = ONLY or TARGETS[data[0] % len(TARGETS)]
     with contextlib.suppress(ImgauditError):  # the one expected failure: a line and exit 2
         target(data[1:])
 
@@ -359,9 +373,29 @@ def seeds() -> list[bytes]:
         bytes([TARGETS.index(lock_in_image)]) + lock,
         *(
             bytes([TARGETS.index(dockerfile)]) + path.read_bytes()
-            for path in sorted(DOCKERFILES.glob("poetry-*/Dockerfile"))[:4]
+            for path in sorted(DOCKERFILES.glob("poetry-*/Dockerfile"))[: None if ONLY is dockerfile else 4]
         ),
+        *(
+            bytes([TARGETS.index(dockerfile)]) + path.read_bytes()
+            for path in sorted(DOCKERFILES.glob("*/Dockerfile"))
+            if ONLY is dockerfile and not path.parent.name.startswith("poetry-")
+        ),
+        *(bytes([TARGETS.index(dockerfile)]) + text for text in HEREDOC_SEEDS),
     ]
+
+
+# RUNs written as heredocs, in the runtime part `fix` edits (apt's and apk's clean-ups, an
+# install in the script): the corpus has one heredoc only.
+HEREDOC_SEEDS = [
+    b"FROM python:3.12-alpine\nRUN apk add --no-cache postgresql-dev gcc musl-dev\n"
+    b"RUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+    b"RUN <<-EOF\n\tapk update\n\tapk info -a curl\n\tEOF\nRUN rm -rf /tmp/x\n"
+    b"RUN cat <<EOF > /etc/motd && apt-get update && apt-get install -y curl\nhi\nEOF\n"
+    b'CMD ["python", "-m", "app"]\n',
+    b"FROM python:3.12-slim\nRUN pip install --no-cache-dir uv==0.5.4\nWORKDIR /app\nCOPY . .\n"
+    b"RUN bash <<'EOF'\nset -e\nuv sync\nEOF\nRUN <<EOF\napt-get update\napt-get install -y curl\nEOF\n"
+    b'CMD ["python", "-m", "app"]\n',
+]
 
 
 def main() -> None:
@@ -369,7 +403,7 @@ def main() -> None:
     if corpus:  # seed a corpus directory the first time
         directory = Path(corpus[0])
         directory.mkdir(parents=True, exist_ok=True)
-        for number, seed in enumerate(seeds()):
+        for number, seed in enumerate(s for s in seeds() if ONLY is None or TARGETS[s[0]] is ONLY):
             (directory / f"seed-{number}").write_bytes(seed)
     sys.setrecursionlimit(3000)
     atheris.Setup(sys.argv, one_input)

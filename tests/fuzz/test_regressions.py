@@ -3,6 +3,7 @@ each kept as the input that crashed: the reader must now end in ImgauditError or
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,27 @@ LOCK_TAIL = b'[metadata]\nlock-version = "2.0"\n'
 def test_a_lock_package_whose_tables_are_lists(package: bytes) -> None:
     with pytest.raises(ClassifyError, match="should be tables"):
         parse_poetry_lock(package + LOCK_TAIL, "/app/poetry.lock")
+
+
+def test_fix_writes_back_an_env_value_with_a_quote_left_open_as_written(tmp_path: Path) -> None:
+    """Found by the Dockerfile target once it parses what `fix` writes: an ENV value with a
+    quote left open (BuildKit's parser takes it, the build would stop there) was written into
+    the runtime stage as `APP_PATH=""/srv/app lib"`, which the parser refuses."""
+    from imgaudit.dockerfile.commands import run_fix
+    from imgaudit.dockerfile.parse import checked, parse_dockerfile
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim\n"
+        'ENV POETRY_HOME="/opt/poetry" \\\n    APP_PATH="/srv/app lib\n'
+        "RUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR /app\nCOPY . .\n"
+        "RUN poetry install --only main --no-root\n"
+        'CMD ["python", "-m", "app"]\n'
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.poetry]\nname = "app"\n')
+    text = run_fix(tmp_path / "Dockerfile", tmp_path, None, dt.date(2026, 12, 1)).result.text
+    runtime = checked(parse_dockerfile(text)).stages[-1]
+    env = [i.args for i in runtime.instructions if i.keyword == "ENV"]
+    assert ("APP_PATH", '"/srv/app lib') in [tuple(a[i : i + 2]) for a in env for i in range(0, len(a), 2)]
 
 
 def test_a_pyproject_whose_tool_is_not_a_table(tmp_path: Path) -> None:
