@@ -27,7 +27,7 @@ _USRMERGE = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 BUILD_ONLY = re.compile(
     r"^(?:(?:gcc|g\+\+|cpp|c\+\+)(?:-\d+)?(?:-[a-z0-9_]+-linux-[a-z]+)?|binutils(?:-.*)?|make|make-guile"
     r"|build-essential|build-base|git|git-man|.+-dev|libtool|autoconf|automake|pkg-config|pkgconf"
-    r"|cmake|clang(?:-\d+)?|llvm(?:-\d+)?|libgcc-\d+-dev|musl-dev)$"
+    r"|cmake|clang(?:-\d+)?|llvm(?:-\d+)?|libgcc-\d+-dev|musl-dev|linux-headers)$"
 )
 _DEP_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9+.\-_]*)")
 

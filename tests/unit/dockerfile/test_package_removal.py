@@ -51,6 +51,8 @@ def left(text: str) -> set[str]:
         # Deleting a group that holds none of them, or a package never installed, removes nothing.
         ("apk add --no-cache gcc && apk add --no-cache --virtual .tools curl && apk del .tools", {"gcc"}),
         ("apk add --no-cache gcc && apk del curl", {"gcc"}),
+        # Kernel headers (psutil's, say) are build-only too: Alpine names them linux-headers.
+        ("apk add --no-cache gcc musl-dev linux-headers && apk del gcc musl-dev", {"linux-headers"}),
     ],
 )
 def test_apk_del_removes_only_what_it_names(run: str, expected: set[str]) -> None:
