@@ -95,25 +95,19 @@ class UnitTable:
     def wasted_above_under(self, roots: Iterable[str]) -> set[Unit]:
         """Wasted units shipped above the base whose path is a root or lies beneath one
         (`PathSet` membership; the image root "" is no root, as there)."""
-        paths, units = self.wasted_above_paths, self.wasted_above_units
+        units = self.wasted_above_units
         found: set[Unit] = set()
-        for root in {r for r in roots if r}:
-            # The root itself, then everything under "root/": "0" is the character after "/".
-            found.update(units[bisect_left(paths, root) : bisect_right(paths, root)])
-            found.update(units[bisect_left(paths, root + "/") : bisect_left(paths, root + "0")])
+        for span in _spans_under(self.wasted_above_paths, roots, len(units)):
+            found.update(units[span.start : span.stop])
         return found
 
     def final_under(self, roots: Iterable[str]) -> set[Unit]:
         """Final units with bytes whose path is a root or lies beneath one: a range of the
         path-sorted final files per root, found by bisection instead of a scan of them all."""
-        paths, sizes, end = self.paths, self.sizes, self.final_count
+        sizes = self.sizes
         found: set[Unit] = set()
-        for root in {r for r in roots if r}:
-            for lo, hi in (
-                (bisect_left(paths, root, 0, end), bisect_right(paths, root, 0, end)),
-                (bisect_left(paths, root + "/", 0, end), bisect_left(paths, root + "0", 0, end)),
-            ):
-                found.update(unit for unit in range(lo, hi) if sizes[unit])
+        for span in _spans_under(self.paths, roots, self.final_count):
+            found.update(unit for unit in span if sizes[unit])
         return found
 
     def bytes_of(self, units: Iterable[Unit]) -> int:
@@ -142,3 +136,12 @@ class UnitTable:
                 compress(candidates, map(smallest_kept.__le__, map(sizes.__getitem__, candidates)))
             )
         return sorted(candidates, key=lambda u: (-sizes[u], paths[u]))[:limit]
+
+
+def _spans_under(paths: Sequence[str], roots: Iterable[str], end: int) -> Iterator[range]:
+    """The index ranges of path-sorted `paths[:end]` that are a root or lie beneath one (the
+    image root "" is no root, as in `PathSet`)."""
+    for root in {r for r in roots if r}:
+        # The root itself, then everything under "root/": "0" is the character after "/".
+        yield range(bisect_left(paths, root, 0, end), bisect_right(paths, root, 0, end))
+        yield range(bisect_left(paths, root + "/", 0, end), bisect_left(paths, root + "0", 0, end))
