@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from imgaudit.advise.facts import pip_requirements
+from imgaudit.classify.context import APK_CACHE_ROOTS
 from imgaudit.classify.os_packages import BUILD_ONLY
 from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
@@ -1016,9 +1017,10 @@ def apk_group(command: Command) -> str | None:
 # (they open the database for writing with auto-update; `update` does nothing else); `del` opens
 # it without auto-update, the others only read it.
 APK_INDEXING = frozenset({"add", "update", "upgrade", "fix"})
-APK_CACHE = "/var/cache/apk"
-# When this is a directory (a cache mount makes it one) apk keeps its whole cache there instead.
-APK_CACHE_ENABLED = "/etc/apk/cache"
+# The roots the image advisor measures (classify.context), as a Dockerfile writes them: the
+# indexes' cache, and the directory that, when it is one (a cache mount makes it one), apk
+# keeps its whole cache in instead.
+APK_CACHE, APK_CACHE_ENABLED = (f"/{root}" for root in APK_CACHE_ROOTS)
 _APK_OPTIONS_WITH_VALUE = frozenset(
     {
         "-p",
