@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
-
 from imgaudit.classify.deps import Dependency
 
 # Image architectures (OCI names) as `platform_machine` reports them on Linux.
@@ -53,6 +51,10 @@ def interpreter(python: str | None, architecture: str | None) -> Interpreter | N
 
 @lru_cache(maxsize=4096)
 def _evaluate(marker: str, environment: tuple[tuple[str, str], ...]) -> bool:
+    # Loaded on the first marker: packaging's markers and specifiers take about 30 ms to
+    # import, and most images hold no lock file whose requirements carry markers.
+    from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+
     try:
         return Marker(marker).evaluate(dict(environment))
     except InvalidMarker:
