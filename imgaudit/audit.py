@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from imgaudit.classify.base import base_from_diff_ids, decide_base
 from imgaudit.classify.directories import bytes_by_directory
-from imgaudit.errors import LayerError
+from imgaudit.errors import LayerError, SourceError
+from imgaudit.inputs import limit
 from imgaudit.layers.cache import active_cache
 from imgaudit.layers.merge import MergedFilesystem, Merger, Removal
 from imgaudit.layers.paths import parent
@@ -42,6 +43,10 @@ Progress = Callable[[str], None]
 # After each layer: layers done, layers in all, uncompressed file bytes read so far (a bar).
 LayerProgress = Callable[[int, int, int], None]
 WASTED_PATHS_SHOWN = 25
+# Docker's overlay2 stacks at most 128 layers ("max depth exceeded"). Twice that leaves room for
+# runtimes that stack more, and bounds what a manifest listing one small blob over and over
+# can cost: 256 listings of a 1.2 MB layer of 2,000 files merge in about a second.
+MAX_LAYERS = 256
 LARGEST_DIRECTORIES_SHOWN = 12
 _DIRECTORY_DEPTH = 4
 
@@ -153,13 +158,21 @@ def _read_layers(
     merger = Merger()
     trusted = cache is not None
     to_cache: list[tuple[str | None, LayerAnalysis]] = []
+    # A blob the manifest lists more than once is one set of bytes: read it once, merge it as
+    # often as it is listed (an outsider's manifest may list one small layer thousands of times).
+    read_before: dict[str, tuple[LayerAnalysis, bool]] = {}
     read = 0  # uncompressed file bytes of the layers done, for the progress line
+    _check_layer_count(source)
     try:
         for done, descriptor in enumerate(source.layers, start=1):
             if progress:
                 progress(f"reading layer {descriptor.index + 1} of {len(source.layers)}")
             analysis = cache.get(descriptor.diff_id) if cache else None
-            if analysis is None:
+            identity = source.layer_identity(descriptor.index) if analysis is None else None
+            if identity is not None and identity in read_before:
+                analysis, verified = read_before[identity]
+                trusted = trusted and verified
+            elif analysis is None:
                 analysis = source.analysis(descriptor.index)
                 verified = source.trusts_diff_ids
                 if analysis is None:
@@ -171,6 +184,8 @@ def _read_layers(
                 if cache and verified:
                     to_cache.append((descriptor.diff_id, analysis))
                 trusted = trusted and verified
+                if identity is not None:
+                    read_before[identity] = (analysis, verified)
             merger.add(analysis)
             if on_layer:  # the bytes read are summed for the progress line only
                 read += analysis.file_bytes
@@ -179,6 +194,18 @@ def _read_layers(
         source.settle()  # a lower layer whose bytes lie is the error to report, as it came first
         raise
     return _ReadLayers(merger.result(), trusted, to_cache)
+
+
+def _check_layer_count(source: ImageSource) -> None:
+    """Refuse an image listing more layers than engines stack: each listing is merged in turn,
+    so their number bounds the audit's time and memory, whatever the archive's size."""
+    cap = limit("IMGAUDIT_MAX_LAYERS", MAX_LAYERS)
+    if len(source.layers) > cap:
+        raise SourceError(
+            f"the image lists {len(source.layers)} layers; more than {cap} are refused "
+            "(raise it with IMGAUDIT_MAX_LAYERS)",
+            where=source.info.origin.location,
+        )
 
 
 def measure_slim_base(source: ImageSource) -> SlimBase:

@@ -245,6 +245,10 @@ class ArchiveSource(ImageSource):
     def open_layer(self, index: int) -> Any:
         return self._open(index)
 
+    def layer_identity(self, index: int) -> str | None:
+        # The member or file the blob is read from: a classic `<id>/layer.tar` has no digest.
+        return self._chosen.layers[index].name
+
     def base_hint(self) -> BaseImage | None:
         """The annotated base (`org.opencontainers.image.base.digest`), when this archive or
         layout also holds that image: its layer count is then known, not guessed."""

@@ -33,6 +33,11 @@ class ImageSource(ABC):
         the manifest that orders them); None means: read it with `open_layer`."""
         return None
 
+    def layer_identity(self, index: int) -> str | None:
+        """A name two layers of this image share only when they are one blob listed twice (the
+        same layer repeated): such a blob is read once. None: read the layer each time."""
+        return self.layers[index].digest  # content-addressed wherever a source gives one
+
     @property
     def trusts_diff_ids(self) -> bool:
         """Whether the config's diff_ids may key the analysis cache without hashing the layers:

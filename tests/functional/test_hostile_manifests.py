@@ -161,3 +161,45 @@ def test_a_layer_blob_larger_than_its_descriptor_is_refused_before_it_is_read(tm
     result = run_cli([str(layout)], cwd=tmp_path)
     assert_one_line_error(result, "is 4294967296 bytes but its manifest says 10240")
     assert result.seconds < 5
+
+
+@pytest.mark.parametrize("layout", ["classic", "oci"])
+def test_a_blob_listed_many_times_is_read_once_and_merged_each_time(
+    tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An outsider's manifest may list one small layer thousands of times: each listing is a
+    # layer of the image (its bytes count every time), but the blob is read and hashed once.
+    from imgaudit.sources.archive import ArchiveSource
+
+    repeated = build(ImageSpec(layers=[BASE, *[Layer([file("x/y", 4_000), file("x/z", 10)])] * 40]))
+    path = (
+        write_tar(classic_files([repeated]), tmp_path / "repeated.tar")
+        if layout == "classic"
+        else write_dir(layout_files([repeated], docker_manifest=False), tmp_path / "repeated")
+    )
+    opened: list[int] = []
+    open_layer = ArchiveSource.open_layer
+    monkeypatch.setattr(
+        ArchiveSource, "open_layer", lambda self, index: opened.append(index) or open_layer(self, index)
+    )
+    report, expected = audit_path(path), figures(path)
+    assert opened == [0, 1]
+    assert (
+        [layer.size_bytes for layer in report.layers] == expected.layer_file_bytes == [5_000] + [4_010] * 40
+    )
+    assert [layer.wasted_bytes for layer in report.layers] == expected.wasted_bytes
+    assert report.final_bytes == expected.final_bytes == 9_010
+
+
+def test_more_layers_than_the_limit_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    many = build(ImageSpec(layers=[Layer([file(f"l{i}", 10)]) for i in range(5)]))
+    path = write_tar(classic_files([many]), tmp_path / "many.tar")
+    refused = run_cli(["audit", str(path)], cwd=tmp_path, env={"IMGAUDIT_MAX_LAYERS": "4"})
+    assert_one_line_error(
+        refused, "the image lists 5 layers; more than 4 are refused (raise it with IMGAUDIT_MAX_LAYERS)"
+    )
+    allowed = run_cli(
+        ["audit", str(path), "--format", "json"], cwd=tmp_path, env={"IMGAUDIT_MAX_LAYERS": "5"}
+    )
+    assert allowed.exit_code == 0, allowed.stderr
+    assert json.loads(allowed.stdout)["image"]["total_bytes"] == 50
