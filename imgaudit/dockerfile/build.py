@@ -101,6 +101,11 @@ def overlaps(a: str, b: str) -> bool:
     )
 
 
+# BuildKit mounts whose target's writes never reach the layer (a secret or ssh mount is one
+# file or socket, not a directory a tool writes its cache into).
+_MOUNTS_KEPT_OUT = frozenset({"cache", "tmpfs", "bind"})
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
     kind: str  # cache, bind, secret, ...
@@ -224,7 +229,10 @@ class RunStep:
         return self.instruction.start_line
 
     def cache_mounted(self, path: str) -> bool:
-        return any(m.kind == "cache" and overlaps(m.target, path) for m in self.mounts)
+        """A mount over `path` (or under it): what the RUN writes there stays out of the layer.
+        A cache mount keeps it for the next build; a tmpfs or a bind mount (read-only, or
+        `rw` with its writes discarded) keeps nothing, which is as good for the image."""
+        return any(m.kind in _MOUNTS_KEPT_OUT and overlaps(m.target, path) for m in self.mounts)
 
     def removes(self, path: str, after: Command | None = None) -> bool:
         """A command of this RUN deletes `path` or a directory holding it; with `after` (one of
