@@ -661,7 +661,7 @@ def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
             for _requirement, match in poetry_requirements(step):
                 spec = match["spec"].strip()
                 if not spec:
-                    yield hint("unpinned-poetry", step.line, "Poetry is installed without a version", stage)
+                    yield hint("unpinned-poetry", step.line, _unpinned_poetry_message(build), stage)
                 elif spec.startswith("==") and impossible_poetry_version(spec[2:]):
                     yield hint(
                         "nonexistent-poetry-version",
@@ -669,6 +669,25 @@ def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
                         f"Poetry {spec[2:]} does not exist (1.x ended with 1.8.5)",
                         stage,
                     )
+
+
+def _unpinned_poetry_message(build: Build) -> str:
+    """Poetry 2.0 (January 2025) removed `install --no-dev`: an unpinned install gets 2.x, and
+    a build that still says `--no-dev` stops there ("The option "--no-dev" does not exist")."""
+    no_dev = next(
+        (
+            step.line
+            for stage in build.stages
+            for step in stage.runs
+            for c in step.commands
+            if c.name == "poetry" and "install" in c.argv[1:] and "--no-dev" in c.argv[1:]
+        ),
+        None,
+    )
+    message = "Poetry is installed without a version"
+    if no_dev is not None:
+        message += f", so it is 2.x, which has no `install --no-dev` (line {no_dev}): the build fails there"
+    return message
 
 
 def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
