@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -160,17 +160,24 @@ def _read_layers(
     to_cache: list[tuple[str | None, LayerAnalysis]] = []
     # A blob the manifest lists more than once is one set of bytes: read it once, merge it as
     # often as it is listed (an outsider's manifest may list one small layer thousands of times).
+    # Only such a blob's analysis is kept past its merge, and only until its last listing.
+    _check_layer_count(source)
+    identities = [source.layer_identity(d.index) for d in source.layers]
+    listings_left = Counter(i for i in identities if i is not None)
     read_before: dict[str, tuple[LayerAnalysis, bool]] = {}
     read = 0  # uncompressed file bytes of the layers done, for the progress line
-    _check_layer_count(source)
     try:
         for done, descriptor in enumerate(source.layers, start=1):
             if progress:
                 progress(f"reading layer {descriptor.index + 1} of {len(source.layers)}")
+            identity = identities[descriptor.index]
+            if identity is not None:
+                listings_left[identity] -= 1
             analysis = cache.get(descriptor.diff_id) if cache else None
-            identity = source.layer_identity(descriptor.index) if analysis is None else None
-            if identity is not None and identity in read_before:
-                analysis, verified = read_before[identity]
+            if analysis is None and identity in read_before:
+                analysis, verified = (
+                    read_before.pop(identity) if not listings_left[identity] else read_before[identity]
+                )
                 trusted = trusted and verified
             elif analysis is None:
                 analysis = source.analysis(descriptor.index)
@@ -184,7 +191,7 @@ def _read_layers(
                 if cache and verified:
                     to_cache.append((descriptor.diff_id, analysis))
                 trusted = trusted and verified
-                if identity is not None:
+                if identity is not None and listings_left[identity]:
                     read_before[identity] = (analysis, verified)
             merger.add(analysis)
             if on_layer:  # the bytes read are summed for the progress line only
