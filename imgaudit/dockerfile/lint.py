@@ -35,6 +35,8 @@ from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     end_of_life_codename,
     impossible_poetry_version,
+    last_poetry_for,
+    official_python,
 )
 from imgaudit.dockerfile.shell import Command
 from imgaudit.findings.catalogue import Entry, Level, entry
@@ -661,7 +663,8 @@ def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
             for _requirement, match in poetry_requirements(step):
                 spec = match["spec"].strip()
                 if not spec:
-                    yield hint("unpinned-poetry", step.line, _unpinned_poetry_message(build), stage)
+                    message = _unpinned_poetry_message(build, official_python(build.root(stage).base))
+                    yield hint("unpinned-poetry", step.line, message, stage)
                 elif spec.startswith("==") and impossible_poetry_version(spec[2:]):
                     yield hint(
                         "nonexistent-poetry-version",
@@ -671,9 +674,13 @@ def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
                     )
 
 
-def _unpinned_poetry_message(build: Build) -> str:
+def _unpinned_poetry_message(build: Build, python: tuple[int, int] | None) -> str:
     """Poetry 2.0 (January 2025) removed `install --no-dev`: an unpinned install gets 2.x, and
-    a build that still says `--no-dev` stops there ("The option "--no-dev" does not exist")."""
+    a build that still says `--no-dev` stops there ("The option "--no-dev" does not exist").
+    On a Python older than 2.0 runs on (3.8 and before), pip picks a 1.x that still has it."""
+    message = "Poetry is installed without a version"
+    if last_poetry_for(python) is not None:
+        return message
     no_dev = next(
         (
             step.line
@@ -684,7 +691,6 @@ def _unpinned_poetry_message(build: Build) -> str:
         ),
         None,
     )
-    message = "Poetry is installed without a version"
     if no_dev is not None:
         message += f", so it is 2.x, which has no `install --no-dev` (line {no_dev}): the build fails there"
     return message

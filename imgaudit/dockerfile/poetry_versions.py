@@ -11,9 +11,26 @@ import re
 
 LAST_POETRY_1 = (1, 8, 5)
 # The last Poetry that runs on an older Python: 1.1.15 on 2.7/3.5/3.6 (1.2 needs 3.7), 1.5.1 on
-# 3.7 (1.6 needs 3.8).
-LAST_POETRY_FOR_PYTHON = (((3, 7), "1.1.15"), ((3, 8), "1.5.1"))
+# 3.7 (1.6 needs 3.8), 1.8.5 on 3.8 (2.0 needs 3.9).
+LAST_POETRY_FOR_PYTHON = (((3, 7), "1.1.15"), ((3, 8), "1.5.1"), ((3, 9), "1.8.5"))
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?$")
+OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
+
+
+def official_python(image: str) -> tuple[int, int] | None:
+    """The Python (major, minor) an official `python:3.8-slim`-style image runs, else None."""
+    match = OFFICIAL_PYTHON.match(image)
+    version = re.match(r"^(\d+)\.(\d+)", match["tag"] or "") if match else None
+    return (int(version[1]), int(version[2])) if version else None
+
+
+def last_poetry_for(python: tuple[int, int] | None) -> str | None:
+    """The newest Poetry that installs on this Python, when an older one than the newest."""
+    for below, last in LAST_POETRY_FOR_PYTHON:
+        if python is not None and python < below:
+            return last
+    return None
+
 
 # Debian codename -> the day its (LTS) security support ended.
 DEBIAN_END_OF_LIFE: dict[str, dt.date] = {

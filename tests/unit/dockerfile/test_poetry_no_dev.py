@@ -15,9 +15,9 @@ from imgaudit.dockerfile.project import ContextProject
 TODAY = dt.date(2026, 12, 1)
 
 
-def unpinned(install_poetry: str, install: str) -> list[Hint]:
+def unpinned(install_poetry: str, install: str, base: str = "python:3.12-slim") -> list[Hint]:
     text = (
-        "FROM python:3.12-slim\nWORKDIR /app\n"
+        f"FROM {base}\nWORKDIR /app\n"
         f"RUN {install_poetry}\nCOPY pyproject.toml poetry.lock ./\nRUN {install}\nCOPY . .\n"
     )
     build = read_build(parse_dockerfile(text), ContextProject(), None, {})
@@ -40,3 +40,15 @@ def test_an_unpinned_poetry_without_no_dev_is_only_unpinned(install: str) -> Non
 
 def test_a_pinned_poetry_1_with_no_dev_is_not_flagged() -> None:
     assert unpinned("pip install --no-cache-dir poetry==1.8.5", "poetry install --no-dev") == []
+
+
+@pytest.mark.parametrize("base", ["python:3.8-slim", "python:3.8.13-slim-buster", "python:3.7"])
+def test_on_a_python_poetry_2_does_not_run_on_pip_picks_a_1x_that_has_no_dev(base: str) -> None:
+    # Poetry 2.0 requires Python 3.9: on 3.8 `pip install poetry` gets 1.8.5, --no-dev and all.
+    (hint,) = unpinned("pip install poetry", "poetry install --no-dev", base)
+    assert hint.message == "Poetry is installed without a version"
+
+
+def test_on_an_unknown_python_the_no_dev_failure_is_still_said() -> None:
+    (hint,) = unpinned("pip install poetry", "poetry install --no-dev", "company/python-base:3")
+    assert "the build fails there" in hint.message
