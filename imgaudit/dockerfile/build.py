@@ -106,6 +106,16 @@ def overlaps(a: str, b: str) -> bool:
 _MOUNTS_KEPT_OUT = frozenset({"cache", "tmpfs", "bind"})
 
 
+def holds(outer: str, inner: str) -> bool:
+    """`outer` is `inner` or a directory above it (globs in `outer` match a whole component)."""
+    left, right = outer.strip("/").split("/"), inner.strip("/").split("/")
+    if left == [""]:
+        return True
+    return len(left) <= len(right) and all(
+        fnmatch.fnmatchcase(y, x) for x, y in zip(left, right, strict=False)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
     kind: str  # cache, bind, secret, ...
@@ -229,10 +239,11 @@ class RunStep:
         return self.instruction.start_line
 
     def cache_mounted(self, path: str) -> bool:
-        """A mount over `path` (or under it): what the RUN writes there stays out of the layer.
-        A cache mount keeps it for the next build; a tmpfs or a bind mount (read-only, or
-        `rw` with its writes discarded) keeps nothing, which is as good for the image."""
-        return any(m.kind in _MOUNTS_KEPT_OUT and overlaps(m.target, path) for m in self.mounts)
+        """A mount on `path` or a directory above it: what the RUN writes there stays out of the
+        layer. A cache mount keeps it for the next build; a tmpfs or a bind mount (read-only, or
+        `rw` with its writes discarded) keeps nothing, which is as good for the image. A mount
+        on a part of it (`/root/.cache/pypoetry/cache`) leaves the rest (`artifacts/`) in."""
+        return any(m.kind in _MOUNTS_KEPT_OUT and holds(m.target, path) for m in self.mounts)
 
     def removes(self, path: str, after: Command | None = None) -> bool:
         """A command of this RUN deletes `path` or a directory holding it; with `after` (one of
@@ -650,8 +661,28 @@ def _install_choices(commands: tuple[Command, ...]) -> tuple[str, ...]:
     )
 
 
+# `pip config set` keys that turn pip's cache off, and the State.tool_config key that says so.
+_PIP_NO_CACHE_OPTIONS = ("global.no-cache-dir", "install.no-cache-dir")
+PIP_NO_CACHE_SETTING = "pip.no-cache-dir"
+
+
+def sets_pip_no_cache(command: Command) -> bool:
+    """`pip config set global.no-cache-dir true`: every later pip reading that file keeps no
+    cache. pip takes any valid value as "no cache", `false` included (pip's
+    `_handle_no_cache_dir`, so for backward compatibility)."""
+    verbs = [w for w in command.argv[1:] if not w.startswith("-")]
+    return (
+        _is_pip(command)
+        and verbs[:2] == ["config", "set"]
+        and len(verbs) >= 4
+        and verbs[2] in _PIP_NO_CACHE_OPTIONS
+    )
+
+
 def _configured(command: Command, state: State) -> State:
     words = command.argv
+    if sets_pip_no_cache(command):
+        return replace(state, tool_config={**state.tool_config, PIP_NO_CACHE_SETTING: True})
     if command.name == "poetry" and len(words) >= 4 and words[1] == "config":
         options = [w for w in words[2:] if not w.startswith("-")]
         if len(options) >= 2 and options[0] in ("virtualenvs.create", "virtualenvs.in-project"):
@@ -831,6 +862,8 @@ def _after_run(step: RunStep, state: State) -> State:
     if "apt.conf" in text and "Install-Recommends" in text:  # a config file (a redirect target)
         apt_quiet = True
     apk_without_cache = state.apk_without_cache or ("apk/config" in text and "no-cache" in text)
+    if "pip.conf" in text and "no-cache-dir" in text:  # a pip config file written by a redirect
+        config[PIP_NO_CACHE_SETTING] = True
     tools = [t for t in tools if not (t.line == step.line and t.name in removed)]
     return replace(
         state,
@@ -1108,8 +1141,33 @@ def apt_installs_recommends(command: Command) -> bool:
 # --- what a dependency install does --------------------------------------------------------
 
 
-def _install(command: Command, state: State, project: ContextProject) -> Install | None:
+# The options of a tool that may come before its subcommand and take a value (`poetry -C DIR
+# install`, `uv --cache-dir D sync`, `pipenv --python 3.12 install`); their flags take none.
+_GLOBAL_VALUE_OPTIONS: dict[str, frozenset[str]] = {
+    "poetry": frozenset({"-C", "--directory", "-P", "--project"}),
+    "uv": frozenset(
+        {"--directory", "--project", "--cache-dir", "--config-file", "--color", "--python-preference"}
+    ),
+    "pdm": frozenset({"-c", "--config"}),
+    "pipenv": frozenset({"--python"}),
+}
+
+
+def subcommand_argv(command: Command) -> tuple[str, ...]:
+    """The tool, then its subcommand and what follows: `poetry --no-interaction install -n` is
+    read as `poetry install -n` (the global options before the verb left out)."""
     words = command.argv
+    takes_value = _GLOBAL_VALUE_OPTIONS.get(command.name)
+    if takes_value is None:
+        return words
+    index = 1
+    while index < len(words) and words[index].startswith("-"):
+        index += 2 if words[index] in takes_value else 1
+    return (words[0], *words[index:])
+
+
+def _install(command: Command, state: State, project: ContextProject) -> Install | None:
+    words = subcommand_argv(command)
     name = command.name
     if name == "poetry" and len(words) >= 2 and words[1] in ("install", "sync"):
         return _poetry_install(command, state, project)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.build import (
+    PIP_NO_CACHE_SETTING,
     PYTHON_TOOLS,
     Build,
     Install,
@@ -29,6 +30,7 @@ from imgaudit.dockerfile.build import (
     overlaps,
     pip_installs,
     poetry_requirements,
+    sets_pip_no_cache,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.poetry_versions import (
@@ -475,13 +477,14 @@ def _uv_cache_handled(step: RunStep, command: Command, default: str) -> bool:
 
 
 def _poetry_cache_handled(step: RunStep, default_cache: str) -> bool:
+    """Only a mount over Poetry's cache directory, or its removal, keeps the wheels out: Poetry
+    downloads through its artifact cache (`artifacts/`) whatever `--no-cache` says (that flag
+    turns off the repositories' metadata cache only), and `poetry cache clear NAME --all`
+    empties `cache/repositories/NAME`, never `artifacts/` (python-poetry/poetry#3374, #6445;
+    console/commands/cache/clear.py)."""
     installs = [i for i in step.installs if i.manager == "poetry"]
     caches = {cache_dir(i.command, step.state.env, "POETRY_CACHE_DIR", default_cache) for i in installs}
-    return (
-        all(step.cache_mounted(cache) or step.removes(cache) for cache in caches)
-        or any(c.name == "poetry" and c.argv[1:3] == ("cache", "clear") for c in step.commands)
-        or all("--no-cache" in i.command.words for i in installs)
-    )
+    return all(step.cache_mounted(cache) or step.removes(cache) for cache in caches)
 
 
 def _tool_cache_handled(step: RunStep, tool: str, cache: str) -> bool:
@@ -497,6 +500,8 @@ def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
     env = step.state.env
     if env.get("PIP_NO_CACHE_DIR") is not None and env["PIP_NO_CACHE_DIR"] != "":
         return True
+    if step.state.tool_config.get(PIP_NO_CACHE_SETTING) or any(sets_pip_no_cache(c) for c in step.commands):
+        return True  # pip's config file says no-cache-dir (an earlier RUN, or this one)
     purged = any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
     return purged or all(
         any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
