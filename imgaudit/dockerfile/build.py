@@ -840,6 +840,7 @@ def _after_run(step: RunStep, state: State) -> State:
     apk_virtual = list(state.apk_virtual)
     apt_quiet = state.apt_without_recommends
     removed: set[str] = set()
+    left_behind: set[str] = set()  # purged without --auto-remove: their dependencies stay
     for command in step.commands:
         words = command.argv
         tools.extend(
@@ -855,6 +856,11 @@ def _after_run(step: RunStep, state: State) -> State:
         # Removed in the RUN that installed them, they never ship; removed by a later RUN, they
         # ship in the earlier layer but not in the final filesystem: that is late-deletion.
         gone = removed_packages(command, apk_virtual)
+        apt_verb = next((w for w in command.words if w in ("purge", "remove")), None)
+        if command.name in ("apt-get", "apt") and apt_verb and not auto_removes(command):
+            left_behind |= APT_DEPENDENCY_ONLY.intersection(_operands(command.words, apt_verb))
+        elif auto_removes(command):  # what an earlier removal of this RUN left behind goes now
+            gone |= left_behind
         if gone:
             build_packages = [(p, line) for p, line in build_packages if p not in gone]
             apk_virtual = [(name, members) for name, members in apk_virtual if name not in gone]
@@ -1024,7 +1030,26 @@ def removed_packages(command: Command, apk_groups: Sequence[tuple[str, tuple[str
     if verb is None:
         return set()
     named = set(_operands(command.words, verb))
+    if verb != "del" and not auto_removes(command):
+        named -= APT_DEPENDENCY_ONLY  # the package goes, the compiler it pulled in stays
     return named.union(*(members for name, members in groups if name in named))
+
+
+# Debian packages whose bytes are their dependencies: `build-essential` is a list of them,
+# `gcc` a link to `gcc-12`. `apt-get purge gcc` leaves gcc-12 (auto-installed), which only
+# `--auto-remove` or a later `apt-get autoremove` takes (apt-get(8)).
+APT_DEPENDENCY_ONLY = frozenset(
+    {"build-essential", "gcc", "g++", "cpp", "python3-dev", "libpython3-dev", "python3-all-dev"}
+)
+
+
+def auto_removes(command: Command) -> bool:
+    """`apt-get autoremove`, or a removal with `--auto-remove`: apt also takes the packages only
+    the removed ones needed."""
+    words = command.words
+    return command.name in ("apt-get", "apt") and (
+        "autoremove" in words or "--auto-remove" in words or "--autoremove" in words
+    )
 
 
 def _operands(command_words: Sequence[str], verb: str) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.dockerfile.build import (
+    APT_DEPENDENCY_ONLY,
     PIP_NO_CACHE_SETTING,
     PYTHON_TOOLS,
     Build,
@@ -532,12 +533,29 @@ def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
         # One finding per line names every package it leaves (lint keeps one per line and id).
         names = list(dict.fromkeys(packages))
         verb = "is" if len(names) == 1 else "are"
+        purged = [n for n in names if n in APT_DEPENDENCY_ONLY and _purged_at(build, line, n)]
+        why = (
+            f" ({', '.join(purged)} purged without --auto-remove: the compilers it pulled in stay)"
+            if purged
+            else ""
+        )
         yield hint(
             "build-toolchain-at-runtime",
             line,
-            f"{', '.join(names)} {verb} installed in a stage that ships",
+            f"{', '.join(names)} {verb} installed in a stage that ships{why}",
             final,
         )
+
+
+def _purged_at(build: Build, line: int, package: str) -> bool:
+    """The RUN at `line` names `package` in an `apt-get purge`/`remove`."""
+    return any(
+        c.name in ("apt-get", "apt") and {"purge", "remove"} & set(c.words) and package in c.words
+        for stage in build.stages
+        for step in stage.runs
+        if step.line == line
+        for c in step.commands
+    )
 
 
 def fat_base(build: Build, _today: dt.date) -> Iterator[Hint]:

@@ -72,10 +72,33 @@ def test_a_group_deleted_in_a_later_run_takes_only_its_members() -> None:
 @pytest.mark.parametrize(
     ("run", "expected"),
     [
+        # Debian's gcc is a link to gcc-12, build-essential a list of dependencies: purged alone
+        # they leave the compiler (auto-installed), which only --auto-remove or autoremove takes.
         (
             "apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev "
             "&& pip install --no-cache-dir psycopg2 && apt-get purge -y gcc && rm -rf /var/lib/apt/lists/*",
+            {"gcc", "libpq-dev"},
+        ),
+        (
+            "apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev "
+            "&& pip install --no-cache-dir psycopg2 && apt-get purge -y --auto-remove gcc",
             {"libpq-dev"},
+        ),
+        (
+            "apt-get update && apt-get install -y build-essential libpq-dev && pip install --no-cache-dir x "
+            "&& apt-get purge -y build-essential libpq-dev && apt-get autoremove -y",
+            set(),
+        ),
+        (
+            "apt-get update && apt-get install -y build-essential libpq-dev && pip install --no-cache-dir x "
+            "&& apt-get purge -y build-essential libpq-dev && rm -rf /var/lib/apt/lists/*",
+            {"build-essential"},
+        ),
+        # An autoremove before the removal takes nothing of it.
+        (
+            "apt-get update && apt-get install -y build-essential && apt-get autoremove -y "
+            "&& apt-get remove -y build-essential",
+            {"build-essential"},
         ),
         (
             "apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev "
@@ -93,3 +116,14 @@ def test_a_group_deleted_in_a_later_run_takes_only_its_members() -> None:
 )
 def test_apt_removal_takes_only_what_it_names(run: str, expected: set[str]) -> None:
     assert left(f"FROM python:3.12-slim\nRUN {run}\n") == expected
+
+
+def test_a_metapackage_purged_without_auto_remove_is_said_to_leave_its_compilers() -> None:
+    (message,) = toolchain_messages(
+        "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential "
+        "&& pip install --no-cache-dir x && apt-get purge -y build-essential\n"
+    )
+    assert message == (
+        "build-essential is installed in a stage that ships "
+        "(build-essential purged without --auto-remove: the compilers it pulled in stay)"
+    )
