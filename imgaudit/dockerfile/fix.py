@@ -64,8 +64,12 @@ _TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
 _UV_PYTHON_IMAGE = re.compile(
     rf"^{UV_IMAGE_REPOSITORY}:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
 )
-# The oldest Python whose official images were built on Debian bookworm.
-_FIRST_ON_BOOKWORM = (3, 8)
+# The first release of each Python the official image built on Debian bookworm: bookworm was
+# added on 2023-06-14 (docker-library/official-images#14854), with the patch releases current
+# then, and every later one has it; Pythons released after that day (3.12 on) have it from their
+# first. A patch release older than these, and a Python older than 3.7, was never built there.
+_FIRST_ON_BOOKWORM = {(3, 7): 17, (3, 8): 17, (3, 9): 17, (3, 10): 12, (3, 11): 4}
+_ALL_ON_BOOKWORM = (3, 12)
 _RUNTIME_KEYWORDS = frozenset(
     {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
 )
@@ -1314,15 +1318,25 @@ def _supported(base: str, today: dt.date, edit: _Edit) -> str:
         return base
     official = _OFFICIAL_PYTHON.match(base)
     version = re.match(r"^\d+(?:\.\d+)*", official["tag"] or "") if official else None
-    if version and (version[0].count(".") >= 2 or _version_tuple(version[0]) < _FIRST_ON_BOOKWORM):
-        # A patch release (`python:3.7.7-stretch`) or a Python older than Debian's current
-        # release was built only on the Debian of its day: no such tag exists on bookworm.
+    if version and not _built_on_bookworm(_version_tuple(version[0])):
+        # `python:3.7.7-stretch` was built only on the Debian of its day: no such tag on bookworm.
         edit.notes.append(
             f"{base}: Debian {codename} is end-of-life; kept: python:{version[0]} has no {CURRENT_DEBIAN} image"
         )
         return base
     edit.notes.append(f"{base}: Debian {codename} is end-of-life; using {CURRENT_DEBIAN}")
     return base.replace(codename, CURRENT_DEBIAN)
+
+
+def _built_on_bookworm(version: tuple[int, ...]) -> bool:
+    """The official image has a bookworm tag of this Python (`3.11`, `3.11.4`; a bare `3` has one)."""
+    minor = version[:2]
+    if len(minor) < 2:
+        return minor >= _ALL_ON_BOOKWORM[:1]
+    if minor >= _ALL_ON_BOOKWORM:
+        return True
+    first = _FIRST_ON_BOOKWORM.get(minor)
+    return first is not None and (len(version) < 3 or version[2] >= first)
 
 
 def _slim(base: str, edit: _Edit) -> str:

@@ -1,0 +1,39 @@
+"""`imgaudit fix` on the patterns of a second survey of public Dockerfiles (uv, Pipenv): each
+test reproduces, in a file of our own, one class of wrong edit found there (the project whose
+Dockerfile showed it is named), and checks the edit a careful reader would make instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.dockerfile.test_fix_survey import UV_PROJECT, fix
+
+UV_FILES = {"pyproject.toml": UV_PROJECT, "uv.lock": "version = 1\n"}
+
+
+@pytest.mark.parametrize(
+    ("base", "builder"),
+    [
+        # shabashka: python:3.12.11-slim-bullseye was kept "(no bookworm image)"; the official
+        # image has published every 3.12 release on bookworm.
+        ("python:3.12.11-slim-bullseye", "python:3.12.11-slim-bookworm"),
+        # The first patch releases built on bookworm (June 2023): 3.10.12, 3.11.4; the ones
+        # before them never were.
+        ("python:3.10.12-bullseye", "python:3.10.12-bookworm"),
+        ("python:3.11.4-slim-buster", "python:3.11.4-slim-bookworm"),
+        ("python:3.11.3-slim-buster", "python:3.11.3-slim-buster"),
+        ("python:3.9.16-buster", "python:3.9.16-buster"),
+    ],
+)
+def test_a_patch_release_moves_to_bookworm_when_the_official_image_has_it(
+    tmp_path: Path, base: str, builder: str
+) -> None:
+    text = fix(
+        tmp_path,
+        f"FROM {base}\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv\nWORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked\nCOPY . .\n",
+        UV_FILES,
+    )
+    assert text.startswith(f"FROM {builder} AS builder\n")
