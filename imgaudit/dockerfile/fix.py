@@ -68,7 +68,7 @@ _UV_PYTHON_IMAGE = re.compile(
 # added on 2023-06-14 (docker-library/official-images#14854), with the patch releases current
 # then, and every later one has it; Pythons released after that day (3.12 on) have it from their
 # first. A patch release older than these, and a Python older than 3.7, was never built there.
-_FIRST_ON_BOOKWORM = {(3, 7): 17, (3, 8): 17, (3, 9): 17, (3, 10): 12, (3, 11): 4}
+_FIRST_ON_BOOKWORM: dict[tuple[int, ...], int] = {(3, 7): 17, (3, 8): 17, (3, 9): 17, (3, 10): 12, (3, 11): 4}
 _ALL_ON_BOOKWORM = (3, 12)
 _RUNTIME_KEYWORDS = frozenset(
     {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
