@@ -946,10 +946,14 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
     source_flag = next((f for f in item.flags if f.startswith("--from=")), None)
     if source_flag is not None:
         reference = source_flag.split("=", 1)[1]
-        if re.match(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)", reference) or any(
-            tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"}
+        if (
+            re.match(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)", reference)
+            or any(tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"})
+            or any(_copies_tool(item, stage) for stage in build.stages)
         ):
-            return None  # a tool's image: the runtime runs without it
+            # A tool's image, or a stage that holds a tool (`FROM .../uv AS uv`, then
+            # `COPY --from=uv /uv /bin/`): the runtime runs without it.
+            return None
         return _raw(item, lines)
     sources = [s.rstrip("/") for s in item.args[:-1]]
     if sources and all(

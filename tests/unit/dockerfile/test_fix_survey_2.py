@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.dockerfile.test_fix_survey import UV_PROJECT, fix
+from tests.unit.dockerfile.test_fix_survey import UV_PROJECT, fix, runtime_of
 
 UV_FILES = {"pyproject.toml": UV_PROJECT, "uv.lock": "version = 1\n"}
 
@@ -37,3 +37,18 @@ def test_a_patch_release_moves_to_bookworm_when_the_official_image_has_it(
         UV_FILES,
     )
     assert text.startswith(f"FROM {builder} AS builder\n")
+
+
+def test_uv_copied_from_a_stage_of_uvs_image_stays_out_of_the_runtime(tmp_path: Path) -> None:
+    # teamster: `FROM ghcr.io/astral-sh/uv:... AS uv` then `COPY --from=uv /uv /bin/`: the
+    # runtime kept the COPY while its note said "no uv".
+    text = fix(
+        tmp_path,
+        "FROM ghcr.io/astral-sh/uv:0.5.2 AS uv\n\nFROM python:3.12-slim\nENV UV_NO_CACHE=1\nWORKDIR /app\n"
+        "COPY --from=uv /uv /bin/\nCOPY uv.lock pyproject.toml /app/\nRUN uv sync --frozen --no-dev\n"
+        'CMD ["python", "-m", "app"]\n',
+        UV_FILES,
+    )
+    builder, runtime = text.rpartition("\nFROM ")[0], runtime_of(text)
+    assert "COPY --from=uv /uv /bin/" in builder
+    assert "--from=uv" not in runtime
