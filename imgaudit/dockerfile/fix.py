@@ -1018,6 +1018,9 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         so_far[-1] = run_last(so_far[-1], " ".join(item.args))
         edit.notes.append(f"line {item.start_line}: the deletion joins the RUN before it")
         return ""
+    text = _without_pipenv_shell(text, item, edit)
+    if not text:
+        return ""
     text = _TOOL_RUN.sub("", text)
     text = re.sub(
         r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
@@ -1027,6 +1030,29 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
     if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
     return text
+
+
+_PIPENV_SHELL = re.compile(r"(?<![\w/.-])pipenv(?:[ \t]|\\\n)+shell(?![\w.-])")
+
+
+def _without_pipenv_shell(text: str, item: Instruction, edit: _Edit) -> str:
+    """The RUN without `pipenv shell`, which starts an interactive shell: in a build it has no
+    terminal and does nothing, and the runtime has no Pipenv to run it. A RUN of nothing else
+    goes (""); one it is not a plain member of the list of (a test's branch, a pipeline) runs
+    `true` there instead."""
+    found = list(_PIPENV_SHELL.finditer(text))
+    if not found:
+        return text
+    heredoc = bool(item.heredocs)
+    for match in reversed(found):
+        end = _command_end(text, match.end())
+        removed = _without_command(text, match.start(), end, heredoc, last=True)
+        text = removed if removed is not None else text[: match.start()] + "true" + text[end:]
+    edit.notes.append(
+        f"line {item.start_line}: `pipenv shell` dropped (an interactive shell: a build has no terminal "
+        "for it, and the runtime has no Pipenv)"
+    )
+    return "" if _RUN_START.search(text.rstrip()) else text
 
 
 # `apk [options] APPLET`, the applet one that refreshes the indexes: words up to it never cross
@@ -1039,6 +1065,7 @@ _APK_HEAD = re.compile(
 # What may stand between a RUN's start (its flags) or a `&&`/`;` and the command after it.
 _RUN_START = re.compile(r"(?:^|\n)[ \t]*RUN(?:[ \t]+--\S+)*\Z", re.I)
 _LIST_JOIN = re.compile(r"(?:&&|;)\Z")
+_LIST_JOIN_BEFORE = re.compile(r"(?:[ \t]|\\\n)*(?:&&|;)(?:[ \t]|\\\n)*\Z")
 _APK_SPACES = re.compile(_APK_SPACE)
 
 
@@ -1093,18 +1120,36 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
             continue
         end = _command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
-        before = text[: match.start()].replace("\\\n", " ").rstrip(" \t")
-        connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
-        if not connector or not all(o.startswith("-") for o in options):
+        removed = (
+            _without_command(text, match.start(), end, heredoc)
+            if all(o.startswith("-") for o in options)
+            else None
+        )
+        if removed is None:
             return None
-        line_start = heredoc and before.endswith("\n")
-        if text.startswith("\n", end) and not line_start:
-            return None
-        if not (line_start or _LIST_JOIN.search(before.rstrip()) or _RUN_START.search(before.rstrip())):
-            return None
-        spaces = _APK_SPACES.match(text, end + connector)
-        text = text[: match.start()] + text[spaces.end() if spaces else end + connector :]
+        text = removed
     return text
+
+
+def _without_command(text: str, start: int, end: int, heredoc: bool, last: bool = False) -> str | None:
+    """The RUN's text without the command at `start:end` and the `&&`/`;` (a heredoc script's
+    line end) after it; with `last`, a last command goes with the `&&`/`;` before it. None when
+    the command is not a plain member of the RUN's list (in a test's branch, a pipeline, or the
+    last command without `last`); the RUN's head alone when it was the only command."""
+    before = text[:start].replace("\\\n", " ").rstrip(" \t")
+    connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
+    line_start = heredoc and before.endswith("\n")
+    if not (line_start or _LIST_JOIN.search(before.rstrip()) or _RUN_START.search(before.rstrip())):
+        return None
+    if not connector:
+        if not last or text[end:].strip():
+            return None
+        joint = _LIST_JOIN_BEFORE.search(text[:start])
+        return text[: joint.start()] if joint is not None else text[:start]  # no list left: `RUN`
+    if text.startswith("\n", end) and not line_start:
+        return None
+    spaces = _APK_SPACES.match(text, end + connector)
+    return text[:start] + text[spaces.end() if spaces else end + connector :]
 
 
 _LIST_END = re.compile(r"(?<![\\;]);\Z")  # `a; b;` (not `find -exec ... \;`, not `;;`)

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.dockerfile.test_fix_survey import UV_PROJECT, fix, runtime_of
+from imgaudit.dockerfile.commands import run_fix
+from tests.unit.dockerfile.test_fix import passes_its_own_lint
+from tests.unit.dockerfile.test_fix_survey import TODAY, UV_PROJECT, fix, runtime_of
 
 UV_FILES = {"pyproject.toml": UV_PROJECT, "uv.lock": "version = 1\n"}
+PIPFILE = {"Pipfile": '[packages]\nclick = "*"\n', "Pipfile.lock": '{"_meta": {}, "default": {}}\n'}
 
 
 @pytest.mark.parametrize(
@@ -52,3 +55,31 @@ def test_uv_copied_from_a_stage_of_uvs_image_stays_out_of_the_runtime(tmp_path: 
     builder, runtime = text.rpartition("\nFROM ")[0], runtime_of(text)
     assert "COPY --from=uv /uv /bin/" in builder
     assert "--from=uv" not in runtime
+
+
+@pytest.mark.parametrize(
+    ("run", "kept"),
+    [
+        # nintendofcode: `FROM builder` then `RUN pipenv shell`, in a runtime without Pipenv.
+        ("RUN pipenv shell", None),
+        ("RUN pipenv shell && python -m app.setup", "RUN python -m app.setup"),
+        ("RUN python -m app.setup; pipenv shell", "RUN python -m app.setup"),
+        # In a test's branch the shell needs a command there: `true`, what `pipenv shell` did.
+        ("RUN if [ -f x ]; then pipenv shell; fi", "RUN if [ -f x ]; then true; fi"),
+    ],
+)
+def test_pipenv_shell_is_dropped_from_the_runtime(tmp_path: Path, run: str, kept: str | None) -> None:
+    for name, text in PIPFILE.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11 AS builder\nWORKDIR /tmp\nCOPY Pipfile Pipfile.lock ./\n"
+        "RUN pip install --no-cache-dir pipenv && pipenv sync\n\n"
+        f'FROM builder\nWORKDIR /app\n{run}\nCMD ["python", "main.py"]\n'
+    )
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    passes_its_own_lint(result.text, tmp_path)
+    runtime = runtime_of(result.text)
+    assert "pipenv" not in runtime
+    if kept is not None:
+        assert kept in runtime
+    assert any("`pipenv shell` dropped" in note for note in result.notes)
