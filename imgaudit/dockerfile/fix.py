@@ -35,6 +35,7 @@ from imgaudit.dockerfile.build import (
     apk_applet,
     apk_cache_kept,
     apk_group,
+    expand,
     flag,
     heredoc_script,
     installs_os_packages,
@@ -521,7 +522,7 @@ def _dependencies_first(
         if item.start_line >= install.line:
             return None, ""
         if item.keyword == "WORKDIR" and item.args:
-            workdir = normalise(item.args[0], workdir)
+            workdir = normalise(expand(item.args[0], install.state.env), workdir)
         if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
             continue
         sources = [s.rstrip("/") for s in item.args[:-1]]
@@ -529,7 +530,7 @@ def _dependencies_first(
             return None, ""  # the dependency files come first already
         if not any(s in (".", "", "*") for s in sources) or not item.args:
             continue
-        if normalise(item.args[-1], workdir) != install.state.workdir:
+        if normalise(expand(item.args[-1], install.state.env), workdir) != install.state.workdir:
             return None, ""
         break
     else:
@@ -549,11 +550,38 @@ def _dependencies_first(
         f"({recipe.tool} {recipe.dependencies_only}), as {tool.fmt.label}'s guide does"
     )
     destination = "./" if item.args[-1] in (".", "./") else item.args[-1].rstrip("/") + "/"
+    enter = leave = ""
+    if workdir != install.state.workdir:
+        # The code is copied before the WORKDIR the install runs in (`ADD . /app`, then
+        # `WORKDIR /app`): the dependencies install there too, and what ran in between
+        # still runs where it ran.
+        enter = f"WORKDIR {install.state.workdir}\n"
+        if not destination.startswith(("/", "$")):
+            destination = "./"
+        if _depends_on_workdir(stage, item, install):
+            leave = f"\nWORKDIR {workdir}"
+        edit.notes.append(
+            f"line {item.start_line}: the dependencies installed in {install.state.workdir}, where "
+            f"line {install.line}'s {recipe.tool} runs"
+        )
     return item, (
         f"# imgaudit fix: the dependencies first, so that a code change does not reinstall them\n"
-        f"COPY {' '.join([*item.flags, *files])} {destination}\n"
-        f"RUN {mount}{command} {recipe.dependencies_only}{tail}"
+        f"{enter}COPY {' '.join([*item.flags, *files])} {destination}\n"
+        f"RUN {mount}{command} {recipe.dependencies_only}{tail}{leave}"
     )
+
+
+def _depends_on_workdir(stage: StageModel, copy: Instruction, install: RunStep) -> bool:
+    """Some instruction from `copy` up to the WORKDIR that `install` runs in depends on the
+    working directory it runs in (a RUN, a relative COPY destination or WORKDIR)."""
+    following = [i for i in stage.instructions if copy.start_line <= i.start_line < install.line]
+    for item in following:
+        where = expand(item.args[-1], install.state.env) if item.args else ""
+        if item.keyword == "WORKDIR":
+            return not where.startswith("/")  # an absolute one: the rest runs where it says
+        if item.keyword == "RUN" or (item.keyword in ("COPY", "ADD") and not where.startswith("/")):
+            return True
+    return True
 
 
 def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:

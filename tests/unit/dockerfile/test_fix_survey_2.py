@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from imgaudit.dockerfile.build import read_build
 from imgaudit.dockerfile.commands import run_fix
+from imgaudit.dockerfile.project import read_context
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
 from tests.unit.dockerfile.test_fix_survey import TODAY, UV_PROJECT, fix, runtime_of
 
@@ -83,3 +85,33 @@ def test_pipenv_shell_is_dropped_from_the_runtime(tmp_path: Path, run: str, kept
     if kept is not None:
         assert kept in runtime
     assert any("`pipenv shell` dropped" in note for note in result.notes)
+
+
+def _runs_in(text: str, directory: Path, words: str) -> list[str]:
+    """The working directory of each RUN whose text holds `words`, as the build model reads
+    the fixed file."""
+    parsed = passes_its_own_lint(text, directory)
+    build = read_build(parsed, read_context(directory))
+    return [s.state.workdir for st in build.stages for s in st.runs if words in s.instruction.original]
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        # cqrs-template, shabashka, mushishiva-kafka: the code is copied to /app, then WORKDIR.
+        "",
+        # An instruction that depends on the directory it runs in stays where it ran.
+        "RUN ls > files.txt\nCOPY VERSION version.txt\n",
+    ],
+)
+def test_the_dependencies_install_where_the_project_install_runs(tmp_path: Path, between: str) -> None:
+    text = fix(
+        tmp_path,
+        "FROM python:3.12-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv\nWORKDIR /src\n"
+        f"ADD . /app\n{between}WORKDIR /app\nRUN uv sync --locked\n",
+        {**UV_FILES, "VERSION": "1\n"},
+    )
+    assert _runs_in(text, tmp_path, "--no-install-project") == ["/app"]
+    assert _runs_in(text, tmp_path, "uv sync") == ["/app", "/app"]
+    if between:
+        assert _runs_in(text, tmp_path, "ls > files.txt") == ["/src"]
