@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
@@ -255,10 +255,11 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                     )
                 )
             else:
-                edit.blocks.append(_stage_text(stage, lines, edit, today, runtime=stage.ships))
+                edit.blocks.append(_stage_text(build, stage, lines, edit, today, runtime=stage.ships))
         else:
             edit.blocks.append(
                 _stage_text(
+                    build,
                     stage,
                     lines,
                     edit,
@@ -269,9 +270,20 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
             )
     directives = [line for i, line in enumerate(lines) if _is_directive(lines, i)]
     body = "\n\n".join(block.strip("\n") for block in edit.blocks if block.strip())
-    text = "\n".join([*directives, body]) + "\n"
+    text = "\n".join([*directives, *_global_args_text(build, lines), body]) + "\n"
     _check_references(text, parsed.path)
     return FixResult(text, tuple(dict.fromkeys(edit.notes)), builder_name, venv)
+
+
+def _global_args_text(build: Build, lines: list[str]) -> list[str]:
+    """The ARGs before the first FROM, as written (a blank line after them if there was one):
+    FROM lines read them, and a stage's `ARG NAME` takes its default from them."""
+    first_from = build.stages[0].from_line if build.stages else len(lines) + 1
+    args = [i for i in build.parsed.instructions if i.keyword == "ARG" and i.start_line < first_from]
+    if not args:
+        return []
+    blank = args[-1].end_line < len(lines) and not lines[args[-1].end_line].strip()
+    return [*(_raw(item, lines) for item in args), *([""] if blank else [])]
 
 
 # --- which stage, which installs ---------------------------------------------------------------
@@ -457,7 +469,7 @@ def _builder_text(
     split: bool,
     tool: _Tool,
 ) -> str:
-    out = [_from_line(stage, name, today, edit, lines=lines)]
+    out = [_from_line(build, stage, name, today, edit, lines=lines)]
     install_lines = {step.line for step in stage.runs if _installs_with(step, tool.manager)}
     last_install = max(install_lines)
     first = next(s for s in stage.runs if s.line == min(install_lines))
@@ -861,7 +873,7 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
     """The slim base of the same Python and distribution; for a base that carries the tool,
     the Python image it was built on when its name says (uv's images), else a refusal."""
     if not root.start.tools:
-        return _slim(_supported(root.base, today, edit), edit)
+        return _written_base(build, root, lambda base, said: _slim(_supported(base, today, said), said), edit)
     match = _UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
     if match is None:
         raise FixRefused(
@@ -1340,6 +1352,7 @@ def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
 
 
 def _stage_text(
+    build: Build,
     stage: StageModel,
     lines: list[str],
     edit: _Edit,
@@ -1348,7 +1361,9 @@ def _stage_text(
     workdir: str | None = None,
 ) -> str:
     """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches)."""
-    header = _from_line(stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines)
+    header = _from_line(
+        build, stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines
+    )
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
@@ -1373,6 +1388,7 @@ def _comments_above(line: int, lines: list[str]) -> list[str]:
 
 
 def _from_line(
+    build: Build,
     stage: StageModel,
     name: str | None,
     today: dt.date,
@@ -1380,13 +1396,47 @@ def _from_line(
     slim: bool = False,
     lines: list[str] | None = None,
 ) -> str:
-    base = stage.base
-    if stage.parent is None:
-        base = _supported(base, today, edit)
-        if slim:
-            base = _slim(base, edit)
+    def change(base: str, said: _Edit) -> str:
+        if stage.parent is not None:
+            return base
+        supported = _supported(base, today, said)
+        return _slim(supported, said) if slim else supported
+
+    base = _written_base(build, stage, change, edit)
     comments = _comments_above(stage.from_line, lines) if lines else []
     return "\n".join([*comments, f"FROM {base}" + (f" AS {name}" if name else "")])
+
+
+_ARG_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit], str], edit: _Edit) -> str:
+    """The image a FROM of the fixed file names: `change` (a supported Debian, the slim
+    variant) of the one `stage` starts from. A FROM that names it through the global ARGs
+    (`FROM python:${PY}`, `FROM ${BASE_IMAGE}`) keeps naming it so, for the file to take the
+    same build args: changed where it is written when the change reads there too
+    (`python:${PY}-slim`), else as written, said in a note."""
+    written = build.parsed.stages[stage.index].base
+    if "$" not in written or expand(written, build.global_args) != stage.base:
+        return change(stage.base, edit)
+    said = _Edit()
+    changed = change(stage.base, said)
+    rewritten = change(written, _Edit())
+    unset = sorted({v for v in _ARG_NAME.findall(written) if not build.global_args.get(v)})
+    if unset:
+        edit.notes.append(
+            f"line {stage.from_line}: FROM {written} kept: {', '.join(unset)} has no default, the build "
+            "passes the image (imgaudit fix cannot name its slim variant)"
+        )
+        return written
+    if changed == stage.base or expand(rewritten, build.global_args) == changed:
+        edit.notes.extend(said.notes)
+        return written if changed == stage.base else rewritten
+    edit.notes.append(
+        f"line {stage.from_line}: FROM {written} kept, for the build args to choose the image; "
+        f"imgaudit fix would use {changed} for {stage.base}"
+    )
+    return written
 
 
 def _supported(base: str, today: dt.date, edit: _Edit) -> str:

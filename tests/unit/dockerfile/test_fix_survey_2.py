@@ -115,3 +115,62 @@ def test_the_dependencies_install_where_the_project_install_runs(tmp_path: Path,
     assert _runs_in(text, tmp_path, "uv sync") == ["/app", "/app"]
     if between:
         assert _runs_in(text, tmp_path, "ls > files.txt") == ["/src"]
+
+
+def _global_args(text: str) -> list[str]:
+    return [line for line in text.split("\nFROM ", 1)[0].splitlines() if line.startswith("ARG ")]
+
+
+def test_global_args_stay_for_the_stages_that_declare_them(tmp_path: Path) -> None:
+    # mini-tgi: the ARGs before the first FROM were deleted (only the FROM lines' values were
+    # inlined): a stage's `ARG WORK_DIR` then had no default, and WORKDIR and the venv's COPY
+    # pointed at nothing.
+    text = fix(
+        tmp_path,
+        "# the versions\nARG PY=3.12\nARG WORK_DIR=/app\n\n"
+        "FROM python:${PY}-slim AS builder\nARG WORK_DIR\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv\n"
+        "WORKDIR ${WORK_DIR}\nCOPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-dev --no-cache\n\n"
+        "FROM python:${PY}-slim AS runtime\nARG WORK_DIR\nWORKDIR ${WORK_DIR}\n"
+        'COPY --from=builder ${WORK_DIR}/.venv ${WORK_DIR}/.venv\nENV PATH="${WORK_DIR}/.venv/bin:${PATH}"\n'
+        'CMD ["python", "-m", "app"]\n',
+        UV_FILES,
+    )
+    assert text.startswith("# the versions\nARG PY=3.12\nARG WORK_DIR=/app\n")
+    assert text.count("FROM python:${PY}-slim AS ") == 2
+    build = read_build(passes_its_own_lint(text, tmp_path), read_context(tmp_path))
+    assert build.final.end.workdir == "/app"
+    assert [c.sources for c in build.final.copies] == [("/app/.venv",)]
+
+
+def test_a_global_arg_in_from_is_kept_and_the_slim_variant_written_through_it(tmp_path: Path) -> None:
+    text = fix(
+        tmp_path,
+        "ARG PY=3.12\nFROM python:${PY}\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv\nWORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked\nCOPY . .\n",
+        UV_FILES,
+    )
+    assert _global_args(text) == ["ARG PY=3.12"]
+    assert "\nFROM python:${PY} AS builder\n" in text
+    assert runtime_of(text).startswith("FROM python:${PY}-slim AS runtime\n")
+
+
+@pytest.mark.parametrize("build_args", [{}, {"BASE_IMAGE": "python:3.11"}])
+def test_a_base_image_from_a_build_arg_stays_a_build_arg(tmp_path: Path, build_args: dict[str, str]) -> None:
+    # A FROM that only a build arg names: without a value fix failed with "internal error: the
+    # fixed Dockerfile copies from stage 'build' before it is defined"; with one, it wrote
+    # that image in FROM and dropped the ARG, so the file no longer took the build arg.
+    for name, text in PIPFILE.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE} AS build\nWORKDIR /app\nCOPY Pipfile Pipfile.lock ./\n"
+        "RUN pip install --no-cache-dir pipenv && PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy\n"
+        'COPY . .\nCMD ["/app/.venv/bin/python", "main.py"]\n'
+    )
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY, build_args).result
+    text = result.text
+    assert _global_args(text) == ["ARG BASE_IMAGE"]
+    assert "FROM ${BASE_IMAGE} AS build\n" in text
+    # The runtime runs the builder's venv: the same image, whatever the build passes.
+    assert runtime_of(text).startswith("FROM ${BASE_IMAGE} AS runtime\n")
+    assert "COPY --from=build /app/.venv /app/.venv" in runtime_of(text)
+    assert any("${BASE_IMAGE}" in note for note in result.notes)
