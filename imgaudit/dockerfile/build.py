@@ -299,6 +299,9 @@ class Build:
     stages: tuple[StageModel, ...]
     target: int
     project: ContextProject
+    # The ARGs declared before the first FROM, with their values (FROM lines read them, and a
+    # stage's `ARG NAME` takes its default from them).
+    global_args: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def final(self) -> StageModel:
@@ -385,7 +388,7 @@ def read_build(
         chain.add(cursor.parent)
         cursor = models[cursor.parent]
     stages = tuple(replace(m, ships=m.index in chain) for m in models)
-    return Build(parsed, stages, target_index, project)
+    return Build(parsed, stages, target_index, project, global_args)
 
 
 def copied_project_dirs(parsed: ParsedDockerfile) -> list[str]:

@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
@@ -35,6 +35,7 @@ from imgaudit.dockerfile.build import (
     apk_applet,
     apk_cache_kept,
     apk_group,
+    expand,
     flag,
     heredoc_script,
     installs_os_packages,
@@ -64,8 +65,12 @@ _TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
 _UV_PYTHON_IMAGE = re.compile(
     rf"^{UV_IMAGE_REPOSITORY}:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
 )
-# The oldest Python whose official images were built on Debian bookworm.
-_FIRST_ON_BOOKWORM = (3, 8)
+# The first release of each Python the official image built on Debian bookworm: bookworm was
+# added on 2023-06-14 (docker-library/official-images#14854), with the patch releases current
+# then, and every later one has it; Pythons released after that day (3.12 on) have it from their
+# first. A patch release older than these, and a Python older than 3.7, was never built there.
+_FIRST_ON_BOOKWORM: dict[tuple[int, ...], int] = {(3, 7): 17, (3, 8): 17, (3, 9): 17, (3, 10): 12, (3, 11): 4}
+_ALL_ON_BOOKWORM = (3, 12)
 _RUNTIME_KEYWORDS = frozenset(
     {"EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "CMD", "ENTRYPOINT", "SHELL", "ONBUILD"}
 )
@@ -250,10 +255,11 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                     )
                 )
             else:
-                edit.blocks.append(_stage_text(stage, lines, edit, today, runtime=stage.ships))
+                edit.blocks.append(_stage_text(build, stage, lines, edit, today, runtime=stage.ships))
         else:
             edit.blocks.append(
                 _stage_text(
+                    build,
                     stage,
                     lines,
                     edit,
@@ -264,9 +270,20 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
             )
     directives = [line for i, line in enumerate(lines) if _is_directive(lines, i)]
     body = "\n\n".join(block.strip("\n") for block in edit.blocks if block.strip())
-    text = "\n".join([*directives, body]) + "\n"
+    text = "\n".join([*directives, *_global_args_text(build, lines), body]) + "\n"
     _check_references(text, parsed.path)
     return FixResult(text, tuple(dict.fromkeys(edit.notes)), builder_name, venv)
+
+
+def _global_args_text(build: Build, lines: list[str]) -> list[str]:
+    """The ARGs before the first FROM, as written (a blank line after them if there was one):
+    FROM lines read them, and a stage's `ARG NAME` takes its default from them."""
+    first_from = build.stages[0].from_line if build.stages else len(lines) + 1
+    args = [i for i in build.parsed.instructions if i.keyword == "ARG" and i.start_line < first_from]
+    if not args:
+        return []
+    blank = args[-1].end_line < len(lines) and not lines[args[-1].end_line].strip()
+    return [*(_raw(item, lines) for item in args), *([""] if blank else [])]
 
 
 # --- which stage, which installs ---------------------------------------------------------------
@@ -452,7 +469,7 @@ def _builder_text(
     split: bool,
     tool: _Tool,
 ) -> str:
-    out = [_from_line(stage, name, today, edit, lines=lines)]
+    out = [_from_line(build, stage, name, today, edit, lines=lines)]
     install_lines = {step.line for step in stage.runs if _installs_with(step, tool.manager)}
     last_install = max(install_lines)
     first = next(s for s in stage.runs if s.line == min(install_lines))
@@ -517,7 +534,7 @@ def _dependencies_first(
         if item.start_line >= install.line:
             return None, ""
         if item.keyword == "WORKDIR" and item.args:
-            workdir = normalise(item.args[0], workdir)
+            workdir = normalise(expand(item.args[0], install.state.env), workdir)
         if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
             continue
         sources = [s.rstrip("/") for s in item.args[:-1]]
@@ -525,7 +542,7 @@ def _dependencies_first(
             return None, ""  # the dependency files come first already
         if not any(s in (".", "", "*") for s in sources) or not item.args:
             continue
-        if normalise(item.args[-1], workdir) != install.state.workdir:
+        if normalise(expand(item.args[-1], install.state.env), workdir) != install.state.workdir:
             return None, ""
         break
     else:
@@ -545,11 +562,38 @@ def _dependencies_first(
         f"({recipe.tool} {recipe.dependencies_only}), as {tool.fmt.label}'s guide does"
     )
     destination = "./" if item.args[-1] in (".", "./") else item.args[-1].rstrip("/") + "/"
+    enter = leave = ""
+    if workdir != install.state.workdir:
+        # The code is copied before the WORKDIR the install runs in (`ADD . /app`, then
+        # `WORKDIR /app`): the dependencies install there too, and what ran in between
+        # still runs where it ran.
+        enter = f"WORKDIR {install.state.workdir}\n"
+        if not destination.startswith(("/", "$")):
+            destination = "./"
+        if _depends_on_workdir(stage, item, install):
+            leave = f"\nWORKDIR {workdir}"
+        edit.notes.append(
+            f"line {item.start_line}: the dependencies installed in {install.state.workdir}, where "
+            f"line {install.line}'s {recipe.tool} runs"
+        )
     return item, (
         f"# imgaudit fix: the dependencies first, so that a code change does not reinstall them\n"
-        f"COPY {' '.join([*item.flags, *files])} {destination}\n"
-        f"RUN {mount}{command} {recipe.dependencies_only}{tail}"
+        f"{enter}COPY {' '.join([*item.flags, *files])} {destination}\n"
+        f"RUN {mount}{command} {recipe.dependencies_only}{tail}{leave}"
     )
+
+
+def _depends_on_workdir(stage: StageModel, copy: Instruction, install: RunStep) -> bool:
+    """Some instruction from `copy` up to the WORKDIR that `install` runs in depends on the
+    working directory it runs in (a RUN, a relative COPY destination or WORKDIR)."""
+    following = [i for i in stage.instructions if copy.start_line <= i.start_line < install.line]
+    for item in following:
+        where = expand(item.args[-1], install.state.env) if item.args else ""
+        if item.keyword == "WORKDIR":
+            return not where.startswith("/")  # an absolute one: the rest runs where it says
+        if item.keyword == "RUN" or (item.keyword in ("COPY", "ADD") and not where.startswith("/")):
+            return True
+    return True
 
 
 def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:
@@ -829,7 +873,7 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
     """The slim base of the same Python and distribution; for a base that carries the tool,
     the Python image it was built on when its name says (uv's images), else a refusal."""
     if not root.start.tools:
-        return _slim(_supported(root.base, today, edit), edit)
+        return _written_base(build, root, lambda base, said: _slim(_supported(base, today, said), said), edit)
     match = _UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
     if match is None:
         raise FixRefused(
@@ -942,10 +986,14 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
     source_flag = next((f for f in item.flags if f.startswith("--from=")), None)
     if source_flag is not None:
         reference = source_flag.split("=", 1)[1]
-        if re.match(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)", reference) or any(
-            tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"}
+        if (
+            re.match(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)", reference)
+            or any(tool in reference.lower() for tool in PYTHON_TOOLS - {"uv"})
+            or any(_copies_tool(item, stage) for stage in build.stages)
         ):
-            return None  # a tool's image: the runtime runs without it
+            # A tool's image, or a stage that holds a tool (`FROM .../uv AS uv`, then
+            # `COPY --from=uv /uv /bin/`): the runtime runs without it.
+            return None
         return _raw(item, lines)
     sources = [s.rstrip("/") for s in item.args[:-1]]
     if sources and all(
@@ -1010,6 +1058,9 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
         so_far[-1] = run_last(so_far[-1], " ".join(item.args))
         edit.notes.append(f"line {item.start_line}: the deletion joins the RUN before it")
         return ""
+    text = _without_pipenv_shell(text, item, edit)
+    if not text:
+        return ""
     text = _TOOL_RUN.sub("", text)
     text = re.sub(
         r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
@@ -1019,6 +1070,29 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
     if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
     return text
+
+
+_PIPENV_SHELL = re.compile(r"(?<![\w/.-])pipenv(?:[ \t]|\\\n)+shell(?![\w.-])")
+
+
+def _without_pipenv_shell(text: str, item: Instruction, edit: _Edit) -> str:
+    """The RUN without `pipenv shell`, which starts an interactive shell: in a build it has no
+    terminal and does nothing, and the runtime has no Pipenv to run it. A RUN of nothing else
+    goes (""); one it is not a plain member of the list of (a test's branch, a pipeline) runs
+    `true` there instead."""
+    found = list(_PIPENV_SHELL.finditer(text))
+    if not found:
+        return text
+    heredoc = bool(item.heredocs)
+    for match in reversed(found):
+        end = _command_end(text, match.end())
+        removed = _without_command(text, match.start(), end, heredoc, last=True)
+        text = removed if removed is not None else text[: match.start()] + "true" + text[end:]
+    edit.notes.append(
+        f"line {item.start_line}: `pipenv shell` dropped (an interactive shell: a build has no terminal "
+        "for it, and the runtime has no Pipenv)"
+    )
+    return "" if _RUN_START.search(text.rstrip()) else text
 
 
 # `apk [options] APPLET`, the applet one that refreshes the indexes: words up to it never cross
@@ -1031,6 +1105,7 @@ _APK_HEAD = re.compile(
 # What may stand between a RUN's start (its flags) or a `&&`/`;` and the command after it.
 _RUN_START = re.compile(r"(?:^|\n)[ \t]*RUN(?:[ \t]+--\S+)*\Z", re.I)
 _LIST_JOIN = re.compile(r"(?:&&|;)\Z")
+_LIST_JOIN_BEFORE = re.compile(r"(?:[ \t]|\\\n)*(?:&&|;)(?:[ \t]|\\\n)*\Z")
 _APK_SPACES = re.compile(_APK_SPACE)
 
 
@@ -1085,18 +1160,36 @@ def _without_apk_updates(text: str, heredoc: bool) -> str | None:
             continue
         end = _command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
-        before = text[: match.start()].replace("\\\n", " ").rstrip(" \t")
-        connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
-        if not connector or not all(o.startswith("-") for o in options):
+        removed = (
+            _without_command(text, match.start(), end, heredoc)
+            if all(o.startswith("-") for o in options)
+            else None
+        )
+        if removed is None:
             return None
-        line_start = heredoc and before.endswith("\n")
-        if text.startswith("\n", end) and not line_start:
-            return None
-        if not (line_start or _LIST_JOIN.search(before.rstrip()) or _RUN_START.search(before.rstrip())):
-            return None
-        spaces = _APK_SPACES.match(text, end + connector)
-        text = text[: match.start()] + text[spaces.end() if spaces else end + connector :]
+        text = removed
     return text
+
+
+def _without_command(text: str, start: int, end: int, heredoc: bool, last: bool = False) -> str | None:
+    """The RUN's text without the command at `start:end` and the `&&`/`;` (a heredoc script's
+    line end) after it; with `last`, a last command goes with the `&&`/`;` before it. None when
+    the command is not a plain member of the RUN's list (in a test's branch, a pipeline, or the
+    last command without `last`); the RUN's head alone when it was the only command."""
+    before = text[:start].replace("\\\n", " ").rstrip(" \t")
+    connector = next((len(c) for c in ("&&", ";", "\n") if text.startswith(c, end)), 0)
+    line_start = heredoc and before.endswith("\n")
+    if not (line_start or _LIST_JOIN.search(before.rstrip()) or _RUN_START.search(before.rstrip())):
+        return None
+    if not connector:
+        if not last or text[end:].strip():
+            return None
+        joint = _LIST_JOIN_BEFORE.search(text[:start])
+        return text[: joint.start()] if joint is not None else text[:start]  # no list left: `RUN`
+    if text.startswith("\n", end) and not line_start:
+        return None
+    spaces = _APK_SPACES.match(text, end + connector)
+    return text[:start] + text[spaces.end() if spaces else end + connector :]
 
 
 _LIST_END = re.compile(r"(?<![\\;]);\Z")  # `a; b;` (not `find -exec ... \;`, not `;;`)
@@ -1259,6 +1352,7 @@ def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
 
 
 def _stage_text(
+    build: Build,
     stage: StageModel,
     lines: list[str],
     edit: _Edit,
@@ -1267,7 +1361,9 @@ def _stage_text(
     workdir: str | None = None,
 ) -> str:
     """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches)."""
-    header = _from_line(stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines)
+    header = _from_line(
+        build, stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines
+    )
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
@@ -1292,6 +1388,7 @@ def _comments_above(line: int, lines: list[str]) -> list[str]:
 
 
 def _from_line(
+    build: Build,
     stage: StageModel,
     name: str | None,
     today: dt.date,
@@ -1299,13 +1396,47 @@ def _from_line(
     slim: bool = False,
     lines: list[str] | None = None,
 ) -> str:
-    base = stage.base
-    if stage.parent is None:
-        base = _supported(base, today, edit)
-        if slim:
-            base = _slim(base, edit)
+    def change(base: str, said: _Edit) -> str:
+        if stage.parent is not None:
+            return base
+        supported = _supported(base, today, said)
+        return _slim(supported, said) if slim else supported
+
+    base = _written_base(build, stage, change, edit)
     comments = _comments_above(stage.from_line, lines) if lines else []
     return "\n".join([*comments, f"FROM {base}" + (f" AS {name}" if name else "")])
+
+
+_ARG_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit], str], edit: _Edit) -> str:
+    """The image a FROM of the fixed file names: `change` (a supported Debian, the slim
+    variant) of the one `stage` starts from. A FROM that names it through the global ARGs
+    (`FROM python:${PY}`, `FROM ${BASE_IMAGE}`) keeps naming it so, for the file to take the
+    same build args: changed where it is written when the change reads there too
+    (`python:${PY}-slim`), else as written, said in a note."""
+    written = build.parsed.stages[stage.index].base
+    if "$" not in written or expand(written, build.global_args) != stage.base:
+        return change(stage.base, edit)
+    said = _Edit()
+    changed = change(stage.base, said)
+    rewritten = change(written, _Edit())
+    unset = sorted({v for v in _ARG_NAME.findall(written) if not build.global_args.get(v)})
+    if unset:
+        edit.notes.append(
+            f"line {stage.from_line}: FROM {written} kept: {', '.join(unset)} has no default, the build "
+            "passes the image (imgaudit fix cannot name its slim variant)"
+        )
+        return written
+    if changed == stage.base or expand(rewritten, build.global_args) == changed:
+        edit.notes.extend(said.notes)
+        return written if changed == stage.base else rewritten
+    edit.notes.append(
+        f"line {stage.from_line}: FROM {written} kept, for the build args to choose the image; "
+        f"imgaudit fix would use {changed} for {stage.base}"
+    )
+    return written
 
 
 def _supported(base: str, today: dt.date, edit: _Edit) -> str:
@@ -1314,15 +1445,25 @@ def _supported(base: str, today: dt.date, edit: _Edit) -> str:
         return base
     official = _OFFICIAL_PYTHON.match(base)
     version = re.match(r"^\d+(?:\.\d+)*", official["tag"] or "") if official else None
-    if version and (version[0].count(".") >= 2 or _version_tuple(version[0]) < _FIRST_ON_BOOKWORM):
-        # A patch release (`python:3.7.7-stretch`) or a Python older than Debian's current
-        # release was built only on the Debian of its day: no such tag exists on bookworm.
+    if version and not _built_on_bookworm(_version_tuple(version[0])):
+        # `python:3.7.7-stretch` was built only on the Debian of its day: no such tag on bookworm.
         edit.notes.append(
             f"{base}: Debian {codename} is end-of-life; kept: python:{version[0]} has no {CURRENT_DEBIAN} image"
         )
         return base
     edit.notes.append(f"{base}: Debian {codename} is end-of-life; using {CURRENT_DEBIAN}")
     return base.replace(codename, CURRENT_DEBIAN)
+
+
+def _built_on_bookworm(version: tuple[int, ...]) -> bool:
+    """The official image has a bookworm tag of this Python (`3.11`, `3.11.4`; a bare `3` has one)."""
+    minor = version[:2]
+    if len(minor) < 2:
+        return minor >= _ALL_ON_BOOKWORM[:1]
+    if minor >= _ALL_ON_BOOKWORM:
+        return True
+    first = _FIRST_ON_BOOKWORM.get(minor)
+    return first is not None and (len(version) < 3 or version[2] >= first)
 
 
 def _slim(base: str, edit: _Edit) -> str:
