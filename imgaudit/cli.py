@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the modules themselves load where they are used: `--help` s
 
     from imgaudit.audit import BaseSpec
     from imgaudit.dockerfile.verify import Verification
-    from imgaudit.gate import GateResult
+    from imgaudit.gate_result import GateResult
     from imgaudit.model import Report, SlimBase
     from imgaudit.report.loader import ReportFigures
     from imgaudit.sources.resolve import RemoteOptions

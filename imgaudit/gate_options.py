@@ -20,8 +20,8 @@ from imgaudit.errors import UsageError
 
 if TYPE_CHECKING:  # the gate itself loads when a command runs, not for `--help`
     from imgaudit.diff import Comparison
-    from imgaudit.gate import GateResult
     from imgaudit.gate.rules import Rule
+    from imgaudit.gate_result import GateResult
     from imgaudit.report.loader import ReportFigures
 
 F = TypeVar("F", bound=Callable[..., Any])

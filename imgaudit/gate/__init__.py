@@ -23,13 +23,11 @@ from imgaudit.gate.rules import (
     MaxSize,
     MaxWasted,
     MinEfficiency,
-    Outcome,
     Rule,
-    RuleResult,
 )
+from imgaudit.gate_result import GateResult, Outcome, RuleResult, gate_to_dict
 from imgaudit.model import Category
 from imgaudit.report.loader import ReportFigures
-from imgaudit.report.words import plural
 
 __all__ = [
     "GateResult",
@@ -124,58 +122,5 @@ def _keyed(option: str, item: str) -> tuple[str, str]:
     return category, limit.strip()
 
 
-@dataclass(frozen=True, slots=True)
-class GateResult:
-    results: tuple[RuleResult, ...]
-
-    @property
-    def failed(self) -> tuple[RuleResult, ...]:
-        return tuple(r for r in self.results if r.outcome is Outcome.FAILED)
-
-    @property
-    def skipped(self) -> tuple[RuleResult, ...]:
-        return tuple(r for r in self.results if r.outcome is Outcome.SKIPPED)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failed
-
-    @property
-    def verdict(self) -> str:
-        if not self.results:
-            return "no limits configured"
-        checked = len(self.results) - len(self.skipped)
-        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
-        if self.failed:
-            return f"{len(self.failed)} of {plural(checked, 'rule')} failed{skipped}"
-        if checked == 0:
-            return f"no rule could be checked{skipped}"
-        if checked == 1:
-            return f"the rule passed{skipped}"
-        return f"all {checked} rules passed{skipped}"
-
-
 def evaluate(rules: Sequence[Rule], figures: ReportFigures, comparison: Comparison | None) -> GateResult:
     return GateResult(tuple(rule.evaluate(figures, comparison) for rule in rules))
-
-
-def gate_to_dict(result: GateResult) -> dict[str, object]:
-    """The `gate` section of the JSON report."""
-    return {
-        "passed": result.passed,
-        "verdict": result.verdict,
-        "rules": [
-            {
-                "rule": r.key,
-                "subject": r.subject,
-                "status": r.outcome.value,
-                "passed": r.passed,
-                "unit": r.unit.value,
-                "value": r.value,
-                "limit": r.limit,
-                "limit_spec": r.limit_spec,
-                "message": r.message,
-            }
-            for r in result.results
-        ],
-    }

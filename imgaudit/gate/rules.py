@@ -8,46 +8,14 @@ against a stated whole, so every size rule compares bytes with bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from imgaudit.diff import Change, Comparison, Scope
 from imgaudit.gate.quantity import Amount, Percent, Size
+from imgaudit.gate_result import Outcome, RuleResult, Unit
 from imgaudit.report.loader import ReportFigures
 from imgaudit.report.units import human_bytes
 from imgaudit.report.words import plural
-
-
-class Outcome(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class Unit(StrEnum):
-    BYTES = "bytes"
-    RATIO = "ratio"
-    COUNT = "count"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleResult:
-    key: str  # the option that set the rule: max-size, max-category, ...
-    subject: str  # what was measured: "image", "pip_cache", a finding id
-    outcome: Outcome
-    unit: Unit
-    value: int | float | None  # measured; None when skipped
-    limit: int | float | None  # in the unit of `value`; a percent limit already turned into bytes
-    limit_spec: str  # the limit as written: 300MB, 5%, 0.95
-    message: str  # one line a reviewer reads
-
-    @property
-    def name(self) -> str:
-        return self.key if self.subject == "image" else f"{self.key} {self.subject}"
-
-    @property
-    def passed(self) -> bool | None:
-        return None if self.outcome is Outcome.SKIPPED else self.outcome is Outcome.PASSED
 
 
 class Rule(Protocol):

@@ -7,8 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from imgaudit.diff import Change, Comparison
-from imgaudit.gate import GateResult
-from imgaudit.gate.rules import Outcome
+from imgaudit.gate_result import GateResult, Outcome
 from imgaudit.report.tables import is_plain, report_table
 from imgaudit.report.units import human_bytes
 

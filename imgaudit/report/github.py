@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from imgaudit.gate.rules import Outcome
+from imgaudit.gate_result import Outcome
 from imgaudit.model import Finding, Severity
 from imgaudit.report import markdown
 from imgaudit.report.outputs import append_text

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from imgaudit.gate import GateResult
-from imgaudit.gate.rules import Outcome, RuleResult, fail_on_matches
+from imgaudit.gate.rules import fail_on_matches
+from imgaudit.gate_result import GateResult, Outcome, RuleResult
 from imgaudit.model import Finding
 from imgaudit.report.units import human_bytes
 from imgaudit.report.view import AuditView

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imgaudit.diff import Change, ChangeKind, Comparison, Scope
-from imgaudit.gate import GateResult
-from imgaudit.gate.rules import Outcome, RuleResult, Unit
+from imgaudit.gate_result import GateResult, Outcome, RuleResult, Unit
 from imgaudit.model import Category, Report
 from imgaudit.report.labels import category_label
 from imgaudit.report.units import human_bytes, percent

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the renderers load when a format is used, not for `--help`
 def report_document(view: AuditView) -> dict[str, Any]:
     """The JSON report with the gate (every report has the section: an empty gate passes) and,
     against a baseline, the comparison."""
-    from imgaudit.gate import GateResult, gate_to_dict
+    from imgaudit.gate_result import GateResult, gate_to_dict
     from imgaudit.report import json as json_report
 
     full = json_report.to_dict(view.report)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: the CLI reads `Section` for its options at start-up
     from imgaudit.diff import Comparison
-    from imgaudit.gate import GateResult
+    from imgaudit.gate_result import GateResult
     from imgaudit.model import Report
 
 
