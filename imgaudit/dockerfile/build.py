@@ -225,6 +225,9 @@ class Install:
     target: str  # where the packages go (a venv, /usr/local, a --target directory)
     dev: bool  # it installs development dependencies too
     why: str  # how `dev` was decided
+    # The project's directory as the tool found it from where it ran (a `cd` of the RUN
+    # before it counts): where an in-project venv goes.
+    project_dir: str = "/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -667,7 +670,7 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
         current = _configured(command, current)
         found = _install(command, current, project)
         if found is not None:
-            installs.append(found)
+            installs.append(replace(found, project_dir=current.project_dir()))
             current = _with_install_venv(found, current)
     return RunStep(item, commands, mounts, state, parser, tuple(installs), choices)
 
@@ -689,6 +692,12 @@ def _install_choices(commands: tuple[Command, ...]) -> tuple[str, ...]:
 
 def _configured(command: Command, state: State) -> State:
     words = command.argv
+    if command.name == "cd" and not command.branch:
+        # The later commands of the RUN run there (`cd /app && pipenv install`); the next
+        # instruction starts again from WORKDIR.
+        operands = [w for w in words[1:] if w not in ("-L", "-P", "-e", "-@", "--")]
+        directory = operands[0] if operands else state.home()
+        return state if directory == "-" else replace(state, workdir=normalise(directory, state.workdir))
     if command.name == "poetry" and len(words) >= 4 and words[1] == "config":
         options = [w for w in words[2:] if not w.startswith("-")]
         if len(options) >= 2 and options[0] in ("virtualenvs.create", "virtualenvs.in-project"):

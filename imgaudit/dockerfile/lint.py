@@ -644,7 +644,7 @@ def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
                 # A builder matters when the runtime copies the venv, or the project directory
                 # where it expected the venv (`COPY --from=builder /app /app`); one that only
                 # hands over an exported requirements.txt does not.
-                in_project = f"{step.state.workdir.rstrip('/')}/.venv"
+                in_project = f"{install.project_dir.rstrip('/')}/.venv"
                 if stage.ships or any(build.carried(stage, p) for p in (install.target, in_project)):
                     yield hint(
                         "venv-not-in-project",

@@ -134,3 +134,36 @@ def test_uv_pip_install_takes_virtual_env() -> None:
     text = "FROM python:3.12\nENV VIRTUAL_ENV=/opt/venv\nRUN uv venv /opt/venv && uv pip install flask\n"
     assert pip_target(text) == "/opt/venv"
     assert pip_target(text.replace("pip install", "pip install --system")) == "/usr/local"
+
+
+# min-6 (junk-tracker): `cd DIR && TOOL install` runs the install in DIR.
+@pytest.mark.parametrize(
+    ("install", "target"),
+    [
+        ("PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy", "/srv/app/.venv"),
+        ("uv sync --frozen", "/srv/app/.venv"),
+        ("pdm install --prod", "/srv/app/.venv"),
+        ("POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --only main", "/srv/app/.venv"),
+        ("python -m venv venv && venv/bin/pip install -r requirements.txt", "/srv/app/venv"),
+    ],
+)
+@pytest.mark.parametrize("cd", ["cd /srv/app/", "cd app"])
+def test_a_cd_before_the_install_moves_it(cd: str, install: str, target: str) -> None:
+    text = f"FROM python:3.12\nWORKDIR /srv\nCOPY . /srv/app/\nRUN pip install x && {cd} && {install}\n"
+    *_, last = build(text).final.runs[-1].installs
+    assert last.target == target
+
+
+def test_fix_copies_the_venv_from_where_the_cd_went(tmp_path: Path) -> None:
+    text = fix(
+        tmp_path,
+        "FROM python:3.11\nCOPY Pipfile Pipfile.lock /workspace/\n"
+        "RUN pip install --no-cache-dir pipenv && \\\n    cd /workspace/ && \\\n    pipenv install --system --deploy\n",
+        {"Pipfile": '[packages]\nflask = "*"\n', "Pipfile.lock": "{}\n"},
+    )
+    assert "COPY --from=builder /workspace/.venv /workspace/.venv" in runtime_of(text)
+
+
+def test_the_cd_ends_with_its_run() -> None:
+    model = build("FROM python:3.12\nWORKDIR /srv\nRUN cd /tmp && true\nRUN uv sync\n")
+    assert model.final.runs[-1].installs[0].target == "/srv/.venv"
