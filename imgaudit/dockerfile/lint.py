@@ -327,6 +327,8 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
                 ("pipenv", "PIPENV_CACHE_DIR", f"{home}/.cache/pipenv"),
                 ("pdm", "PDM_CACHE_DIR", f"{home}/.cache/pdm"),
             ):
+                if manager == "pipenv" and _pipenv_writes_no_cache(step):
+                    continue
                 if manager in managers and not _tool_cache_handled(
                     step, manager, expand(env.get(variable, default), env)
                 ):
@@ -491,9 +493,28 @@ def _tool_cache_handled(step: RunStep, tool: str, cache: str) -> bool:
     )
 
 
+def _pipenv_writes_no_cache(step: RunStep) -> bool:
+    """Every Pipenv install of the RUN installs the lock as it is (`--deploy`, `--ignore-pipfile`,
+    `sync`: no locking, so no resolver's hash cache) through a pip whose cache is off: Pipenv
+    runs pip with the environment it inherits, PIP_CACHE_DIR aimed into PIPENV_CACHE_DIR, and
+    pip's PIP_NO_CACHE_DIR wins over any PIP_CACHE_DIR (pypa/pipenv's utils/pip.py)."""
+    installs = [i for i in step.installs if i.manager == "pipenv"]
+    return bool(installs) and all(
+        (i.command.argv[1] == "sync" or not {"--deploy", "--ignore-pipfile"}.isdisjoint(i.command.words))
+        and _pip_cache_off({**step.state.env, **dict(i.command.assignments)})
+        for i in installs
+    )
+
+
+def _pip_cache_off(env: Mapping[str, str]) -> bool:
+    """pip reads any non-empty PIP_NO_CACHE_DIR (0 and off too) as --no-cache-dir and ignores
+    an empty one."""
+    return env.get("PIP_NO_CACHE_DIR", "") != ""
+
+
 def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
     env = step.state.env
-    if env.get("PIP_NO_CACHE_DIR") is not None and env["PIP_NO_CACHE_DIR"] != "":
+    if _pip_cache_off(env):
         return True
     purged = any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
     return purged or all(
