@@ -311,12 +311,11 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
         if not stage.ships:
             continue
         for step in stage.runs:
-            for finding, message, _directory in _caches_left(build, stage, step):
-                yield hint(finding, step.line, message, stage)
+            yield from (found for found, _directory in _caches_left(build, stage, step))
 
 
-def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tuple[str, str, str]]:
-    """The caches a RUN leaves in its layer: (finding id, message, the cache's directory)."""
+def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tuple[Hint, str]]:
+    """The caches a RUN leaves in its layer: the finding, and the cache's directory."""
     env = step.state.env
     home = step.state.home()
     # An install that only adds the project after the dependencies' install (Poetry's and uv's
@@ -326,11 +325,13 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
     if "poetry" in managers and not _poetry_cache_handled(step, poetry_cache):
         poetry = next(i for i in step.installs if i.manager == "poetry")
         directory = cache_dir(poetry.command, env, "POETRY_CACHE_DIR", poetry_cache)
-        yield "poetry-cache-in-layer", "poetry install keeps its cache in this layer", directory
+        message = "poetry install keeps its cache in this layer"
+        yield hint("poetry-cache-in-layer", step.line, message, stage), directory
     pip = pip_installs(step.commands)
     if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
         directory = cache_dir(pip[0], env, "PIP_CACHE_DIR", f"{home}/.cache/pip", "--cache-dir")
-        yield "pip-cache-in-layer", "pip install keeps its cache in this layer", directory
+        message = "pip install keeps its cache in this layer"
+        yield hint("pip-cache-in-layer", step.line, message, stage), directory
     # Pipenv hands pip its own cache (PIPENV_CACHE_DIR); PDM keeps wheels in PDM_CACHE_DIR.
     for manager, variable, default in (
         ("pipenv", "PIPENV_CACHE_DIR", f"{home}/.cache/pipenv"),
@@ -340,7 +341,8 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
             continue
         directory = expand(env.get(variable, default), env)
         if manager in managers and not _tool_cache_handled(step, manager, directory):
-            yield f"{manager}-cache-in-layer", f"{manager} install keeps its cache in this layer", directory
+            message = f"{manager} install keeps its cache in this layer"
+            yield hint(f"{manager}-cache-in-layer", step.line, message, stage), directory
     uv = [
         c
         for c in step.commands
@@ -350,7 +352,7 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
     kept = [c for c in uv if not _uv_cache_handled(step, c, f"{home}/.cache/uv")]
     if kept:
         directory = cache_dir(kept[0], env, "UV_CACHE_DIR", f"{home}/.cache/uv", "--cache-dir")
-        yield "uv-cache-in-layer", "uv keeps its cache in this layer", directory
+        yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage), directory
 
 
 _CONDA = frozenset({"conda", "mamba", "micromamba"})
@@ -632,7 +634,7 @@ def _deletes_what_the_build_wrote(build: Build, stage: StageModel, step: RunStep
     written = [p for s, r in earlier for p in _written_paths(build, s, r)] + _copied_paths(build, stage, step)
     written += [location for tool in step.state.tools for location in tool.locations]
     kinds = {k for _s, r in earlier for k in _write_kinds(r)}
-    kinds |= {finding for s, r in earlier for finding, _m, _d in _caches_left(build, s, r)}
+    kinds |= {found.id for s, r in earlier for found, _directory in _caches_left(build, s, r)}
     compiled = [p for _s, r in earlier for p in _bytecode_written(r)]
     for command in step.commands:
         kind = _deletion_kind(command.argv)
@@ -712,7 +714,7 @@ def _written_paths(build: Build, stage: StageModel, step: RunStep) -> list[str]:
     """The paths a RUN is known to write and leave in its layer."""
     workdir = step.state.workdir
     paths = [i.target for i in step.installs]
-    paths += [directory for _f, _m, directory in _caches_left(build, stage, step)]
+    paths += [directory for _found, directory in _caches_left(build, stage, step)]
     for command in step.commands:
         words = command.argv
         paths += [normalise(o, workdir) for o in command.outputs]
