@@ -1066,10 +1066,18 @@ def pip_target(command: Command, state: State) -> str:
     if "/bin/" in program:
         return normalise(program.rsplit("/bin/", 1)[0], state.workdir)
     if command.name == "uv":
-        # uv chooses its environment itself: --system, else the active venv ($VIRTUAL_ENV).
-        system = "--system" in words or flag(state.env.get("UV_SYSTEM_PYTHON"))
-        active = state.env.get("VIRTUAL_ENV")
-        return normalise(active, state.workdir) if active and not system else "/usr/local"
+        # uv chooses its environment itself: --system, else the active venv ($VIRTUAL_ENV),
+        # else a .venv in the working directory or one above it.
+        if "--system" in words or flag(state.env.get("UV_SYSTEM_PYTHON")):
+            return "/usr/local"
+        if active := state.env.get("VIRTUAL_ENV"):
+            return normalise(active, state.workdir)
+        found = [
+            v.path
+            for v in state.venvs
+            if v.path.endswith("/.venv") and _holds(v.path[: -len("/.venv")] or "/", state.workdir)
+        ]
+        return max(found, key=len, default="/usr/local")
     # pip installs into the Python it runs as, the first found on PATH: a venv's when the build
     # made (or copied in) that venv and put its bin/ on PATH; `VIRTUAL_ENV` alone changes nothing.
     needs_pip = not program.rsplit("/", 1)[-1].startswith("python")  # `python -m pip` needs python

@@ -167,3 +167,9 @@ def test_fix_copies_the_venv_from_where_the_cd_went(tmp_path: Path) -> None:
 def test_the_cd_ends_with_its_run() -> None:
     model = build("FROM python:3.12\nWORKDIR /srv\nRUN cd /tmp && true\nRUN uv sync\n")
     assert model.final.runs[-1].installs[0].target == "/srv/.venv"
+
+
+def test_uv_pip_install_finds_the_project_venv() -> None:
+    # Without $VIRTUAL_ENV uv looks for .venv in the working directory and its parents.
+    text = "FROM python:3.12\nWORKDIR /app\nRUN uv venv && cd src && uv pip install -r requirements.txt\n"
+    assert pip_target(text) == "/app/.venv"
