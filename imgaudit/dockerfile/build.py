@@ -143,6 +143,14 @@ class Tool:
 
 
 @dataclass(frozen=True, slots=True)
+class Venv:
+    """A virtual environment the build made (or copied in) so far."""
+
+    path: str
+    with_pip: bool  # its bin/ holds pip (`python -m venv`, virtualenv), not uv's or PDM's
+
+
+@dataclass(frozen=True, slots=True)
 class PoetrySettings:
     create: bool = True
     in_project: bool = False
@@ -171,6 +179,7 @@ class State:
     # ARGs declared without a value that no build arg sets: empty in the shell of a plain
     # `docker build`, so a test on them is decided (`[ -n "$DEV" ]` does not hold).
     unset_args: frozenset[str] = frozenset()
+    venvs: tuple[Venv, ...] = ()
 
     def shell_env(self) -> dict[str, str]:
         """The variables a RUN's shell sees, as far as the Dockerfile says."""
@@ -206,6 +215,12 @@ class State:
         ]
         return max(found, key=len, default=workdir)
 
+    def venv(self, path: str) -> Venv | None:
+        return next((v for v in self.venvs if v.path == path), None)
+
+    def with_venv(self, venv: Venv) -> State:
+        return replace(self, venvs=(*(v for v in self.venvs if v.path != venv.path), venv))
+
     def has_copied(self, filename: str) -> bool:
         """A COPY so far brought `filename` from the build context (by name, or the whole context)."""
         return any(_names_file(source, filename) for source in self.copied)
@@ -220,6 +235,9 @@ class Install:
     target: str  # where the packages go (a venv, /usr/local, a --target directory)
     dev: bool  # it installs development dependencies too
     why: str  # how `dev` was decided
+    # The project's directory as the tool found it from where it ran (a `cd` of the RUN
+    # before it counts): where an in-project venv goes.
+    project_dir: str = "/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +526,8 @@ def _read_stage(
                 state = replace(
                     state, tools=_merge_tools(state.tools, _carried_tools(copy, earlier, item, state))
                 )
+                for venv in _carried_venvs(copy, earlier, item, state):
+                    state = state.with_venv(venv)
             else:
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
@@ -566,11 +586,30 @@ def _copy_from(
     return CopyFrom(item, stage, None if stage is not None else reference, sources)
 
 
+def _copy_destination(copy: CopyFrom, item: Instruction, state: State) -> tuple[str, bool]:
+    """Where a `COPY --from` puts its sources, and whether into that directory (several
+    sources, or a destination ending in `/`) rather than as it."""
+    destination = normalise(expand(item.args[-1], state.env), state.workdir) if item.args else "/"
+    return destination, len(copy.sources) > 1 or (bool(item.args) and item.args[-1].endswith("/"))
+
+
+def _carried_venvs(copy: CopyFrom, earlier: list[StageModel], item: Instruction, state: State) -> list[Venv]:
+    """The venvs of the source stage that a `COPY --from` takes whole, where they land."""
+    if copy.source_stage is None:
+        return []
+    destination, into_directory = _copy_destination(copy, item, state)
+    return [
+        replace(venv, path=_landed(source, venv.path, destination, into_directory))
+        for venv in earlier[copy.source_stage].end.venvs
+        for source in copy.sources
+        if _holds(source, venv.path)
+    ]
+
+
 def _carried_tools(
     copy: CopyFrom, earlier: list[StageModel], item: Instruction, state: State
 ) -> tuple[Tool, ...]:
-    destination = normalise(expand(item.args[-1], state.env), state.workdir) if item.args else "/"
-    into_directory = len(copy.sources) > 1 or (bool(item.args) and item.args[-1].endswith("/"))
+    destination, into_directory = _copy_destination(copy, item, state)
     if copy.source_stage is None:
         if _UV_IMAGE.match(copy.image or ""):
             landed = tuple(_landed(s, s, destination, into_directory) for s in copy.sources)
@@ -641,11 +680,12 @@ def _run_step(item: Instruction, state: State, project: ContextProject) -> RunSt
     current = state
     for command in commands:
         # Earlier commands of the same RUN set up the later ones: `poetry config ...`,
-        # `. /venv/bin/activate`.
+        # `python -m venv /v`, `. /venv/bin/activate`.
         current = _configured(command, current)
         found = _install(command, current, project)
         if found is not None:
-            installs.append(found)
+            installs.append(replace(found, project_dir=current.project_dir()))
+            current = _with_install_venv(found, current)
     return RunStep(item, commands, mounts, state, parser, tuple(installs), choices)
 
 
@@ -686,6 +726,12 @@ def _configured(command: Command, state: State) -> State:
     words = command.argv
     if sets_pip_no_cache(command):
         return replace(state, tool_config={**state.tool_config, PIP_NO_CACHE_SETTING: True})
+    if command.name == "cd" and not command.branch:
+        # The later commands of the RUN run there (`cd /app && pipenv install`); the next
+        # instruction starts again from WORKDIR.
+        operands = [w for w in words[1:] if w not in ("-L", "-P", "-e", "-@", "--")]
+        directory = operands[0] if operands else state.home()
+        return state if directory == "-" else replace(state, workdir=normalise(directory, state.workdir))
     if command.name == "poetry" and len(words) >= 4 and words[1] == "config":
         options = [w for w in words[2:] if not w.startswith("-")]
         if len(options) >= 2 and options[0] in ("virtualenvs.create", "virtualenvs.in-project"):
@@ -699,9 +745,69 @@ def _configured(command: Command, state: State) -> State:
     if command.name == "mkdir" and any(w.rstrip("/").endswith("__pypackages__") for w in words):
         return replace(state, tool_config={**state.tool_config, "pdm.use_venv": False})
     if words[:1] in ((".",), ("source",)) and len(words) >= 2 and words[1].endswith("/bin/activate"):
+        # The script exists, so the venv does; it puts its bin/ first on PATH.
         venv = normalise(words[1][: -len("/bin/activate")], state.workdir)
-        return replace(state, env={**state.env, "VIRTUAL_ENV": venv})
-    return state
+        path = f"{venv}/bin:{state.env['PATH']}" if state.env.get("PATH") else f"{venv}/bin"
+        activated = replace(state, env={**state.env, "VIRTUAL_ENV": venv, "PATH": path})
+        return activated if state.venv(venv) else activated.with_venv(Venv(venv, with_pip=True))
+    made = _made_venv(command, state)
+    return state if made is None else state.with_venv(made)
+
+
+# The options of `python -m venv`, `virtualenv` and `uv venv` that take a value (the venv's
+# directory is the one operand).
+_VENV_VALUED = frozenset(
+    {"--prompt", "-p", "--python", "--activators", "--discovery", "--creator", "--seeder",
+     "--app-data", "--pip", "--setuptools", "--wheel", "--extra-search-dir", "--index-url", "-i",
+     "--extra-index-url", "--index", "--default-index", "--find-links", "-f", "--cache-dir",
+     "--link-mode", "--index-strategy", "--keyring-provider", "--exclude-newer", "--directory",
+     "--project", "--config-file"}
+)  # fmt: skip
+
+
+def _made_venv(command: Command, state: State) -> Venv | None:
+    """The venv `python -m venv DIR`, `virtualenv DIR` or `uv venv [DIR]` makes: pip in it
+    unless `--without-pip`/`--no-pip`; uv's has none unless seeded."""
+    words = command.argv
+    if words[:1] == ("venv",) and command.words[0].rsplit("/", 1)[-1].startswith("python"):
+        with_pip, operands, default = "--without-pip" not in words, _venv_operands(words[1:]), None
+    elif words[:1] == ("virtualenv",):
+        with_pip, operands, default = "--no-pip" not in words, _venv_operands(words[1:]), None
+    elif command.name == "uv" and words[1:2] == ("venv",):
+        seeded = flag({**state.env, **dict(command.assignments)}.get("UV_VENV_SEED"))
+        with_pip, operands, default = "--seed" in words or bool(seeded), _venv_operands(words[2:]), ".venv"
+    else:
+        return None
+    directory = operands[-1] if operands else default
+    return None if directory is None else Venv(normalise(directory, state.workdir), with_pip)
+
+
+def _venv_operands(words: Sequence[str]) -> list[str]:
+    operands: list[str] = []
+    takes_value = False
+    for word in words:
+        if takes_value:
+            takes_value = False
+        elif word.startswith("-"):
+            takes_value = word in _VENV_VALUED
+        else:
+            operands.append(word)
+    return operands
+
+
+def _with_install_venv(install: Install, state: State) -> State:
+    """A dependency tool's install makes the venv it installs into (Poetry's and Pipenv's with
+    pip, uv's and PDM's without) where the model knows its path."""
+    target = install.target
+    if (
+        install.manager == "pip"
+        or target == "/usr/local"
+        or target.endswith(("/virtualenvs", "/__pypackages__"))
+    ):
+        return state
+    if state.venv(target):
+        return state
+    return state.with_venv(Venv(target, with_pip=install.manager in ("poetry", "pipenv")))
 
 
 def _known_branches(commands: tuple[Command, ...], env: Mapping[str, str]) -> Iterator[Command]:
@@ -835,9 +941,13 @@ def _printed(substitution: Substitution, env: Mapping[str, str]) -> str | None:
 
 
 def _after_run(step: RunStep, state: State) -> State:
-    config = dict(state.tool_config)
+    # The settings and venvs the RUN's commands leave (not their `cd` or activation).
+    current = state
     for command in step.commands:
-        config = dict(_configured(command, replace(state, tool_config=config)).tool_config)
+        current = _configured(command, current)
+        for install in step.installs:
+            current = _with_install_venv(install, current) if install.command is command else current
+    config = dict(current.tool_config)
     tools = list(state.tools)
     build_packages = list(state.build_packages)
     apk_virtual = list(state.apk_virtual)
@@ -882,6 +992,7 @@ def _after_run(step: RunStep, state: State) -> State:
         apk_virtual=tuple(apk_virtual),
         apt_without_recommends=apt_quiet,
         apk_without_cache=apk_without_cache,
+        venvs=current.venvs,
     )
 
 
@@ -979,6 +1090,9 @@ def _tool_locations(name: str, command: Command, step: RunStep) -> tuple[str, ..
     return (f"{target}/lib/python*/site-packages/{name}", f"{target}/bin/{name}")
 
 
+_SYSTEM_BINS = frozenset({"/usr/local/bin", "/usr/bin", "/bin"})
+
+
 def pip_target(command: Command, state: State) -> str:
     """Where a `pip install` puts packages."""
     words = list(command.words)
@@ -993,12 +1107,28 @@ def pip_target(command: Command, state: State) -> str:
     program = words[0]
     if "/bin/" in program:
         return normalise(program.rsplit("/bin/", 1)[0], state.workdir)
-    venv = state.env.get("VIRTUAL_ENV")
-    if venv:
-        return normalise(venv, state.workdir)
+    if command.name == "uv":
+        # uv chooses its environment itself: --system, else the active venv ($VIRTUAL_ENV),
+        # else a .venv in the working directory or one above it.
+        if "--system" in words or flag(state.env.get("UV_SYSTEM_PYTHON")):
+            return "/usr/local"
+        if active := state.env.get("VIRTUAL_ENV"):
+            return normalise(active, state.workdir)
+        found = [
+            v.path
+            for v in state.venvs
+            if v.path.endswith("/.venv") and _holds(v.path[: -len("/.venv")] or "/", state.workdir)
+        ]
+        return max(found, key=len, default="/usr/local")
+    # pip installs into the Python it runs as, the first found on PATH: a venv's when the build
+    # made (or copied in) that venv and put its bin/ on PATH; `VIRTUAL_ENV` alone changes nothing.
+    needs_pip = not program.rsplit("/", 1)[-1].startswith("python")  # `python -m pip` needs python
     for entry in state.env.get("PATH", "").split(":"):
-        if entry.endswith("/bin") and not entry.startswith(("/usr", "/bin", "/sbin", "/root/.local", "$")):
-            return normalise(entry[: -len("/bin")])
+        if entry.rstrip("/") in _SYSTEM_BINS:
+            break
+        venv = state.venv(normalise(entry.rstrip("/").removesuffix("/bin")))
+        if entry.rstrip("/").endswith("/bin") and venv is not None and (venv.with_pip or not needs_pip):
+            return venv.path
     return "/usr/local"
 
 

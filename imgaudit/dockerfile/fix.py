@@ -407,10 +407,10 @@ def _name_taken(build: Build, name: str) -> bool:
 def _venv(installs: list[tuple[RunStep, Install]]) -> str:
     """Where the runtime copies the venv from: the install's own venv, unless it lives in a
     tool's directory (Poetry's cache, Pipenv's virtualenvs) or is the system's /usr/local."""
-    step, install = installs[0]
+    _step, install = installs[0]
     target = install.target
     if "/virtualenvs" in target or target == "/usr/local" or target.startswith("/root/.cache"):
-        return f"{step.state.project_dir().rstrip('/')}/.venv"
+        return f"{install.project_dir.rstrip('/')}/.venv"
     return target
 
 

@@ -9,6 +9,8 @@ ships it says nothing. Each finding takes its id, level and fix from the catalog
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import itertools
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +29,7 @@ from imgaudit.dockerfile.build import (
     apt_installs_recommends,
     expand,
     flag,
+    installs_os_packages,
     normalise,
     overlaps,
     pip_installs,
@@ -313,42 +316,48 @@ def caches(build: Build, _today: dt.date) -> Iterator[Hint]:
         if not stage.ships:
             continue
         for step in stage.runs:
-            env = step.state.env
-            home = step.state.home()
-            # An install that only adds the project after the dependencies' install (Poetry's
-            # and uv's guides: --no-root / --no-install-project first) downloads nothing more.
-            managers = {i.manager for i in step.installs if not _reinstall(build, stage, step, i)}
-            if "poetry" in managers and not _poetry_cache_handled(step, f"{home}/.cache/pypoetry"):
-                yield hint(
-                    "poetry-cache-in-layer", step.line, "poetry install keeps its cache in this layer", stage
-                )
-            pip = pip_installs(step.commands)
-            if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
-                yield hint(
-                    "pip-cache-in-layer", step.line, "pip install keeps its cache in this layer", stage
-                )
-            # Pipenv hands pip its own cache (PIPENV_CACHE_DIR); PDM keeps wheels in PDM_CACHE_DIR.
-            for manager, variable, default in (
-                ("pipenv", "PIPENV_CACHE_DIR", f"{home}/.cache/pipenv"),
-                ("pdm", "PDM_CACHE_DIR", f"{home}/.cache/pdm"),
-            ):
-                if manager in managers and not _tool_cache_handled(
-                    step, manager, expand(env.get(variable, default), env)
-                ):
-                    yield hint(
-                        f"{manager}-cache-in-layer",
-                        step.line,
-                        f"{manager} install keeps its cache in this layer",
-                        stage,
-                    )
-            uv = [
-                c
-                for c in step.commands
-                if (c.name == "uv" and c.argv[1:3] == ("pip", "install"))
-                or ("uv" in managers and c.name == "uv" and c.argv[1:2] == ("sync",))
-            ]
-            if uv and not all(_uv_cache_handled(step, c, f"{home}/.cache/uv") for c in uv):
-                yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage)
+            yield from (found for found, _directory in _caches_left(build, stage, step))
+
+
+def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tuple[Hint, str]]:
+    """The caches a RUN leaves in its layer: the finding, and the cache's directory."""
+    env = step.state.env
+    home = step.state.home()
+    # An install that only adds the project after the dependencies' install (Poetry's and uv's
+    # guides: --no-root / --no-install-project first) downloads nothing more.
+    managers = {i.manager for i in step.installs if not _reinstall(build, stage, step, i)}
+    poetry_cache = f"{home}/.cache/pypoetry"
+    if "poetry" in managers and not _poetry_cache_handled(step, poetry_cache):
+        poetry = next(i for i in step.installs if i.manager == "poetry")
+        directory = cache_dir(poetry.command, env, "POETRY_CACHE_DIR", poetry_cache)
+        message = "poetry install keeps its cache in this layer"
+        yield hint("poetry-cache-in-layer", step.line, message, stage), directory
+    pip = pip_installs(step.commands)
+    if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
+        directory = cache_dir(pip[0], env, "PIP_CACHE_DIR", f"{home}/.cache/pip", "--cache-dir")
+        message = "pip install keeps its cache in this layer"
+        yield hint("pip-cache-in-layer", step.line, message, stage), directory
+    # Pipenv hands pip its own cache (PIPENV_CACHE_DIR); PDM keeps wheels in PDM_CACHE_DIR.
+    for manager, variable, default in (
+        ("pipenv", "PIPENV_CACHE_DIR", f"{home}/.cache/pipenv"),
+        ("pdm", "PDM_CACHE_DIR", f"{home}/.cache/pdm"),
+    ):
+        if manager == "pipenv" and _pipenv_writes_no_cache(step):
+            continue
+        directory = expand(env.get(variable, default), env)
+        if manager in managers and not _tool_cache_handled(step, manager, directory):
+            message = f"{manager} install keeps its cache in this layer"
+            yield hint(f"{manager}-cache-in-layer", step.line, message, stage), directory
+    uv = [
+        c
+        for c in step.commands
+        if (c.name == "uv" and c.argv[1:3] == ("pip", "install"))
+        or ("uv" in managers and c.name == "uv" and c.argv[1:2] == ("sync",))
+    ]
+    kept = [c for c in uv if not _uv_cache_handled(step, c, f"{home}/.cache/uv")]
+    if kept:
+        directory = cache_dir(kept[0], env, "UV_CACHE_DIR", f"{home}/.cache/uv", "--cache-dir")
+        yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage), directory
 
 
 _CONDA = frozenset({"conda", "mamba", "micromamba"})
@@ -497,9 +506,28 @@ def _tool_cache_handled(step: RunStep, tool: str, cache: str) -> bool:
     )
 
 
+def _pipenv_writes_no_cache(step: RunStep) -> bool:
+    """Every Pipenv install of the RUN installs the lock as it is (`--deploy`, `--ignore-pipfile`,
+    `sync`: no locking, so no resolver's hash cache) through a pip whose cache is off: Pipenv
+    runs pip with the environment it inherits, PIP_CACHE_DIR aimed into PIPENV_CACHE_DIR, and
+    pip's PIP_NO_CACHE_DIR wins over any PIP_CACHE_DIR (pypa/pipenv's utils/pip.py)."""
+    installs = [i for i in step.installs if i.manager == "pipenv"]
+    return bool(installs) and all(
+        (i.command.argv[1] == "sync" or not {"--deploy", "--ignore-pipfile"}.isdisjoint(i.command.words))
+        and _pip_cache_off({**step.state.env, **dict(i.command.assignments)})
+        for i in installs
+    )
+
+
+def _pip_cache_off(env: Mapping[str, str]) -> bool:
+    """pip reads any non-empty PIP_NO_CACHE_DIR (0 and off too) as --no-cache-dir and ignores
+    an empty one."""
+    return env.get("PIP_NO_CACHE_DIR", "") != ""
+
+
 def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
     env = step.state.env
-    if env.get("PIP_NO_CACHE_DIR") is not None and env["PIP_NO_CACHE_DIR"] != "":
+    if _pip_cache_off(env):
         return True
     if step.state.tool_config.get(PIP_NO_CACHE_SETTING) or any(sets_pip_no_cache(c) for c in step.commands):
         return True  # pip's config file says no-cache-dir (an earlier RUN, or this one)
@@ -612,6 +640,7 @@ def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
                 step.commands
                 and all(_only_deletes(c.argv) for c in step.commands)
                 and not _uninstalls_absent_tool(step)
+                and _deletes_what_the_build_wrote(build, stage, step)
             ):
                 yield hint(
                     "late-deletion",
@@ -619,6 +648,185 @@ def late_deletion(build: Build, _today: dt.date) -> Iterator[Hint]:
                     "a RUN that only deletes: the files still ship in the layer that made them",
                     stage,
                 )
+
+
+def _deletes_what_the_build_wrote(build: Build, stage: StageModel, step: RunStep) -> bool:
+    """A deletion of this RUN takes something an earlier step of the stage or its parents is
+    known to have written: a path under one it wrote (an install's target, a cache it left, a
+    file it downloaded or COPYed), packages an apt/apk/conda/pip install put there, a cache its
+    tool left. What the base image holds (its .pyc files, apt's empty lists) is not this build's."""
+    earlier = _earlier_runs(build, stage, step)
+    written = [p for s, r in earlier for p in _written_paths(build, s, r)] + _copied_paths(build, stage, step)
+    written += [location for tool in step.state.tools for location in tool.locations]
+    kinds = {k for _s, r in earlier for k in _write_kinds(r)}
+    kinds |= {found.id for s, r in earlier for found, _directory in _caches_left(build, s, r)}
+    compiled = [p for _s, r in earlier for p in _bytecode_written(r)]
+    for command in step.commands:
+        kind = _deletion_kind(command.argv)
+        if kind is not None and kind in kinds:
+            return True
+        # `find DIR -name '*.pyc' -delete` takes only bytecode: that an earlier step compiled.
+        candidates = compiled if _deletes_only_bytecode(command) else written
+        for path in _deleted_paths(command, step.state.workdir):
+            if any(overlaps(path, w) for w in candidates):
+                return True
+    return False
+
+
+def _deletes_only_bytecode(command: Command) -> bool:
+    """A `find` whose `-name` tests all take Python's bytecode (`*.pyc`, `*.py[co]`,
+    `__pycache__`) and nothing else."""
+    words = command.argv
+    patterns = [
+        words[i + 1] for i, w in enumerate(words[:-1]) if command.name == "find" and w in ("-name", "-iname")
+    ]
+    return bool(patterns) and all(
+        any(fnmatch.fnmatchcase(n, p) for n in ("a.pyc", "a.pyo", "__pycache__"))
+        and not any(fnmatch.fnmatchcase(n, p) for n in ("a.py", "a.so", "a.txt"))
+        for p in patterns
+    )
+
+
+def _bytecode_written(step: RunStep) -> list[str]:
+    """Where a RUN writes bytecode: the target of a pip install (pip compiles unless told
+    not to: --no-compile, PIP_NO_COMPILE), of a uv or Poetry install told to compile (neither
+    does by default), and the directories `python -m compileall` names."""
+    paths: list[str] = []
+    for install in step.installs:
+        words = install.command.words
+        env = {**step.state.env, **dict(install.command.assignments)}
+        if install.command.name == "uv":
+            compiles = not {"--compile-bytecode", "--compile"}.isdisjoint(words)
+            compiles = compiles or bool(flag(env.get("UV_COMPILE_BYTECODE")))
+        elif install.manager in ("pip", "pipenv"):
+            compiles = "--no-compile" not in words and env.get("PIP_NO_COMPILE", "") == ""
+        else:
+            compiles = install.manager == "poetry" and "--compile" in words
+        if compiles:
+            paths.append(install.target)
+    for command in step.commands:
+        if command.name == "compileall":
+            paths += [normalise(w, step.state.workdir) for w in command.argv[1:] if not w.startswith("-")]
+    return paths
+
+
+def _earlier_runs(build: Build, stage: StageModel, step: RunStep) -> list[tuple[StageModel, RunStep]]:
+    """The RUNs before `step` in its stage and the stages it is built from, oldest first."""
+    runs = [(s, r) for s in _chain(build, stage) for r in s.runs]
+    return runs[: next(i for i, (_s, r) in enumerate(runs) if r is step)]
+
+
+def _copied_paths(build: Build, stage: StageModel, step: RunStep) -> list[str]:
+    """Where the COPYs and ADDs before `step` (in its stage and parents) put their files."""
+    paths: list[str] = []
+    for current in _chain(build, stage):
+        workdir = current.start.workdir
+        for item in current.instructions:
+            if current is stage and item.start_line >= step.line:
+                break
+            if item.keyword == "WORKDIR" and item.args:
+                workdir = normalise(expand(item.args[0], current.end.env), workdir)
+            elif item.keyword in ("COPY", "ADD") and len(item.args) >= 2:
+                paths.append(normalise(expand(item.args[-1], current.end.env), workdir))
+    return paths
+
+
+# Where apt keeps what `update` fetches and `install` downloads and logs.
+_APT_WRITES = {"update": ("/var/lib/apt/lists",), "install": ("/var/cache/apt", "/var/log")}
+
+
+def _written_paths(build: Build, stage: StageModel, step: RunStep) -> list[str]:
+    """The paths a RUN is known to write and leave in its layer."""
+    workdir = step.state.workdir
+    paths = [i.target for i in step.installs]
+    paths += [directory for _found, directory in _caches_left(build, stage, step)]
+    for command in step.commands:
+        words = command.argv
+        paths += [normalise(o, workdir) for o in command.outputs]
+        if command.name in ("apt-get", "apt"):
+            verbs = [w for w in words[1:] if w in _APT_WRITES]
+            paths += [p for v in verbs for p in _APT_WRITES[v] if not step.removes(p, after=command)]
+        if (cache := apk_cache_kept(step, command)) is not None:
+            paths.append(cache)
+        paths += [normalise(p, workdir) for p in _command_outputs(command)]
+    return paths
+
+
+def _command_outputs(command: Command) -> list[str]:
+    """The files and directories a file-making command names: `mkdir`/`touch` operands, the
+    destination of `cp`/`mv`/`git clone`, `curl -o`, `wget -O`/`-P`, `tar -C`, `unzip -d`
+    (the working directory when a download (`curl -O`) or unpacking names none)."""
+    words = command.argv
+    operands = [w for w in words[1:] if not w.startswith("-")]
+    name = command.name
+    if name in ("mkdir", "touch"):
+        return operands
+    if name in ("cp", "mv") and len(operands) >= 2:
+        return operands[-1:]
+    if name == "git" and operands[:1] == ["clone"] and len(operands) >= 2:
+        # `git clone URL [DIR]`: DIR, else the repository's name.
+        return operands[2:3] or [operands[1].rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")]
+    named = {"curl": ("-o", "--output"), "wget": ("-O", "-P", "--directory-prefix"), "tar": ("-C", "--directory"),
+             "unzip": ("-d",)}.get(name)  # fmt: skip
+    if named is None:
+        return []
+    for index, word in enumerate(words):
+        for option in named:
+            # `-o FILE`, and the same at the end of joined short options (`curl -sSLo FILE`).
+            joined = len(option) == 2 and re.fullmatch(rf"-[A-Za-z]*{option[1]}", word) is not None
+            if (word == option or joined) and index + 1 < len(words):
+                return [words[index + 1]]
+            if word.startswith(option) and len(word) > len(option) and word[len(option)] != "-":
+                return [word[len(option) :].removeprefix("=")]
+    # curl prints to stdout unless told to keep the remote name; `wget -O-` prints too.
+    if name == "curl" and not any(w == "--remote-name" or re.fullmatch(r"-[A-Za-z]*O", w) for w in words):
+        return []
+    if name == "wget" and any(re.fullmatch(r"-[A-Za-z]*O-", w) for w in words):
+        return []
+    return ["."]
+
+
+def _write_kinds(step: RunStep) -> set[str]:
+    """What kind of thing a RUN installs that a later removal can take: apt's, apk's and
+    conda's packages, Python packages."""
+    kinds: set[str] = set()
+    for command in step.commands:
+        if installs_os_packages(command):
+            kinds.add("apk" if command.name == "apk" else "apt")
+        if command.name in _CONDA and command.argv[1:2] and command.argv[1] in _CONDA_INSTALLS:
+            kinds.add("conda")
+    if step.installs:
+        kinds.add("python")
+    return kinds
+
+
+def _deletion_kind(words: tuple[str, ...]) -> str | None:
+    """What a removal that names no path takes: packages of a kind, or a tool's cache (as the
+    id of the finding that says the cache was left)."""
+    name = words[0].rsplit("/", 1)[-1] if words else ""
+    if name in ("apt-get", "apt"):
+        return "apt"
+    if name == "apk":
+        return "apk"
+    if name in _CONDA:
+        return "conda"
+    if (name.startswith("pip") or name == "uv") and "uninstall" in words:
+        return "python"
+    if name.startswith("pip") or name in ("uv", "poetry", "pdm", "pipenv"):
+        return f"{'pip' if name.startswith('pip') else name}-cache-in-layer"
+    return None
+
+
+def _deleted_paths(command: Command, workdir: str) -> list[str]:
+    """The paths `rm` deletes (a trailing `/*` taken as its directory) and `find` searches."""
+    words = command.argv
+    if command.name == "rm":
+        targets = [w for w in words[1:] if not w.startswith("-")]
+    elif command.name == "find":
+        targets = list(itertools.takewhile(lambda w: not w.startswith(("-", "(", "!")), words[1:])) or ["."]
+    else:
+        return []
+    return [normalise(t.rstrip("*").rstrip("/") or "/", workdir) for t in targets]
 
 
 def _uninstalls_absent_tool(step: RunStep) -> bool:
@@ -669,7 +877,7 @@ def venv_location(build: Build, _today: dt.date) -> Iterator[Hint]:
                 # A builder matters when the runtime copies the venv, or the project directory
                 # where it expected the venv (`COPY --from=builder /app /app`); one that only
                 # hands over an exported requirements.txt does not.
-                in_project = f"{step.state.workdir.rstrip('/')}/.venv"
+                in_project = f"{install.project_dir.rstrip('/')}/.venv"
                 if stage.ships or any(build.carried(stage, p) for p in (install.target, in_project)):
                     yield hint(
                         "venv-not-in-project",
