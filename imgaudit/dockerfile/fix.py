@@ -210,6 +210,7 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
         "builder" if not _name_taken(build, "builder") else "imgaudit-builder"
     )
     venv = _venv(installs)
+    _check_rewritable(build, installs, venv)
     runtime_name = next(n for n in ("runtime", "imgaudit-runtime", "app") if not _name_taken(build, n))
 
     # Everything before the chain's runtime part stays where it is.
@@ -370,6 +371,80 @@ def _check_runtime_copies(build: Build, stage: StageModel, installs: list[tuple[
                 "venvs only (`imgaudit lint` says what to change)",
                 where=build.parsed.path,
             )
+
+
+# What fix will not write into a COPY or an ENV line: white space, quotes, `$`, backslashes.
+_UNWRITABLE_PATH = re.compile(r"[\s\"'$`\\]")
+
+
+def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], venv: str) -> None:
+    """What the runtime fix writes needs: a venv path it can write, a venv the builder keeps, and
+    an image that does not start the tool itself (the runtime has none)."""
+    where = build.parsed.path
+    if _UNWRITABLE_PATH.search(venv):
+        raise FixRefused(
+            f"the venv's directory {venv!r} holds white space, quotes, `$` or backslashes; "
+            "imgaudit fix does not write such a path into COPY and ENV lines",
+            where=where,
+        )
+    for step, install in installs:
+        if step.removes(venv, after=install.command):
+            raise FixRefused(
+                f"line {step.line}: the RUN deletes {venv} after `{' '.join(install.command.argv[:2])}`; "
+                "there is no venv left for the runtime to copy",
+                where=where,
+            )
+    for keyword, words in _start_commands(build):
+        refused = _starts_tool(words, build.project.task_scripts)
+        if refused:
+            tool = words[0].rsplit("/", 1)[-1]
+            raise FixRefused(
+                f"{keyword} `{' '.join(words)}` {refused}; the runtime imgaudit fix writes has no "
+                f"{BY_NAME[tool].label}: start the program itself and run fix again",
+                where=where,
+            )
+
+
+def _start_commands(build: Build) -> list[tuple[str, list[str]]]:
+    """The commands the final image starts with: its last ENTRYPOINT and CMD (a parent stage's
+    count), each command of a shell form's `&&`/`;` list on its own."""
+    last: dict[str, Instruction] = {}
+    chain = [build.final]
+    while chain[-1].parent is not None:
+        chain.append(build.stages[chain[-1].parent])
+    for stage in reversed(chain):
+        for item in stage.instructions:
+            if item.keyword in ("CMD", "ENTRYPOINT"):
+                last[item.keyword] = item
+    found: list[tuple[str, list[str]]] = []
+    for keyword, item in last.items():
+        text = " ".join(item.args).strip()
+        try:
+            words = json.loads(text) if text.startswith("[") else None
+        except json.JSONDecodeError:
+            words = None
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            found.append((keyword, list(words)))
+        else:
+            found.extend((keyword, part.split()) for part in re.split(r"&&|\|\||;", text) if part.split())
+    return found
+
+
+def _starts_tool(words: list[str], task_scripts: frozenset[str]) -> str | None:
+    """Why a start command needs the tool itself, or None (`poetry run uvicorn` needs only the
+    venv's programs: fix drops the `poetry run`)."""
+    tool = words[0].rsplit("/", 1)[-1] if words else ""
+    if tool not in FIXABLE:
+        return None
+    operands = [w for w in words[1:] if not w.startswith("-")]
+    if operands[:1] == ["run"]:
+        name = operands[1] if len(operands) > 1 else None
+        if tool in ("pdm", "pipenv") and name in task_scripts:
+            return f"runs the project's {tool} script `{name}`, which is no program in the venv"
+        return None
+    if tool == "pdm" and operands[:1] and operands[0] in task_scripts:
+        return f"runs the project's pdm script `{operands[0]}`, which is no program in the venv"
+    return "runs the tool itself"
 
 
 def _uses_buildkit(build: Build) -> bool:

@@ -31,6 +31,9 @@ class ContextProject:
     ignore: tuple[str, ...] = ()  # [tool.imgaudit] ignore = [...]
     files: frozenset[str] = frozenset()  # top-level names in the context
     lock_version: str | None = None  # poetry.lock's [metadata] lock-version
+    # Task scripts `pdm run NAME` / `pipenv run NAME` run from the project's files, not programs
+    # the venv holds: [tool.pdm.scripts] in pyproject.toml, [scripts] in the Pipfile.
+    task_scripts: frozenset[str] = frozenset()
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
         """The development groups among `groups` (dev, test, lint, docs, ...)."""
@@ -45,11 +48,16 @@ def read_context(context: Path) -> ContextProject:
     lock = context / "poetry.lock"
     lock_version = _table(_toml(lock).get("metadata")).get("lock-version") if lock.is_file() else None
     lock_version = lock_version if isinstance(lock_version, str) else None
+    pipfile = context / "Pipfile"
+    scripts = set(_table(_toml(pipfile).get("scripts"))) if pipfile.is_file() else set()
     pyproject = context / "pyproject.toml"
     if not pyproject.is_file():
-        return ContextProject(poetry_toml=poetry_toml, files=files, lock_version=lock_version)
+        return ContextProject(
+            poetry_toml=poetry_toml, files=files, lock_version=lock_version, task_scripts=frozenset(scripts)
+        )
     data = _toml(pyproject)
     tool = _table(data.get("tool"))
+    scripts |= {name for name in _table(_table(tool.get("pdm")).get("scripts")) if name != "_"}
     poetry = _table(tool.get("poetry"))
     groups = _table(poetry.get("group"))
     default = {name for name, table in groups.items() if not _table(table).get("optional")}
@@ -73,6 +81,7 @@ def read_context(context: Path) -> ContextProject:
         ignore=tuple(str(i) for i in ignore) if isinstance(ignore, list) else (),
         files=files,
         lock_version=lock_version,
+        task_scripts=frozenset(scripts),
     )
 
 

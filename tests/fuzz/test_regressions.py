@@ -88,3 +88,20 @@ def test_an_instruction_of_odd_whitespace_is_an_unknown_instruction(line: str) -
 
     with pytest.raises(DockerfileError, match=r"line 2: unknown instruction '\\x1[cf]"):
         checked(parse_dockerfile(f"FROM python:3.12-slim\n{line}\n", "Dockerfile"))
+
+
+def test_fix_refuses_a_venv_path_it_cannot_write_into_copy_and_env(tmp_path: Path) -> None:
+    """Found by the Dockerfile target: a WORKDIR holding quotes and spaces made fix write
+    `ENV VIRTUAL_ENV="/usr/src=/bin/python", "-m" .../.venv"`, which the parser refuses."""
+    from imgaudit.dockerfile.commands import run_fix
+    from imgaudit.dockerfile.fix import FixRefused
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12 AS builder\n"
+        'WORKDIR /usr/src=/bin/python", "-m",  production\n'
+        "RUN python -m pip install poetry==1.8.5\n"
+        "RUN python -m poetry install --without dev\n"
+        'CMD ["python", "-m", "app"]\n'
+    )
+    with pytest.raises(FixRefused, match="white space, quotes"):
+        run_fix(tmp_path / "Dockerfile", tmp_path, None, dt.date(2026, 12, 1))
