@@ -265,7 +265,6 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                     edit,
                     today,
                     runtime=stage.ships,
-                    workdir=install_stage.end.workdir,
                 )
             )
     directives = [line for i, line in enumerate(lines) if _is_directive(lines, i)]
@@ -1358,7 +1357,6 @@ def _stage_text(
     edit: _Edit,
     today: dt.date,
     runtime: bool,
-    workdir: str | None = None,
 ) -> str:
     """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches)."""
     header = _from_line(
@@ -1367,10 +1365,9 @@ def _stage_text(
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
+    # No WORKDIR is added, even where lint says the stage lacks one: the directory a stage
+    # starts in is where its start command finds the code (`gunicorn pkg.app:app` from /).
     body = _runtime_instructions(kept, lines, edit, stage.runs)
-    if stage.parent is None and stage.end.workdir == "/" and workdir not in (None, "/"):
-        body.insert(0, f"WORKDIR {workdir}")
-        edit.notes.append(f"the runtime stage sets no WORKDIR: using the builder's, {workdir}")
     return "\n".join([header, *body])
 
 

@@ -1,0 +1,58 @@
+"""`imgaudit fix` on the patterns of a third survey of public Dockerfiles (Poetry, uv): each
+test reproduces, in a file of our own, one class of wrong edit found there (the project whose
+Dockerfile showed it is named), and checks, through the build model reading the fixed file
+back, what the fixed build does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imgaudit.dockerfile.build import Build, read_build
+from imgaudit.dockerfile.parse import parse_dockerfile
+from imgaudit.dockerfile.project import read_context
+from tests.unit.dockerfile.test_fix import passes_its_own_lint
+from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, fix
+
+POETRY_FILES = {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.0"\n'}
+
+
+def _fixed_build(text: str, directory: Path) -> Build:
+    return read_build(passes_its_own_lint(text, directory), read_context(directory))
+
+
+def _original_build(directory: Path) -> Build:
+    return read_build(parse_dockerfile((directory / "Dockerfile").read_text()), read_context(directory))
+
+
+def _stage(build: Build, name: str) -> int:
+    return next(s.index for s in build.stages if s.name == name)
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        # pipo: the runtime sets no WORKDIR and runs the code from /pipo by its module name.
+        "FROM base AS production\nCOPY --from=builder $SETUP $SETUP\nCOPY ./app /app/\n"
+        'CMD ["/opt/setup/.venv/bin/gunicorn", "app.main:app"]\n',
+        # The same with a relative COPY destination: it lands in /.
+        "FROM base AS production\nCOPY --from=builder $SETUP $SETUP\nCOPY app app\n"
+        'CMD ["/opt/setup/.venv/bin/gunicorn", "app.main:app"]\n',
+    ],
+)
+def test_no_stage_starts_in_another_directory(tmp_path: Path, runtime: str) -> None:
+    # fix gave the shared base `WORKDIR /opt/pysetup` (the builder's): the runtime started
+    # there, and gunicorn no longer found `pipo` (in /pipo) on its path.
+    text = fix(
+        tmp_path,
+        "FROM python:3.12-slim AS base\nENV POETRY_VIRTUALENVS_IN_PROJECT=true SETUP=/opt/setup\n\n"
+        "FROM base AS builder\nRUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR $SETUP\n"
+        "COPY poetry.lock pyproject.toml ./\n"
+        "RUN poetry install --only main --no-root && rm -rf /root/.cache/pypoetry\n\n" + runtime,
+        POETRY_FILES,
+    )
+    fixed, original = _fixed_build(text, tmp_path), _original_build(tmp_path)
+    assert fixed.final.end.workdir == "/"
+    for stage in original.stages:
+        assert fixed.stages[_stage(fixed, stage.name or "")].end.workdir == stage.end.workdir
