@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
@@ -214,6 +214,8 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
 
     # Everything before the chain's runtime part stays where it is.
     split_inside = install_stage.index == build.target
+    builder_parents = set(_ancestry(build, install_stage, include_self=False))
+    runtime_parents = _runtime_parents(build, chain, install_stage, builder_parents, today, edit)
     for stage in build.stages:
         if stage.index == install_stage.index:
             edit.blocks.append(
@@ -256,22 +258,59 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                 )
             else:
                 edit.blocks.append(_stage_text(build, stage, lines, edit, today, runtime=stage.ships))
+        elif stage.index in builder_parents and (install_stage.index in chain or runtime_parents):
+            # The builder is built on it: it keeps its image (compilers, headers) and its lines;
+            # the runtime has its own base (a new one, or the copy below).
+            edit.blocks.append(_stage_text(build, stage, lines, edit, today, runtime=False))
+            if stage.index in runtime_parents:
+                edit.blocks.append(
+                    _stage_text(build, stage, lines, edit, today, runtime=True, renamed=runtime_parents)
+                )
         else:
             edit.blocks.append(
-                _stage_text(
-                    build,
-                    stage,
-                    lines,
-                    edit,
-                    today,
-                    runtime=stage.ships,
-                )
+                _stage_text(build, stage, lines, edit, today, runtime=stage.ships, renamed=runtime_parents)
             )
     directives = [line for i, line in enumerate(lines) if _is_directive(lines, i)]
     body = "\n\n".join(block.strip("\n") for block in edit.blocks if block.strip())
     text = "\n".join([*directives, *_global_args_text(build, lines), body]) + "\n"
     _check_references(text, parsed.path)
     return FixResult(text, tuple(dict.fromkeys(edit.notes)), builder_name, venv)
+
+
+def _runtime_parents(
+    build: Build,
+    chain: set[int],
+    install_stage: StageModel,
+    builder_parents: set[int],
+    today: dt.date,
+    edit: _Edit,
+) -> dict[int, str]:
+    """The stages both the builder and the runtime are built on (`FROM python:3.11 AS python`,
+    then `FROM python AS builder` and `FROM python AS runtime`), by the name of the runtime's
+    own copy of each: the runtime's base becomes slim, the builder's stays the full image. Empty
+    when the runtime is built from the builder (it gets a base of its own anyway) or the slim
+    variant is the image already."""
+    shared = sorted(builder_parents & chain)
+    if install_stage.index in chain or not shared:
+        return {}
+    root = build.stages[shared[0]]
+    if _from_line(build, root, None, today, _Edit(), slim=True) == _from_line(
+        build, root, None, today, _Edit()
+    ):
+        return {}
+    names: dict[int, str] = {}
+    for index in shared:
+        original = build.stages[index].name or str(index)
+        name = next(
+            n for n in (f"{original}-slim", *(f"{original}-slim-{i}" for i in range(2, 100)))
+            if not _name_taken(build, n)
+        )  # fmt: skip
+        names[index] = name
+        edit.notes.append(
+            f"line {build.stages[index].from_line}: `{name}`, the runtime's own copy of `{original}` on the "
+            f"slim base; `{install_stage.name or install_stage.index}` keeps the full image"
+        )
+    return names
 
 
 def _global_args_text(build: Build, lines: list[str]) -> list[str]:
@@ -1357,10 +1396,14 @@ def _stage_text(
     edit: _Edit,
     today: dt.date,
     runtime: bool,
+    renamed: Mapping[int, str] = {},
 ) -> str:
-    """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches)."""
+    """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches).
+    `renamed`: the runtime's own copies of stages the builder is built on, by their index (the
+    stage itself when it is one of them)."""
+    name = renamed.get(stage.index, stage.name)
     header = _from_line(
-        build, stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines
+        build, stage, name, today, edit, slim=runtime and stage.parent is None, lines=lines, renamed=renamed
     )
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
@@ -1392,6 +1435,7 @@ def _from_line(
     edit: _Edit,
     slim: bool = False,
     lines: list[str] | None = None,
+    renamed: Mapping[int, str] = {},
 ) -> str:
     def change(base: str, said: _Edit) -> str:
         if stage.parent is not None:
@@ -1399,7 +1443,10 @@ def _from_line(
         supported = _supported(base, today, said)
         return _slim(supported, said) if slim else supported
 
-    base = _written_base(build, stage, change, edit)
+    if stage.parent in renamed:
+        base = renamed[stage.parent]
+    else:
+        base = _written_base(build, stage, change, edit)
     comments = _comments_above(stage.from_line, lines) if lines else []
     return "\n".join([*comments, f"FROM {base}" + (f" AS {name}" if name else "")])
 

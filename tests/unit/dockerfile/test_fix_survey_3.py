@@ -56,3 +56,35 @@ def test_no_stage_starts_in_another_directory(tmp_path: Path, runtime: str) -> N
     assert fixed.final.end.workdir == "/"
     for stage in original.stages:
         assert fixed.stages[_stage(fixed, stage.name or "")].end.workdir == stage.end.workdir
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        # Rekeningrijden: the runtime and the builder are both built FROM the shared parent.
+        'FROM python AS runtime\nENV PATH="/app/.venv/bin:$PATH"\nCOPY --from=poetry /app /app\nCOPY . .\n'
+        'CMD ["python", "app.py"]\n',
+        # Built FROM the builder: the new runtime has its own base, the parent stays full.
+        'FROM poetry AS runtime\nCOPY . .\nCMD ["python", "app.py"]\n',
+    ],
+)
+def test_the_builder_keeps_the_full_image_when_the_runtime_gets_the_slim_one(
+    tmp_path: Path, runtime: str
+) -> None:
+    # fix rewrote the shared parent to python:3.11-slim: the builder lost gcc and the headers
+    # an sdist compiles with, while fix's note said they "stay in the builder".
+    text = fix(
+        tmp_path,
+        "FROM python:3.11 AS python\nWORKDIR /app\nENV APP_ENV=production\n\n"
+        "FROM python AS poetry\nENV POETRY_VIRTUALENVS_IN_PROJECT=true\n"
+        "RUN pip install --no-cache-dir poetry==1.8.3\nCOPY pyproject.toml poetry.lock ./\n"
+        "RUN poetry install --only main --no-root && rm -rf /root/.cache/pypoetry\n\n" + runtime,
+        POETRY_FILES,
+    )
+    fixed = _fixed_build(text, tmp_path)
+    builder = fixed.stages[_stage(fixed, "poetry")]
+    assert fixed.root(builder).base == "python:3.11"
+    assert fixed.root(fixed.final).base == "python:3.11-slim"
+    # What the runtime had from the shared parent, it still has.
+    assert fixed.final.end.workdir == "/app"
+    assert fixed.final.end.env["APP_ENV"] == "production"
