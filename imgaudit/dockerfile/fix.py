@@ -1443,10 +1443,8 @@ def _from_line(
         supported = _supported(base, today, said)
         return _slim(supported, said) if slim else supported
 
-    if stage.parent in renamed:
-        base = renamed[stage.parent]
-    else:
-        base = _written_base(build, stage, change, edit)
+    parent = renamed.get(stage.parent) if stage.parent is not None else None
+    base = parent or _written_base(build, stage, change, edit)
     comments = _comments_above(stage.from_line, lines) if lines else []
     return "\n".join([*comments, f"FROM {base}" + (f" AS {name}" if name else "")])
 
