@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
@@ -46,6 +46,7 @@ from imgaudit.dockerfile.build import (
     reads_apk_index,
     removed_packages,
 )
+from imgaudit.dockerfile.lint import inline_ignores
 from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
@@ -170,10 +171,25 @@ class _Tool:
 
 @dataclass
 class _Edit:
-    """The Dockerfile being written: blocks of text in order, and what was said about them."""
+    """The Dockerfile being written: blocks of text in order, what was said about them, and the
+    findings the user ignores (everywhere, or on the instruction below a pragma's line)."""
 
     blocks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ignore: frozenset[str] = frozenset()
+    pragmas: Mapping[int, frozenset[str]] = field(default_factory=dict)
+
+    def scratch(self) -> _Edit:
+        """An edit whose notes are thrown away, with the same ignores."""
+        return _Edit(ignore=self.ignore, pragmas=self.pragmas)
+
+    def ignored(self, finding_id: str, line: int, what: str) -> bool:
+        """The finding is ignored at `line` (`# imgaudit ignore=ID` above it, --ignore,
+        `[tool.imgaudit] ignore`), so the edit it stands for is not made: said in a note."""
+        if finding_id not in self.ignore and finding_id not in self.pragmas.get(line, ()):
+            return False
+        self.notes.append(f"line {line}: not {what} ({finding_id} is ignored)")
+        return True
 
 
 def repaired_env_continuations(text: str) -> tuple[str, list[str]]:
@@ -199,13 +215,17 @@ def repaired_env_continuations(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines) + ("\n" if text.endswith("\n") else ""), notes
 
 
-def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult:
+def fixed_dockerfile(
+    build: Build, facts: FixFacts, today: dt.date, ignore: Collection[str] = ()
+) -> FixResult:
+    """The edited file; the edit of a finding `ignore` names, or a pragma ignores where lint
+    would report it, is not made."""
     parsed = build.parsed
     lines = parsed.text.splitlines()
     install_stage, installs, tool = _install_stage(build)
     chain = _chain(build)
     poetry = _poetry_version(build, facts)
-    edit = _Edit()
+    edit = _Edit(ignore=frozenset(ignore), pragmas=inline_ignores(parsed.text))
     builder_name = install_stage.name or (
         "builder" if not _name_taken(build, "builder") else "imgaudit-builder"
     )
@@ -294,9 +314,8 @@ def _runtime_parents(
     if install_stage.index in chain or not shared:
         return {}
     root = build.stages[shared[0]]
-    if _from_line(build, root, None, today, _Edit(), slim=True) == _from_line(
-        build, root, None, today, _Edit()
-    ):
+    slim = _from_line(build, root, None, today, edit.scratch(), slim=True)
+    if slim == _from_line(build, root, None, today, edit.scratch()):
         return {}
     names: dict[int, str] = {}
     for index in shared:
@@ -527,14 +546,14 @@ def _builder_text(
         if split and item.keyword in _RUNTIME_KEYWORDS:
             continue  # moved to the runtime stage
         if item is context_copy:
-            out.append(_install_env(first, venv, tool, ships=stage.ships))
+            out.append(_install_env(first, venv, tool, stage.ships, edit))
             env_inserted = True
             out.append(dependencies)
             out.append(_raw(item, lines))
         elif item.keyword == "RUN" and item.start_line in install_lines:
             step = next(s for s in stage.runs if s.instruction is item)
             if not env_inserted:
-                out.append(_install_env(step, venv, tool, ships=stage.ships))
+                out.append(_install_env(step, venv, tool, stage.ships, edit))
                 env_inserted = True
             out.append(_install_run(build, step, poetry, lines, edit, tool, ships=stage.ships))
         elif item.keyword == "RUN":
@@ -591,8 +610,10 @@ def _dependencies_first(
     span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
     if span is None:
         return None, ""
+    if edit.ignored("cache-unfriendly-order", item.start_line, "installing the dependencies before the code"):
+        return None, ""
     command = re.sub(r"\s*\\\n\s*", " ", span).strip()
-    plan = _cache_plan(install, tool, stage.ships)
+    plan = _cache_plan(install, tool, stage.ships, edit)
     mount = f"--mount=type=cache,target={_cache_dir(install, tool)} " if plan == "mount" else ""
     tail = f" && rm -rf ${_cache_variable(tool)}" if plan == "rm" else ""
     edit.notes.append(
@@ -634,7 +655,7 @@ def _depends_on_workdir(stage: StageModel, copy: Instruction, install: RunStep) 
     return True
 
 
-def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:
+def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool, edit: _Edit) -> str:
     """ENV just before the install (so nothing earlier overrides it): the venv in the project
     unless it is already where the runtime copies it from, the guide's settings the file lacks,
     and how the cache stays out of the layer (the tool's no-cache setting, or a throw-away
@@ -645,7 +666,7 @@ def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:
     if any(i.target != venv for i in installs):
         pairs += [(name, value.format(venv=venv)) for name, value in recipe.venv_env]
     pairs += [(name, value) for name, value in recipe.guide_env if name not in env]
-    plan = _cache_plan(step, tool, ships)
+    plan = _cache_plan(step, tool, ships, edit)
     if plan == "env":
         pairs += list(recipe.no_cache_env)
     elif plan == "rm" and not env.get(_cache_variable(tool)):
@@ -666,9 +687,10 @@ def _cache_dir(step: RunStep, tool: _Tool) -> str:
     return normalise(configured or f"{step.state.home()}/.cache/{spec.under_cache_home[0]}")
 
 
-def _cache_plan(step: RunStep, tool: _Tool, ships: bool) -> str | None:
-    """How this RUN keeps the tool's cache out of the layer: None (it ships nowhere, or the
-    file handles it already), `mount` (BuildKit), `env` (the tool's no-cache setting), `rm`."""
+def _cache_plan(step: RunStep, tool: _Tool, ships: bool, edit: _Edit) -> str | None:
+    """How this RUN keeps the tool's cache out of the layer: None (it ships nowhere, the file
+    handles it already, or the user ignores the finding), `mount` (BuildKit), `env` (the tool's
+    no-cache setting), `rm`."""
     if not ships:
         return None
     cache = _cache_dir(step, tool)
@@ -683,7 +705,9 @@ def _cache_plan(step: RunStep, tool: _Tool, ships: bool) -> str | None:
         or any(flag(step.state.env.get(name)) for name, _ in tool.recipe.no_cache_env)
         or all("--no-cache" in i.command.words for i in installs)
     )
-    if handled:
+    if handled or edit.ignored(
+        f"{tool.manager}-cache-in-layer", step.line, f"keeping {tool.fmt.label}'s cache out of the layer"
+    ):
         return None
     if tool.buildkit:
         return "mount"
@@ -698,7 +722,7 @@ def _install_run(
     drop: list[str] = []
     for install in step.installs:
         if install.manager == tool.manager:
-            more, less = _install_flags(build, step, install, poetry, tool)
+            more, less = _install_flags(build, step, install, poetry, tool, edit)
             add, drop = [*add, *more], [*drop, *less]
     add, drop = list(dict.fromkeys(add)), list(dict.fromkeys(drop))
     if add or drop:
@@ -706,7 +730,7 @@ def _install_run(
         said = " ".join([*add, *(f"(no {d})" for d in drop)])
         version = f" (Poetry {poetry})" if tool.manager == "poetry" else ""
         edit.notes.append(f"line {step.line}: {tool.recipe.tool} {said}{version}")
-    plan = _cache_plan(step, tool, ships)
+    plan = _cache_plan(step, tool, ships, edit)
     if plan == "mount":
         target = _cache_dir(step, tool)
         text = re.sub(
@@ -727,13 +751,16 @@ def _install_run(
 
 
 def _install_flags(
-    build: Build, step: RunStep, install: Install, poetry: str, tool: _Tool
+    build: Build, step: RunStep, install: Install, poetry: str, tool: _Tool, edit: _Edit
 ) -> tuple[list[str], list[str]]:
-    """(flags to add, flags to drop) for one install: no dev, no system site, held to the lock."""
+    """(flags to add, flags to drop) for one install: no dev (unless the user ignores
+    dev-dependencies-installed there), no system site, held to the lock."""
     recipe, words = tool.recipe, install.command.words
     add: list[str] = []
     drop = [w for w in words if w in recipe.system_flags]
-    if install.dev:
+    if install.dev and not edit.ignored(
+        "dev-dependencies-installed", step.line, "leaving the development dependencies out"
+    ):
         if tool.manager == "poetry":
             add += [f for f in [_without_flags(build, poetry)] if f]
         else:
@@ -818,6 +845,9 @@ def _pinned(step: RunStep, poetry: str, lines: list[str], edit: _Edit) -> str:
     for requirement, match in poetry_requirements(step):
         spec = match["spec"].strip()
         if spec.startswith("==") and not impossible_poetry_version(spec[2:]):
+            continue
+        finding = "nonexistent-poetry-version" if spec else "unpinned-poetry"
+        if edit.ignored(finding, step.line, f"pinning {requirement}"):
             continue
         pinned = f"poetry{match['extras'] or ''}=={poetry}"
         text = re.sub(rf"(?<![\w.-]){re.escape(requirement)}(?![\w.=<>!~-])", pinned, text, count=1)
@@ -911,7 +941,10 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
     """The slim base of the same Python and distribution; for a base that carries the tool,
     the Python image it was built on when its name says (uv's images), else a refusal."""
     if not root.start.tools:
-        return _written_base(build, root, lambda base, said: _slim(_supported(base, today, said), said), edit)
+        line = root.from_line
+        return _written_base(
+            build, root, lambda base, said: _slim(_supported(base, today, said, line), said, line), edit
+        )
     match = _UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
     if match is None:
         raise FixRefused(
@@ -922,7 +955,7 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
         )
     distro = match["distro"]
     tag = f"{match['python']}-{distro}" if distro.startswith("alpine") else f"{match['python']}-slim-{distro}"
-    base = _supported(f"python:{tag}", today, edit)
+    base = _supported(f"python:{tag}", today, edit, root.from_line)
     edit.notes.append(f"runtime base {base}: the Python image {root.base} is built on, without uv")
     return base
 
@@ -1440,8 +1473,8 @@ def _from_line(
     def change(base: str, said: _Edit) -> str:
         if stage.parent is not None:
             return base
-        supported = _supported(base, today, said)
-        return _slim(supported, said) if slim else supported
+        supported = _supported(base, today, said, stage.from_line)
+        return _slim(supported, said, stage.from_line) if slim else supported
 
     parent = renamed.get(stage.parent) if stage.parent is not None else None
     base = parent or _written_base(build, stage, change, edit)
@@ -1461,9 +1494,9 @@ def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit]
     written = build.parsed.stages[stage.index].base
     if "$" not in written or expand(written, build.global_args) != stage.base:
         return change(stage.base, edit)
-    said = _Edit()
+    said = edit.scratch()
     changed = change(stage.base, said)
-    rewritten = change(written, _Edit())
+    rewritten = change(written, edit.scratch())
     unset = sorted({v for v in _ARG_NAME.findall(written) if not build.global_args.get(v)})
     if unset:
         edit.notes.append(
@@ -1481,9 +1514,9 @@ def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit]
     return written
 
 
-def _supported(base: str, today: dt.date, edit: _Edit) -> str:
+def _supported(base: str, today: dt.date, edit: _Edit, line: int) -> str:
     codename = end_of_life_codename(base, today)
-    if codename is None:
+    if codename is None or edit.ignored("end-of-life-base", line, f"moving {base} off Debian {codename}"):
         return base
     official = _OFFICIAL_PYTHON.match(base)
     version = re.match(r"^\d+(?:\.\d+)*", official["tag"] or "") if official else None
@@ -1508,14 +1541,17 @@ def _built_on_bookworm(version: tuple[int, ...]) -> bool:
     return first is not None and (len(version) < 3 or version[2] >= first)
 
 
-def _slim(base: str, edit: _Edit) -> str:
+def _slim(base: str, edit: _Edit, line: int) -> str:
     """The official image's slim variant of the same Python and Debian release; any other base
-    is kept (imgaudit cannot know its slim sibling)."""
+    is kept (imgaudit cannot know its slim sibling), and so is one whose FROM (at `line`) says
+    to ignore fat-base-image."""
     match = _OFFICIAL_PYTHON.match(base)
     if match is None:
         return base
     tag = match["tag"] or "latest"
     if "slim" in tag or "alpine" in tag or "windows" in tag:
+        return base
+    if edit.ignored("fat-base-image", line, f"giving the runtime the slim variant of {base}"):
         return base
     if tag == "latest":
         slim = "slim"

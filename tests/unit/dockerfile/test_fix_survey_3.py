@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from imgaudit.dockerfile.build import Build, read_build
+from imgaudit.dockerfile.build import Build, Install, read_build
+from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.parse import parse_dockerfile
 from imgaudit.dockerfile.project import read_context
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
-from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, fix
+from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, TODAY, fix
 
 POETRY_FILES = {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.0"\n'}
 
@@ -88,3 +89,56 @@ def test_the_builder_keeps_the_full_image_when_the_runtime_gets_the_slim_one(
     # What the runtime had from the shared parent, it still has.
     assert fixed.final.end.workdir == "/app"
     assert fixed.final.end.env["APP_ENV"] == "production"
+
+
+def _poetry_install(build: Build) -> Install:
+    return next(i for s in build.stages for r in s.runs for i in r.installs if i.manager == "poetry")
+
+
+MIN_POETRY = (
+    "FROM python:3.12\nWORKDIR /app\nRUN pip install --no-cache-dir poetry==1.8.3\n"
+    "COPY pyproject.toml poetry.lock ./\n{pragma}RUN poetry install --no-root\nCOPY . .\n"
+    'CMD ["python", "-m", "app"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("pragma", "ignore", "pyproject"),
+    [
+        # min-11: the pragma right above the install (under another tool's).
+        ("# hadolint ignore=DL3013\n# imgaudit ignore=dev-dependencies-installed\n", (), POETRY_DEV),
+        ("", ("dev-dependencies-installed",), POETRY_DEV),
+        ("", (), POETRY_DEV + '\n[tool.imgaudit]\nignore = ["dev-dependencies-installed"]\n'),
+    ],
+)
+def test_an_ignored_dev_install_keeps_its_dev_dependencies(
+    tmp_path: Path, pragma: str, ignore: tuple[str, ...], pyproject: str
+) -> None:
+    for name, text in {**POETRY_FILES, "pyproject.toml": pyproject}.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(MIN_POETRY.format(pragma=pragma))
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY, ignore=ignore).result
+    fixed = read_build(parse_dockerfile(result.text), read_context(tmp_path))
+    assert _poetry_install(fixed).dev
+    assert "--without" not in result.text
+    assert any("dev-dependencies-installed" in note for note in result.notes)
+    # The edits no ignore names are made.
+    assert fixed.root(fixed.final).base == "python:3.12-slim"
+
+
+@pytest.mark.parametrize(
+    ("finding_id", "kept"),
+    [
+        ("poetry-cache-in-layer", "RUN poetry install --without dev --no-root\n"),
+        ("fat-base-image", "FROM python:3.12 AS runtime\n"),
+    ],
+)
+def test_each_ignored_finding_keeps_the_lines_its_edit_would_change(
+    tmp_path: Path, finding_id: str, kept: str
+) -> None:
+    for name, text in POETRY_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(MIN_POETRY.format(pragma=""))
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY, ignore=(finding_id,)).result
+    assert kept in result.text
+    assert any(finding_id in note for note in result.notes)
