@@ -36,7 +36,6 @@ from imgaudit.dockerfile.build import (
     apk_cache_kept,
     apk_group,
     expand,
-    flag,
     heredoc_script,
     installs_os_packages,
     is_build_package,
@@ -46,7 +45,7 @@ from imgaudit.dockerfile.build import (
     reads_apk_index,
     removed_packages,
 )
-from imgaudit.dockerfile.lint import inline_ignores
+from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores
 from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
@@ -693,19 +692,8 @@ def _cache_plan(step: RunStep, tool: _Tool, ships: bool, edit: _Edit) -> str | N
     no-cache setting), `rm`."""
     if not ships:
         return None
-    cache = _cache_dir(step, tool)
-    installs = [i for i in step.installs if i.manager == tool.manager]
-    handled = (
-        step.cache_mounted(cache)
-        or step.removes(cache)
-        or any(
-            c.name == tool.recipe.tool and c.argv[1:3] in (("cache", "clear"), ("cache", "clean"))
-            for c in step.commands
-        )
-        or any(flag(step.state.env.get(name)) for name, _ in tool.recipe.no_cache_env)
-        or all("--no-cache" in i.command.words for i in installs)
-    )
-    if handled or edit.ignored(
+    # What lint counts as kept out (its *-cache-in-layer), fix does not edit: one answer.
+    if cache_kept_out(step, tool.manager) or edit.ignored(
         f"{tool.manager}-cache-in-layer", step.line, f"keeping {tool.fmt.label}'s cache out of the layer"
     ):
         return None

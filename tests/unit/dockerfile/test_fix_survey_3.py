@@ -142,3 +142,31 @@ def test_each_ignored_finding_keeps_the_lines_its_edit_would_change(
     result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY, ignore=(finding_id,)).result
     assert kept in result.text
     assert any(finding_id in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    "install",
+    [
+        # Poetry downloads every wheel through its artifact cache whatever --no-cache says, and
+        # `cache clear NAME --all` empties cache/repositories/NAME only (python-poetry/poetry#3374).
+        "poetry install --no-root --no-cache",
+        "poetry install --no-root && poetry cache clear pypi --all",
+        "poetry install --no-root && poetry cache clear --all PyPI",
+    ],
+)
+def test_poetry_s_own_switches_do_not_keep_its_wheels_out(tmp_path: Path, install: str) -> None:
+    text = fix(
+        tmp_path, MIN_POETRY.format(pragma="").replace("poetry install --no-root", install), POETRY_FILES
+    )
+    # fix() holds the file to lint: no poetry-cache-in-layer; and fix says how.
+    assert "rm -rf $POETRY_CACHE_DIR" in text
+
+
+def test_a_cache_the_install_s_own_prefix_moves_and_the_run_deletes_is_left_alone(tmp_path: Path) -> None:
+    # min-11: `POETRY_CACHE_DIR=/tmp/pc poetry install && rm -rf /tmp/pc` keeps the cache out;
+    # fix added a second cache directory and its removal.
+    install = "POETRY_CACHE_DIR=/tmp/pc poetry install --no-root && rm -rf /tmp/pc"
+    text = fix(
+        tmp_path, MIN_POETRY.format(pragma="").replace("poetry install --no-root", install), POETRY_FILES
+    )
+    assert "POETRY_CACHE_DIR" not in text.replace("POETRY_CACHE_DIR=/tmp/pc poetry", "")
