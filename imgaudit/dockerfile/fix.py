@@ -44,6 +44,7 @@ from imgaudit.dockerfile.build import (
     poetry_requirements,
     reads_apk_index,
     removed_packages,
+    tool_installer,
 )
 from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores
 from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
@@ -880,6 +881,12 @@ def _runtime_text(
     )  # fmt: skip
     if split:
         setup = [i for i in setup if i.start_line <= last_install or i.start_line < stage.from_line]
+    # The builder's RUNs that do not come to the runtime: what only they use stays behind.
+    set_up = {id(i) for i in setup}
+    runs = [
+        r for s in _ancestry(build, stage, include_self=split) for r in build.stages[s].runs
+        if id(r.instruction) in set_up
+    ]  # fmt: skip
     carried: list[str] = []
     code: list[str] = []
     starts: list[str] = []
@@ -899,7 +906,7 @@ def _runtime_text(
             user = _raw(item, lines)
         elif keyword == "RUN":
             carried.extend(_runtime_setup(item, build, lines, edit))
-        elif keyword in ("COPY", "ADD"):
+        elif keyword in ("COPY", "ADD") and not _builder_only(item, build, runs, edit):
             copied = _runtime_copy(item, build, workdir, lines)
             if copied:
                 code.append(copied)
@@ -1037,6 +1044,41 @@ def _runtime_package(
             edit.notes.append(f"line {line}: {package} stays in the builder")
         return None
     return None if package in removed else package
+
+
+def _builder_only(item: Instruction, build: Build, runs: Sequence[RunStep], edit: _Edit) -> bool:
+    """A COPY/ADD of the builder's that the runtime must not get: a tool's installer script
+    (`ADD https://astral.sh/uv/install.sh /uv-installer.sh`: what it installs is a build tool),
+    or files a later RUN of the builder deletes (they served the build only)."""
+    sources = [s for s in item.args[:-1] if not s.startswith("--")]
+    if not sources or any(f.startswith("--from=") for f in item.flags):
+        return False
+    installer = next((tool for s in sources if (tool := tool_installer(s))), None)
+    if installer is not None:
+        edit.notes.append(f"line {item.start_line}: {installer}'s installer stays in the builder")
+        return True
+    stage = next(s for s in build.stages if any(i is item for i in s.instructions))
+    env, workdir = stage.end.env, stage.start.workdir
+    for earlier in stage.instructions:
+        if earlier is item:
+            break
+        if earlier.keyword == "WORKDIR" and earlier.args:
+            workdir = normalise(expand(earlier.args[0], env), workdir)
+    destination = expand(item.args[-1], env)
+    into = destination.endswith("/") or len(sources) > 1
+    landed = [
+        normalise(
+            f"{destination.rstrip('/')}/{s.rstrip('/').rsplit('/', 1)[-1]}" if into else destination, workdir
+        )
+        for s in sources
+    ]
+    later = [r for r in runs if r.line > item.start_line]
+    if all(any(r.removes(path) for r in later) for path in landed):
+        edit.notes.append(
+            f"line {item.start_line}: {' '.join(sources)} stays in the builder, which deletes it"
+        )
+        return True
+    return False
 
 
 def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str]) -> str | None:

@@ -14,7 +14,7 @@ from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.parse import parse_dockerfile
 from imgaudit.dockerfile.project import read_context
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
-from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, TODAY, fix
+from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, TODAY, UV_PROJECT, fix
 
 POETRY_FILES = {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.0"\n'}
 
@@ -170,3 +170,33 @@ def test_a_cache_the_install_s_own_prefix_moves_and_the_run_deletes_is_left_alon
         tmp_path, MIN_POETRY.format(pragma="").replace("poetry install --no-root", install), POETRY_FILES
     )
     assert "POETRY_CACHE_DIR" not in text.replace("POETRY_CACHE_DIR=/tmp/pc poetry", "")
+
+
+@pytest.mark.parametrize(
+    ("fetch", "run"),
+    [
+        # cqrs-template: uv's installer fetched by ADD, run and deleted.
+        (
+            "ADD https://astral.sh/uv/install.sh /uv-installer.sh",
+            "sh /uv-installer.sh && rm /uv-installer.sh",
+        ),
+        # Kept after it ran: still a build tool's installer.
+        ("ADD https://astral.sh/uv/install.sh /tmp/install-uv.sh", "sh /tmp/install-uv.sh"),
+        # Any file the builder deletes before its install never reaches the runtime either.
+        ("COPY scripts/setup.sh /setup.sh", "sh /setup.sh && rm -f /setup.sh"),
+    ],
+)
+def test_what_the_builder_fetched_to_install_its_tools_stays_in_the_builder(
+    tmp_path: Path, fetch: str, run: str
+) -> None:
+    text = fix(
+        tmp_path,
+        "FROM python:3.12\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /uvx /bin/\n"
+        f"{fetch}\nRUN {run}\n"
+        'ENV PATH="/root/.local/bin/:$PATH"\nCOPY . /src\nWORKDIR /src\nRUN uv sync --frozen --no-dev\n',
+        {"pyproject.toml": UV_PROJECT, "uv.lock": "version = 1\n", "scripts/setup.sh": "true\n"},
+    )
+    fixed = _fixed_build(text, tmp_path)
+    assert [c.instruction.keyword for c in fixed.final.copies] == ["COPY"]  # the venv
+    landed = [i.args[-1] for i in fixed.final.instructions if i.keyword in ("ADD", "COPY")]
+    assert landed == ["/src/.venv", "/src"]
