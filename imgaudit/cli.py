@@ -541,6 +541,10 @@ def fix_command(
         outcome = run_fix(
             dockerfile_path, context, facts, datetime.date.today(), _build_args(build_args), ignore
         )
+        if not outcome.changed:
+            # Rewriting would only drop comments and blank lines: nothing to write, build or verify.
+            errors.print(f"imgaudit: nothing to fix in {dockerfile_path}", highlight=False, markup=False)
+            return
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
         click.echo(printable(outcome.diff), nl=False)

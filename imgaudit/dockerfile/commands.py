@@ -36,6 +36,7 @@ from imgaudit.sources.interface import ImageSource
 class FixOutcome:
     result: FixResult
     diff: str
+    changed: bool = True  # False: the same instructions as the user's file (layout aside)
 
 
 def image_facts(source: ImageSource) -> ProjectFacts:
@@ -120,7 +121,13 @@ def run_fix(
             tofile=f"{dockerfile} (imgaudit fix)",
         )
     )
-    return FixOutcome(result, diff)
+    return FixOutcome(result, diff, bool(repairs) or _instructions(result.text) != _instructions(text))
+
+
+def _instructions(text: str) -> list[tuple[object, ...]]:
+    """What a Dockerfile's build does, its comments, blank lines and line breaks aside."""
+    parsed = parse_dockerfile(text)
+    return [(i.keyword, i.flags, i.args, i.json, i.heredocs) for i in parsed.instructions]
 
 
 def run_lint(

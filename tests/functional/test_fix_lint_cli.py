@@ -144,6 +144,23 @@ def test_fix_rewrites_the_article_without_its_mistakes(tmp_path: Path) -> None:
     assert not relinted & {"dev-dependencies-installed", "poetry-cache-in-layer", "toolchain-at-runtime"}
 
 
+def test_fix_on_a_file_with_nothing_to_fix_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    project(tmp_path)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12 AS builder\nRUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR /app\n"
+        "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nCOPY pyproject.toml poetry.lock ./\n\n"
+        "# the app's dependencies only\n"
+        "RUN poetry install --only main --no-root && rm -rf /root/.cache/pypoetry\n\n"
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY --from=builder /app/.venv /app/.venv\n"
+        'COPY app/ ./app\nCMD ["/app/.venv/bin/python", "-m", "app"]\n'
+    )
+    result = run("fix", "--dockerfile", str(tmp_path / "Dockerfile"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"imgaudit: nothing to fix in {tmp_path / 'Dockerfile'}"]
+    assert not (tmp_path / "Dockerfile.imgaudit").exists()
+
+
 def test_fix_takes_its_facts_from_the_image(tmp_path: Path) -> None:
     archive = write_image(naive_spec(), tmp_path / "image.tar")
     context = tmp_path / "context"

@@ -200,3 +200,27 @@ def test_what_the_builder_fetched_to_install_its_tools_stays_in_the_builder(
     assert [c.instruction.keyword for c in fixed.final.copies] == ["COPY"]  # the venv
     landed = [i.args[-1] for i in fixed.final.instructions if i.keyword in ("ADD", "COPY")]
     assert landed == ["/src/.venv", "/src"]
+
+
+GOOD_POETRY = (
+    "# syntax=docker/dockerfile:1\n# the builder\nFROM python:3.12 AS builder\n"
+    "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nRUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR /app\n\n"
+    "COPY pyproject.toml poetry.lock ./\n"
+    "RUN --mount=type=cache,target=/root/.cache/pypoetry poetry install --without dev --no-root\n\n"
+    "# the runtime\nFROM python:3.12-slim\nWORKDIR /app\nCOPY --from=builder /app/.venv /app/.venv\n"
+    "COPY . .\nCMD python -m app\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "changed"),
+    [
+        (GOOD_POETRY, False),
+        (GOOD_POETRY.replace(" --without dev", ""), True),
+    ],
+)
+def test_a_file_with_nothing_to_fix_is_said_to_be_so(tmp_path: Path, dockerfile: str, changed: bool) -> None:
+    for name, text in POETRY_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    assert run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).changed is changed
