@@ -1163,12 +1163,21 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
     if not text:
         return ""
     text = _TOOL_RUN.sub("", text)
-    text = re.sub(
-        r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
-    )
-    if re.search(r"\bapt(?:-get)?\s+update\b", text) and "/var/lib/apt/lists" not in text:
+    line = item.start_line
+    pip = r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)"
+    if re.search(pip, text) and not edit.ignored("pip-cache-in-layer", line, "adding --no-cache-dir"):
+        text = re.sub(pip, r"\1 install --no-cache-dir", text)
+    if (
+        re.search(r"\bapt(?:-get)?\s+update\b", text)
+        and "/var/lib/apt/lists" not in text
+        and not edit.ignored("apt-lists-left", line, "removing apt's lists")
+    ):
         text = run_last(text, "rm -rf /var/lib/apt/lists/*")
-    if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
+    if (
+        re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text)
+        and "--no-install-recommends" not in text
+        and not edit.ignored("apt-recommends", line, "adding --no-install-recommends")
+    ):
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
     return text
 
@@ -1217,7 +1226,7 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
     after it in the stage, and it runs under no test), else its cache is removed at the end of
     the RUN."""
     left = [c for c in step.commands if apk_cache_kept(step, c) is not None]
-    if not left:
+    if not left or edit.ignored("apk-cache-left", step.line, "keeping apk's cache out of the layer"):
         return text
 
     def no_cache(match: re.Match[str]) -> str:

@@ -224,3 +224,25 @@ def test_a_file_with_nothing_to_fix_is_said_to_be_so(tmp_path: Path, dockerfile:
         (tmp_path / name).write_text(text)
     (tmp_path / "Dockerfile").write_text(dockerfile)
     assert run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).changed is changed
+
+
+@pytest.mark.parametrize(
+    ("finding_id", "run"),
+    [
+        ("apt-lists-left", "RUN apt-get update && apt-get install -y --no-install-recommends curl"),
+        ("apt-recommends", "RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*"),
+        ("apk-cache-left", "RUN apk add curl"),
+        ("pip-cache-in-layer", "RUN pip install gunicorn"),
+    ],
+)
+def test_an_ignored_finding_in_a_runtime_run_keeps_the_run(tmp_path: Path, finding_id: str, run: str) -> None:
+    for name, text in POETRY_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12 AS builder\nRUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR /app\n"
+        "COPY . .\nRUN poetry install --only main && rm -rf /root/.cache/pypoetry\n\n"
+        f'FROM builder\n# imgaudit ignore={finding_id}\n{run}\nCMD ["python", "-m", "app"]\n'
+    )
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    assert f"# imgaudit ignore={finding_id}\n{run}\n" in result.text
+    assert any(finding_id in note for note in result.notes)
