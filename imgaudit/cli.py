@@ -490,6 +490,13 @@ def _write(path: Path, text: str) -> None:
     metavar="KEY=VALUE",
     help="The build's ARG values: they decide the Dockerfile's shell tests, and --verify builds with them.",
 )
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="ID",
+    help="Leave the lines this finding id's edit would change as they are (repeatable).",
+)
 @click.option("--network", metavar="MODE", help="For --verify's build (e.g. host).")
 @click.option(
     "--tag", "verify_tag", metavar="NAME", help="Tag of --verify's image [default: imgaudit-fixed/NAME]."
@@ -503,6 +510,7 @@ def fix_command(
     verify_image: str | None,
     smoke: str | None,
     build_args: tuple[str, ...],
+    ignore: tuple[str, ...],
     network: str | None,
     verify_tag: str | None,
     debug: bool,
@@ -530,7 +538,13 @@ def fix_command(
                 if verify_image is not None:
                     original = audit(source)
         context = context_dir or dockerfile_path.parent
-        outcome = run_fix(dockerfile_path, context, facts, datetime.date.today(), _build_args(build_args))
+        outcome = run_fix(
+            dockerfile_path, context, facts, datetime.date.today(), _build_args(build_args), ignore
+        )
+        if not outcome.changed:
+            # Rewriting would only drop comments and blank lines: nothing to write, build or verify.
+            errors.print(f"imgaudit: nothing to fix in {dockerfile_path}", highlight=False, markup=False)
+            return
         target = output or dockerfile_path.with_name(dockerfile_path.name + ".imgaudit")
         write_dockerfile(target, outcome.result.text)
         click.echo(printable(outcome.diff), nl=False)

@@ -1070,11 +1070,18 @@ def _installed_tools(command: Command, step: RunStep) -> Iterator[str]:
     ):
         yield from (n for n in words[2:] if n in PYTHON_TOOLS)
     if command.name in ("curl", "wget", "python", "python3") and any(
-        marker in w for w in words for marker in _POETRY_INSTALLER
+        tool_installer(w) == "poetry" for w in words
     ):
         yield "poetry"
-    if command.name in ("curl", "wget") and any(_UV_INSTALLER in w for w in words):
+    if command.name in ("curl", "wget") and any(tool_installer(w) == "uv" for w in words):
         yield "uv"
+
+
+def tool_installer(word: str) -> str | None:
+    """The Python tool whose official installer script `word` (a URL, a file name) is."""
+    if any(marker in word for marker in _POETRY_INSTALLER):
+        return "poetry"
+    return "uv" if _UV_INSTALLER in word else None
 
 
 def _tool_locations(name: str, command: Command, step: RunStep) -> tuple[str, ...]:

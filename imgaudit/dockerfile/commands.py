@@ -36,6 +36,7 @@ from imgaudit.sources.interface import ImageSource
 class FixOutcome:
     result: FixResult
     diff: str
+    changed: bool = True  # False: the same instructions as the user's file (layout aside)
 
 
 def image_facts(source: ImageSource) -> ProjectFacts:
@@ -96,15 +97,21 @@ def run_fix(
     image: ProjectFacts | None,
     today: dt.date,
     build_args: Mapping[str, str] = {},
+    ignore: Collection[str] = (),
 ) -> FixOutcome:
     """The user's Dockerfile edited (see `fix.py`), or `FixRefused` saying why not. The ARG
-    values: `build_args`, else those the image's history recorded, else the defaults."""
+    values: `build_args`, else those the image's history recorded, else the defaults. The
+    findings `ignore` names, the project's `[tool.imgaudit] ignore` and the file's pragmas
+    name keep the lines their edits would change, as they keep them out of `lint`."""
     original = read_dockerfile(dockerfile)
     text, repairs = repaired_env_continuations(original)
     parsed = checked(parse_dockerfile(text, str(dockerfile)))
     recorded = image.build_args if image is not None else {}
-    build = read_build(parsed, read_context(project_dir(parsed, context)), None, {**recorded, **build_args})
-    result = fixed_dockerfile(build, fix_facts(image, context_pyproject(context)), today)
+    project = read_context(project_dir(parsed, context))
+    check_ids([*ignore, *project.ignore])
+    build = read_build(parsed, project, None, {**recorded, **build_args})
+    facts = fix_facts(image, context_pyproject(context))
+    result = fixed_dockerfile(build, facts, today, {*ignore, *project.ignore})
     result = replace(result, notes=(*repairs, *result.notes))
     diff = "".join(
         difflib.unified_diff(
@@ -114,7 +121,13 @@ def run_fix(
             tofile=f"{dockerfile} (imgaudit fix)",
         )
     )
-    return FixOutcome(result, diff)
+    return FixOutcome(result, diff, bool(repairs) or _instructions(result.text) != _instructions(text))
+
+
+def _instructions(text: str) -> list[tuple[object, ...]]:
+    """What a Dockerfile's build does, its comments, blank lines and line breaks aside."""
+    parsed = parse_dockerfile(text)
+    return [(i.keyword, i.flags, i.args, i.json, i.heredocs) for i in parsed.instructions]
 
 
 def run_lint(

@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
@@ -36,7 +36,6 @@ from imgaudit.dockerfile.build import (
     apk_cache_kept,
     apk_group,
     expand,
-    flag,
     heredoc_script,
     installs_os_packages,
     is_build_package,
@@ -45,7 +44,9 @@ from imgaudit.dockerfile.build import (
     poetry_requirements,
     reads_apk_index,
     removed_packages,
+    tool_installer,
 )
+from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores
 from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
@@ -170,10 +171,25 @@ class _Tool:
 
 @dataclass
 class _Edit:
-    """The Dockerfile being written: blocks of text in order, and what was said about them."""
+    """The Dockerfile being written: blocks of text in order, what was said about them, and the
+    findings the user ignores (everywhere, or on the instruction below a pragma's line)."""
 
     blocks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ignore: frozenset[str] = frozenset()
+    pragmas: Mapping[int, frozenset[str]] = field(default_factory=dict)
+
+    def scratch(self) -> _Edit:
+        """An edit whose notes are thrown away, with the same ignores."""
+        return _Edit(ignore=self.ignore, pragmas=self.pragmas)
+
+    def ignored(self, finding_id: str, line: int, what: str) -> bool:
+        """The finding is ignored at `line` (`# imgaudit ignore=ID` above it, --ignore,
+        `[tool.imgaudit] ignore`), so the edit it stands for is not made: said in a note."""
+        if finding_id not in self.ignore and finding_id not in self.pragmas.get(line, ()):
+            return False
+        self.notes.append(f"line {line}: not {what} ({finding_id} is ignored)")
+        return True
 
 
 def repaired_env_continuations(text: str) -> tuple[str, list[str]]:
@@ -199,13 +215,17 @@ def repaired_env_continuations(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines) + ("\n" if text.endswith("\n") else ""), notes
 
 
-def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult:
+def fixed_dockerfile(
+    build: Build, facts: FixFacts, today: dt.date, ignore: Collection[str] = ()
+) -> FixResult:
+    """The edited file; the edit of a finding `ignore` names, or a pragma ignores where lint
+    would report it, is not made."""
     parsed = build.parsed
     lines = parsed.text.splitlines()
     install_stage, installs, tool = _install_stage(build)
     chain = _chain(build)
     poetry = _poetry_version(build, facts)
-    edit = _Edit()
+    edit = _Edit(ignore=frozenset(ignore), pragmas=inline_ignores(parsed.text))
     builder_name = install_stage.name or (
         "builder" if not _name_taken(build, "builder") else "imgaudit-builder"
     )
@@ -215,6 +235,8 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
 
     # Everything before the chain's runtime part stays where it is.
     split_inside = install_stage.index == build.target
+    builder_parents = set(_ancestry(build, install_stage, include_self=False))
+    runtime_parents = _runtime_parents(build, chain, install_stage, builder_parents, today, edit)
     for stage in build.stages:
         if stage.index == install_stage.index:
             edit.blocks.append(
@@ -257,23 +279,58 @@ def fixed_dockerfile(build: Build, facts: FixFacts, today: dt.date) -> FixResult
                 )
             else:
                 edit.blocks.append(_stage_text(build, stage, lines, edit, today, runtime=stage.ships))
+        elif stage.index in builder_parents and (install_stage.index in chain or runtime_parents):
+            # The builder is built on it: it keeps its image (compilers, headers) and its lines;
+            # the runtime has its own base (a new one, or the copy below).
+            edit.blocks.append(_stage_text(build, stage, lines, edit, today, runtime=False))
+            if stage.index in runtime_parents:
+                edit.blocks.append(
+                    _stage_text(build, stage, lines, edit, today, runtime=True, renamed=runtime_parents)
+                )
         else:
             edit.blocks.append(
-                _stage_text(
-                    build,
-                    stage,
-                    lines,
-                    edit,
-                    today,
-                    runtime=stage.ships,
-                    workdir=install_stage.end.workdir,
-                )
+                _stage_text(build, stage, lines, edit, today, runtime=stage.ships, renamed=runtime_parents)
             )
     directives = [line for i, line in enumerate(lines) if _is_directive(lines, i)]
     body = "\n\n".join(block.strip("\n") for block in edit.blocks if block.strip())
     text = "\n".join([*directives, *_global_args_text(build, lines), body]) + "\n"
     _check_references(text, parsed.path)
     return FixResult(text, tuple(dict.fromkeys(edit.notes)), builder_name, venv)
+
+
+def _runtime_parents(
+    build: Build,
+    chain: set[int],
+    install_stage: StageModel,
+    builder_parents: set[int],
+    today: dt.date,
+    edit: _Edit,
+) -> dict[int, str]:
+    """The stages both the builder and the runtime are built on (`FROM python:3.11 AS python`,
+    then `FROM python AS builder` and `FROM python AS runtime`), by the name of the runtime's
+    own copy of each: the runtime's base becomes slim, the builder's stays the full image. Empty
+    when the runtime is built from the builder (it gets a base of its own anyway) or the slim
+    variant is the image already."""
+    shared = sorted(builder_parents & chain)
+    if install_stage.index in chain or not shared:
+        return {}
+    root = build.stages[shared[0]]
+    slim = _from_line(build, root, None, today, edit.scratch(), slim=True)
+    if slim == _from_line(build, root, None, today, edit.scratch()):
+        return {}
+    names: dict[int, str] = {}
+    for index in shared:
+        original = build.stages[index].name or str(index)
+        name = next(
+            n for n in (f"{original}-slim", *(f"{original}-slim-{i}" for i in range(2, 100)))
+            if not _name_taken(build, n)
+        )  # fmt: skip
+        names[index] = name
+        edit.notes.append(
+            f"line {build.stages[index].from_line}: `{name}`, the runtime's own copy of `{original}` on the "
+            f"slim base; `{install_stage.name or install_stage.index}` keeps the full image"
+        )
+    return names
 
 
 def _global_args_text(build: Build, lines: list[str]) -> list[str]:
@@ -564,14 +621,14 @@ def _builder_text(
         if split and item.keyword in _RUNTIME_KEYWORDS:
             continue  # moved to the runtime stage
         if item is context_copy:
-            out.append(_install_env(first, venv, tool, ships=stage.ships))
+            out.append(_install_env(first, venv, tool, stage.ships, edit))
             env_inserted = True
             out.append(dependencies)
             out.append(_raw(item, lines))
         elif item.keyword == "RUN" and item.start_line in install_lines:
             step = next(s for s in stage.runs if s.instruction is item)
             if not env_inserted:
-                out.append(_install_env(step, venv, tool, ships=stage.ships))
+                out.append(_install_env(step, venv, tool, stage.ships, edit))
                 env_inserted = True
             out.append(_install_run(build, step, poetry, lines, edit, tool, ships=stage.ships))
         elif item.keyword == "RUN":
@@ -628,8 +685,10 @@ def _dependencies_first(
     span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
     if span is None:
         return None, ""
+    if edit.ignored("cache-unfriendly-order", item.start_line, "installing the dependencies before the code"):
+        return None, ""
     command = re.sub(r"\s*\\\n\s*", " ", span).strip()
-    plan = _cache_plan(install, tool, stage.ships)
+    plan = _cache_plan(install, tool, stage.ships, edit)
     mount = f"--mount=type=cache,target={_cache_dir(install, tool)} " if plan == "mount" else ""
     tail = f" && rm -rf ${_cache_variable(tool)}" if plan == "rm" else ""
     edit.notes.append(
@@ -671,7 +730,7 @@ def _depends_on_workdir(stage: StageModel, copy: Instruction, install: RunStep) 
     return True
 
 
-def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:
+def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool, edit: _Edit) -> str:
     """ENV just before the install (so nothing earlier overrides it): the venv in the project
     unless it is already where the runtime copies it from, the guide's settings the file lacks,
     and how the cache stays out of the layer (the tool's no-cache setting, or a throw-away
@@ -682,7 +741,7 @@ def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool) -> str:
     if any(i.target != venv for i in installs):
         pairs += [(name, value.format(venv=venv)) for name, value in recipe.venv_env]
     pairs += [(name, value) for name, value in recipe.guide_env if name not in env]
-    plan = _cache_plan(step, tool, ships)
+    plan = _cache_plan(step, tool, ships, edit)
     if plan == "env":
         pairs += list(recipe.no_cache_env)
     elif plan == "rm" and not env.get(_cache_variable(tool)):
@@ -703,24 +762,16 @@ def _cache_dir(step: RunStep, tool: _Tool) -> str:
     return normalise(configured or f"{step.state.home()}/.cache/{spec.under_cache_home[0]}")
 
 
-def _cache_plan(step: RunStep, tool: _Tool, ships: bool) -> str | None:
-    """How this RUN keeps the tool's cache out of the layer: None (it ships nowhere, or the
-    file handles it already), `mount` (BuildKit), `env` (the tool's no-cache setting), `rm`."""
+def _cache_plan(step: RunStep, tool: _Tool, ships: bool, edit: _Edit) -> str | None:
+    """How this RUN keeps the tool's cache out of the layer: None (it ships nowhere, the file
+    handles it already, or the user ignores the finding), `mount` (BuildKit), `env` (the tool's
+    no-cache setting), `rm`."""
     if not ships:
         return None
-    cache = _cache_dir(step, tool)
-    installs = [i for i in step.installs if i.manager == tool.manager]
-    handled = (
-        step.cache_mounted(cache)
-        or step.removes(cache)
-        or any(
-            c.name == tool.recipe.tool and c.argv[1:3] in (("cache", "clear"), ("cache", "clean"))
-            for c in step.commands
-        )
-        or any(flag(step.state.env.get(name)) for name, _ in tool.recipe.no_cache_env)
-        or all("--no-cache" in i.command.words for i in installs)
-    )
-    if handled:
+    # What lint counts as kept out (its *-cache-in-layer), fix does not edit: one answer.
+    if cache_kept_out(step, tool.manager) or edit.ignored(
+        f"{tool.manager}-cache-in-layer", step.line, f"keeping {tool.fmt.label}'s cache out of the layer"
+    ):
         return None
     if tool.buildkit:
         return "mount"
@@ -735,7 +786,7 @@ def _install_run(
     drop: list[str] = []
     for install in step.installs:
         if install.manager == tool.manager:
-            more, less = _install_flags(build, step, install, poetry, tool)
+            more, less = _install_flags(build, step, install, poetry, tool, edit)
             add, drop = [*add, *more], [*drop, *less]
     add, drop = list(dict.fromkeys(add)), list(dict.fromkeys(drop))
     if add or drop:
@@ -743,7 +794,7 @@ def _install_run(
         said = " ".join([*add, *(f"(no {d})" for d in drop)])
         version = f" (Poetry {poetry})" if tool.manager == "poetry" else ""
         edit.notes.append(f"line {step.line}: {tool.recipe.tool} {said}{version}")
-    plan = _cache_plan(step, tool, ships)
+    plan = _cache_plan(step, tool, ships, edit)
     if plan == "mount":
         target = _cache_dir(step, tool)
         text = re.sub(
@@ -764,13 +815,16 @@ def _install_run(
 
 
 def _install_flags(
-    build: Build, step: RunStep, install: Install, poetry: str, tool: _Tool
+    build: Build, step: RunStep, install: Install, poetry: str, tool: _Tool, edit: _Edit
 ) -> tuple[list[str], list[str]]:
-    """(flags to add, flags to drop) for one install: no dev, no system site, held to the lock."""
+    """(flags to add, flags to drop) for one install: no dev (unless the user ignores
+    dev-dependencies-installed there), no system site, held to the lock."""
     recipe, words = tool.recipe, install.command.words
     add: list[str] = []
     drop = [w for w in words if w in recipe.system_flags]
-    if install.dev:
+    if install.dev and not edit.ignored(
+        "dev-dependencies-installed", step.line, "leaving the development dependencies out"
+    ):
         if tool.manager == "poetry":
             add += [f for f in [_without_flags(build, poetry)] if f]
         else:
@@ -856,6 +910,9 @@ def _pinned(step: RunStep, poetry: str, lines: list[str], edit: _Edit) -> str:
         spec = match["spec"].strip()
         if spec.startswith("==") and not impossible_poetry_version(spec[2:]):
             continue
+        finding = "nonexistent-poetry-version" if spec else "unpinned-poetry"
+        if edit.ignored(finding, step.line, f"pinning {requirement}"):
+            continue
         pinned = f"poetry{match['extras'] or ''}=={poetry}"
         text = re.sub(rf"(?<![\w.-]){re.escape(requirement)}(?![\w.=<>!~-])", pinned, text, count=1)
         text = re.sub(
@@ -899,6 +956,12 @@ def _runtime_text(
     )  # fmt: skip
     if split:
         setup = [i for i in setup if i.start_line <= last_install or i.start_line < stage.from_line]
+    # The builder's RUNs that do not come to the runtime: what only they use stays behind.
+    set_up = {id(i) for i in setup}
+    runs = [
+        r for s in _ancestry(build, stage, include_self=split) for r in build.stages[s].runs
+        if id(r.instruction) in set_up
+    ]  # fmt: skip
     carried: list[str] = []
     code: list[str] = []
     starts: list[str] = []
@@ -918,7 +981,7 @@ def _runtime_text(
             user = _raw(item, lines)
         elif keyword == "RUN":
             carried.extend(_runtime_setup(item, build, lines, edit))
-        elif keyword in ("COPY", "ADD"):
+        elif keyword in ("COPY", "ADD") and not _builder_only(item, build, runs, edit):
             copied = _runtime_copy(item, build, workdir, lines)
             if copied:
                 code.append(copied)
@@ -948,7 +1011,10 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
     """The slim base of the same Python and distribution; for a base that carries the tool,
     the Python image it was built on when its name says (uv's images), else a refusal."""
     if not root.start.tools:
-        return _written_base(build, root, lambda base, said: _slim(_supported(base, today, said), said), edit)
+        line = root.from_line
+        return _written_base(
+            build, root, lambda base, said: _slim(_supported(base, today, said, line), said, line), edit
+        )
     match = _UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
     if match is None:
         raise FixRefused(
@@ -959,7 +1025,7 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
         )
     distro = match["distro"]
     tag = f"{match['python']}-{distro}" if distro.startswith("alpine") else f"{match['python']}-slim-{distro}"
-    base = _supported(f"python:{tag}", today, edit)
+    base = _supported(f"python:{tag}", today, edit, root.from_line)
     edit.notes.append(f"runtime base {base}: the Python image {root.base} is built on, without uv")
     return base
 
@@ -1055,6 +1121,41 @@ def _runtime_package(
     return None if package in removed else package
 
 
+def _builder_only(item: Instruction, build: Build, runs: Sequence[RunStep], edit: _Edit) -> bool:
+    """A COPY/ADD of the builder's that the runtime must not get: a tool's installer script
+    (`ADD https://astral.sh/uv/install.sh /uv-installer.sh`: what it installs is a build tool),
+    or files a later RUN of the builder deletes (they served the build only)."""
+    sources = [s for s in item.args[:-1] if not s.startswith("--")]
+    if not sources or any(f.startswith("--from=") for f in item.flags):
+        return False
+    installer = next((tool for s in sources if (tool := tool_installer(s))), None)
+    if installer is not None:
+        edit.notes.append(f"line {item.start_line}: {installer}'s installer stays in the builder")
+        return True
+    stage = next(s for s in build.stages if any(i is item for i in s.instructions))
+    env, workdir = stage.end.env, stage.start.workdir
+    for earlier in stage.instructions:
+        if earlier is item:
+            break
+        if earlier.keyword == "WORKDIR" and earlier.args:
+            workdir = normalise(expand(earlier.args[0], env), workdir)
+    destination = expand(item.args[-1], env)
+    into = destination.endswith("/") or len(sources) > 1
+    landed = [
+        normalise(
+            f"{destination.rstrip('/')}/{s.rstrip('/').rsplit('/', 1)[-1]}" if into else destination, workdir
+        )
+        for s in sources
+    ]
+    later = [r for r in runs if r.line > item.start_line]
+    if all(any(r.removes(path) for r in later) for path in landed):
+        edit.notes.append(
+            f"line {item.start_line}: {' '.join(sources)} stays in the builder, which deletes it"
+        )
+        return True
+    return False
+
+
 def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str]) -> str | None:
     """A COPY/ADD of the builder that the runtime needs too: the code, scripts, certificates
     (not the dependency files alone, not tools)."""
@@ -1137,12 +1238,21 @@ def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[
     if not text:
         return ""
     text = _TOOL_RUN.sub("", text)
-    text = re.sub(
-        r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)", r"\1 install --no-cache-dir", text
-    )
-    if re.search(r"\bapt(?:-get)?\s+update\b", text) and "/var/lib/apt/lists" not in text:
+    line = item.start_line
+    pip = r"(?<![\w-])(pip3?|-m pip)\s+install(?!\s+--no-cache-dir)"
+    if re.search(pip, text) and not edit.ignored("pip-cache-in-layer", line, "adding --no-cache-dir"):
+        text = re.sub(pip, r"\1 install --no-cache-dir", text)
+    if (
+        re.search(r"\bapt(?:-get)?\s+update\b", text)
+        and "/var/lib/apt/lists" not in text
+        and not edit.ignored("apt-lists-left", line, "removing apt's lists")
+    ):
         text = run_last(text, "rm -rf /var/lib/apt/lists/*")
-    if re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text) and "--no-install-recommends" not in text:
+    if (
+        re.search(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b", text)
+        and "--no-install-recommends" not in text
+        and not edit.ignored("apt-recommends", line, "adding --no-install-recommends")
+    ):
         text = re.sub(r"\b(apt(?:-get)?\s+(?:-\S+\s+)*install)\b", r"\1 --no-install-recommends", text)
     return text
 
@@ -1191,7 +1301,7 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
     after it in the stage, and it runs under no test), else its cache is removed at the end of
     the RUN."""
     left = [c for c in step.commands if apk_cache_kept(step, c) is not None]
-    if not left:
+    if not left or edit.ignored("apk-cache-left", step.line, "keeping apk's cache out of the layer"):
         return text
 
     def no_cache(match: re.Match[str]) -> str:
@@ -1433,19 +1543,21 @@ def _stage_text(
     edit: _Edit,
     today: dt.date,
     runtime: bool,
-    workdir: str | None = None,
+    renamed: Mapping[int, str] = {},
 ) -> str:
-    """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches)."""
+    """A stage kept as it is; one that ships gets the runtime edits (no `poetry run`, no caches).
+    `renamed`: the runtime's own copies of stages the builder is built on, by their index (the
+    stage itself when it is one of them)."""
+    name = renamed.get(stage.index, stage.name)
     header = _from_line(
-        build, stage, stage.name, today, edit, slim=runtime and stage.parent is None, lines=lines
+        build, stage, name, today, edit, slim=runtime and stage.parent is None, lines=lines, renamed=renamed
     )
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
+    # No WORKDIR is added, even where lint says the stage lacks one: the directory a stage
+    # starts in is where its start command finds the code (`gunicorn pkg.app:app` from /).
     body = _runtime_instructions(kept, lines, edit, stage.runs)
-    if stage.parent is None and stage.end.workdir == "/" and workdir not in (None, "/"):
-        body.insert(0, f"WORKDIR {workdir}")
-        edit.notes.append(f"the runtime stage sets no WORKDIR: using the builder's, {workdir}")
     return "\n".join([header, *body])
 
 
@@ -1470,14 +1582,16 @@ def _from_line(
     edit: _Edit,
     slim: bool = False,
     lines: list[str] | None = None,
+    renamed: Mapping[int, str] = {},
 ) -> str:
     def change(base: str, said: _Edit) -> str:
         if stage.parent is not None:
             return base
-        supported = _supported(base, today, said)
-        return _slim(supported, said) if slim else supported
+        supported = _supported(base, today, said, stage.from_line)
+        return _slim(supported, said, stage.from_line) if slim else supported
 
-    base = _written_base(build, stage, change, edit)
+    parent = renamed.get(stage.parent) if stage.parent is not None else None
+    base = parent or _written_base(build, stage, change, edit)
     comments = _comments_above(stage.from_line, lines) if lines else []
     return "\n".join([*comments, f"FROM {base}" + (f" AS {name}" if name else "")])
 
@@ -1494,9 +1608,9 @@ def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit]
     written = build.parsed.stages[stage.index].base
     if "$" not in written or expand(written, build.global_args) != stage.base:
         return change(stage.base, edit)
-    said = _Edit()
+    said = edit.scratch()
     changed = change(stage.base, said)
-    rewritten = change(written, _Edit())
+    rewritten = change(written, edit.scratch())
     unset = sorted({v for v in _ARG_NAME.findall(written) if not build.global_args.get(v)})
     if unset:
         edit.notes.append(
@@ -1514,9 +1628,9 @@ def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit]
     return written
 
 
-def _supported(base: str, today: dt.date, edit: _Edit) -> str:
+def _supported(base: str, today: dt.date, edit: _Edit, line: int) -> str:
     codename = end_of_life_codename(base, today)
-    if codename is None:
+    if codename is None or edit.ignored("end-of-life-base", line, f"moving {base} off Debian {codename}"):
         return base
     official = _OFFICIAL_PYTHON.match(base)
     version = re.match(r"^\d+(?:\.\d+)*", official["tag"] or "") if official else None
@@ -1541,14 +1655,17 @@ def _built_on_bookworm(version: tuple[int, ...]) -> bool:
     return first is not None and (len(version) < 3 or version[2] >= first)
 
 
-def _slim(base: str, edit: _Edit) -> str:
+def _slim(base: str, edit: _Edit, line: int) -> str:
     """The official image's slim variant of the same Python and Debian release; any other base
-    is kept (imgaudit cannot know its slim sibling)."""
+    is kept (imgaudit cannot know its slim sibling), and so is one whose FROM (at `line`) says
+    to ignore fat-base-image."""
     match = _OFFICIAL_PYTHON.match(base)
     if match is None:
         return base
     tag = match["tag"] or "latest"
     if "slim" in tag or "alpine" in tag or "windows" in tag:
+        return base
+    if edit.ignored("fat-base-image", line, f"giving the runtime the slim variant of {base}"):
         return base
     if tag == "latest":
         slim = "slim"

@@ -326,38 +326,57 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
     # An install that only adds the project after the dependencies' install (Poetry's and uv's
     # guides: --no-root / --no-install-project first) downloads nothing more.
     managers = {i.manager for i in step.installs if not _reinstall(build, stage, step, i)}
-    poetry_cache = f"{home}/.cache/pypoetry"
-    if "poetry" in managers and not _poetry_cache_handled(step, poetry_cache):
+    if "poetry" in managers and not cache_kept_out(step, "poetry"):
         poetry = next(i for i in step.installs if i.manager == "poetry")
-        directory = cache_dir(poetry.command, env, "POETRY_CACHE_DIR", poetry_cache)
+        directory = cache_dir(poetry.command, env, "POETRY_CACHE_DIR", f"{home}/.cache/pypoetry")
         message = "poetry install keeps its cache in this layer"
         yield hint("poetry-cache-in-layer", step.line, message, stage), directory
     pip = pip_installs(step.commands)
-    if pip and not _pip_cache_handled(step, f"{home}/.cache/pip"):
+    if pip and not cache_kept_out(step, "pip"):
         directory = cache_dir(pip[0], env, "PIP_CACHE_DIR", f"{home}/.cache/pip", "--cache-dir")
         message = "pip install keeps its cache in this layer"
         yield hint("pip-cache-in-layer", step.line, message, stage), directory
-    # Pipenv hands pip its own cache (PIPENV_CACHE_DIR); PDM keeps wheels in PDM_CACHE_DIR.
-    for manager, variable, default in (
-        ("pipenv", "PIPENV_CACHE_DIR", f"{home}/.cache/pipenv"),
-        ("pdm", "PDM_CACHE_DIR", f"{home}/.cache/pdm"),
-    ):
-        if manager == "pipenv" and _pipenv_writes_no_cache(step):
-            continue
-        directory = expand(env.get(variable, default), env)
-        if manager in managers and not _tool_cache_handled(step, manager, directory):
+    for manager, (variable, under) in _TOOL_CACHES.items():
+        if manager in managers and not cache_kept_out(step, manager):
+            directory = expand(env.get(variable, f"{home}/.cache/{under}"), env)
             message = f"{manager} install keeps its cache in this layer"
             yield hint(f"{manager}-cache-in-layer", step.line, message, stage), directory
-    uv = [
-        c
-        for c in step.commands
-        if (c.name == "uv" and c.argv[1:3] == ("pip", "install"))
-        or ("uv" in managers and c.name == "uv" and c.argv[1:2] == ("sync",))
-    ]
-    kept = [c for c in uv if not _uv_cache_handled(step, c, f"{home}/.cache/uv")]
+    sync = "uv" in managers
+    kept = [c for c in _uv_commands(step, sync) if not _uv_cache_handled(step, c, f"{home}/.cache/uv")]
     if kept:
         directory = cache_dir(kept[0], env, "UV_CACHE_DIR", f"{home}/.cache/uv", "--cache-dir")
         yield hint("uv-cache-in-layer", step.line, "uv keeps its cache in this layer", stage), directory
+
+
+# Pipenv hands pip its own cache (PIPENV_CACHE_DIR); PDM keeps wheels in PDM_CACHE_DIR.
+_TOOL_CACHES = {"pipenv": ("PIPENV_CACHE_DIR", "pipenv"), "pdm": ("PDM_CACHE_DIR", "pdm")}
+
+
+def cache_kept_out(step: RunStep, manager: str, sync: bool = True) -> bool:
+    """This RUN keeps `manager`'s cache (poetry, uv, pip, pipenv, pdm) out of its layer, as the
+    tool really keeps it: a mount on it, its removal, or the tool's own switch where the tool
+    honours it. lint's *-cache-in-layer and fix's cache edit both ask this. For uv, every
+    `uv pip install` and (with `sync`) `uv sync` of the RUN."""
+    home, env = step.state.home(), step.state.env
+    if manager == "poetry":
+        return _poetry_cache_handled(step, f"{home}/.cache/pypoetry")
+    if manager == "pip":
+        return _pip_cache_handled(step, f"{home}/.cache/pip")
+    if manager == "uv":
+        return all(_uv_cache_handled(step, c, f"{home}/.cache/uv") for c in _uv_commands(step, sync))
+    if manager == "pipenv" and _pipenv_writes_no_cache(step):
+        return True
+    variable, under = _TOOL_CACHES[manager]
+    return _tool_cache_handled(step, manager, expand(env.get(variable, f"{home}/.cache/{under}"), env))
+
+
+def _uv_commands(step: RunStep, sync: bool) -> list[Command]:
+    """The RUN's uv commands that fill uv's cache: `uv pip install`, and `uv sync` with `sync`."""
+    return [
+        c
+        for c in step.commands
+        if c.name == "uv" and (c.argv[1:3] == ("pip", "install") or (sync and c.argv[1:2] == ("sync",)))
+    ]
 
 
 _CONDA = frozenset({"conda", "mamba", "micromamba"})

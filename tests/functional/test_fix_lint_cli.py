@@ -134,11 +134,31 @@ def test_fix_rewrites_the_article_without_its_mistakes(tmp_path: Path) -> None:
     assert "poetry==1.8.5" in fixed
     assert 'ENTRYPOINT ["streamlit", "run", "app/Streamlit_Tutorial.py"]' in fixed
     runtime = fixed.split("AS runtime", 1)[1]
-    assert "WORKDIR /app" in runtime and "COPY app/ ./app" in runtime
+    # The article's runtime sets no WORKDIR: it still starts in /, where `app/...` is found.
+    assert "WORKDIR" not in runtime and "COPY app/ ./app" in runtime
     (tmp_path / "Dockerfile.imgaudit").rename(tmp_path / "Fixed")
     relinted = hint_ids(run("lint", str(tmp_path / "Fixed")).stdout)
-    assert not relinted & ARTICLE_MISTAKES
+    # runtime-stage-without-workdir (info) stays for the user: a WORKDIR would move where the
+    # article's start command runs from (/), and its relative script path with it.
+    assert relinted & ARTICLE_MISTAKES == {"runtime-stage-without-workdir"}
     assert not relinted & {"dev-dependencies-installed", "poetry-cache-in-layer", "toolchain-at-runtime"}
+
+
+def test_fix_on_a_file_with_nothing_to_fix_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    project(tmp_path)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12 AS builder\nRUN pip install --no-cache-dir poetry==1.8.3\nWORKDIR /app\n"
+        "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nCOPY pyproject.toml poetry.lock ./\n\n"
+        "# the app's dependencies only\n"
+        "RUN poetry install --only main --no-root && rm -rf /root/.cache/pypoetry\n\n"
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY --from=builder /app/.venv /app/.venv\n"
+        'COPY app/ ./app\nCMD ["/app/.venv/bin/python", "-m", "app"]\n'
+    )
+    result = run("fix", "--dockerfile", str(tmp_path / "Dockerfile"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"imgaudit: nothing to fix in {tmp_path / 'Dockerfile'}"]
+    assert not (tmp_path / "Dockerfile.imgaudit").exists()
 
 
 def test_fix_takes_its_facts_from_the_image(tmp_path: Path) -> None:
