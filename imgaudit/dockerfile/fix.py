@@ -36,6 +36,7 @@ from imgaudit.dockerfile.build import (
     apk_cache_kept,
     apk_group,
     expand,
+    fetches_apt_lists,
     heredoc_script,
     installs_os_packages,
     is_build_package,
@@ -43,6 +44,7 @@ from imgaudit.dockerfile.build import (
     os_packages,
     poetry_requirements,
     reads_apk_index,
+    reads_apt_lists,
     removed_packages,
     tool_installer,
 )
@@ -55,6 +57,7 @@ from imgaudit.dockerfile.poetry_versions import (
     end_of_life_codename,
     impossible_poetry_version,
 )
+from imgaudit.dockerfile.shell import Command
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
@@ -1192,14 +1195,19 @@ def _runtime_instructions(
     out: list[str] = []
     kept = list(items)
     steps = {id(s.instruction): s for s in runs}
+    lists_fetched = False  # by an earlier RUN here, which fix has them removed in
     for position, item in enumerate(kept):
         if item.keyword in ("CMD", "ENTRYPOINT"):
             out.append(_start_text(item, lines, edit))
         elif item.keyword == "RUN" and not item.json:
-            text = _runtime_run(item, lines, edit, out)
             step = steps.get(id(item))
+            later = [steps[id(i)] for i in kept[position + 1 :] if id(i) in steps]
+            text = _raw(item, lines)
+            if step is not None:
+                text = _apt_lists_where_read(text, step, lists_fetched, later, edit)
+                lists_fetched = lists_fetched or any(fetches_apt_lists(c) for c in step.commands)
+            text = _runtime_run(item, text, edit, out) if text else ""
             if text and step is not None:
-                later = [steps[id(i)] for i in kept[position + 1 :] if id(i) in steps]
                 read_later = any(reads_apk_index(c) for s in later for c in s.commands)
                 text = _apk_without_cache(text, step, edit, read_later)
             out.append(text)
@@ -1219,9 +1227,46 @@ def _words(command: str) -> list[str]:
         return command.split()
 
 
-def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[str]) -> str:
-    """A RUN that stays in the runtime stage, without the size mistakes lint would flag."""
-    text = _raw(item, lines)
+def _apt_lists_where_read(
+    text: str, step: RunStep, fetched_before: bool, later: Sequence[RunStep], edit: _Edit
+) -> str:
+    """The RUN with apt's lists fetched in the RUN that reads them: fix removes them at the end
+    of each RUN that fetches them (lint's apt-lists-left: a later RUN's removal would leave them
+    in this layer), so a RUN that reads them (`apt-get install`) after an earlier RUN fetched them
+    fetches them itself, and a RUN whose `apt-get update` only a later RUN read loses it."""
+    if fetched_before and _reads_apt_lists_first(step.commands):
+        edit.notes.append(
+            f"line {step.line}: `apt-get update` first: the lists an earlier RUN fetched are gone"
+        )
+        return run_first(text, "apt-get update")
+    fetches = [i for i, c in enumerate(step.commands) if fetches_apt_lists(c)]
+    if not fetches or not any(_reads_apt_lists_first(s.commands) for s in later):
+        return text
+    if _reads_apt_lists_first(step.commands[fetches[0] + 1 :]):
+        return text  # it reads them itself
+    updates = list(_APT_UPDATE.finditer(text))
+    dropped = _without_commands(text, updates, bool(step.instruction.heredocs), last=True)
+    if dropped is None:
+        return text
+    edit.notes.append(
+        f"line {step.line}: `apt-get update` goes to the RUN that installs, which deletes the lists after it"
+    )
+    return "" if _RUN_START.search(dropped.rstrip()) else dropped
+
+
+def _reads_apt_lists_first(commands: Sequence[Command]) -> bool:
+    """Some command reads apt's lists before any of them fetches them."""
+    for command in commands:
+        if fetches_apt_lists(command):
+            return False
+        if reads_apt_lists(command):
+            return True
+    return False
+
+
+def _runtime_run(item: Instruction, text: str, edit: _Edit, so_far: list[str]) -> str:
+    """A RUN that stays in the runtime stage (`text`, as fix has it so far), without the size
+    mistakes lint would flag."""
     words = _words(" ".join(item.args))
     targets = [w for w in words[1:] if not w.startswith("-")] if words[:1] == ["rm"] else []
     if targets and all(_cache_path(t) for t in targets):
@@ -1337,16 +1382,26 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
 
 
 def _without_apk_updates(text: str, heredoc: bool) -> str | None:
-    """The text without its `apk update` commands, each with the `&&`/`;` after it (a heredoc
-    script's line end); None when one of them is not a plain member of the RUN's list (in a
-    test's branch, a pipeline, or the last command)."""
-    for match in reversed(list(_APK_HEAD.finditer(text))):
-        if match["applet"] != "update":
-            continue
+    """The text without its `apk update` commands."""
+    return _without_commands(text, [m for m in _APK_HEAD.finditer(text) if m["applet"] == "update"], heredoc)
+
+
+# `apt-get [options] update` (apt's too): the options never cross a command's end.
+_APT_UPDATE = re.compile(rf"(?<![\w./-])apt(?:-get)?(?:{_APK_SPACE}-[^\s;&|]+)*{_APK_SPACE}update(?![\w.-])")
+
+
+def _without_commands(
+    text: str, heads: Sequence[re.Match[str]], heredoc: bool, last: bool = False
+) -> str | None:
+    """The text without the commands that start with `heads` (their options only after them),
+    each with the `&&`/`;` after it (a heredoc script's line end); None when one of them is not a
+    plain member of the RUN's list (in a test's branch, a pipeline, or the last command unless
+    `last`)."""
+    for match in reversed(heads):
         end = _command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
         removed = (
-            _without_command(text, match.start(), end, heredoc)
+            _without_command(text, match.start(), end, heredoc, last)
             if all(o.startswith("-") for o in options)
             else None
         )
@@ -1407,6 +1462,19 @@ def run_last(text: str, command: str) -> str:
 def _script_heredoc(run: Instruction) -> bool:
     """The RUN's one heredoc is its script (what build.py reads as its commands)."""
     return len(run.heredocs) == 1 and heredoc_script(run) is not None
+
+
+def run_first(text: str, command: str) -> str:
+    """`text`, a RUN as written, with `command` run before everything it runs: after the RUN's
+    flags, or as the first line of its heredoc script."""
+    heredoc = _heredoc_run(text)
+    head = re.search(r"^([ \t]*RUN(?:[ \t]+--\S+)*)[ \t]+", text, re.I | re.M)
+    if head is None:
+        return text
+    if heredoc is not None and _script_heredoc(heredoc) and text[head.end() :].startswith("<<"):
+        line_end = text.index("\n", head.end())
+        return f"{text[: line_end + 1]}{command}\n{text[line_end + 1 :]}"
+    return f"{text[: head.end()]}{command} && {text[head.end() :]}"
 
 
 def _then(line: str, command: str, continued: bool) -> str:

@@ -1,0 +1,69 @@
+"""`imgaudit fix` on the patterns of a fourth held-out survey of public Dockerfiles: each test
+reproduces, in a file of our own, one class of wrong edit found there, and checks, through the
+build model reading the fixed file back, what the fixed build does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imgaudit.dockerfile.build import Build, StageModel, read_build
+from imgaudit.dockerfile.project import read_context
+from imgaudit.dockerfile.shell import Command
+from tests.unit.dockerfile.test_fix import passes_its_own_lint
+from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, fix
+
+POETRY_FILES = {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.0"\n'}
+POETRY_BUILDER = (
+    "FROM python:3.11\nRUN pip install --no-cache-dir poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+    "RUN POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --without dev --no-root\n"
+)
+
+
+def _fixed_build(text: str, directory: Path) -> Build:
+    return read_build(passes_its_own_lint(text, directory), read_context(directory))
+
+
+def _apt_verb(command: Command) -> str | None:
+    if command.name not in ("apt", "apt-get"):
+        return None
+    return next((w for w in command.words[1:] if not w.startswith("-")), None)
+
+
+def _apt_commands_without_lists(stage: StageModel) -> list[str]:
+    """The apt commands of the stage that read the package lists when none are there (the
+    stage's base has none; `update` fetches them, `rm -rf /var/lib/apt/lists/*` deletes them)."""
+    fetched, failing = False, []
+    for step in stage.runs:
+        for command in step.commands:
+            verb = _apt_verb(command)
+            if verb == "update":
+                fetched = True
+            elif verb == "install" and not fetched:
+                failing.append(" ".join(command.words))
+            if command.name == "rm" and any(w.startswith("/var/lib/apt/lists") for w in command.words):
+                fetched = False
+    return failing
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        # min-2: the update and the install in RUNs of their own.
+        "RUN apt update\nRUN apt install -y git\n",
+        "RUN apt-get update && echo updated\nCOPY entrypoint.sh /\nRUN apt-get install -y git\n",
+        "RUN apt-get update\nRUN apt-get install -y git\nRUN apt-get install -y curl\n",
+        "RUN apt-get update\nRUN <<EOF\napt-get install -y git\nEOF\n",
+    ],
+)
+def test_apt_s_lists_are_removed_only_after_the_last_install_that_reads_them(
+    tmp_path: Path, runtime: str
+) -> None:
+    text = fix(tmp_path, POETRY_BUILDER + runtime + 'CMD ["python", "-m", "app"]\n', POETRY_FILES)
+    fixed = _fixed_build(text, tmp_path)
+    assert _apt_commands_without_lists(fixed.final) == []
+    installed = [
+        w for s in fixed.final.runs for c in s.commands if _apt_verb(c) == "install" for w in c.words[2:]
+    ]
+    assert {"git"} <= set(installed)
