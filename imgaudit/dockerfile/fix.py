@@ -117,6 +117,12 @@ APK_RUNTIME_LIBRARY = {
     "libxslt-dev": "libxslt",
     "openssl-dev": "libssl3",
 }
+# The libraries what a builder's compiler builds loads at run time, where the runtime's base
+# lacks them. Alpine: code g++ compiles links libstdc++.so.6 and libgcc_s.so.1 (aports' gcc
+# splits them into `libstdc++` and `libgcc`), which the python:alpine image does not carry;
+# build-base depends on g++. Debian's slim images have libstdc++6 and libgcc-s1 already (apt
+# itself links them), so apt's table is empty.
+APK_COMPILER_RUNTIME = {"g++": ("libstdc++", "libgcc"), "build-base": ("libstdc++", "libgcc")}
 # Headers whose library every Python image has already: the C library's, Linux's, Python's.
 _BASE_HEADERS = frozenset(
     {
@@ -1050,6 +1056,7 @@ class _OsPackages:
     manager: str
     runtime_library: dict[str, str]
     run: str  # the RUN that installs {packages} and keeps no cache or index
+    compiler_runtime: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _RUNTIME_INSTALL = {
@@ -1059,7 +1066,7 @@ _RUNTIME_INSTALL = {
         "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends {packages} \\\n"
         "    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
     ),
-    "apk": _OsPackages("apk", APK_RUNTIME_LIBRARY, "RUN apk add --no-cache {packages}"),
+    "apk": _OsPackages("apk", APK_RUNTIME_LIBRARY, "RUN apk add --no-cache {packages}", APK_COMPILER_RUNTIME),
 }
 
 
@@ -1078,10 +1085,11 @@ def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edi
             continue
         packages = _RUNTIME_INSTALL["apk" if command.name == "apk" else "apt"]
         for package in os_packages(command):
-            runtime = _runtime_package(package, packages, removed, item.start_line, edit)
-            if runtime is not None:
-                wanted.setdefault(packages.manager, []).append(runtime)
+            runtime = _runtime_packages(package, packages, removed, item.start_line, edit)
+            wanted.setdefault(packages.manager, []).extend(runtime)
     for manager, names in wanted.items():
+        if not names:
+            continue
         listed = " ".join(dict.fromkeys(names))
         out.append(_RUNTIME_INSTALL[manager].run.format(packages=listed))
         edit.notes.append(
@@ -1104,14 +1112,23 @@ def _removed_from(build: Build, step: RunStep) -> set[str]:
     return removed
 
 
-def _runtime_package(
+def _runtime_packages(
     package: str, packages: _OsPackages, removed: set[str], line: int, edit: _Edit
-) -> str | None:
-    """The package the runtime installs for a builder's `package`: a `-dev` package's runtime
-    library, the package itself when it is no build tool and the RUN keeps it; None otherwise,
-    said in a note when the app may load a library fix cannot name."""
+) -> tuple[str, ...]:
+    """The packages the runtime installs for a builder's `package`: a `-dev` package's runtime
+    library, a compiler's the build keeps (what it builds loads them), the package itself when it is no build
+    tool and the RUN keeps it; none otherwise, said in a note when the app may load a library
+    fix cannot name."""
     if package in packages.runtime_library:
-        return packages.runtime_library[package]
+        return (packages.runtime_library[package],)
+    if package in packages.compiler_runtime and package not in removed:
+        # (A build that deletes its compiler again runs without those libraries already.)
+        libraries = packages.compiler_runtime[package]
+        edit.notes.append(
+            f"line {line}: {package} stays in the builder; the runtime gets {' and '.join(libraries)}, "
+            "which what it compiles loads"
+        )
+        return libraries
     if is_build_package(package) or package in _BASE_HEADERS:
         if package.endswith("-dev") and package not in _BASE_HEADERS:
             edit.notes.append(
@@ -1120,8 +1137,8 @@ def _runtime_package(
             )
         else:
             edit.notes.append(f"line {line}: {package} stays in the builder")
-        return None
-    return None if package in removed else package
+        return ()
+    return () if package in removed else (package,)
 
 
 def _builder_only(item: Instruction, build: Build, runs: Sequence[RunStep], edit: _Edit) -> bool:

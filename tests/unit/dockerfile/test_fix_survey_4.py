@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imgaudit.dockerfile.build import Build, StageModel, read_build
+from imgaudit.dockerfile.build import Build, StageModel, installs_os_packages, os_packages, read_build
 from imgaudit.dockerfile.project import read_context
 from imgaudit.dockerfile.shell import Command
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
@@ -67,3 +67,31 @@ def test_apt_s_lists_are_removed_only_after_the_last_install_that_reads_them(
         w for s in fixed.final.runs for c in s.commands if _apt_verb(c) == "install" for w in c.words[2:]
     ]
     assert {"git"} <= set(installed)
+
+
+def _runtime_os_packages(build: Build) -> set[str]:
+    return {
+        p for s in build.final.runs for c in s.commands if installs_os_packages(c) for p in os_packages(c)
+    }
+
+
+@pytest.mark.parametrize(
+    ("base", "install", "needed"),
+    [
+        # min-7: a C++ extension built with Alpine's g++ loads libstdc++.so.6 (and libgcc_s).
+        ("python:3.12-alpine", "apk add --no-cache g++ libffi-dev", {"libstdc++", "libgcc", "libffi"}),
+        ("python:3.12-alpine", "apk add --no-cache build-base", {"libstdc++", "libgcc"}),
+        # Debian's slim image has libstdc++6 already (apt itself links it): nothing to add.
+        ("python:3.12", "apt-get update && apt-get install -y --no-install-recommends g++", set()),
+    ],
+)
+def test_what_the_builder_s_compiler_builds_finds_its_runtime_library(
+    tmp_path: Path, base: str, install: str, needed: set[str]
+) -> None:
+    dockerfile = (
+        f"FROM {base}\nRUN {install} && pip install --no-cache-dir poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+        "RUN POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --without dev --no-root\n"
+        'CMD ["python", "-m", "app"]\n'
+    )
+    fixed = _fixed_build(fix(tmp_path, dockerfile, POETRY_FILES), tmp_path)
+    assert _runtime_os_packages(fixed) == needed
