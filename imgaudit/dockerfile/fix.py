@@ -38,6 +38,7 @@ from imgaudit.dockerfile.build import (
     expand,
     fetches_apt_lists,
     heredoc_script,
+    holds,
     installs_os_packages,
     is_build_package,
     normalise,
@@ -57,7 +58,7 @@ from imgaudit.dockerfile.poetry_versions import (
     end_of_life_codename,
     impossible_poetry_version,
 )
-from imgaudit.dockerfile.shell import Command
+from imgaudit.dockerfile.shell import Command, parse_shell
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
@@ -1076,8 +1077,21 @@ def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edi
     if step is None:
         return []
     out: list[str] = []
-    if any(c.name in _USER_COMMANDS for c in step.commands) and not step.installs:
+    needs = _runtime_needs(step)
+    if all(needs):
         out.append(_raw(item, lines))
+    elif any(needs):
+        # The RUN also builds (a tool's installer, a download): the runtime gets its users and
+        # directories alone, or, when fix cannot take its list apart, all of it if it
+        # installs no dependencies.
+        members = _list_members_needed(item, step, needs)
+        if members:
+            out.append("RUN " + " && ".join(members))
+            edit.notes.append(
+                f"line {item.start_line}: the runtime gets `{' && '.join(members)}` of this RUN; the rest builds"
+            )
+        elif not step.installs:
+            out.append(_raw(item, lines))
     removed = _removed_from(build, step)
     wanted: dict[str, list[str]] = {}
     for command in step.commands:
@@ -1096,6 +1110,84 @@ def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edi
             f"line {item.start_line}: the runtime gets the {manager} packages it runs with: {listed}"
         )
     return out
+
+
+_OWNERSHIP_COMMANDS = frozenset({"chown", "chmod", "chgrp"})
+
+
+def _runtime_needs(step: RunStep) -> list[bool]:
+    """Which of the RUN's commands the runtime needs too: those that create users and groups,
+    and, in a RUN that creates users or hands its directories to someone, the directories it
+    makes (`mkdir -p /home/user/.cache/x && chown -R user /home/user/.cache/x`) and the chown,
+    chmod or chgrp of them (not of other files: the runtime may not have them yet)."""
+    workdir = step.state.workdir
+    made = [normalise(w, workdir) for c in step.commands if c.name == "mkdir" for w in _operands(c)]
+
+    def of_made(command: Command) -> bool:
+        paths = _operands(command)[1:]  # after the owner or mode
+        return bool(paths) and all(any(holds(d, normalise(p, workdir)) for d in made) for p in paths)
+
+    handed = [c.name in _OWNERSHIP_COMMANDS and of_made(c) for c in step.commands]
+    users = any(c.name in _USER_COMMANDS for c in step.commands)
+    return [
+        c.name in _USER_COMMANDS or h or (c.name == "mkdir" and (users or any(handed)))
+        for c, h in zip(step.commands, handed, strict=True)
+    ]
+
+
+def _operands(command: Command) -> list[str]:
+    return [w for w in command.words[1:] if not w.startswith("-")]
+
+
+def _list_members_needed(item: Instruction, step: RunStep, needs: Sequence[bool]) -> list[str]:
+    """The members of the RUN's `&&`/`;` list, as written, whose every command is needed; []
+    when the RUN is no plain list fix can take apart (a heredoc, a test, `||`, a subshell)."""
+    if item.heredocs or item.json or any(c.conditional for c in step.commands):
+        return []
+    members = _list_members(" ".join(item.args))
+    if members is None:
+        return []
+    kept: list[str] = []
+    position = 0
+    for member in members:
+        count = len(parse_shell(member).commands)
+        if all(needs[position : position + count]):
+            kept.append(member)
+        position += count
+    return kept if position == len(step.commands) else []
+
+
+def _list_members(text: str) -> list[str] | None:
+    """The commands of a shell list joined by `&&` and `;`, as written (a pipeline is one
+    member); None when it has anything else at its top level (`||`, `&`, a subshell, a group,
+    a substitution, a comment)."""
+    members: list[str] = []
+    start, index, quote = 0, 0, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char == "\\":
+            index += 1
+        elif char in "'\"":
+            quote = char
+        elif text.startswith("${", index):
+            index = text.find("}", index)  # a parameter, not a group
+            if index < 0:
+                return None
+        elif text.startswith("&&", index) or char == ";":
+            members.append(text[start:index].strip())
+            index += 1 if char == ";" else 2
+            start = index
+            continue
+        elif char in "&(){}`#" or text.startswith("$(", index) or text.startswith("||", index):
+            return None
+        index += 1
+    members.append(text[start:].strip())
+    return None if quote or not all(members[:-1]) else [m for m in members if m]
 
 
 def _removed_from(build: Build, step: RunStep) -> set[str]:

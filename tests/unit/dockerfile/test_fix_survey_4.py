@@ -95,3 +95,43 @@ def test_what_the_builder_s_compiler_builds_finds_its_runtime_library(
     )
     fixed = _fixed_build(fix(tmp_path, dockerfile, POETRY_FILES), tmp_path)
     assert _runtime_os_packages(fixed) == needed
+
+
+def _runtime_commands(build: Build) -> list[str]:
+    return [c.name for s in build.final.runs for c in s.commands]
+
+
+@pytest.mark.parametrize(
+    ("setup", "needed"),
+    [
+        # min-6: the user and Poetry's installer in one RUN.
+        (
+            "RUN useradd -r app && curl -sSL https://install.python-poetry.org | python3 -\n",
+            ["useradd"],
+        ),
+        # retriever: the user's group and user with the installer, then the directory its cache
+        # goes to, handed to that user, in a RUN of its own.
+        (
+            "RUN groupadd -r user && useradd -r -g user user && \\\n"
+            "    curl -sSL https://install.python-poetry.org | python3 -\n"
+            "RUN mkdir -p /home/user/.cache/huggingface && \\\n"
+            "    chown -R user:user /home/user/.cache/huggingface\n",
+            ["groupadd", "useradd", "mkdir", "chown"],
+        ),
+        (
+            "RUN curl -sSL https://install.python-poetry.org | python3 - ; mkdir -p /data "
+            "&& useradd app && chown app /data\n",
+            ["mkdir", "useradd", "chown"],
+        ),
+    ],
+)
+def test_the_runtime_gets_the_users_and_directories_of_a_run_not_the_tool_s_installer(
+    tmp_path: Path, setup: str, needed: list[str]
+) -> None:
+    dockerfile = (
+        "FROM python:3.12\n" + setup + "ENV PATH=/root/.local/bin:$PATH POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+        "WORKDIR /app\nCOPY . .\nRUN poetry install --without dev --no-root\n"
+        'CMD ["python", "-m", "app"]\n'
+    )
+    fixed = _fixed_build(fix(tmp_path, dockerfile, POETRY_FILES), tmp_path)
+    assert _runtime_commands(fixed) == needed
