@@ -58,6 +58,7 @@ from imgaudit.dockerfile.poetry_versions import (
     end_of_life_codename,
     impossible_poetry_version,
 )
+from imgaudit.dockerfile.project import ContextProject
 from imgaudit.dockerfile.shell import Command, parse_shell
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -137,7 +138,7 @@ _BASE_HEADERS = frozenset(
         "python3-all-dev",
     }
 )
-POETRY_2 = "2.1.3"  # a released 2.x for projects whose lock file Poetry 1.x cannot read
+POETRY_2 = "2.1.3"  # a released 2.x for projects written for Poetry 2 (its lock format, PEP 621)
 
 
 class FixRefused(DockerfileError):
@@ -575,9 +576,17 @@ def _poetry_version(build: Build, facts: FixFacts) -> str:
     for below, last in LAST_POETRY_FOR_PYTHON:
         if python is not None and python < below:
             return last  # an older Python: a newer Poetry does not install on it
-    if build.project.lock_version and build.project.lock_version.startswith("2."):
+    if _needs_poetry_2(build.project):
         return POETRY_2
     return ".".join(map(str, LAST_POETRY_1))
+
+
+def _needs_poetry_2(project: ContextProject) -> bool:
+    """The project is written for Poetry 2: its dependencies are in [project] (PEP 621), which
+    Poetry 1 does not read, or its lock has the format Poetry 2 writes (lock-version 2.1; 1.3 to
+    1.8 write 2.0 and read 2.1 only with a warning)."""
+    lock = _version_tuple(project.lock_version or "0")
+    return project.pep621_dependencies or lock >= (2, 1)
 
 
 def _builder_python(build: Build, facts: FixFacts) -> tuple[int, ...] | None:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from imgaudit.dockerfile.build import Build, StageModel, installs_os_packages, os_packages, read_build
+from imgaudit.dockerfile.build import (
+    Build,
+    StageModel,
+    installs_os_packages,
+    os_packages,
+    poetry_requirements,
+    read_build,
+)
 from imgaudit.dockerfile.project import read_context
 from imgaudit.dockerfile.shell import Command
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
@@ -135,3 +142,42 @@ def test_the_runtime_gets_the_users_and_directories_of_a_run_not_the_tool_s_inst
     )
     fixed = _fixed_build(fix(tmp_path, dockerfile, POETRY_FILES), tmp_path)
     assert _runtime_commands(fixed) == needed
+
+
+POETRY_2_PROJECT = (
+    '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = ["flask>=3"]\n\n'
+    '[tool.poetry]\npackage-mode = false\n\n[tool.poetry.group.dev.dependencies]\npytest = "*"\n'
+)
+
+
+def _pinned_poetry(build: Build) -> tuple[int, ...]:
+    specs = [m["spec"].strip() for s in build.stages for r in s.runs for _, m in poetry_requirements(r)]
+    assert len(specs) == 1 and specs[0].startswith("=="), specs
+    return tuple(int(p) for p in specs[0][2:].split("."))
+
+
+@pytest.mark.parametrize(
+    ("python", "files", "major"),
+    [
+        # Poetry 2's layout: the dependencies in [project]; Poetry 1.8 would install none of them.
+        ("3.12", {"pyproject.toml": POETRY_2_PROJECT}, 2),
+        # A lock Poetry 2 wrote (lock-version 2.1).
+        ("3.12", {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.1"\n'}, 2),
+        # Poetry 1's layout, a lock Poetry 1.3-1.8 wrote, or nothing known: 1.8.5, which reads them.
+        ("3.12", {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.0"\n'}, 1),
+        ("3.12", {"pyproject.toml": POETRY_DEV}, 1),
+        ("3.12", {}, 1),
+        # Poetry 2 does not run on Python 3.8.
+        ("3.8", {"pyproject.toml": POETRY_2_PROJECT}, 1),
+    ],
+)
+def test_an_unpinned_poetry_is_pinned_to_the_major_version_the_project_is_written_for(
+    tmp_path: Path, python: str, files: dict[str, str], major: int
+) -> None:
+    dockerfile = (
+        f"FROM python:{python}\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\n"
+        "RUN POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --no-root\n"
+        'CMD ["python", "-m", "app"]\n'
+    )
+    fixed = _fixed_build(fix(tmp_path, dockerfile, files), tmp_path)
+    assert _pinned_poetry(fixed)[0] == major
