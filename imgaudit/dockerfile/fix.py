@@ -47,6 +47,7 @@ from imgaudit.dockerfile.build import (
     reads_apk_index,
     reads_apt_lists,
     removed_packages,
+    subcommand_argv,
     tool_installer,
 )
 from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores
@@ -1009,6 +1010,15 @@ def _runtime_text(
     out.extend(dict.fromkeys(carried))
     out.append(f"WORKDIR {workdir}")
     out.append(f"COPY --from={builder} {venv} {venv}")
+    install_steps = [r for r in runs if _installs_with(r, tool.manager)]
+    managed = _uv_managed_python(build, install_steps) if tool.manager == "uv" else None
+    if managed is not None:
+        # uv's Docker guide (multi-stage, managed Python): the venv's python is a link into
+        # the Python uv installed, which the runtime needs at the same path.
+        out.append(f"COPY --from={builder} {managed} {managed}")
+        edit.notes.append(
+            f"runtime stage `{name}`: the Python uv installed ({managed}), which the venv's python links to"
+        )
     out.append(_env((("VIRTUAL_ENV", venv), ("PATH", f'"{venv}/bin:$PATH"'))))
     out.extend(code)
     if user:
@@ -1024,6 +1034,47 @@ def _runtime_text(
     return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
         x for x in out if x
     )
+
+
+# Official distribution images that have no Python: uv downloads one for a project there.
+_NO_PYTHON_BASE = re.compile(r"^(?:docker\.io/)?(?:library/)?(?:ubuntu|debian|alpine)(?::|@|$)")
+_UV_NO_DOWNLOADS = frozenset({"never", "manual", "0", "false", "no", "off"})
+
+
+def _uv_managed_python(build: Build, installs: Sequence[RunStep]) -> str | None:
+    """Where the Python uv installed for the project is (UV_PYTHON_INSTALL_DIR, by default
+    $XDG_DATA_HOME/uv/python, ~/.local/share/uv/python), when the venv's python is one: the
+    image has no Python (an official distribution image without a python3 package installed),
+    `uv python install` ran first, or the install takes managed Pythons only; else None."""
+    if not installs:
+        return None
+    step = installs[-1]
+    env = step.state.env
+    if env.get("UV_PYTHON_DOWNLOADS", "").strip("\"'").lower() in _UV_NO_DOWNLOADS:
+        return None
+    stage = next(s for s in build.stages if any(r is step for r in s.runs))
+    earlier = [r for i in _ancestry(build, stage, include_self=True) for r in build.stages[i].runs
+               if r.line <= step.line]  # fmt: skip
+    commands = [c for r in earlier for c in r.commands]
+    installed = any(subcommand_argv(c)[:3] == ("uv", "python", "install") for c in commands)
+    only_managed = env.get("UV_PYTHON_PREFERENCE") == "only-managed" or any(
+        "--managed-python" in i.command.words or "only-managed" in i.command.words
+        for r in installs for i in r.installs
+    )  # fmt: skip
+    no_python = _NO_PYTHON_BASE.match(build.root(stage).base) is not None and not any(
+        p.startswith("python") for c in commands if installs_os_packages(c) for p in os_packages(c)
+    )
+    if not (installed or only_managed or no_python):
+        return None
+    data = env.get("XDG_DATA_HOME") or f"{step.state.home()}/.local/share"
+    path = normalise(env.get("UV_PYTHON_INSTALL_DIR") or f"{data}/uv/python")
+    if _UNWRITABLE_PATH.search(path):
+        raise FixRefused(
+            f"line {step.line}: uv's Python directory {path!r} holds white space, quotes, `$` or "
+            "backslashes; imgaudit fix does not write such a path into a COPY line",
+            where=build.parsed.path,
+        )
+    return path
 
 
 def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -> str:

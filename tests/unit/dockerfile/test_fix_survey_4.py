@@ -19,7 +19,7 @@ from imgaudit.dockerfile.build import (
 from imgaudit.dockerfile.project import read_context
 from imgaudit.dockerfile.shell import Command
 from tests.unit.dockerfile.test_fix import passes_its_own_lint
-from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, fix
+from tests.unit.dockerfile.test_fix_survey import POETRY_DEV, UV_PROJECT, fix
 
 POETRY_FILES = {"pyproject.toml": POETRY_DEV, "poetry.lock": '[metadata]\nlock-version = "2.0"\n'}
 POETRY_BUILDER = (
@@ -181,3 +181,40 @@ def test_an_unpinned_poetry_is_pinned_to_the_major_version_the_project_is_writte
     )
     fixed = _fixed_build(fix(tmp_path, dockerfile, files), tmp_path)
     assert _pinned_poetry(fixed)[0] == major
+
+
+UV_FILES = {"pyproject.toml": UV_PROJECT, "uv.lock": "version = 1\n"}
+UV = "COPY --from=ghcr.io/astral-sh/uv:0.9.26 /uv /bin/\n"
+
+
+def _copied_from_builder(build: Build) -> set[str]:
+    return {src for c in build.final.copies if c.source_stage is not None for src in c.sources}
+
+
+@pytest.mark.parametrize(
+    ("head", "managed"),
+    [
+        # min-5: no Python in the image: uv downloads one, and the venv's python links to it.
+        ("FROM ubuntu:24.04\n" + UV, "/root/.local/share/uv/python"),
+        ("FROM debian:bookworm-slim\n" + UV + "ENV UV_PYTHON_INSTALL_DIR=/python\n", "/python"),
+        # A Python installed by uv on an image that has one: uv prefers its own.
+        ("FROM python:3.12\n" + UV + "RUN uv python install 3.13\n", "/root/.local/share/uv/python"),
+        ("FROM python:3.12\n" + UV + "ENV UV_PYTHON_PREFERENCE=only-managed\n", "/root/.local/share/uv/python"),
+        # The image's own Python: nothing of uv's to copy.
+        ("FROM python:3.12\n" + UV, None),
+        ("FROM ubuntu:24.04\n" + UV + "RUN apt-get update && apt-get install -y python3 "
+         "&& rm -rf /var/lib/apt/lists/*\n", None),
+    ],
+)  # fmt: skip
+def test_the_runtime_gets_the_python_uv_installed_where_the_venv_links_to_it(
+    tmp_path: Path, head: str, managed: str | None
+) -> None:
+    dockerfile = head + 'WORKDIR /app\nCOPY . .\nRUN uv sync --locked\nCMD ["python", "-m", "app"]\n'
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    fixed = _fixed_build(fix(tmp_path, dockerfile, UV_FILES), tmp_path)
+    copied = _copied_from_builder(fixed)
+    assert "/app/.venv" in copied
+    if managed is None:
+        assert not any("python" in path for path in copied)
+    else:
+        assert managed in copied
