@@ -1295,6 +1295,39 @@ def reads_apk_index(command: Command) -> bool:
     return applet is not None and applet not in APK_INDEXING | {"del"} and "--no-cache" not in command.words
 
 
+# apt's verbs that read the package lists `update` fetches (an install without them finds no
+# package); apt-cache reads them whatever it is asked.
+_APT_LIST_READERS = frozenset(
+    {"install", "reinstall", "upgrade", "dist-upgrade", "full-upgrade", "build-dep", "source",
+     "download", "satisfy", "search", "show", "showsrc", "policy", "list", "madison", "depends",
+     "rdepends"}
+)  # fmt: skip
+
+
+_APT_VALUE_OPTIONS = frozenset({"-o", "--option", "-c", "--config-file", "-t", "--target-release"})
+
+
+def apt_verb(command: Command) -> str | None:
+    """The apt-get/apt subcommand (`apt-get -y install` -> install); None for another program."""
+    if command.name not in ("apt-get", "apt"):
+        return None
+    words = iter(command.words[1:])
+    for word in words:
+        if word in _APT_VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def fetches_apt_lists(command: Command) -> bool:
+    return apt_verb(command) == "update"
+
+
+def reads_apt_lists(command: Command) -> bool:
+    return command.name == "apt-cache" or apt_verb(command) in _APT_LIST_READERS
+
+
 def apt_installs_recommends(command: Command) -> bool:
     if command.name not in ("apt-get", "apt") or "install" not in command.words:
         return False

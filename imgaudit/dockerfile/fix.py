@@ -36,14 +36,18 @@ from imgaudit.dockerfile.build import (
     apk_cache_kept,
     apk_group,
     expand,
+    fetches_apt_lists,
     heredoc_script,
+    holds,
     installs_os_packages,
     is_build_package,
     normalise,
     os_packages,
     poetry_requirements,
     reads_apk_index,
+    reads_apt_lists,
     removed_packages,
+    subcommand_argv,
     tool_installer,
 )
 from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores
@@ -55,6 +59,8 @@ from imgaudit.dockerfile.poetry_versions import (
     end_of_life_codename,
     impossible_poetry_version,
 )
+from imgaudit.dockerfile.project import ContextProject
+from imgaudit.dockerfile.shell import Command, parse_shell
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
@@ -114,6 +120,12 @@ APK_RUNTIME_LIBRARY = {
     "libxslt-dev": "libxslt",
     "openssl-dev": "libssl3",
 }
+# The libraries what a builder's compiler builds loads at run time, where the runtime's base
+# lacks them. Alpine: code g++ compiles links libstdc++.so.6 and libgcc_s.so.1 (aports' gcc
+# splits them into `libstdc++` and `libgcc`), which the python:alpine image does not carry;
+# build-base depends on g++. Debian's slim images have libstdc++6 and libgcc-s1 already (apt
+# itself links them), so apt's table is empty.
+APK_COMPILER_RUNTIME = {"g++": ("libstdc++", "libgcc"), "build-base": ("libstdc++", "libgcc")}
 # Headers whose library every Python image has already: the C library's, Linux's, Python's.
 _BASE_HEADERS = frozenset(
     {
@@ -127,7 +139,7 @@ _BASE_HEADERS = frozenset(
         "python3-all-dev",
     }
 )
-POETRY_2 = "2.1.3"  # a released 2.x for projects whose lock file Poetry 1.x cannot read
+POETRY_2 = "2.1.3"  # a released 2.x for projects written for Poetry 2 (its lock format, PEP 621)
 
 
 class FixRefused(DockerfileError):
@@ -565,9 +577,17 @@ def _poetry_version(build: Build, facts: FixFacts) -> str:
     for below, last in LAST_POETRY_FOR_PYTHON:
         if python is not None and python < below:
             return last  # an older Python: a newer Poetry does not install on it
-    if build.project.lock_version and build.project.lock_version.startswith("2."):
+    if _needs_poetry_2(build.project):
         return POETRY_2
     return ".".join(map(str, LAST_POETRY_1))
+
+
+def _needs_poetry_2(project: ContextProject) -> bool:
+    """The project is written for Poetry 2: its dependencies are in [project] (PEP 621), which
+    Poetry 1 does not read, or its lock has the format Poetry 2 writes (lock-version 2.1; 1.3 to
+    1.8 write 2.0 and read 2.1 only with a warning)."""
+    lock = _version_tuple(project.lock_version or "0")
+    return project.pep621_dependencies or lock >= (2, 1)
 
 
 def _builder_python(build: Build, facts: FixFacts) -> tuple[int, ...] | None:
@@ -990,6 +1010,15 @@ def _runtime_text(
     out.extend(dict.fromkeys(carried))
     out.append(f"WORKDIR {workdir}")
     out.append(f"COPY --from={builder} {venv} {venv}")
+    install_steps = [r for r in runs if _installs_with(r, tool.manager)]
+    managed = _uv_managed_python(build, install_steps) if tool.manager == "uv" else None
+    if managed is not None:
+        # uv's Docker guide (multi-stage, managed Python): the venv's python is a link into
+        # the Python uv installed, which the runtime needs at the same path.
+        out.append(f"COPY --from={builder} {managed} {managed}")
+        edit.notes.append(
+            f"runtime stage `{name}`: the Python uv installed ({managed}), which the venv's python links to"
+        )
     out.append(_env((("VIRTUAL_ENV", venv), ("PATH", f'"{venv}/bin:$PATH"'))))
     out.extend(code)
     if user:
@@ -1005,6 +1034,47 @@ def _runtime_text(
     return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
         x for x in out if x
     )
+
+
+# Official distribution images that have no Python: uv downloads one for a project there.
+_NO_PYTHON_BASE = re.compile(r"^(?:docker\.io/)?(?:library/)?(?:ubuntu|debian|alpine)(?::|@|$)")
+_UV_NO_DOWNLOADS = frozenset({"never", "manual", "0", "false", "no", "off"})
+
+
+def _uv_managed_python(build: Build, installs: Sequence[RunStep]) -> str | None:
+    """Where the Python uv installed for the project is (UV_PYTHON_INSTALL_DIR, by default
+    $XDG_DATA_HOME/uv/python, ~/.local/share/uv/python), when the venv's python is one: the
+    image has no Python (an official distribution image without a python3 package installed),
+    `uv python install` ran first, or the install takes managed Pythons only; else None."""
+    if not installs:
+        return None
+    step = installs[-1]
+    env = step.state.env
+    if env.get("UV_PYTHON_DOWNLOADS", "").strip("\"'").lower() in _UV_NO_DOWNLOADS:
+        return None
+    stage = next(s for s in build.stages if any(r is step for r in s.runs))
+    earlier = [r for i in _ancestry(build, stage, include_self=True) for r in build.stages[i].runs
+               if r.line <= step.line]  # fmt: skip
+    commands = [c for r in earlier for c in r.commands]
+    installed = any(subcommand_argv(c)[:3] == ("uv", "python", "install") for c in commands)
+    only_managed = env.get("UV_PYTHON_PREFERENCE") == "only-managed" or any(
+        "--managed-python" in i.command.words or "only-managed" in i.command.words
+        for r in installs for i in r.installs
+    )  # fmt: skip
+    no_python = _NO_PYTHON_BASE.match(build.root(stage).base) is not None and not any(
+        p.startswith("python") for c in commands if installs_os_packages(c) for p in os_packages(c)
+    )
+    if not (installed or only_managed or no_python):
+        return None
+    data = env.get("XDG_DATA_HOME") or f"{step.state.home()}/.local/share"
+    path = normalise(env.get("UV_PYTHON_INSTALL_DIR") or f"{data}/uv/python")
+    if _UNWRITABLE_PATH.search(path):
+        raise FixRefused(
+            f"line {step.line}: uv's Python directory {path!r} holds white space, quotes, `$` or "
+            "backslashes; imgaudit fix does not write such a path into a COPY line",
+            where=build.parsed.path,
+        )
+    return path
 
 
 def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -> str:
@@ -1047,6 +1117,7 @@ class _OsPackages:
     manager: str
     runtime_library: dict[str, str]
     run: str  # the RUN that installs {packages} and keeps no cache or index
+    compiler_runtime: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _RUNTIME_INSTALL = {
@@ -1056,7 +1127,7 @@ _RUNTIME_INSTALL = {
         "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends {packages} \\\n"
         "    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
     ),
-    "apk": _OsPackages("apk", APK_RUNTIME_LIBRARY, "RUN apk add --no-cache {packages}"),
+    "apk": _OsPackages("apk", APK_RUNTIME_LIBRARY, "RUN apk add --no-cache {packages}", APK_COMPILER_RUNTIME),
 }
 
 
@@ -1066,8 +1137,21 @@ def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edi
     if step is None:
         return []
     out: list[str] = []
-    if any(c.name in _USER_COMMANDS for c in step.commands) and not step.installs:
+    needs = _runtime_needs(step)
+    if all(needs):
         out.append(_raw(item, lines))
+    elif any(needs):
+        # The RUN also builds (a tool's installer, a download): the runtime gets its users and
+        # directories alone, or, when fix cannot take its list apart, all of it if it
+        # installs no dependencies.
+        members = _list_members_needed(item, step, needs)
+        if members:
+            out.append("RUN " + " && ".join(members))
+            edit.notes.append(
+                f"line {item.start_line}: the runtime gets `{' && '.join(members)}` of this RUN; the rest builds"
+            )
+        elif not step.installs:
+            out.append(_raw(item, lines))
     removed = _removed_from(build, step)
     wanted: dict[str, list[str]] = {}
     for command in step.commands:
@@ -1075,16 +1159,95 @@ def _runtime_setup(item: Instruction, build: Build, lines: list[str], edit: _Edi
             continue
         packages = _RUNTIME_INSTALL["apk" if command.name == "apk" else "apt"]
         for package in os_packages(command):
-            runtime = _runtime_package(package, packages, removed, item.start_line, edit)
-            if runtime is not None:
-                wanted.setdefault(packages.manager, []).append(runtime)
+            runtime = _runtime_packages(package, packages, removed, item.start_line, edit)
+            wanted.setdefault(packages.manager, []).extend(runtime)
     for manager, names in wanted.items():
+        if not names:
+            continue
         listed = " ".join(dict.fromkeys(names))
         out.append(_RUNTIME_INSTALL[manager].run.format(packages=listed))
         edit.notes.append(
             f"line {item.start_line}: the runtime gets the {manager} packages it runs with: {listed}"
         )
     return out
+
+
+_OWNERSHIP_COMMANDS = frozenset({"chown", "chmod", "chgrp"})
+
+
+def _runtime_needs(step: RunStep) -> list[bool]:
+    """Which of the RUN's commands the runtime needs too: those that create users and groups,
+    and, in a RUN that creates users or hands its directories to someone, the directories it
+    makes (`mkdir -p /home/user/.cache/x && chown -R user /home/user/.cache/x`) and the chown,
+    chmod or chgrp of them (not of other files: the runtime may not have them yet)."""
+    workdir = step.state.workdir
+    made = [normalise(w, workdir) for c in step.commands if c.name == "mkdir" for w in _operands(c)]
+
+    def of_made(command: Command) -> bool:
+        paths = _operands(command)[1:]  # after the owner or mode
+        return bool(paths) and all(any(holds(d, normalise(p, workdir)) for d in made) for p in paths)
+
+    handed = [c.name in _OWNERSHIP_COMMANDS and of_made(c) for c in step.commands]
+    users = any(c.name in _USER_COMMANDS for c in step.commands)
+    return [
+        c.name in _USER_COMMANDS or h or (c.name == "mkdir" and (users or any(handed)))
+        for c, h in zip(step.commands, handed, strict=True)
+    ]
+
+
+def _operands(command: Command) -> list[str]:
+    return [w for w in command.words[1:] if not w.startswith("-")]
+
+
+def _list_members_needed(item: Instruction, step: RunStep, needs: Sequence[bool]) -> list[str]:
+    """The members of the RUN's `&&`/`;` list, as written, whose every command is needed; []
+    when the RUN is no plain list fix can take apart (a heredoc, a test, `||`, a subshell)."""
+    if item.heredocs or item.json or any(c.conditional for c in step.commands):
+        return []
+    members = _list_members(" ".join(item.args))
+    if members is None:
+        return []
+    kept: list[str] = []
+    position = 0
+    for member in members:
+        count = len(parse_shell(member).commands)
+        if all(needs[position : position + count]):
+            kept.append(member)
+        position += count
+    return kept if position == len(step.commands) else []
+
+
+def _list_members(text: str) -> list[str] | None:
+    """The commands of a shell list joined by `&&` and `;`, as written (a pipeline is one
+    member); None when it has anything else at its top level (`||`, `&`, a subshell, a group,
+    a substitution, a comment)."""
+    members: list[str] = []
+    start, index, quote = 0, 0, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char == "\\":
+            index += 1
+        elif char in "'\"":
+            quote = char
+        elif text.startswith("${", index):
+            index = text.find("}", index)  # a parameter, not a group
+            if index < 0:
+                return None
+        elif text.startswith("&&", index) or char == ";":
+            members.append(text[start:index].strip())
+            index += 1 if char == ";" else 2
+            start = index
+            continue
+        elif char in "&(){}`#" or text.startswith("$(", index) or text.startswith("||", index):
+            return None
+        index += 1
+    members.append(text[start:].strip())
+    return None if quote or not all(members[:-1]) else [m for m in members if m]
 
 
 def _removed_from(build: Build, step: RunStep) -> set[str]:
@@ -1101,14 +1264,23 @@ def _removed_from(build: Build, step: RunStep) -> set[str]:
     return removed
 
 
-def _runtime_package(
+def _runtime_packages(
     package: str, packages: _OsPackages, removed: set[str], line: int, edit: _Edit
-) -> str | None:
-    """The package the runtime installs for a builder's `package`: a `-dev` package's runtime
-    library, the package itself when it is no build tool and the RUN keeps it; None otherwise,
-    said in a note when the app may load a library fix cannot name."""
+) -> tuple[str, ...]:
+    """The packages the runtime installs for a builder's `package`: a `-dev` package's runtime
+    library, a compiler's the build keeps (what it builds loads them), the package itself when it is no build
+    tool and the RUN keeps it; none otherwise, said in a note when the app may load a library
+    fix cannot name."""
     if package in packages.runtime_library:
-        return packages.runtime_library[package]
+        return (packages.runtime_library[package],)
+    if package in packages.compiler_runtime and package not in removed:
+        # (A build that deletes its compiler again runs without those libraries already.)
+        libraries = packages.compiler_runtime[package]
+        edit.notes.append(
+            f"line {line}: {package} stays in the builder; the runtime gets {' and '.join(libraries)}, "
+            "which what it compiles loads"
+        )
+        return libraries
     if is_build_package(package) or package in _BASE_HEADERS:
         if package.endswith("-dev") and package not in _BASE_HEADERS:
             edit.notes.append(
@@ -1117,8 +1289,8 @@ def _runtime_package(
             )
         else:
             edit.notes.append(f"line {line}: {package} stays in the builder")
-        return None
-    return None if package in removed else package
+        return ()
+    return () if package in removed else (package,)
 
 
 def _builder_only(item: Instruction, build: Build, runs: Sequence[RunStep], edit: _Edit) -> bool:
@@ -1192,14 +1364,19 @@ def _runtime_instructions(
     out: list[str] = []
     kept = list(items)
     steps = {id(s.instruction): s for s in runs}
+    lists_fetched = False  # by an earlier RUN here, which fix has them removed in
     for position, item in enumerate(kept):
         if item.keyword in ("CMD", "ENTRYPOINT"):
             out.append(_start_text(item, lines, edit))
         elif item.keyword == "RUN" and not item.json:
-            text = _runtime_run(item, lines, edit, out)
             step = steps.get(id(item))
+            later = [steps[id(i)] for i in kept[position + 1 :] if id(i) in steps]
+            text = _raw(item, lines)
+            if step is not None:
+                text = _apt_lists_where_read(text, step, lists_fetched, later, edit)
+                lists_fetched = lists_fetched or any(fetches_apt_lists(c) for c in step.commands)
+            text = _runtime_run(item, text, edit, out) if text else ""
             if text and step is not None:
-                later = [steps[id(i)] for i in kept[position + 1 :] if id(i) in steps]
                 read_later = any(reads_apk_index(c) for s in later for c in s.commands)
                 text = _apk_without_cache(text, step, edit, read_later)
             out.append(text)
@@ -1219,9 +1396,46 @@ def _words(command: str) -> list[str]:
         return command.split()
 
 
-def _runtime_run(item: Instruction, lines: list[str], edit: _Edit, so_far: list[str]) -> str:
-    """A RUN that stays in the runtime stage, without the size mistakes lint would flag."""
-    text = _raw(item, lines)
+def _apt_lists_where_read(
+    text: str, step: RunStep, fetched_before: bool, later: Sequence[RunStep], edit: _Edit
+) -> str:
+    """The RUN with apt's lists fetched in the RUN that reads them: fix removes them at the end
+    of each RUN that fetches them (lint's apt-lists-left: a later RUN's removal would leave them
+    in this layer), so a RUN that reads them (`apt-get install`) after an earlier RUN fetched them
+    fetches them itself, and a RUN whose `apt-get update` only a later RUN read loses it."""
+    if fetched_before and _reads_apt_lists_first(step.commands):
+        edit.notes.append(
+            f"line {step.line}: `apt-get update` first: the lists an earlier RUN fetched are gone"
+        )
+        return run_first(text, "apt-get update")
+    fetches = [i for i, c in enumerate(step.commands) if fetches_apt_lists(c)]
+    if not fetches or not any(_reads_apt_lists_first(s.commands) for s in later):
+        return text
+    if _reads_apt_lists_first(step.commands[fetches[0] + 1 :]):
+        return text  # it reads them itself
+    updates = list(_APT_UPDATE.finditer(text))
+    dropped = _without_commands(text, updates, bool(step.instruction.heredocs), last=True)
+    if dropped is None:
+        return text
+    edit.notes.append(
+        f"line {step.line}: `apt-get update` goes to the RUN that installs, which deletes the lists after it"
+    )
+    return "" if _RUN_START.search(dropped.rstrip()) else dropped
+
+
+def _reads_apt_lists_first(commands: Sequence[Command]) -> bool:
+    """Some command reads apt's lists before any of them fetches them."""
+    for command in commands:
+        if fetches_apt_lists(command):
+            return False
+        if reads_apt_lists(command):
+            return True
+    return False
+
+
+def _runtime_run(item: Instruction, text: str, edit: _Edit, so_far: list[str]) -> str:
+    """A RUN that stays in the runtime stage (`text`, as fix has it so far), without the size
+    mistakes lint would flag."""
     words = _words(" ".join(item.args))
     targets = [w for w in words[1:] if not w.startswith("-")] if words[:1] == ["rm"] else []
     if targets and all(_cache_path(t) for t in targets):
@@ -1337,16 +1551,26 @@ def _apk_without_cache(text: str, step: RunStep, edit: _Edit, read_later: bool) 
 
 
 def _without_apk_updates(text: str, heredoc: bool) -> str | None:
-    """The text without its `apk update` commands, each with the `&&`/`;` after it (a heredoc
-    script's line end); None when one of them is not a plain member of the RUN's list (in a
-    test's branch, a pipeline, or the last command)."""
-    for match in reversed(list(_APK_HEAD.finditer(text))):
-        if match["applet"] != "update":
-            continue
+    """The text without its `apk update` commands."""
+    return _without_commands(text, [m for m in _APK_HEAD.finditer(text) if m["applet"] == "update"], heredoc)
+
+
+# `apt-get [options] update` (apt's too): the options never cross a command's end.
+_APT_UPDATE = re.compile(rf"(?<![\w./-])apt(?:-get)?(?:{_APK_SPACE}-[^\s;&|]+)*{_APK_SPACE}update(?![\w.-])")
+
+
+def _without_commands(
+    text: str, heads: Sequence[re.Match[str]], heredoc: bool, last: bool = False
+) -> str | None:
+    """The text without the commands that start with `heads` (their options only after them),
+    each with the `&&`/`;` after it (a heredoc script's line end); None when one of them is not a
+    plain member of the RUN's list (in a test's branch, a pipeline, or the last command unless
+    `last`)."""
+    for match in reversed(heads):
         end = _command_end(text, match.end())
         options = text[match.end() : end].replace("\\\n", " ").split()
         removed = (
-            _without_command(text, match.start(), end, heredoc)
+            _without_command(text, match.start(), end, heredoc, last)
             if all(o.startswith("-") for o in options)
             else None
         )
@@ -1407,6 +1631,19 @@ def run_last(text: str, command: str) -> str:
 def _script_heredoc(run: Instruction) -> bool:
     """The RUN's one heredoc is its script (what build.py reads as its commands)."""
     return len(run.heredocs) == 1 and heredoc_script(run) is not None
+
+
+def run_first(text: str, command: str) -> str:
+    """`text`, a RUN as written, with `command` run before everything it runs: after the RUN's
+    flags, or as the first line of its heredoc script."""
+    heredoc = _heredoc_run(text)
+    head = re.search(r"^([ \t]*RUN(?:[ \t]+--\S+)*)[ \t]+", text, re.I | re.M)
+    if head is None:
+        return text
+    if heredoc is not None and _script_heredoc(heredoc) and text[head.end() :].startswith("<<"):
+        line_end = text.index("\n", head.end())
+        return f"{text[: line_end + 1]}{command}\n{text[line_end + 1 :]}"
+    return f"{text[: head.end()]}{command} && {text[head.end() :]}"
 
 
 def _then(line: str, command: str, continued: bool) -> str:

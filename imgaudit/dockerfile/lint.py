@@ -45,7 +45,7 @@ from imgaudit.dockerfile.poetry_versions import (
     official_python,
 )
 from imgaudit.dockerfile.shell import Command
-from imgaudit.findings.catalogue import Entry, Level, entry
+from imgaudit.findings.catalogue import RUNNERS, Entry, Level, entry
 from imgaudit.model import Finding
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -1011,19 +1011,25 @@ def exec_form_not_json(build: Build, _today: dt.date) -> Iterator[Hint]:
             )
 
 
-def poetry_run_without_poetry(build: Build, _today: dt.date) -> Iterator[Hint]:
+def tool_run_without_tool(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """The final stage starts with Poetry, uv, PDM or Pipenv (`CMD ["uv", "run", ...]`), which
+    a stage of the build had and the final one does not."""
     final = build.final
-    if final.end.tool("poetry") is not None or not any(s.end.tool("poetry") for s in build.stages):
-        return
+    missing = {
+        tool: label
+        for tool, label in RUNNERS.items()
+        if final.end.tool(tool) is None and any(s.end.tool(tool) for s in build.stages)
+    }
     for item in final.instructions:
         if item.keyword not in ("CMD", "ENTRYPOINT"):
             continue
         words = list(item.args) if item.json else re.sub(r"[\[\],'\"]", " ", " ".join(item.args)).split()
-        if words[:1] == ["poetry"]:
+        tool = words[0].rsplit("/", 1)[-1] if words else ""
+        if tool in missing:
             yield hint(
-                "poetry-run-without-poetry",
+                f"{tool}-run-without-{tool}",
                 item.start_line,
-                f"{item.keyword} calls Poetry, but no Poetry reaches the final stage",
+                f"{item.keyword} calls {missing[tool]}, but no {missing[tool]} reaches the final stage",
                 final,
             )
 
@@ -1071,7 +1077,7 @@ RULES: tuple[Rule, ...] = (
     cache_order,
     env_missing_continuation,
     exec_form_not_json,
-    poetry_run_without_poetry,
+    tool_run_without_tool,
     runtime_without_workdir,
     end_of_life_base,
 )

@@ -34,6 +34,9 @@ class ContextProject:
     # Task scripts `pdm run NAME` / `pipenv run NAME` run from the project's files, not programs
     # the venv holds: [tool.pdm.scripts] in pyproject.toml, [scripts] in the Pipfile.
     task_scripts: frozenset[str] = frozenset()
+    # The dependencies are declared in [project] (PEP 621) and not in [tool.poetry.dependencies]:
+    # Poetry 2's layout, whose dependencies Poetry 1 does not read.
+    pep621_dependencies: bool = False
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
         """The development groups among `groups` (dev, test, lint, docs, ...)."""
@@ -82,6 +85,7 @@ def read_context(context: Path) -> ContextProject:
         files=files,
         lock_version=lock_version,
         task_scripts=frozenset(scripts),
+        pep621_dependencies="dependencies" in project and "dependencies" not in poetry,
     )
 
 

@@ -60,6 +60,26 @@ class Entry:
         return template.format(**measured)
 
 
+# The project tools whose `run` a start command may go through, by their command and name.
+RUNNERS = {"poetry": "Poetry", "uv": "uv", "pdm": "PDM", "pipenv": "Pipenv"}
+
+
+def _run_without_tool(tool: str, label: str) -> Entry:
+    """`{tool}-run-without-{tool}`: one rule (lint's tool_run_without_tool), an id per tool, as
+    the caches have."""
+    return Entry(
+        f"{tool}-run-without-{tool}",
+        f"The start command calls {label}, which the runtime stage does not have",
+        Severity.HIGH,
+        Level.ERROR,
+        False,
+        f"CMD/ENTRYPOINT of the final stage starts with `{tool}` while no {label} reaches that stage",
+        "Call the venv's programs directly (its bin/ is on PATH).",
+        'CMD ["python", "-m", "app"]',
+        image=False,
+    )
+
+
 _ENTRIES = (
     Entry(
         "poetry-cache-in-layer",
@@ -336,17 +356,7 @@ _ENTRIES = (
         'CMD ["python", "-m", "app"]',
         image=False,
     ),
-    Entry(
-        "poetry-run-without-poetry",
-        "The start command calls Poetry, which the runtime stage does not have",
-        Severity.HIGH,
-        Level.ERROR,
-        False,
-        "CMD/ENTRYPOINT of the final stage starts with `poetry` while no Poetry reaches that stage",
-        "Call the venv's programs directly (its bin/ is on PATH).",
-        'CMD ["python", "-m", "app"]',
-        image=False,
-    ),
+    *(_run_without_tool(tool, label) for tool, label in RUNNERS.items()),
     Entry(
         "runtime-stage-without-workdir",
         "The runtime stage sets no WORKDIR",

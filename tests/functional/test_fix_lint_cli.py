@@ -131,7 +131,8 @@ def test_fix_rewrites_the_article_without_its_mistakes(tmp_path: Path) -> None:
     assert result.stdout.startswith("---")  # a unified diff
     fixed = (tmp_path / "Dockerfile.imgaudit").read_text()
     assert "buster" not in fixed
-    assert "poetry==1.8.5" in fixed
+    # The project's dependencies are in [project] (PEP 621), which only Poetry 2 reads.
+    assert "poetry==2.1.3" in fixed
     assert 'ENTRYPOINT ["streamlit", "run", "app/Streamlit_Tutorial.py"]' in fixed
     runtime = fixed.split("AS runtime", 1)[1]
     # The article's runtime sets no WORKDIR: it still starts in /, where `app/...` is found.

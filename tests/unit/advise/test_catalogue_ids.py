@@ -30,9 +30,12 @@ LINT_ONLY = {
     "nonexistent-poetry-version",
     # The image's history does not name the base's tag, so not its Debian codename.
     "end-of-life-base",
-    # The final command calls a Poetry the runtime lacks: a start-up failure, not about size;
-    # the advisor audits images that were built and (presumably) run.
+    # The final command calls a Poetry (uv, PDM, Pipenv) the runtime lacks: a start-up failure,
+    # not about size; the advisor audits images that were built and (presumably) run.
     "poetry-run-without-poetry",
+    "uv-run-without-uv",
+    "pdm-run-without-pdm",
+    "pipenv-run-without-pipenv",
 }
 # Ids only the image advisor reports, and why lint cannot.
 IMAGE_ONLY = {
