@@ -35,6 +35,7 @@ from imgaudit.dockerfile.build import (
     pip_installs,
     poetry_requirements,
     sets_pip_no_cache,
+    subcommand_argv,
 )
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.poetry_versions import (
@@ -925,25 +926,45 @@ def poetry_versions(build: Build, _today: dt.date) -> Iterator[Hint]:
 
 
 def _unpinned_poetry_message(build: Build, python: tuple[int, int] | None) -> str:
-    """Poetry 2.0 (January 2025) removed `install --no-dev`: an unpinned install gets 2.x, and
-    a build that still says `--no-dev` stops there ("The option "--no-dev" does not exist").
-    On a Python older than 2.0 runs on (3.8 and before), pip picks a 1.x that still has it."""
+    """Poetry 2.0 (January 2025) removed `install --no-dev` and no longer bundles `export` (it
+    is the poetry-plugin-export plugin now): an unpinned install gets 2.x, and a build that
+    still uses either stops there ("The option "--no-dev" does not exist", "The command
+    "export" does not exist"). On a Python older than 2.0 runs on (3.8 and before), pip picks
+    a 1.x that still has both."""
     message = "Poetry is installed without a version"
     if last_poetry_for(python) is not None:
         return message
-    no_dev = next(
-        (
-            step.line
-            for stage in build.stages
-            for step in stage.runs
-            for c in step.commands
-            if c.name == "poetry" and "install" in c.argv[1:] and "--no-dev" in c.argv[1:]
-        ),
-        None,
+    poetry = [
+        (step.line, c)
+        for stage in build.stages
+        for step in stage.runs
+        for c in step.commands
+        if c.name == "poetry"
+    ]
+    plugin = any(
+        "poetry-plugin-export" in step.instruction.original for stage in build.stages for step in stage.runs
     )
-    if no_dev is not None:
-        message += f", so it is 2.x, which has no `install --no-dev` (line {no_dev}): the build fails there"
+    broken = [
+        f"no `{what}` (line {line})"
+        for what, line in (
+            (
+                "install --no-dev",
+                next((n for n, c in poetry if _verb(c) == "install" and "--no-dev" in c.argv), None),
+            ),
+            (
+                "export without poetry-plugin-export",
+                None if plugin else next((n for n, c in poetry if _verb(c) == "export"), None),
+            ),
+        )
+        if line is not None
+    ]
+    if broken:
+        message += f", so it is 2.x, which has {' and '.join(broken)}: the build fails there"
     return message
+
+
+def _verb(command: Command) -> str | None:
+    return next(iter(subcommand_argv(command)[1:2]), None)
 
 
 def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:

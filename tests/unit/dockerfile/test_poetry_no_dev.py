@@ -52,3 +52,25 @@ def test_on_a_python_poetry_2_does_not_run_on_pip_picks_a_1x_that_has_no_dev(bas
 def test_on_an_unknown_python_the_no_dev_failure_is_still_said() -> None:
     (hint,) = unpinned("pip install poetry", "poetry install --no-dev", "company/python-base:3")
     assert "the build fails there" in hint.message
+
+
+def test_an_unpinned_poetry_with_export_and_no_plugin_is_said_to_fail_there() -> None:
+    # Poetry 2 no longer bundles `export` (poetry-plugin-export): "The command "export" does not exist".
+    (hint,) = unpinned("pip install poetry", "poetry export -f requirements.txt -o requirements.txt")
+    assert "no `export without poetry-plugin-export` (line 5): the build fails there" in hint.message
+
+
+def test_both_breaks_are_named() -> None:
+    (hint,) = unpinned("pip install poetry", "poetry export -o r.txt && poetry install --no-dev")
+    assert (
+        "no `install --no-dev` (line 5) and no `export without poetry-plugin-export` (line 5)" in hint.message
+    )
+
+
+@pytest.mark.parametrize(
+    "install_poetry",
+    ["pip install poetry poetry-plugin-export", "pip install poetry && poetry self add poetry-plugin-export"],
+)
+def test_export_with_its_plugin_installed_is_only_unpinned(install_poetry: str) -> None:
+    (hint,) = unpinned(install_poetry, "poetry export -o requirements.txt")
+    assert hint.message == "Poetry is installed without a version"
