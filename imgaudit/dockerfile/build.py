@@ -44,6 +44,12 @@ _POETRY_INSTALLER = (
 _UV_INSTALLER = "astral.sh/uv"
 # uv's images: GitHub's `ghcr.io/astral-sh/uv` and Docker Hub's `astral/uv` (the same builds).
 UV_IMAGE_REPOSITORY = r"(?:ghcr\.io/astral-sh|(?:docker\.io/)?astral|astral-sh)/uv"
+# uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
+# the official Python image of the same version and distribution (`python:3.12-slim-bookworm`;
+# without `-slim`, the full `python:3.12-bookworm`, compilers and headers included).
+UV_PYTHON_IMAGE = re.compile(
+    rf"^{UV_IMAGE_REPOSITORY}:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
+)
 _UV_IMAGE = re.compile(rf"^{UV_IMAGE_REPOSITORY}(?::|@|$)")
 
 Manager = Literal["poetry", "pip", "uv", "pipenv", "pdm"]

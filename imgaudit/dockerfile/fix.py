@@ -28,6 +28,7 @@ from imgaudit.classify.projects.registry import BY_NAME, FORMATS
 from imgaudit.dockerfile.build import (
     PYTHON_TOOLS,
     UV_IMAGE_REPOSITORY,
+    UV_PYTHON_IMAGE,
     Build,
     Install,
     RunStep,
@@ -67,11 +68,6 @@ _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?
 # The formats whose builds fix edits, by the install manager the build model names.
 FIXABLE: dict[str, ProjectFormat] = {fmt.name: fmt for fmt in FORMATS if fmt.image_install is not None}
 _TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
-# uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
-# the official Python image of the same version and distribution: the runtime's base.
-_UV_PYTHON_IMAGE = re.compile(
-    rf"^{UV_IMAGE_REPOSITORY}:(?:[\d.]+-)?python(?P<python>\d+\.\d+)-(?P<distro>[a-z]+[\d.]*)(?P<slim>-slim)?$"
-)
 # The first release of each Python the official image built on Debian bookworm: bookworm was
 # added on 2023-06-14 (docker-library/official-images#14854), with the patch releases current
 # then, and every later one has it; Pythons released after that day (3.12 on) have it from their
@@ -1085,7 +1081,7 @@ def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -
         return _written_base(
             build, root, lambda base, said: _slim(_supported(base, today, said, line), said, line), edit
         )
-    match = _UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
+    match = UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
     if match is None:
         raise FixRefused(
             f"line {root.from_line}: the base image {root.base} carries {root.start.tools[0].name}; "

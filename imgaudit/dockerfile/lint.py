@@ -20,6 +20,7 @@ from imgaudit.dockerfile.build import (
     APT_DEPENDENCY_ONLY,
     PIP_NO_CACHE_SETTING,
     PYTHON_TOOLS,
+    UV_PYTHON_IMAGE,
     Build,
     Install,
     RunStep,
@@ -608,7 +609,9 @@ def _purged_at(build: Build, line: int, package: str) -> bool:
 
 def fat_base(build: Build, _today: dt.date) -> Iterator[Hint]:
     root = build.root(build.final)
-    if _FULL_PYTHON.match(root.base):
+    uv_python = UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
+    full_uv = uv_python is not None and not uv_python["slim"] and uv_python["distro"] != "alpine"
+    if _FULL_PYTHON.match(root.base) or full_uv:
         yield hint(
             "fat-base-image",
             root.from_line,
