@@ -90,3 +90,92 @@ def test_dev_flag_without_dev_packages_installs_nothing_dev_only(
 )
 def test_dev_flag_with_dev_packages_is_flagged(tmp_path: Path, files: dict[str, str]) -> None:
     assert dev_installed(tmp_path, files)
+
+
+# --- min-3: the whole context copied in a parent stage ---------------------------------------
+
+REQUIREMENTS = {"requirements.txt": "requests\n"}
+
+
+def order(context: Path, dockerfile: str) -> list[int]:
+    return [line for line, id_ in lint(context, dockerfile, REQUIREMENTS) if id_ == "cache-unfriendly-order"]
+
+
+def test_copy_in_the_parent_install_in_the_child(tmp_path: Path) -> None:
+    dockerfile = """\
+FROM python:3.12-slim AS base
+WORKDIR /app
+COPY . /app
+FROM base AS production
+RUN pip install --no-cache-dir -r requirements.txt
+"""
+    assert order(tmp_path, dockerfile) == [3]
+
+
+def test_copy_two_generations_up(tmp_path: Path) -> None:
+    dockerfile = """\
+FROM python:3.12-slim AS base
+WORKDIR /app
+ADD . .
+FROM base AS middle
+ENV A=1
+FROM middle AS production
+RUN pip install --no-cache-dir -r requirements.txt
+"""
+    assert order(tmp_path, dockerfile) == [3]
+
+
+def test_one_finding_when_parent_and_children_install(tmp_path: Path) -> None:
+    dockerfile = """\
+FROM python:3.12-slim AS base
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir -r requirements.txt
+FROM base AS production
+RUN pip install --no-cache-dir -r requirements.txt
+"""
+    assert order(tmp_path, dockerfile) == [3]
+
+
+def test_dependencies_installed_in_the_parent_before_the_copy(tmp_path: Path) -> None:
+    """Poetry's and uv's guides: the dependencies first, then the code, then the project."""
+    dockerfile = """\
+FROM python:3.12-slim AS base
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . /app
+FROM base AS production
+RUN pip install --no-cache-dir -r requirements.txt
+"""
+    assert order(tmp_path, dockerfile) == []
+
+
+def test_only_dependency_files_in_the_parent(tmp_path: Path) -> None:
+    dockerfile = """\
+FROM python:3.12-slim AS base
+WORKDIR /app
+COPY requirements.txt /app/
+FROM base AS production
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . /app
+"""
+    assert order(tmp_path, dockerfile) == []
+
+
+def test_a_stage_that_does_not_ship(tmp_path: Path) -> None:
+    """A test stage built FROM the app's code is not what the image pays for."""
+    dockerfile = """\
+FROM python:3.12-slim AS base
+WORKDIR /app
+COPY requirements.txt .
+COPY . /app
+FROM base AS test
+RUN pip install --no-cache-dir -r requirements.txt
+FROM python:3.12-slim AS production
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . /app
+"""
+    assert order(tmp_path, dockerfile) == []
