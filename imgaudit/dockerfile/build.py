@@ -1388,7 +1388,8 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
             f"{state.project_dir().rstrip('/')}/.venv"
             if flag({**state.env, **dict(command.assignments)}.get("PIPENV_VENV_IN_PROJECT")) else
             f"{state.home()}/.local/share/virtualenvs")  # fmt: skip
-        return Install("pipenv", command, target, _has(words, "--dev", "-d"), "pipenv install --dev")
+        dev = project.pipenv_dev and _has(words, "--dev", "-d")
+        return Install("pipenv", command, target, dev, "pipenv install --dev")
     if name == "pdm" and len(words) >= 2 and words[1] in ("install", "sync"):
         dev = project.standard_dev and not _has(words, "--prod", "--production", "--no-dev")
         # PDM installs into __pypackages__ when told so or when that directory exists.

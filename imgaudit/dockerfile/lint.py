@@ -973,30 +973,33 @@ def _verb(command: Command) -> str | None:
 def cache_order(build: Build, _today: dt.date) -> Iterator[Hint]:
     """The whole context copied before the first dependency install of a stage. An install
     after that copy that follows an earlier one (deps first, then the project, as uv's and
-    Poetry's guides do) is cheap and is not flagged."""
+    Poetry's guides do) is cheap and is not flagged. A stage that ships inherits its parents'
+    instructions in order: `COPY . /app` in a parent reruns the child's install on every code
+    change just the same (each install is judged in its own stage, so once)."""
     for stage in build.stages:
         copied: Instruction | None = None
         installed = False
-        for item in stage.instructions:
-            if item.keyword in ("COPY", "ADD") and not any(f.startswith("--from") for f in item.flags):
-                if copied is None and any(s.rstrip("/") in (".", "", "*") for s in item.args[:-1]):
-                    copied = item
-            elif item.keyword == "RUN":
-                step = next(s for s in stage.runs if s.instruction is item)
-                installs = any(
-                    i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs
-                )
-                if installs and copied is not None and not installed:
-                    yield hint(
-                        "cache-unfriendly-order",
-                        copied.start_line,
-                        "the whole build context is copied before the dependency install: every code "
-                        "change reinstalls",
-                        stage,
+        for owner in _chain(build, stage) if stage.ships else [stage]:
+            for item in owner.instructions:
+                if item.keyword in ("COPY", "ADD") and not any(f.startswith("--from") for f in item.flags):
+                    if copied is None and any(s.rstrip("/") in (".", "", "*") for s in item.args[:-1]):
+                        copied = item
+                elif item.keyword == "RUN":
+                    step = next(s for s in owner.runs if s.instruction is item)
+                    installs = any(
+                        i.manager != "pip" or _requirement_file(i.command.words) for i in step.installs
                     )
-                installed = installed or installs
-                if installs:
-                    copied = None
+                    if installs and copied is not None and not installed and owner is stage:
+                        yield hint(
+                            "cache-unfriendly-order",
+                            copied.start_line,
+                            "the whole build context is copied before the dependency install: every code "
+                            "change reinstalls",
+                            stage,
+                        )
+                    installed = installed or installs
+                    if installs:
+                        copied = None
 
 
 def _requirement_file(words: tuple[str, ...]) -> bool:

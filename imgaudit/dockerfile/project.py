@@ -1,5 +1,5 @@
-"""What the build context says about the project: its dependency groups, committed
-`poetry.toml` settings and `[tool.imgaudit]` ignores.
+"""What the build context says about the project: its dependency groups (Pipenv's dev
+packages too), committed `poetry.toml` settings and `[tool.imgaudit]` ignores.
 
 Read once per lint/fix from the context directory (`--context`, default the Dockerfile's
 folder). Without a pyproject.toml nothing is known, and the rules assume the common case
@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from imgaudit.classify.project import DEV_EXTRA
+from imgaudit.classify.projects.pipenv import parse_pipfile_lock
 from imgaudit.dockerfile.parse import DockerfileError
+from imgaudit.errors import ClassifyError
 from imgaudit.inputs import load_toml
 
 
@@ -25,6 +27,9 @@ class ContextProject:
     optional_groups: frozenset[str] = frozenset()
     # PEP 735 / uv / PDM development groups (uv sync and pdm install take them by default).
     standard_dev: bool = True
+    # Pipenv's dev-only packages exist (what `pipenv install --dev` adds): the lock's `develop`
+    # minus its `default`, else the Pipfile's [dev-packages]; assumed without either file.
+    pipenv_dev: bool = True
     poetry_toml: dict[str, bool] = field(default_factory=dict)  # "virtualenvs.create" -> False
     package_mode: bool = True
     extras: tuple[str, ...] = ()
@@ -52,11 +57,17 @@ def read_context(context: Path) -> ContextProject:
     lock_version = _table(_toml(lock).get("metadata")).get("lock-version") if lock.is_file() else None
     lock_version = lock_version if isinstance(lock_version, str) else None
     pipfile = context / "Pipfile"
-    scripts = set(_table(_toml(pipfile).get("scripts"))) if pipfile.is_file() else set()
+    pipfile_data = _toml(pipfile) if pipfile.is_file() else None
+    scripts = set(_table((pipfile_data or {}).get("scripts")))
+    pipenv_dev = _pipenv_dev(context / "Pipfile.lock", pipfile_data)
     pyproject = context / "pyproject.toml"
     if not pyproject.is_file():
         return ContextProject(
-            poetry_toml=poetry_toml, files=files, lock_version=lock_version, task_scripts=frozenset(scripts)
+            pipenv_dev=pipenv_dev,
+            poetry_toml=poetry_toml,
+            files=files,
+            lock_version=lock_version,
+            task_scripts=frozenset(scripts),
         )
     data = _toml(pyproject)
     tool = _table(data.get("tool"))
@@ -78,6 +89,7 @@ def read_context(context: Path) -> ContextProject:
         default_groups=frozenset(default),
         optional_groups=frozenset(optional),
         standard_dev=bool(standard) or bool(uv_dev) or bool(pdm_dev),
+        pipenv_dev=pipenv_dev,
         poetry_toml=poetry_toml,
         package_mode=poetry.get("package-mode", True) is not False,
         extras=tuple(extras),
@@ -87,6 +99,22 @@ def read_context(context: Path) -> ContextProject:
         task_scripts=frozenset(scripts),
         pep621_dependencies="dependencies" in project and "dependencies" not in poetry,
     )
+
+
+def _pipenv_dev(lock: Path, pipfile: dict[str, Any] | None) -> bool:
+    """Whether `pipenv install --dev` adds packages: the lock is what `--deploy` installs, so
+    it decides when it reads as one; the Pipfile's [dev-packages] otherwise; assumed without
+    either (a stand-in lock such as `{}` is no reason to refuse the lint)."""
+    if lock.is_file():
+        try:
+            sections = parse_pipfile_lock(_read(lock), str(lock))
+        except ClassifyError:
+            pass
+        else:
+            return bool(sections.develop - sections.default)
+    if pipfile is not None:
+        return bool(_table(pipfile.get("dev-packages")))
+    return True
 
 
 def _poetry_toml(path: Path) -> dict[str, bool]:
@@ -101,11 +129,14 @@ def _poetry_toml(path: Path) -> dict[str, bool]:
 
 
 def _toml(path: Path) -> dict[str, Any]:
+    return load_toml(_read(path), path.name, str(path), DockerfileError)
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise DockerfileError(f"cannot read {path.name}: {exc.strerror}", where=str(path)) from exc
-    return load_toml(data, path.name, str(path), DockerfileError)
 
 
 def _table(value: object) -> dict[str, Any]:
