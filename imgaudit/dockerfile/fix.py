@@ -51,7 +51,7 @@ from imgaudit.dockerfile.build import (
     subcommand_argv,
     tool_installer,
 )
-from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores
+from imgaudit.dockerfile.lint import cache_kept_out, inline_ignores, is_full_python_image
 from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_dockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
@@ -100,6 +100,35 @@ RUNTIME_LIBRARY = {
     "libcurl4-openssl-dev": "libcurl4",
     "libzmq3-dev": "libzmq5",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceBuild:
+    """A distribution that, on the full Python image, builds (or loads) against `header`, which
+    that image carries; `unless`: distributions that bring their own copy of the library."""
+
+    header: str
+    unless: tuple[str, ...] = ()
+
+
+# Well-known distributions with no Linux wheel on PyPI (an sdist, Windows or macOS wheels), that
+# compile against a header buildpack-deps (the full `python:X.Y` image) installs: what they build
+# loads the header's runtime library (RUNTIME_LIBRARY), which the slim image lacks. psycopg (3)
+# loads libpq itself unless psycopg-binary or psycopg-c is installed (psycopg-c: `psycopg[c]`, an
+# sdist). pycurl has manylinux wheels since 7.45.4 (2024-12): a lock's file list tells (see
+# `_linux_wheels`); without one, the library is added. python-ldap (libldap2-dev, libsasl2-dev)
+# is not here: buildpack-deps carries neither, so it builds only where the file installs them.
+# The `-binary` twins, PyMySQL and the like need nothing and are not listed.
+SOURCE_BUILDS: dict[str, _SourceBuild] = {
+    "psycopg2": _SourceBuild("libpq-dev"),
+    "psycopg-c": _SourceBuild("libpq-dev"),
+    "psycopg": _SourceBuild("libpq-dev", unless=("psycopg-binary", "psycopg-c")),
+    "mysqlclient": _SourceBuild("default-libmysqlclient-dev"),
+    "pycurl": _SourceBuild("libcurl4-openssl-dev"),
+}
+# The platforms an image is commonly built for (x86 servers, ARM servers and Apple machines): a
+# distribution whose lock lists a manylinux wheel for each needs no build on either.
+_WHEEL_ARCHITECTURES = ("x86_64", "aarch64")
 # A `-dev` package's runtime library on Alpine, as the aports APKBUILDs split them (the library
 # is the package or a subpackage of the same source): postgresql's `libpq` subpackage (newer
 # releases also name the headers libpq-dev), libjpeg-turbo (`jpeg-dev` is a wrapper that depends
@@ -1003,6 +1032,7 @@ def _runtime_text(
                 code.append(copied)
         elif keyword in _RUNTIME_KEYWORDS:
             starts.append(_start_text(item, lines, edit))
+    carried.append(_full_image_libraries(build, root, base, runs, name, edit))
     out.extend(dict.fromkeys(carried))
     out.append(f"WORKDIR {workdir}")
     out.append(f"COPY --from={builder} {venv} {venv}")
@@ -1030,6 +1060,85 @@ def _runtime_text(
     return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
         x for x in out if x
     )
+
+
+def _full_image_libraries(
+    build: Build, root: StageModel, base: str, runs: Sequence[RunStep], name: str, edit: _Edit
+) -> str:
+    """The apt install (or "") of the libraries the project's dependencies load at run time,
+    having been built on the full image `root` starts from against headers it carries, when the
+    runtime `base` is another (slim) image; what the file's own RUNs install is given already."""
+    if base == root.base or not is_full_python_image(root.base):
+        return ""
+    known = build.project.distributions
+    if known is None:
+        edit.notes.append(
+            f"runtime stage `{name}` on {base}: compiled dependencies built on {root.base} may need their "
+            "libraries there too (libpq5 for psycopg2); imgaudit fix found no lock or requirements file "
+            "in the context to tell"
+        )
+        return ""
+    installed = {p for r in runs for c in r.commands if installs_os_packages(c) for p in os_packages(c)}
+    python = _python_minor(root.base)
+    needed: dict[str, list[str]] = {}
+    for distribution, source in SOURCE_BUILDS.items():
+        library = RUNTIME_LIBRARY[source.header]
+        if (
+            distribution not in known
+            or known.intersection(source.unless)
+            or {source.header, library} & installed
+            or _linux_wheels(build.project.distribution_files.get(distribution, ()), python)
+        ):
+            continue
+        needed.setdefault(library, []).append(f"{distribution} (against {source.header})")
+    if not needed:
+        return ""
+    listed = " ".join(needed)
+    built = ", ".join(d for ds in needed.values() for d in ds)
+    edit.notes.append(
+        f"runtime stage `{name}`: the apt packages {listed}: {built} build from source on {root.base}, "
+        f"whose headers {base} lacks, and load them at run time"
+    )
+    return _RUNTIME_INSTALL["apt"].run.format(packages=listed)
+
+
+def _python_minor(image: str) -> str | None:
+    """`3.11` of python:3.11-bookworm or uv:python3.11-bookworm; None when the tag names none."""
+    match = re.search(r"(?:^|[:-]|python)(3\.\d+)(?:$|[.-])", image.rsplit("@", 1)[0].rpartition(":")[2])
+    return match[1] if match else None
+
+
+def _linux_wheels(files: Sequence[str], python: str | None) -> bool:
+    """The lock lists a wheel pip installs on the runtime's Debian for `python` (any Python
+    when unknown), so nothing is compiled: a pure wheel (`none-any`), or manylinux wheels
+    for every architecture of _WHEEL_ARCHITECTURES whose Python tag is `py3`, the same
+    `cpXY`, or an older `cp3Y` with the stable ABI (`abi3`)."""
+    covered: set[str] = set()
+    for file in files:
+        parts = file.removesuffix(".whl").split("-") if file.endswith(".whl") else []
+        if len(parts) < 5:
+            continue
+        pythons, abi, platforms = parts[-3].split("."), parts[-2], parts[-1].split(".")
+        if not any(_fits(tag, abi, python) for tag in pythons):
+            continue
+        if "any" in platforms:
+            return True
+        covered.update(
+            arch
+            for p in platforms
+            if p.startswith("manylinux")
+            for arch in _WHEEL_ARCHITECTURES
+            if p.endswith(arch)
+        )
+    return covered.issuperset(_WHEEL_ARCHITECTURES)
+
+
+def _fits(tag: str, abi: str, python: str | None) -> bool:
+    if tag.startswith("py3") or python is None:
+        return tag.startswith(("py3", "cp3"))
+    wanted = int(python.split(".")[1])
+    minor = int(tag[3:]) if tag.startswith("cp3") and tag[3:].isdigit() else None
+    return minor is not None and (minor == wanted or (abi == "abi3" and minor <= wanted))
 
 
 # Official distribution images that have no Python: uv downloads one for a project there.

@@ -607,11 +607,17 @@ def _purged_at(build: Build, line: int, package: str) -> bool:
     )
 
 
+def is_full_python_image(base: str) -> bool:
+    """The full official Python image on Debian (buildpack-deps: compilers and headers), or a
+    uv image built on it."""
+    uv_python = UV_PYTHON_IMAGE.match(base.rsplit("@", 1)[0])
+    full_uv = uv_python is not None and not uv_python["slim"] and uv_python["distro"] != "alpine"
+    return _FULL_PYTHON.match(base) is not None or full_uv
+
+
 def fat_base(build: Build, _today: dt.date) -> Iterator[Hint]:
     root = build.root(build.final)
-    uv_python = UV_PYTHON_IMAGE.match(root.base.rsplit("@", 1)[0])
-    full_uv = uv_python is not None and not uv_python["slim"] and uv_python["distro"] != "alpine"
-    if _FULL_PYTHON.match(root.base) or full_uv:
+    if is_full_python_image(root.base):
         yield hint(
             "fat-base-image",
             root.from_line,

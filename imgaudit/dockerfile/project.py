@@ -1,5 +1,7 @@
 """What the build context says about the project: its dependency groups (Pipenv's dev
-packages too), committed `poetry.toml` settings and `[tool.imgaudit]` ignores.
+packages too), committed `poetry.toml` settings, `[tool.imgaudit]` ignores, and the
+distributions its lock or requirements name (with the files poetry.lock and uv.lock list
+for each).
 
 Read once per lint/fix from the context directory (`--context`, default the Dockerfile's
 folder). Without a pyproject.toml nothing is known, and the rules assume the common case
@@ -8,15 +10,21 @@ folder). Without a pyproject.toml nothing is known, and the rules assume the com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imgaudit.classify.lockfiles import load_toml as load_lock
+from imgaudit.classify.names import canonical
 from imgaudit.classify.project import DEV_EXTRA
+from imgaudit.classify.projects.interface import DependencyGraph, ProjectFiles
 from imgaudit.classify.projects.pipenv import parse_pipfile_lock
+from imgaudit.classify.projects.registry import FORMATS
 from imgaudit.dockerfile.parse import DockerfileError
 from imgaudit.errors import ClassifyError
 from imgaudit.inputs import load_toml
+from imgaudit.projectdir import project_files_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,12 @@ class ContextProject:
     # The dependencies are declared in [project] (PEP 621) and not in [tool.poetry.dependencies]:
     # Poetry 2's layout, whose dependencies Poetry 1 does not read.
     pep621_dependencies: bool = False
+    # Every distribution the context's lock, requirements or pyproject.toml names (canonical),
+    # main and dev alike; None when none of them could be read.
+    distributions: frozenset[str] | None = None
+    # The file names poetry.lock and uv.lock list for a distribution (wheels and sdist): what
+    # an install can choose from. A distribution they do not list is absent.
+    distribution_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
         """The development groups among `groups` (dev, test, lint, docs, ...)."""
@@ -52,6 +66,7 @@ def read_context(context: Path) -> ContextProject:
     if not context.is_dir():
         return ContextProject()
     files = frozenset(p.name for p in context.iterdir())
+    distributions, distribution_files = _dependencies(context)
     poetry_toml = _poetry_toml(context / "poetry.toml")
     lock = context / "poetry.lock"
     lock_version = _table(_toml(lock).get("metadata")).get("lock-version") if lock.is_file() else None
@@ -68,6 +83,8 @@ def read_context(context: Path) -> ContextProject:
             files=files,
             lock_version=lock_version,
             task_scripts=frozenset(scripts),
+            distributions=distributions,
+            distribution_files=distribution_files,
         )
     data = _toml(pyproject)
     tool = _table(data.get("tool"))
@@ -98,6 +115,8 @@ def read_context(context: Path) -> ContextProject:
         lock_version=lock_version,
         task_scripts=frozenset(scripts),
         pep621_dependencies="dependencies" in project and "dependencies" not in poetry,
+        distributions=distributions,
+        distribution_files=distribution_files,
     )
 
 
@@ -115,6 +134,72 @@ def _pipenv_dev(lock: Path, pipfile: dict[str, Any] | None) -> bool:
     if pipfile is not None:
         return bool(_table(pipfile.get("dev-packages")))
     return True
+
+
+def _dependencies(context: Path) -> tuple[frozenset[str] | None, dict[str, tuple[str, ...]]]:
+    """(the distributions the project formats read from the context, the files the locks list
+    for each). A file a format cannot read tells nothing here: lint and fix go on without it."""
+    try:
+        project = project_files_in(context)
+    except OSError:
+        return None, {}
+    graphs: list[DependencyGraph] = []
+    for fmt in FORMATS:
+        try:
+            graph = fmt.read(project) if fmt.detects(project) else None
+        except ClassifyError:
+            graph = None
+        if graph is not None:
+            graphs.append(graph)
+    if not graphs:
+        return None, {}
+    names: set[str] = set()
+    for graph in graphs:
+        names.update(root.name for root in (*graph.main, *graph.dev))
+        names.update(graph.labelled or {})
+        names.update(graph.labelled_main)
+        for name, dependencies in (graph.edges or {}).items():
+            names.add(name)
+            names.update(d.name for d in dependencies)
+    return frozenset(names), _locked_files(project)
+
+
+def _locked_files(project: ProjectFiles) -> dict[str, tuple[str, ...]]:
+    """The file names poetry.lock (`files`, lock 2.x; `[metadata.files]`, 1.x) and uv.lock
+    (`sdist` and `wheels`, by URL, path or filename) list per distribution."""
+    found: dict[str, list[str]] = {}
+    for lock, keys in (("poetry.lock", ("files",)), ("uv.lock", ("sdist", "wheels"))):
+        if lock not in project.files:
+            continue
+        try:
+            document = load_lock(project.files[lock], lock)
+        except ClassifyError:
+            continue
+        packages = document.get("package")
+        entries = [p for p in packages if isinstance(p, dict)] if isinstance(packages, list) else []
+        legacy = _table(_table(document.get("metadata")).get("files"))
+        for name, listed in legacy.items():
+            entries.append({"name": name, "files": listed})
+        for entry in entries:
+            if not isinstance(entry.get("name"), str):
+                continue
+            files = found.setdefault(canonical(entry["name"]), [])
+            for key in keys:
+                value = entry.get(key)
+                for item in value if isinstance(value, list) else [value]:
+                    files.extend(_file_name(item))
+    return {name: tuple(files) for name, files in found.items() if files}
+
+
+def _file_name(item: object) -> list[str]:
+    """A lock's file entry (`{file = ...}`, `{url = ...}`, `{path = ...}`, `{filename = ...}`)
+    as its base name."""
+    table = _table(item)
+    for key in ("file", "filename", "url", "path"):
+        value = table.get(key)
+        if isinstance(value, str) and value:
+            return [value.rstrip("/").rsplit("/", 1)[-1]]
+    return []
 
 
 def _poetry_toml(path: Path) -> dict[str, bool]:
