@@ -5,28 +5,19 @@ the venv in the RUN that made it. Reproductions of public projects' patterns (he
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.fix import FixRefused
+from tests.unit.dockerfile.test_fix_survey import fix
 
-TODAY = dt.date(2026, 12, 1)
 PDM = "FROM python:3.12-slim\nRUN pip install --no-cache-dir pdm\nWORKDIR /app\nCOPY . .\nRUN pdm install --prod\n"
 PIPENV = (
     "FROM python:3.12-slim\nRUN pip install --no-cache-dir pipenv\nWORKDIR /app\nCOPY . .\n"
     "RUN PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy\n"
 )
 POETRY = "FROM python:3.12-slim\nRUN pip install --no-cache-dir poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install --only main\n"
-
-
-def fix(tmp_path: Path, dockerfile: str, files: dict[str, str] | None = None) -> str:
-    (tmp_path / "Dockerfile").write_text(dockerfile)
-    for name, text in (files or {}).items():
-        (tmp_path / name).write_text(text)
-    return run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result.text
 
 
 PDM_PROJECT = {"pyproject.toml": '[project]\nname = "app"\n[tool.pdm.scripts]\nstart = "gunicorn app:app"\n'}
@@ -74,4 +65,4 @@ def test_a_venv_the_install_s_run_deletes_is_refused(tmp_path: Path) -> None:
         'CMD ["python", "-m", "app"]\n'
     )
     with pytest.raises(FixRefused, match=r"line 4: the RUN deletes /tmp/src/\.venv after `poetry install`"):
-        fix(tmp_path, dockerfile)
+        fix(tmp_path, dockerfile, {})
