@@ -61,7 +61,7 @@ from imgaudit.dockerfile.poetry_versions import (
     impossible_poetry_version,
 )
 from imgaudit.dockerfile.project import ContextProject
-from imgaudit.dockerfile.shell import Command, parse_shell
+from imgaudit.dockerfile.shell import Command, UnquotedScan, parse_shell
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
@@ -1327,32 +1327,23 @@ def _list_members(text: str) -> list[str] | None:
     member); None when it has anything else at its top level (`||`, `&`, a subshell, a group,
     a substitution, a comment)."""
     members: list[str] = []
-    start, index, quote = 0, 0, ""
-    while index < len(text):
+    start = skip_to = 0
+    scan = UnquotedScan(text)
+    for index in scan:
+        if index < skip_to:
+            continue
         char = text[index]
-        if quote:
-            if char == "\\" and quote == '"':
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char == "\\":
-            index += 1
-        elif char in "'\"":
-            quote = char
-        elif text.startswith("${", index):
-            index = text.find("}", index)  # a parameter, not a group
-            if index < 0:
+        if text.startswith("${", index):
+            skip_to = text.find("}", index) + 1  # a parameter, not a group
+            if skip_to == 0:
                 return None
         elif text.startswith("&&", index) or char == ";":
             members.append(text[start:index].strip())
-            index += 1 if char == ";" else 2
-            start = index
-            continue
+            start = skip_to = index + (1 if char == ";" else 2)
         elif char in "&(){}`#" or text.startswith("$(", index) or text.startswith("||", index):
             return None
-        index += 1
     members.append(text[start:].strip())
-    return None if quote or not all(members[:-1]) else [m for m in members if m]
+    return None if scan.open_quote or not all(members[:-1]) else [m for m in members if m]
 
 
 def _removed_from(build: Build, step: RunStep) -> set[str]:

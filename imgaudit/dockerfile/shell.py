@@ -145,28 +145,45 @@ def _parsed_after_rewrites(text: str) -> tuple[str, list[Any] | None]:
         return text, None
 
 
+class UnquotedScan:
+    """The indexes, from `start`, of the characters the shell reads unquoted: outside '...'
+    and "...", and not escaped by a backslash (the quotes themselves are not handed out).
+    Once iterated, `open_quote` is the quote left open at the end ("" when none)."""
+
+    def __init__(self, text: str, start: int = 0) -> None:
+        self.text, self.start = text, start
+        self.open_quote = ""
+
+    def __iter__(self) -> Iterator[int]:
+        text, quote, i = self.text, "", self.start
+        while i < len(text):
+            char = text[i]
+            if quote:
+                if char == "\\" and quote == '"':
+                    i += 1
+                elif char == quote:
+                    quote = ""
+            elif char == "\\":
+                i += 1
+            elif char in "'\"":
+                quote = char
+            else:
+                yield i
+            i += 1
+        self.open_quote = quote
+
+
 def _closing(text: str, start: int, opening: str, closing: str) -> int | None:
     """The index of the `closing` that ends the group opened just before `start`, quotes and
     nesting respected."""
-    depth, quote, i = 1, "", start
-    while i < len(text):
-        char = text[i]
-        if quote:
-            if char == "\\" and quote == '"':
-                i += 1
-            elif char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            i += 1
-        elif char == opening:
+    depth = 1
+    for i in UnquotedScan(text, start):
+        if text[i] == opening:
             depth += 1
-        elif char == closing:
+        elif text[i] == closing:
             depth -= 1
             if depth == 0:
                 return i
-        i += 1
     return None
 
 
