@@ -27,7 +27,7 @@ from imgaudit.dockerfile.parse import (
     read_dockerfile,
 )
 from imgaudit.dockerfile.project import read_context
-from imgaudit.findings.catalogue import check_ids
+from imgaudit.findings.catalogue import Level, check_ids
 from imgaudit.inputs import load_toml
 from imgaudit.sources.interface import ImageSource
 
@@ -110,8 +110,13 @@ def run_fix(
     project = read_context(project_dir(parsed, context))
     check_ids([*ignore, *project.ignore])
     build = read_build(parsed, project, None, {**recorded, **build_args})
+    ignored = {*ignore, *project.ignore}
+    if not repairs and not any(h.level is not Level.INFO for h in lint(build, today, ignored)):
+        # fix edits what lint finds: with nothing found there is nothing to edit, whatever
+        # fix would have refused (an install chosen by a shell test, say) or only re-spelled.
+        return FixOutcome(FixResult(original, ()), "", changed=False)
     facts = fix_facts(image, context_pyproject(context))
-    result = fixed_dockerfile(build, facts, today, {*ignore, *project.ignore})
+    result = fixed_dockerfile(build, facts, today, ignored)
     result = replace(result, notes=(*repairs, *result.notes))
     diff = "".join(
         difflib.unified_diff(

@@ -206,11 +206,12 @@ def test_a_project_in_a_sub_folder_copied_whole_is_read_there(tmp_path: Path) ->
             "/usr/local/lib/python3.12/site-packages/\nCOPY --from=builder /usr/local/bin/ /usr/local/bin/\n",
             "system site-packages",
         ),
-        # ddoroshev/pylerplate: base images that carry Poetry and place the venv at /venv.
+        # ddoroshev/pylerplate: base images that carry Poetry and place the venv at /venv (here
+        # with a full Python image to run on, so that there is something to fix).
         (
             "FROM example.org/pybase:compile AS compile\nCOPY poetry.lock pyproject.toml /app/\n"
             "RUN poetry install --no-root --only main\nCOPY . /app/\n"
-            "FROM example.org/pybase:runtime\nCOPY --from=compile /venv /venv\nCOPY --from=compile /app /app\n",
+            "FROM python:3.12\nCOPY --from=compile /venv /venv\nCOPY --from=compile /app /app\n",
             "takes /app, /venv from `compile`",
         ),
     ],
@@ -225,3 +226,17 @@ def test_a_runtime_that_copies_something_else_than_the_venv_is_refused(
         run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY)
     assert says in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_a_build_lint_finds_nothing_in_is_nothing_to_fix(tmp_path: Path) -> None:
+    """fix edits what lint finds: pylerplate's own build (main group only, the runtime taking
+    /venv and /app from the compile stage) has nothing, so fix neither refuses nor rewrites."""
+    (tmp_path / "pyproject.toml").write_text(POETRY_DEV)
+    (tmp_path / "poetry.lock").write_text('[metadata]\nlock-version = "2.0"\n')
+    (tmp_path / "Dockerfile").write_text(
+        "FROM example.org/pybase:compile AS compile\nCOPY poetry.lock pyproject.toml /app/\n"
+        "RUN poetry install --no-root --only main\nCOPY . /app/\n"
+        "FROM example.org/pybase:runtime\nCOPY --from=compile /venv /venv\nCOPY --from=compile /app /app\n"
+    )
+    outcome = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY)
+    assert not outcome.changed and outcome.diff == ""
