@@ -364,7 +364,7 @@ _ENTRIES = (
         Level.INFO,
         False,
         "a multi-stage final stage without a WORKDIR of its own or from a parent stage",
-        "Set the builder's WORKDIR right after FROM.",
+        "Set the runtime stage's WORKDIR right after FROM, to the directory its start command expects.",
         "WORKDIR /app",
         image=False,
     ),
