@@ -1070,7 +1070,7 @@ def _full_image_libraries(
     runtime `base` is another (slim) image; what the file's own RUNs install is given already."""
     if base == root.base or not is_full_python_image(root.base):
         return ""
-    known = build.project.distributions
+    known, listed_files = build.project.dependencies()
     if known is None:
         edit.notes.append(
             f"runtime stage `{name}` on {base}: compiled dependencies built on {root.base} may need their "
@@ -1087,7 +1087,7 @@ def _full_image_libraries(
             distribution not in known
             or known.intersection(source.unless)
             or {source.header, library} & installed
-            or _linux_wheels(build.project.distribution_files.get(distribution, ()), python)
+            or _linux_wheels(listed_files.get(distribution, ()), python)
         ):
             continue
         needed.setdefault(library, []).append(f"{distribution} (against {source.header})")

@@ -50,23 +50,25 @@ class ContextProject:
     # The dependencies are declared in [project] (PEP 621) and not in [tool.poetry.dependencies]:
     # Poetry 2's layout, whose dependencies Poetry 1 does not read.
     pep621_dependencies: bool = False
-    # Every distribution the context's lock, requirements or pyproject.toml names (canonical),
-    # main and dev alike; None when none of them could be read.
-    distributions: frozenset[str] | None = None
-    # The file names poetry.lock and uv.lock list for a distribution (wheels and sdist): what
-    # an install can choose from. A distribution they do not list is absent.
-    distribution_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    directory: str | None = None  # the context read, for what only some edits need
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
         """The development groups among `groups` (dev, test, lint, docs, ...)."""
         return frozenset(g for g in groups if DEV_EXTRA.match(g))
+
+    def dependencies(self) -> tuple[frozenset[str] | None, Mapping[str, tuple[str, ...]]]:
+        """Every distribution the context's lock, requirements or pyproject.toml names
+        (canonical, main and dev alike; None when none of them could be read), and the file
+        names poetry.lock and uv.lock list for each (wheels and sdist: what an install can
+        choose from). Read when asked: every project format's reader runs, and only fix's
+        runtime libraries need it, not lint."""
+        return _dependencies(Path(self.directory)) if self.directory is not None else (None, {})
 
 
 def read_context(context: Path) -> ContextProject:
     if not context.is_dir():
         return ContextProject()
     files = frozenset(p.name for p in context.iterdir())
-    distributions, distribution_files = _dependencies(context)
     poetry_toml = _poetry_toml(context / "poetry.toml")
     lock = context / "poetry.lock"
     lock_version = _table(_toml(lock).get("metadata")).get("lock-version") if lock.is_file() else None
@@ -83,8 +85,7 @@ def read_context(context: Path) -> ContextProject:
             files=files,
             lock_version=lock_version,
             task_scripts=frozenset(scripts),
-            distributions=distributions,
-            distribution_files=distribution_files,
+            directory=str(context),
         )
     data = _toml(pyproject)
     tool = _table(data.get("tool"))
@@ -115,8 +116,7 @@ def read_context(context: Path) -> ContextProject:
         lock_version=lock_version,
         task_scripts=frozenset(scripts),
         pep621_dependencies="dependencies" in project and "dependencies" not in poetry,
-        distributions=distributions,
-        distribution_files=distribution_files,
+        directory=str(context),
     )
 
 
