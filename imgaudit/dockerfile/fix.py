@@ -56,15 +56,16 @@ from imgaudit.dockerfile.parse import DockerfileError, Instruction, parse_docker
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     LAST_POETRY_1,
-    LAST_POETRY_FOR_PYTHON,
+    OFFICIAL_PYTHON,
     end_of_life_codename,
     impossible_poetry_version,
+    last_poetry_for,
+    official_python,
 )
 from imgaudit.dockerfile.project import ContextProject
 from imgaudit.dockerfile.shell import Command, UnquotedScan, parse_shell
 
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_OFFICIAL_PYTHON = re.compile(r"^(?P<repo>(?:docker\.io/)?(?:library/)?python)(?::(?P<tag>[^@]+))?$")
 # The formats whose builds fix edits, by the install manager the build model names.
 FIXABLE: dict[str, ProjectFormat] = {fmt.name: fmt for fmt in FORMATS if fmt.image_install is not None}
 _TOOL_RUN = re.compile(r"(?<![\w-])(?:poetry|uv|pdm|pipenv)\s+run\s+")
@@ -598,10 +599,9 @@ def _poetry_version(build: Build, facts: FixFacts) -> str:
                 return pinned
     if facts.poetry_version:
         return facts.poetry_version
-    python = _builder_python(build, facts)
-    for below, last in LAST_POETRY_FOR_PYTHON:
-        if python is not None and python < below:
-            return last  # an older Python: a newer Poetry does not install on it
+    older = last_poetry_for(_builder_python(build, facts))
+    if older is not None:
+        return older  # an older Python: a newer Poetry does not install on it
     if _needs_poetry_2(build.project):
         return POETRY_2
     return ".".join(map(str, LAST_POETRY_1))
@@ -615,15 +615,14 @@ def _needs_poetry_2(project: ContextProject) -> bool:
     return project.pep621_dependencies or lock >= (2, 1)
 
 
-def _builder_python(build: Build, facts: FixFacts) -> tuple[int, ...] | None:
+def _builder_python(build: Build, facts: FixFacts) -> tuple[int, int] | None:
     """The Python (major, minor) Poetry runs on: the image's, else the official base's tag."""
     if facts.python_version:
-        return _version_tuple(facts.python_version)[:2]
+        version = _version_tuple(facts.python_version)
+        return (version[0], version[1]) if len(version) >= 2 else None
     for stage in build.stages:
         if any(i.manager == "poetry" for step in stage.runs for i in step.installs):
-            match = _OFFICIAL_PYTHON.match(build.root(stage).base)
-            version = re.match(r"^\d+\.\d+", match["tag"] or "") if match else None
-            return _version_tuple(version[0]) if version else None
+            return official_python(build.root(stage).base)
     return None
 
 
@@ -1965,7 +1964,7 @@ def _supported(base: str, today: dt.date, edit: _Edit, line: int) -> str:
     codename = end_of_life_codename(base, today)
     if codename is None or edit.ignored("end-of-life-base", line, f"moving {base} off Debian {codename}"):
         return base
-    official = _OFFICIAL_PYTHON.match(base)
+    official = OFFICIAL_PYTHON.match(base)
     version = re.match(r"^\d+(?:\.\d+)*", official["tag"] or "") if official else None
     if version and not _built_on_bookworm(_version_tuple(version[0])):
         # `python:3.7.7-stretch` was built only on the Debian of its day: no such tag on bookworm.
@@ -1992,7 +1991,7 @@ def _slim(base: str, edit: _Edit, line: int) -> str:
     """The official image's slim variant of the same Python and Debian release; any other base
     is kept (imgaudit cannot know its slim sibling), and so is one whose FROM (at `line`) says
     to ignore fat-base-image."""
-    match = _OFFICIAL_PYTHON.match(base)
+    match = OFFICIAL_PYTHON.match(base)
     if match is None:
         return base
     tag = match["tag"] or "latest"
