@@ -185,7 +185,7 @@ TOOL_CACHE_ADVICE: dict[Category, ToolCacheAdvice] = {
     Category.UV_CACHE: ToolCacheAdvice(
         "uv-cache-in-layer",
         "uv",
-        "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy\n"
+        "ENV UV_LINK_MODE=copy\n"
         "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
         "    uv sync --locked --no-dev --no-install-project",
         "UV_LINK_MODE=copy with a cache mount keeps the cache out of the image entirely",

@@ -157,8 +157,10 @@ class UvFormat:
         binaries=("uv", "uvx"),  # the installer's ~/.local/bin/uv, or COPY --from uv's image
         tool_venvs=(r"(?:^|/)uv/tools/[^/]+$",),  # `uv tool install`
     )
-    # uv's Docker guide: locked, no dev, bytecode compiled, files copied out of the cache
-    # (a cache mount, or none: UV_NO_CACHE), the venv at the project's .venv.
+    # uv's Docker guide: locked, no dev, files copied out of the cache (a cache mount, or none:
+    # UV_NO_CACHE), the venv at the project's .venv. Not its UV_COMPILE_BYTECODE: .pyc files
+    # trade size for start-up time (2.57 MB for 2.46 MB of packages, measured), an image the
+    # plan's estimate would not match; an original that compiles keeps its own setting.
     image_install: ImageInstall | None = ImageInstall(
         tool="uv",
         verbs=("sync",),
@@ -167,7 +169,7 @@ class UvFormat:
         locked=("--locked", "--frozen"),
         lock_file=UV_LOCK,
         venv_env=(("UV_PROJECT_ENVIRONMENT", "{venv}"),),
-        guide_env=(("UV_COMPILE_BYTECODE", "1"), ("UV_LINK_MODE", "copy")),
+        guide_env=(("UV_LINK_MODE", "copy"),),
         no_cache_env=(("UV_NO_CACHE", "1"),),
         dependency_files=(PYPROJECT, UV_LOCK, ".python-version"),
         dependencies_only="--no-install-project",
