@@ -9,6 +9,7 @@ from imgaudit.advise.facts import ProjectFacts, project_facts
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, layers_of, top_paths
 from imgaudit.advise.packages import distributions
 from imgaudit.classify.context import PathSet
+from imgaudit.classify.projects.interface import ProjectFormat
 from imgaudit.classify.projects.registry import advising_format
 from imgaudit.findings.catalogue import entry
 from imgaudit.model import Category, Evidence, Fix, SlimBase
@@ -87,7 +88,7 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
                 details=details,
                 install_layout=ctx.runtime.layout if ctx.runtime else None,
             ),
-            fix=_multi_stage_fix(shared, install, poetry=tool.name == "poetry"),
+            fix=_multi_stage_fix(shared, install, tool),
             savings_basis="every byte above the base except the runtime set (the app's venv, or its "
             "distributions where it shares the interpreter with the toolchain) and the app's packages "
             "(what a runtime stage copies), wasted bytes included",
@@ -103,15 +104,23 @@ def _runtime_bytes(ctx: AdviceContext) -> int:
     return ctx.bytes_of(ctx.final_units(categories=not_dev, above_base=True, at_paths=ctx.runtime.paths))
 
 
-def _multi_stage_fix(shared_interpreter: bool, install: str, *, poetry: bool) -> Fix:
+def _multi_stage_fix(shared_interpreter: bool, install: str, tool: ProjectFormat) -> Fix:
     """Installed into the system interpreter, there is no venv to copy: the builder makes one,
-    without pip, so the runtime stage gets the runtime set and nothing of the toolchain.
-    `install` is the project's own tool's install line (classify.projects)."""
-    env = "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_CACHE_DIR=/tmp/poetry_cache\n" if poetry else ""
-    if shared_interpreter and poetry:
-        env = env.rstrip("\n") + " POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true\n"
+    without pip and setuptools (the tool's own settings), so the runtime stage gets the runtime
+    set and nothing of the toolchain. `install` is the project's own tool's install line
+    (classify.projects)."""
+    settings = (
+        [("POETRY_VIRTUALENVS_IN_PROJECT", "1"), ("POETRY_CACHE_DIR", "/tmp/poetry_cache")]
+        if tool.name == "poetry"
+        else []
+    )
+    if shared_interpreter and tool.image_install is not None:
+        settings += tool.image_install.unseeded_venv_env
+    env = f"ENV {' '.join(f'{name}={value}' for name, value in settings)}\n" if settings else ""
     return Fix(
-        entry("toolchain-at-runtime").text("fix.shared-interpreter" if shared_interpreter else "fix"),
+        entry("toolchain-at-runtime").text("fix.shared-interpreter", tool=tool.label)
+        if shared_interpreter
+        else entry("toolchain-at-runtime").text("fix"),
         f"FROM BASE AS builder\n...\n{env}{install}\n\n"
         'FROM BASE AS runtime\nWORKDIR /app\nENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n'
         "COPY --from=builder /app/.venv /app/.venv\nCOPY PACKAGE/ ./PACKAGE/",

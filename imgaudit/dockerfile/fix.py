@@ -777,7 +777,7 @@ def _depends_on_workdir(stage: StageModel, copy: Instruction, install: RunStep) 
 def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool, edit: _Edit) -> str:
     """ENV just before the install (so nothing earlier overrides it): the venv in the project
     unless it is already where the runtime copies it from, the guide's settings the file lacks,
-    and how the cache stays out of the layer (the tool's no-cache setting, or a throw-away
+    a venv without pip and setuptools in place of a system install (what the plan counts), and how the cache stays out of the layer (the tool's no-cache setting, or a throw-away
     directory that the RUN deletes)."""
     recipe, env = tool.recipe, step.state.env
     pairs: list[tuple[str, str]] = []
@@ -785,6 +785,8 @@ def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool, edit: _Edit
     if any(i.target != venv for i in installs):
         pairs += [(name, value.format(venv=venv)) for name, value in recipe.venv_env]
     pairs += [(name, value) for name, value in recipe.guide_env if name not in env]
+    if any(i.target == "/usr/local" for i in installs):
+        pairs += [(name, value) for name, value in recipe.unseeded_venv_env if name not in env]
     plan = _cache_plan(step, tool, ships, edit)
     if plan == "env":
         pairs += list(recipe.no_cache_env)

@@ -212,9 +212,10 @@ _ENTRIES = (
         "FROM BASE AS builder\n...\nFROM BASE AS runtime\nCOPY --from=builder /app/.venv /app/.venv",
         image_texts={
             "title": "{tool} and the build toolchain ship in the runtime image",
-            "fix.shared-interpreter": "The app is installed beside Poetry in the system interpreter: install "
-            "it into a venv in a builder stage instead (no `virtualenvs.create false`), and copy only that "
-            "venv and the app's code into a runtime stage that starts again from the base.",
+            "fix.shared-interpreter": "The app is installed beside {tool} in the system interpreter: install "
+            "it into a venv in a builder stage instead (made without pip and setuptools; for Poetry, no "
+            "`virtualenvs.create false`), and copy only that venv and the app's code into a runtime stage "
+            "that starts again from the base.",
         },
     ),
     Entry(

@@ -138,6 +138,9 @@ class ImageInstall:
     locked_verbs: tuple[str, ...] = ()
     venv_env: tuple[tuple[str, str], ...] = ()  # ENV putting the venv at `{venv}` (the project's .venv)
     guide_env: tuple[tuple[str, str], ...] = ()  # the guide's settings for images
+    # ENV that makes the venv without pip and setuptools, where the original installed into the
+    # system interpreter: the plan's runtime set is then the app's distributions alone.
+    unseeded_venv_env: tuple[tuple[str, str], ...] = ()
     no_cache_env: tuple[tuple[str, str], ...] = ()  # ENV to keep no cache (else: a throw-away dir, rm'd)
     dependency_files: tuple[str, ...] = ()  # what the install reads besides the code
     # The flag that installs the dependencies without the project: the guide installs them

@@ -93,6 +93,13 @@ class PipenvFormat:
         lock_file=PIPFILE_LOCK,
         locked_verbs=("install",),
         venv_env=(("PIPENV_VENV_IN_PROJECT", "1"),),
+        # virtualenv's own settings: Pipenv installs with its vendored pip, so the venv needs none
+        # (a real build of `pipenv install --deploy` with these ran and imported its packages).
+        unseeded_venv_env=(
+            ("VIRTUALENV_NO_PIP", "1"),
+            ("VIRTUALENV_NO_SETUPTOOLS", "1"),
+            ("VIRTUALENV_NO_WHEEL", "1"),
+        ),
         dependency_files=(PIPFILE, PIPFILE_LOCK),
         run_options=(),
     )

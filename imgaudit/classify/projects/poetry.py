@@ -58,6 +58,12 @@ class PoetryFormat:
         tool="poetry",
         verbs=("install", "sync"),
         venv_env=(("POETRY_VIRTUALENVS_CREATE", "1"), ("POETRY_VIRTUALENVS_IN_PROJECT", "1")),
+        # Poetry 2.1 seeds pip, 1.8 pip and setuptools (measured on Python 3.11); 2.x ignores the
+        # setuptools option it no longer has.
+        unseeded_venv_env=(
+            ("POETRY_VIRTUALENVS_OPTIONS_NO_PIP", "true"),
+            ("POETRY_VIRTUALENVS_OPTIONS_NO_SETUPTOOLS", "true"),
+        ),
         dependency_files=("pyproject.toml", POETRY_LOCK, "poetry.toml"),
     )
 

@@ -293,6 +293,9 @@ def test_multi_stage_estimate_keeps_the_runtime_set_of_a_system_install(audit_sp
     above_base = report.total_bytes - report.layers[0].size_bytes
     assert finding.estimated_savings_bytes == above_base - runtime - code
     assert "POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true" in finding.fix.dockerfile
+    # Poetry 1.8 seeds setuptools too (measured on Python 3.11): the plan counts neither.
+    assert "POETRY_VIRTUALENVS_OPTIONS_NO_SETUPTOOLS=true" in finding.fix.dockerfile
+    assert "beside Poetry in the system interpreter" in finding.fix.text
     assert report.plan is not None
     assert report.plan.estimated_final_bytes == report.layers[0].size_bytes + runtime + code
 
@@ -324,3 +327,40 @@ def test_pip_install_user_keeps_the_user_site_as_the_runtime_set(audit_spec: Aud
     # No package directory in /app: every COPY counts as the app's code.
     kept = runtime + idna.bytes + len(PYPROJECT)
     assert report.plan.estimated_final_bytes == report.layers[0].size_bytes + kept
+
+
+PIPFILE = b'[packages]\nclick = "*"\n\n[dev-packages]\npytest = "*"\n'
+PIPFILE_LOCK = b"""{"_meta": {"sources": []},
+ "default": {"click": {"version": "==8.1.7"}},
+ "develop": {"pytest": {"version": "==8.4.2"}}}"""
+
+
+def test_a_pipenv_system_install_is_told_as_pipenvs_with_a_venv_virtualenv_does_not_seed(
+    audit_spec: AuditSpec,
+) -> None:
+    """`pipenv install --system --deploy` (a common real pattern): the fix's venv is made by
+    virtualenv, which would seed pip and setuptools that the plan does not count."""
+    where = site("3.11")
+    pipenv = [
+        distribution(where, "pipenv", "2025.0.4", {"pipenv/__init__.py": 90_000}, ["virtualenv>=20.24.2"]),
+        distribution(
+            where, "virtualenv", "20.29.0", {"virtualenv/__init__.py": 8_000}, ["filelock<4,>=3.12.2"]
+        ),
+        distribution(where, "filelock", "3.16.1", {"filelock/__init__.py": 2_000}),
+    ]
+    app = distribution(where, "click", "8.1.7", {"click/__init__.py": 9_000})
+    report = audit_spec(
+        image(
+            Layer([f for d in pipenv for f in d], "RUN pip install pipenv"),
+            Layer(
+                [File("app/Pipfile", PIPFILE), File("app/Pipfile.lock", PIPFILE_LOCK)],
+                "COPY Pipfile Pipfile.lock ./",
+            ),
+            Layer(app, "RUN pipenv install --system --deploy"),
+        )
+    )
+    finding = next(f for f in report.findings if f.id == "toolchain-at-runtime")
+    assert "beside Pipenv in the system interpreter" in finding.fix.text
+    for setting in ("VIRTUALENV_NO_PIP=1", "VIRTUALENV_NO_SETUPTOOLS=1", "VIRTUALENV_NO_WHEEL=1"):
+        assert setting in finding.fix.dockerfile
+    assert "POETRY" not in finding.fix.dockerfile

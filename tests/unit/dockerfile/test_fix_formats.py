@@ -285,3 +285,49 @@ def test_uv_keeps_the_bytecode_the_original_compiles(tmp_path: Path) -> None:
         TOOLS["uv"],
     )
     assert "UV_COMPILE_BYTECODE=1" in builder
+
+
+# A system install leaves no venv to measure: the plan's runtime set is the app's distributions
+# alone, so the venv fix makes must hold nothing else. Measured on a real Pipenv build: the
+# venv virtualenv seeds (pip, setuptools) added 9.2 MB that the plan did not count.
+UNSEEDED = {
+    "pipenv": ("VIRTUALENV_NO_PIP=1", "VIRTUALENV_NO_SETUPTOOLS=1", "VIRTUALENV_NO_WHEEL=1"),
+    "poetry": ("POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true", "POETRY_VIRTUALENVS_OPTIONS_NO_SETUPTOOLS=true"),
+}
+POETRY_PROJECT = {
+    "pyproject.toml": '[tool.poetry]\nname = "app"\nversion = "1"\ndescription = ""\nauthors = []\n\n'
+    '[tool.poetry.dependencies]\npython = "^3.11"\nclick = "*"\n'
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "install", "files"),
+    [
+        ("pipenv", "pipenv install --system --deploy", TOOLS["pipenv"].files),
+        ("poetry", "poetry config virtualenvs.create false && poetry install --only main", POETRY_PROJECT),
+    ],
+)
+def test_a_system_install_moves_into_a_venv_without_pip_or_setuptools(
+    tmp_path: Path, name: str, install: str, files: dict[str, str]
+) -> None:
+    tool = Tool(name, files, f"pip install {name}", install, "", (), "", "")
+    builder, runtime = fixed(
+        tmp_path,
+        f'FROM python:3.11-slim\nRUN pip install {name}\nWORKDIR /app\nCOPY . .\nRUN {install}\nCMD ["python", "-m", "app"]\n',
+        tool,
+    )
+    assert all(setting in builder for setting in UNSEEDED[name]), builder
+    assert "COPY --from=builder /app/.venv /app/.venv" in runtime
+
+
+@pytest.mark.parametrize(
+    "install", ["pipenv install --deploy", "PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy"]
+)
+def test_a_venv_the_original_made_keeps_its_seed_packages(tmp_path: Path, install: str) -> None:
+    """The plan measured that venv, pip and all: the fixed one must be the same."""
+    builder, _ = fixed(
+        tmp_path,
+        f'FROM python:3.11-slim\nRUN pip install pipenv\nWORKDIR /app\nCOPY . .\nRUN {install}\nCMD ["python", "-m", "app"]\n',
+        TOOLS["pipenv"],
+    )
+    assert "VIRTUALENV_NO_PIP" not in builder
