@@ -333,10 +333,12 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
         directory = cache_dir(poetry.command, env, "POETRY_CACHE_DIR", f"{home}/.cache/pypoetry")
         message = "poetry install keeps its cache in this layer"
         yield hint("poetry-cache-in-layer", step.line, message, stage), directory
-    pip = pip_installs(step.commands)
+    pip = _pip_cache_fillers(step.commands)
     if pip and not cache_kept_out(step, "pip"):
         directory = cache_dir(pip[0], env, "PIP_CACHE_DIR", f"{home}/.cache/pip", "--cache-dir")
-        message = "pip install keeps its cache in this layer"
+        message = (
+            f"{'pip-sync' if pip[0].name == 'pip-sync' else 'pip install'} keeps its cache in this layer"
+        )
         yield hint("pip-cache-in-layer", step.line, message, stage), directory
     for manager, (variable, under) in _TOOL_CACHES.items():
         if manager in managers and not cache_kept_out(step, manager):
@@ -554,12 +556,21 @@ def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
         return True  # pip's config file says no-cache-dir (an earlier RUN, or this one)
     purged = any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
     return purged or all(
-        any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
+        any(part in ("--no-cache-dir", "--no-cache") for w in c.words for part in w.split())
+        # `--no-index` downloads nothing (wheels from `--find-links`, as a `pip wheel` stage
+        # leaves them): no HTTP cache, and a wheel needs no build to cache.
+        or "--no-index" in c.words
         or "PIP_NO_CACHE_DIR" in dict(c.assignments)
         or step.cache_mounted(cache := cache_dir(c, env, "PIP_CACHE_DIR", default_cache, "--cache-dir"))
         or step.removes(cache)
-        for c in pip_installs(step.commands)
+        for c in _pip_cache_fillers(step.commands)
     )
+
+
+def _pip_cache_fillers(commands: Sequence[Command]) -> list[Command]:
+    """The RUN's `pip install`s, and pip-tools' `pip-sync`, which runs `pip install` (with the
+    options `--pip-args` gives it: `--pip-args '--no-cache-dir'`)."""
+    return [*pip_installs(commands), *(c for c in commands if c.name == "pip-sync")]
 
 
 def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
