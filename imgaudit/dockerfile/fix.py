@@ -23,6 +23,7 @@ import shlex
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
 from imgaudit.classify.projects.registry import BY_NAME, FORMATS
 from imgaudit.dockerfile.build import (
@@ -489,6 +490,14 @@ def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], ven
                 "there is no venv left for the runtime to copy",
                 where=where,
             )
+        mount = next((m.target for m in step.mounts if m.kind == "bind" and _within(venv, m.target)), None)
+        if mount is not None:
+            raise FixRefused(
+                f"line {step.line}: the install runs with a bind mount on {mount}, so the venv it "
+                f"would make in {venv} does not outlive the RUN (a bind mount keeps no writes): "
+                "COPY the project's files instead of mounting them and run fix again",
+                where=where,
+            )
     for keyword, words in _start_commands(build):
         refused = _starts_tool(words, build.project.task_scripts)
         if refused:
@@ -498,6 +507,10 @@ def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], ven
                 f"{BY_NAME[tool].label}: start the program itself and run fix again",
                 where=where,
             )
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _start_commands(build: Build) -> list[tuple[str, list[str]]]:
@@ -575,9 +588,11 @@ def _name_taken(build: Build, name: str) -> bool:
 
 
 def _venv(installs: list[tuple[RunStep, Install]]) -> str:
-    """Where the runtime copies the venv from: the install's own venv, unless it lives in a
-    tool's directory (Poetry's cache, Pipenv's virtualenvs) or is the system's /usr/local."""
-    _step, install = installs[0]
+    """Where the runtime copies the venv from: the last install's own venv (the one the app
+    runs with when a first install, without the project, ran in another directory), unless
+    it lives in a tool's directory (Poetry's cache, Pipenv's virtualenvs) or is the system's
+    /usr/local."""
+    _step, install = installs[-1]
     target = install.target
     if "/virtualenvs" in target or target == "/usr/local" or target.startswith("/root/.cache"):
         return f"{install.project_dir.rstrip('/')}/.venv"
@@ -874,6 +889,8 @@ def _install_flags(
         else:
             add += list(recipe.production)
             drop += [w for w in words if w in recipe.dev_flags]
+            if tool.manager == "uv":
+                drop += _dev_selections(words)
     if tool.manager == "poetry" and "--no-dev" in words and _version_tuple(poetry) >= (2,):
         # Poetry 2 has no --no-dev: the same install is spelled --without.
         drop.append("--no-dev")
@@ -890,6 +907,21 @@ def _install_flags(
     ):
         add.insert(0, recipe.locked[0])  # first, as the guides write it
     return add, list(dict.fromkeys(drop))
+
+
+def _dev_selections(words: Sequence[str]) -> list[str]:
+    """The options of a `uv sync` that ask for a development extra or group by name (`--extra
+    dev`, `--group=test`): `--no-dev` leaves out the dev group only, not what these name."""
+    found = []
+    for i, word in enumerate(words):
+        option, _, value = word.partition("=")
+        if option not in ("--extra", "--group"):
+            continue
+        if value and DEV_EXTRA.match(value):
+            found.append(word)
+        elif not value and i + 1 < len(words) and DEV_EXTRA.match(words[i + 1]):
+            found.append(f"{word} {words[i + 1]}")
+    return found
 
 
 def _lock_reaches(step: RunStep, lock: str) -> bool:
@@ -909,8 +941,9 @@ def _edited_command(text: str, recipe: ImageInstall, add: Sequence[str], drop: S
             continue
         end = _command_end(text, match.end())
         rest = text[match.end() : end]
-        for word in drop:
-            rest = re.sub(rf"[ \t]+{re.escape(word)}(?=\s|$)", "", rest)
+        for word in drop:  # an option and its value (`--extra dev`) may stand on two lines
+            spelled = r"(?:[ \t]|\\\n)+".join(map(re.escape, word.split()))
+            rest = re.sub(rf"[ \t]+{spelled}(?=\s|$)", "", rest)
         out.append(text[position : match.start()] + match.group(0) + "".join(f" {a}" for a in add) + rest)
         position = end
     out.append(text[position:])
@@ -1168,7 +1201,9 @@ def _uv_managed_python(build: Build, installs: Sequence[RunStep]) -> str | None:
     no_python = _NO_PYTHON_BASE.match(build.root(stage).base) is not None and not any(
         p.startswith("python") for c in commands if installs_os_packages(c) for p in os_packages(c)
     )
-    if not (installed or only_managed or no_python):
+    # The image's Python is older than the project requires: uv downloads one that fits.
+    too_old = _older_than_required(_image_python(build.root(stage).base), build.project.requires_python)
+    if not (installed or only_managed or no_python or too_old):
         return None
     data = env.get("XDG_DATA_HOME") or f"{step.state.home()}/.local/share"
     path = normalise(env.get("UV_PYTHON_INSTALL_DIR") or f"{data}/uv/python")
@@ -1179,6 +1214,27 @@ def _uv_managed_python(build: Build, installs: Sequence[RunStep]) -> str | None:
             where=build.parsed.path,
         )
     return path
+
+
+def _image_python(image: str) -> tuple[int, int] | None:
+    """The Python (major, minor) of an official Python image or one of uv's images with Python."""
+    reference = image.rsplit("@", 1)[0]
+    match = UV_PYTHON_IMAGE.match(reference)
+    if match is not None:
+        major, minor = match["python"].split(".")
+        return int(major), int(minor)
+    return official_python(reference)
+
+
+_LOWER_BOUND = re.compile(r"^\s*(?:>=|~=|==)\s*(\d+)\.(\d+)")
+
+
+def _older_than_required(python: tuple[int, int] | None, requires: str | None) -> bool:
+    """`python` is below the lowest Python `requires` (`>=3.13`, `~=3.12.1`, `==3.13.*`) allows."""
+    if python is None or not requires:
+        return False
+    bounds = [(int(m[1]), int(m[2])) for clause in requires.split(",") if (m := _LOWER_BOUND.match(clause))]
+    return any(python < bound for bound in bounds)
 
 
 def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -> str:

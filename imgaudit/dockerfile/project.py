@@ -52,6 +52,7 @@ class ContextProject:
     # The dependencies are declared in [project] (PEP 621) and not in [tool.poetry.dependencies]:
     # Poetry 2's layout, whose dependencies Poetry 1 does not read.
     pep621_dependencies: bool = False
+    requires_python: str | None = None  # [project] requires-python, as written
     directory: str | None = None  # the context read, for what only some edits need
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
@@ -123,6 +124,7 @@ def read_context(context: Path) -> ContextProject:
         lock_version=lock_version,
         task_scripts=frozenset(scripts),
         pep621_dependencies="dependencies" in project and "dependencies" not in poetry,
+        requires_python=str(project["requires-python"]) if "requires-python" in project else None,
         directory=str(context),
     )
 
