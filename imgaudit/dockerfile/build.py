@@ -272,6 +272,25 @@ class RunStep:
         on a part of it (`/root/.cache/pypoetry/cache`) leaves the rest (`artifacts/`) in."""
         return any(m.kind in _MOUNTS_KEPT_OUT and holds(m.target, path) for m in self.mounts)
 
+    def directory(self, command: Command) -> str:
+        """Where one of the RUN's commands runs: WORKDIR, moved by the `cd`s before it (`cd
+        /tmp/src && rm -rf build`). A `cd` that may not run (under a test, a fallback), goes
+        back (`cd -`) or to a path the build model cannot read leaves it unknown: WORKDIR then,
+        as before any `cd` was read."""
+        directory = self.state.workdir
+        for earlier in self.commands:
+            if earlier is command:
+                break
+            if earlier.name != "cd" or (earlier.isolated and not command.isolated):
+                continue
+            operands = [w for w in earlier.words[1:] if not w.startswith("-")]
+            target = operands[0] if operands else "~"
+            target = self.state.home() + target[1:] if target.split("/")[0] == "~" else target
+            if earlier.conditional or target == "-" or "$" in target or "`" in target:
+                return self.state.workdir
+            directory = normalise(target, directory)
+        return directory
+
     def removes(self, path: str, after: Command | None = None) -> bool:
         """A command of this RUN deletes `path` or a directory holding it; with `after` (one of
         the RUN's commands), one that runs after it whenever it runs: later, not a fallback
@@ -284,10 +303,8 @@ class RunStep:
         for command in commands:
             if command.name == "rm":
                 targets = [w for w in command.words[1:] if not w.startswith("-")]
-                if any(
-                    _holds(normalise(t.rstrip("*").rstrip("/") or "/", self.state.workdir), path)
-                    for t in targets
-                ):
+                where = self.directory(command)
+                if any(_holds(normalise(t.rstrip("*").rstrip("/") or "/", where), path) for t in targets):
                     return True
         return False
 

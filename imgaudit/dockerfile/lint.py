@@ -103,6 +103,7 @@ FULL_IMAGE_BUILD_PACKAGES = frozenset(
 _DELETERS = frozenset(
     {
         "rm",
+        "cd",  # moves where the next deletion runs, writes nothing
         "find",
         "apt-get",
         "apt",
@@ -707,7 +708,7 @@ def _deletes_what_the_build_wrote(build: Build, stage: StageModel, step: RunStep
             return True
         # `find DIR -name '*.pyc' -delete` takes only bytecode: that an earlier step compiled.
         candidates = compiled if _deletes_only_bytecode(command) else written
-        for path in _deleted_paths(command, step.state.workdir):
+        for path in _deleted_paths(command, step.directory(command)):
             if any(overlaps(path, w) for w in candidates):
                 return True
     return False
@@ -885,7 +886,7 @@ def _only_deletes(words: tuple[str, ...]) -> bool:
     name = words[0].rsplit("/", 1)[-1] if words else ""
     if name not in _DELETERS:
         return False
-    if name in ("rm", "true", "yes"):  # `yes | pip uninstall poetry` answers the prompt
+    if name in ("rm", "cd", "true", "yes"):  # `yes | pip uninstall poetry` answers the prompt
         return True
     if name == "find":
         return "-delete" in words or "rm" in words
