@@ -1041,18 +1041,20 @@ def env_missing_continuation(build: Build, _today: dt.date) -> Iterator[Hint]:
 def exec_form_not_json(build: Build, _today: dt.date) -> Iterator[Hint]:
     for item in build.parsed.instructions:
         raw = " ".join(item.args).strip()
-        # `[ -d x ] && ...` is the test command: an exec form is a bracketed list of quoted words.
+        # `[ -d x ] && ...` and `[[ ... ]]` are the test command; an exec form is a bracketed
+        # list of quoted words, or of bare ones (`RUN [uv sync --no-dev]`: the shell looks for
+        # a program named `[uv`).
         if (
             item.keyword in _EXEC_KEYWORDS
             and not item.json
-            and re.match(r"^\[\s*['\"]", raw)
+            and re.match(r"^\[(?:\s*['\"]|[^\s\[\]])", raw)
             and raw.endswith("]")
         ):
             yield hint(
                 "exec-form-not-json",
                 item.start_line,
-                f"{item.keyword} looks like an exec form but is not JSON (single quotes?): Docker runs it "
-                "through /bin/sh as one string",
+                f"{item.keyword} looks like an exec form but is not JSON (single quotes, or words without "
+                "quotes?): Docker runs it through /bin/sh as one string",
             )
 
 

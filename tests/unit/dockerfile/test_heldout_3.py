@@ -170,3 +170,19 @@ RUN pip-sync {flags}
 def test_pip_sync_keeps_pips_cache(tmp_path: Path, flags: str, cache: bool) -> None:
     found = lint(tmp_path, PIP_SYNC.format(flags=flags), {"requirements.txt": "click==8.1.7\n"})
     assert ((4, "pip-cache-in-layer") in found) is cache
+
+
+@pytest.mark.parametrize(
+    ("run", "found"),
+    [
+        ("[uv sync --no-dev]", True),  # GuilhermeBelisario/mongodb_streamlit: the shell seeks `[uv`
+        ("['uv', 'sync']", True),
+        ('["uv", "sync"]', False),
+        ("[ -f uv.lock ] && uv sync", False),
+        ("[[ -f uv.lock ]] && uv sync || echo [no lock]", False),
+        ("[[ -f uv.lock ]]", False),
+    ],
+)
+def test_a_bracketed_run_that_is_not_json_is_said(tmp_path: Path, run: str, found: bool) -> None:
+    dockerfile = f"FROM python:3.12-slim\nRUN pip install --no-cache-dir uv==0.5.7\nRUN {run}\n"
+    assert ((3, "exec-form-not-json") in lint(tmp_path, dockerfile)) is found
