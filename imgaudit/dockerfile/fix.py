@@ -22,6 +22,7 @@ import re
 import shlex
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
@@ -499,6 +500,15 @@ def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], ven
                 where=where,
             )
     for keyword, words in _start_commands(build):
+        called = _script_calls_tool(build, words)
+        if called is not None:
+            script, line, tool = called
+            raise FixRefused(
+                f"{keyword} runs {script}, whose line {line} calls `{tool}`; the runtime imgaudit fix "
+                f"writes has no {BY_NAME[tool].label}: call the venv's programs there (its bin/ is on "
+                "PATH) and run fix again",
+                where=where,
+            )
         refused = _starts_tool(words, build.project.task_scripts)
         if refused:
             tool = words[0].rsplit("/", 1)[-1]
@@ -507,6 +517,36 @@ def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], ven
                 f"{BY_NAME[tool].label}: start the program itself and run fix again",
                 where=where,
             )
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "source", "."})
+_TOOL_CALL = re.compile(r"(?<![\w/.$-])(poetry|uv|pdm|pipenv)\s+(?:run|sync|install|shell)\b")
+
+
+def _script_calls_tool(build: Build, words: list[str]) -> tuple[str, int, str] | None:
+    """(script, line, tool) when the start command runs a script of the build context (`bash
+    ./entry.bash`, `./docker-entrypoint.sh`) that calls Poetry, uv, PDM or Pipenv itself
+    (`uv run main.py`): the runtime has no such tool."""
+    if not words or build.project.directory is None:
+        return None
+    program = words[0].rsplit("/", 1)[-1]
+    script = words[1] if program in _SHELLS and len(words) > 1 else words[0]
+    if not script.endswith((".sh", ".bash")) and not script.startswith("./"):
+        return None
+    context = Path(build.project.directory)
+    for candidate in (context / script.lstrip("/"), context / script.rsplit("/", 1)[-1]):
+        try:
+            text = candidate.read_text(errors="replace") if candidate.is_file() else None
+        except OSError:
+            text = None
+        if text is None:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            found = _TOOL_CALL.search(line.split("#", 1)[0])
+            if found:
+                return script, number, found[1]
+        return None
+    return None
 
 
 def _within(path: str, directory: str) -> bool:
@@ -721,11 +761,14 @@ def _dependencies_first(
     if any(recipe.dependencies_only in i.command.words for i in install.installs):
         return None, ""
     workdir = stage.start.workdir
+    user = stage.start.user
     for item in stage.instructions:
         if item.start_line >= install.line:
             return None, ""
         if item.keyword == "WORKDIR" and item.args:
             workdir = normalise(expand(item.args[0], install.state.env), workdir)
+        if item.keyword == "USER" and item.args:
+            user = " ".join(item.args)
         if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
             continue
         sources = [s.rstrip("/") for s in item.args[:-1]]
@@ -741,6 +784,15 @@ def _dependencies_first(
     installed = install.state.tool(recipe.tool)
     if installed is not None and installed.line > item.start_line:
         return None, ""  # the tool arrives after the code (`COPY . .` then `COPY --from=.../uv`)
+    if user.split(":")[0] != install.state.user:
+        # A USER between the code's COPY and the install: installed earlier, the dependencies
+        # would go in as another user, in directories that user may not write (the install
+        # that completes them must write in the venv they make).
+        edit.notes.append(
+            f"line {item.start_line}: the dependencies stay installed after the code: line "
+            f"{install.line} installs as USER {install.state.user}, the COPY runs as {user.split(':')[0]}"
+        )
+        return None, ""
     span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
     if span is None:
         return None, ""
@@ -832,7 +884,9 @@ def _cache_plan(step: RunStep, tool: _Tool, ships: bool, edit: _Edit) -> str | N
         f"{tool.manager}-cache-in-layer", step.line, f"keeping {tool.fmt.label}'s cache out of the layer"
     ):
         return None
-    if tool.buildkit:
+    # A cache mount is root's (uid 0, mode 0755) unless it says another uid: an install that runs
+    # as another USER could not write it, so that one gets the tool's own switch.
+    if tool.buildkit and step.state.user in ("root", "0"):
         return "mount"
     return "env" if tool.recipe.no_cache_env else "rm"
 
@@ -1850,9 +1904,8 @@ def _start_text(item: Instruction, lines: list[str], edit: _Edit) -> str:
                     f"line {item.start_line}: `{' '.join(part_words[:2])}` dropped (the venv is on PATH)"
                 )
                 rest = re.sub(r"^(\s*)(?:\S+\s+)" + f"{{{prefix}}}", r"\1", parts[index])
-                parts[index] = (
-                    re.sub(r"^(\s*)", r"\g<1>python ", rest) if _script(part_words, prefix) else rest
-                )
+                python = " ".join(_python_for(part_words, prefix))
+                parts[index] = re.sub(r"^(\s*)", rf"\g<1>{python} ", rest) if python else rest
         command = "".join(parts).strip()
         return f"{item.keyword} {command}" if command != " ".join(item.args).strip() else _raw(item, lines)
     if item.keyword == "ENTRYPOINT" and _bare_tool_run(words):
@@ -1878,6 +1931,14 @@ def _script(words: list[str], prefix: int) -> bool:
     """`uv run app.py` (and PDM's): the tool runs a script file with the project's Python; once
     the tool is gone, `python` must."""
     return words[0] in ("uv", "pdm") and prefix < len(words) and words[prefix].endswith(".py")
+
+
+def _python_for(words: list[str], prefix: int) -> list[str]:
+    """What runs the command once its `TOOL run [options]` prefix is gone: `python -m` for `uv
+    run -m pkg` (uv's --module), `python` for a script file, nothing for a program."""
+    if words[0] == "uv" and any(w in ("-m", "--module") for w in words[2:prefix]):
+        return ["python", "-m"]
+    return ["python"] if _script(words, prefix) else []
 
 
 def _exec_words(item: Instruction, edit: _Edit) -> list[str] | None:
@@ -1906,7 +1967,8 @@ def tool_run_prefix(words: list[str]) -> int:
 
 def without_tool_run(words: list[str]) -> list[str]:
     """A start command as the runtime, which has the venv on PATH and no tool, runs it."""
-    return words[tool_run_prefix(words) :]
+    prefix = tool_run_prefix(words)
+    return [*_python_for(words, prefix), *words[prefix:]] if prefix else words
 
 
 def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
@@ -1916,9 +1978,8 @@ def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
             f"{keyword}: `{' '.join(words[:prefix])}` dropped (the runtime stage has no "
             f"{BY_NAME[words[0]].label}; the venv is on PATH)"
         )
-        if _script(words, prefix):
-            return ["python", *words[prefix:]]
-    return words[prefix:]
+        return [*_python_for(words, prefix), *words[prefix:]]
+    return words
 
 
 # --- other stages and shared pieces --------------------------------------------------------------

@@ -140,3 +140,101 @@ def test_a_python_uv_downloads_for_requires_python_goes_to_the_runtime(
     )
     line = "COPY --from=builder /root/.local/share/uv/python /root/.local/share/uv/python"
     assert (line in runtime_of(text)) is copied
+
+
+UV_DEV = '[project]\nname = "app"\nversion = "1"\ndependencies = ["click"]\n\n[dependency-groups]\ndev = ["pytest"]\n'
+
+
+@pytest.mark.parametrize("module", ["-m", "--module"])
+def test_uv_run_module_becomes_python_module(tmp_path: Path, module: str) -> None:
+    # PierreLapolla/python_template: ENTRYPOINT ["uv", "run", "-m", "src.app"] became
+    # ["src.app"], a program that does not exist.
+    text = fix(
+        tmp_path,
+        "FROM python:3.13-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.7.13 /uv /bin/\nWORKDIR /app\n"
+        f'COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen\nCOPY . .\nENTRYPOINT ["uv", "run", "{module}", "src.app"]\n',
+        {"pyproject.toml": UV_DEV, "uv.lock": UV_LOCK},
+    )
+    assert 'ENTRYPOINT ["python", "-m", "src.app"]' in runtime_of(text)
+
+
+def test_uv_run_module_in_a_shell_form_becomes_python_module(tmp_path: Path) -> None:
+    text = fix(
+        tmp_path,
+        "FROM python:3.13-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.7.13 /uv /bin/\nWORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen\nCOPY . .\nCMD uv run -m app --port 80\n",
+        {"pyproject.toml": UV_DEV, "uv.lock": UV_LOCK},
+    )
+    assert "CMD python -m app --port 80" in runtime_of(text)
+
+
+def test_the_install_stays_after_a_user_change(tmp_path: Path) -> None:
+    # PierreLapolla/python_template: `COPY --chown=appuser . /app`, `WORKDIR /app`, `USER
+    # appuser`, `RUN uv sync`: the dependencies moved before the COPY installed as root into a
+    # root-owned /app/.venv that appuser's `uv sync` then could not write.
+    text = fix(
+        tmp_path,
+        "FROM python:3.13-slim\nRUN useradd -m appuser\nCOPY --from=ghcr.io/astral-sh/uv:0.7.13 /uv /bin/\n"
+        "COPY --chown=appuser:appuser . /app\nWORKDIR /app\nUSER appuser\nRUN uv sync\n"
+        'ENTRYPOINT ["python", "-m", "app"]\n',
+        {"pyproject.toml": UV_DEV, "uv.lock": UV_LOCK},
+    )
+    builder = text.rpartition("\nFROM ")[0]
+    assert "--no-install-project" not in builder
+    assert builder.index("USER appuser") < builder.index("RUN uv sync")
+
+
+def test_an_install_as_another_user_gets_no_root_owned_cache_mount(tmp_path: Path) -> None:
+    # LOSLC/openforms: `USER runner` then `uv sync` in a BuildKit file; a cache mount is root's,
+    # and runner's uv could not write it.
+    dockerfile = (
+        "# syntax=docker/dockerfile:1\nFROM python:3.13-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.7.13 /uv /bin/\n"
+        "RUN useradd -m runner\n{user}WORKDIR /home/runner/app\nCOPY . .\nRUN uv sync\n"
+        'CMD ["python", "-m", "app"]\n'
+    )
+    text = fix(
+        tmp_path, dockerfile.format(user="USER runner\n"), {"pyproject.toml": UV_DEV, "uv.lock": UV_LOCK}
+    )
+    assert "--mount=type=cache" not in text and "UV_NO_CACHE=1" in text
+    text = fix(tmp_path, dockerfile.format(user=""), {"pyproject.toml": UV_DEV, "uv.lock": UV_LOCK})
+    assert "--mount=type=cache,target=/root/.cache/uv" in text
+
+
+@pytest.mark.parametrize(
+    ("start", "script"),
+    [
+        ('CMD ["bash", "./entry.bash"]', "entry.bash"),
+        ('ENTRYPOINT ["./docker-entrypoint.sh"]', "docker-entrypoint.sh"),
+        ("CMD sh scripts/start.sh", "scripts/start.sh"),
+    ],
+)
+def test_a_start_script_that_calls_the_tool_is_refused(tmp_path: Path, start: str, script: str) -> None:
+    # LOSLC/openforms: CMD ["bash", "./entry.bash"], whose last line is `uv run main.py`: the
+    # runtime fix wrote has no uv.
+    for name, text in {
+        "pyproject.toml": UV_DEV,
+        "uv.lock": UV_LOCK,
+        script: "#!/bin/sh\n# uv run is not used here\nalembic upgrade head\nexec uv run main.py\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.13-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.7.13 /uv /bin/\nWORKDIR /app\n"
+        f"COPY . .\nRUN uv sync --frozen\n{start}\n"
+    )
+    with pytest.raises(FixRefused, match=r"line 4 calls `uv`"):
+        run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY)
+
+
+def test_a_start_script_that_uses_the_venv_is_no_obstacle(tmp_path: Path) -> None:
+    text = fix(
+        tmp_path,
+        "FROM python:3.13-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.7.13 /uv /bin/\nWORKDIR /app\n"
+        'COPY . .\nRUN uv sync --frozen\nENTRYPOINT ["./entrypoint.sh"]\n',
+        {
+            "pyproject.toml": UV_DEV,
+            "uv.lock": UV_LOCK,
+            "entrypoint.sh": "#!/bin/sh\n. .venv/bin/activate  # no uv run here\nexec python -m app\n",
+        },
+    )
+    assert 'ENTRYPOINT ["./entrypoint.sh"]' in runtime_of(text)
