@@ -42,6 +42,8 @@ _POETRY_INSTALLER = (
     "get_poetry.py",
 )
 _UV_INSTALLER = "astral.sh/uv"
+# PDM's installer script (pdm-project.org/install-pdm.py, the repository's install-pdm.py).
+_PDM_INSTALLER = "install-pdm.py"
 # uv's images: GitHub's `ghcr.io/astral-sh/uv` and Docker Hub's `astral/uv` (the same builds).
 UV_IMAGE_REPOSITORY = r"(?:ghcr\.io/astral-sh|(?:docker\.io/)?astral|astral-sh)/uv"
 # uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
@@ -1112,10 +1114,8 @@ def _installed_tools(command: Command, step: RunStep) -> Iterator[str]:
         command.name == "uv" and words[1:3] == ("tool", "install")
     ):
         yield from (n for n in words[2:] if n in PYTHON_TOOLS)
-    if command.name in ("curl", "wget", "python", "python3") and any(
-        tool_installer(w) == "poetry" for w in words
-    ):
-        yield "poetry"
+    if command.name in ("curl", "wget", "python", "python3"):
+        yield from dict.fromkeys(t for w in words if (t := tool_installer(w)) in ("poetry", "pdm"))
     if command.name in ("curl", "wget") and any(tool_installer(w) == "uv" for w in words):
         yield "uv"
     if command.name in _INSTALLER_RUNNERS:
@@ -1139,6 +1139,8 @@ def tool_installer(word: str) -> str | None:
     """The Python tool whose official installer script `word` (a URL, a file name) is."""
     if any(marker in word for marker in _POETRY_INSTALLER):
         return "poetry"
+    if _PDM_INSTALLER in word:
+        return "pdm"
     return "uv" if _UV_INSTALLER in word else None
 
 
@@ -1147,6 +1149,9 @@ def _tool_locations(name: str, command: Command, step: RunStep) -> tuple[str, ..
     if command.name in ("curl", "wget", "python", "python3") and name == "poetry":
         poetry_home = env.get("POETRY_HOME") or f"{home}/.local/share/pypoetry"
         return (normalise(poetry_home), f"{home}/.local/bin/poetry")
+    if command.name in ("curl", "wget", *_INSTALLER_RUNNERS) and name == "pdm":
+        pdm_home = env.get("PDM_HOME") or f"{home}/.local/share/pdm"
+        return (normalise(pdm_home), f"{home}/.local/bin/pdm")
     if command.name in ("curl", "wget", *_INSTALLER_RUNNERS) and name == "uv":
         return (f"{home}/.local/bin/uv", f"{home}/.cargo/bin/uv")
     if command.name in ("pipx", "uv"):

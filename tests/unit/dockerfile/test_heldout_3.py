@@ -186,3 +186,29 @@ def test_pip_sync_keeps_pips_cache(tmp_path: Path, flags: str, cache: bool) -> N
 def test_a_bracketed_run_that_is_not_json_is_said(tmp_path: Path, run: str, found: bool) -> None:
     dockerfile = f"FROM python:3.12-slim\nRUN pip install --no-cache-dir uv==0.5.7\nRUN {run}\n"
     assert ((3, "exec-form-not-json") in lint(tmp_path, dockerfile)) is found
+
+
+PDM_INSTALLER = """\
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+RUN {run}
+ENV PATH="/root/.local/bin:$PATH"
+WORKDIR /app
+COPY . .
+RUN pdm install --prod && rm -rf /root/.cache/pdm
+CMD ["python", "-m", "app"]
+"""
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "curl -sSL https://raw.githubusercontent.com/pdm-project/pdm/main/install-pdm.py | python3 -",
+        "curl -sSLO https://pdm-project.org/install-pdm.py && python3 install-pdm.py && rm install-pdm.py",
+    ],
+)
+def test_pdm_from_its_installer_script_reaches_the_image(tmp_path: Path, run: str) -> None:
+    # A public PDM Dockerfile (__pypackages__ on PATH) found by the third held-out survey.
+    project = '[project]\nname = "app"\nversion = "1"\ndependencies = ["click"]\n'
+    found = lint(tmp_path, PDM_INSTALLER.format(run=run), {"pyproject.toml": project})
+    assert (3, "toolchain-at-runtime") in found
