@@ -31,7 +31,9 @@ from imgaudit.dockerfile.build import (
     expand,
     flag,
     installs_os_packages,
+    is_pip_install,
     normalise,
+    os_packages,
     overlaps,
     pip_installs,
     poetry_requirements,
@@ -1081,6 +1083,87 @@ def tool_run_without_tool(build: Build, _today: dt.date) -> Iterator[Hint]:
             )
 
 
+# Base images known to carry none of Poetry, uv, PDM, Pipenv: the official Python image and the
+# distributions' own. Any other base (a team's image, uv's, a devcontainer) may.
+_BARE_BASE = re.compile(r"^(?:docker\.io/)?(?:library/)?(?:python|debian|ubuntu|alpine)(?::[^$]*)?(?:@.*)?$")
+# A package manager's package of the tool (Debian's pipenv/python3-poetry, Alpine's uv/poetry).
+_TOOL_PACKAGE = re.compile(r"(?:^|[-.])(poetry|uv|pdm|pipenv)(?:$|[-=<>~])")
+
+
+def tool_without_install(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """A RUN calls `poetry`, `uv`, `pdm` or `pipenv` (not under a test or as a fallback) in a
+    stage built on an image that has none, where no instruction before it installed the tool:
+    `/bin/sh: uv: not found`. Conservative: nothing before it in the stages may have installed
+    it unseen (a requirements file, a script of the context, a package manager's package)."""
+    for stage in build.stages:
+        root = build.root(stage)
+        written = next((i for i in build.parsed.instructions if i.start_line == root.from_line), None)
+        if _BARE_BASE.match(root.base) is None or written is None or "$" in " ".join(written.args):
+            continue  # a base named through an ARG is whatever the build passes
+        chain = _chain(build, stage)
+        for index, step in enumerate(stage.runs):
+            after = stage.runs[index + 1].state if index + 1 < len(stage.runs) else stage.end
+            earlier = [r for s in chain for r in s.runs if s is not stage or r.line <= step.line]
+            if any(_may_install_unseen(c) for r in earlier for c in r.commands):
+                break
+            for command in step.commands:
+                tool = command.words[0] if command.words else ""
+                if tool not in RUNNERS or command.conditional or len(command.words) < 2:
+                    continue
+                if (
+                    step.state.tool(tool) is not None
+                    or after.tool(tool) is not None
+                    or _mounts_tool(step, tool)
+                ):
+                    continue
+                yield hint(
+                    f"{tool}-run-without-{tool}",
+                    step.line,
+                    f"RUN calls {RUNNERS[tool]}, but nothing installed it in this stage and its base "
+                    f"{root.base} has none: the build stops at `{tool}: not found`",
+                    stage,
+                )
+                break
+
+
+def _mounts_tool(step: RunStep, tool: str) -> bool:
+    """The RUN mounts the tool in for itself, as uv's guide shows
+    (`--mount=from=ghcr.io/astral-sh/uv,source=/uv,target=/bin/uv uv sync`), or mounts something
+    on a bin/ or /opt directory that may hold it."""
+    return any(
+        m.kind == "bind"
+        and (
+            m.target.rsplit("/", 1)[-1] == tool or "bin" in m.target.split("/") or m.target.startswith("/opt")
+        )
+        for m in step.mounts
+    )
+
+
+def _may_install_unseen(command: Command) -> bool:
+    """A command that may install a tool the build model does not see: pip from a requirements
+    file or a project, a script of the context, an OS package named after the tool, conda."""
+    words = command.argv
+    if is_pip_install(command) and any(
+        w in ("-r", "--requirement", "-e", ".") or w.startswith("-r") for w in words
+    ):
+        return True
+    if installs_os_packages(command) and any(_TOOL_PACKAGE.search(p) for p in os_packages(command)):
+        return True
+    if command.name in ("conda", "mamba", "micromamba", "pipx", "brew", "nix-env"):
+        return True
+    program = command.words[0] if command.words else ""
+    script = (
+        command.words[1]
+        if command.name in ("sh", "bash", "dash", "ash", "source", ".") and len(command.words) > 1
+        else program
+    )
+    return (
+        script.startswith(("./", "../"))
+        or script.endswith((".sh", ".bash"))
+        or (script.startswith("/") and not script.startswith(("/usr/", "/bin/", "/sbin/", "/opt/")))
+    )
+
+
 def runtime_without_workdir(build: Build, _today: dt.date) -> Iterator[Hint]:
     final = build.final
     if len(build.stages) < 2 or final.end.workdir != "/":
@@ -1125,6 +1208,7 @@ RULES: tuple[Rule, ...] = (
     env_missing_continuation,
     exec_form_not_json,
     tool_run_without_tool,
+    tool_without_install,
     runtime_without_workdir,
     end_of_life_base,
 )
