@@ -42,6 +42,8 @@ _POETRY_INSTALLER = (
     "get_poetry.py",
 )
 _UV_INSTALLER = "astral.sh/uv"
+# PDM's installer script (pdm-project.org/install-pdm.py, the repository's install-pdm.py).
+_PDM_INSTALLER = "install-pdm.py"
 # uv's images: GitHub's `ghcr.io/astral-sh/uv` and Docker Hub's `astral/uv` (the same builds).
 UV_IMAGE_REPOSITORY = r"(?:ghcr\.io/astral-sh|(?:docker\.io/)?astral|astral-sh)/uv"
 # uv's images with Python (`ghcr.io/astral-sh/uv:0.5-python3.12-bookworm-slim`) are built on
@@ -178,6 +180,9 @@ class State:
     # apk's virtual packages (`apk add --virtual .build-deps gcc`): name -> what it installed.
     apk_virtual: tuple[tuple[str, tuple[str, ...]], ...] = ()
     copied: tuple[str, ...] = ()  # build-context sources COPYed so far
+    # Where an ADD saved a tool's official installer (`ADD https://astral.sh/uv/install.sh
+    # /uv-installer.sh`): (path, tool), so that `sh /uv-installer.sh` installs that tool.
+    installer_scripts: tuple[tuple[str, str], ...] = ()
     # Where COPYs put the project's file (pyproject.toml, Pipfile), by name or with the whole
     # context: the tools find it from WORKDIR upwards and keep an in-project venv beside it.
     # (directory, named): `named` when the COPY names the file, not when it copies the whole context.
@@ -269,6 +274,25 @@ class RunStep:
         on a part of it (`/root/.cache/pypoetry/cache`) leaves the rest (`artifacts/`) in."""
         return any(m.kind in _MOUNTS_KEPT_OUT and holds(m.target, path) for m in self.mounts)
 
+    def directory(self, command: Command) -> str:
+        """Where one of the RUN's commands runs: WORKDIR, moved by the `cd`s before it (`cd
+        /tmp/src && rm -rf build`). A `cd` that may not run (under a test, a fallback), goes
+        back (`cd -`) or to a path the build model cannot read leaves it unknown: WORKDIR then,
+        as before any `cd` was read."""
+        directory = self.state.workdir
+        for earlier in self.commands:
+            if earlier is command:
+                break
+            if earlier.name != "cd" or (earlier.isolated and not command.isolated):
+                continue
+            operands = [w for w in earlier.words[1:] if not w.startswith("-")]
+            target = operands[0] if operands else "~"
+            target = self.state.home() + target[1:] if target.split("/")[0] == "~" else target
+            if earlier.conditional or target == "-" or "$" in target or "`" in target:
+                return self.state.workdir
+            directory = normalise(target, directory)
+        return directory
+
     def removes(self, path: str, after: Command | None = None) -> bool:
         """A command of this RUN deletes `path` or a directory holding it; with `after` (one of
         the RUN's commands), one that runs after it whenever it runs: later, not a fallback
@@ -281,10 +305,8 @@ class RunStep:
         for command in commands:
             if command.name == "rm":
                 targets = [w for w in command.words[1:] if not w.startswith("-")]
-                if any(
-                    _holds(normalise(t.rstrip("*").rstrip("/") or "/", self.state.workdir), path)
-                    for t in targets
-                ):
+                where = self.directory(command)
+                if any(_holds(normalise(t.rstrip("*").rstrip("/") or "/", where), path) for t in targets):
                     return True
         return False
 
@@ -537,6 +559,8 @@ def _read_stage(
             else:
                 sources = tuple(expand(s, state.env) for s in item.args[:-1])
                 state = replace(state, copied=(*state.copied, *sources))
+                if keyword == "ADD" and len(item.args) >= 2:
+                    state = _with_installer_scripts(state, sources, expand(item.args[-1], state.env))
                 if item.args and any(_names_file(s, f) for s in sources for f in _PROJECT_FILES):
                     at = _copy_destination_dir(expand(item.args[-1], state.env), state.workdir, sources)
                     named = any(s.rstrip("/").rsplit("/", 1)[-1] in _PROJECT_FILES for s in sources)
@@ -552,6 +576,21 @@ def _read_stage(
 
 
 _PROJECT_FILES = ("pyproject.toml", "Pipfile")
+
+
+def _with_installer_scripts(state: State, sources: tuple[str, ...], destination: str) -> State:
+    """The state with the paths an ADD saved tools' installer scripts under (a URL's file
+    goes in a destination ending in `/` under its own name)."""
+    saved = []
+    for source in sources:
+        tool = tool_installer(source) if "://" in source else None
+        if tool is None:
+            continue
+        path = _unquote(destination)
+        if path.endswith("/") or len(sources) > 1:
+            path = path.rstrip("/") + "/" + source.rstrip("/").rsplit("/", 1)[-1]
+        saved.append((normalise(path, state.workdir), tool))
+    return replace(state, installer_scripts=(*state.installer_scripts, *saved)) if saved else state
 
 
 def _copy_destination_dir(destination: str, workdir: str, sources: tuple[str, ...]) -> str:
@@ -964,7 +1003,7 @@ def _after_run(step: RunStep, state: State) -> State:
         words = command.argv
         tools.extend(
             Tool(name, step.line, _tool_locations(name, command, step))
-            for name in _installed_tools(command, step)
+            for name in dict.fromkeys(_installed_tools(command, step))
         )
         if _is_pip(command) and "uninstall" in words:
             removed.update(_requirements(command, "uninstall"))
@@ -1075,18 +1114,33 @@ def _installed_tools(command: Command, step: RunStep) -> Iterator[str]:
         command.name == "uv" and words[1:3] == ("tool", "install")
     ):
         yield from (n for n in words[2:] if n in PYTHON_TOOLS)
-    if command.name in ("curl", "wget", "python", "python3") and any(
-        tool_installer(w) == "poetry" for w in words
-    ):
-        yield "poetry"
+    if command.name in ("curl", "wget", "python", "python3"):
+        yield from dict.fromkeys(t for w in words if (t := tool_installer(w)) in ("poetry", "pdm"))
     if command.name in ("curl", "wget") and any(tool_installer(w) == "uv" for w in words):
         yield "uv"
+    if command.name in _INSTALLER_RUNNERS:
+        yield from _saved_installer(command, step.state)
+
+
+# What runs an installer script an ADD saved (`sh /uv-installer.sh`, `python install.py`).
+_INSTALLER_RUNNERS = frozenset({"sh", "bash", "dash", "ash", "python", "python3"})
+
+
+def _saved_installer(command: Command, state: State) -> Iterator[str]:
+    """The tool whose installer script, saved by an earlier ADD, this command runs."""
+    script = next((w for w in command.argv[1:] if not w.startswith("-")), None)
+    if script is None:
+        return
+    path = normalise(_unquote(script), state.workdir)
+    yield from dict.fromkeys(tool for saved, tool in state.installer_scripts if saved == path)
 
 
 def tool_installer(word: str) -> str | None:
     """The Python tool whose official installer script `word` (a URL, a file name) is."""
     if any(marker in word for marker in _POETRY_INSTALLER):
         return "poetry"
+    if _PDM_INSTALLER in word:
+        return "pdm"
     return "uv" if _UV_INSTALLER in word else None
 
 
@@ -1095,7 +1149,10 @@ def _tool_locations(name: str, command: Command, step: RunStep) -> tuple[str, ..
     if command.name in ("curl", "wget", "python", "python3") and name == "poetry":
         poetry_home = env.get("POETRY_HOME") or f"{home}/.local/share/pypoetry"
         return (normalise(poetry_home), f"{home}/.local/bin/poetry")
-    if command.name in ("curl", "wget") and name == "uv":
+    if command.name in ("curl", "wget", *_INSTALLER_RUNNERS) and name == "pdm":
+        pdm_home = env.get("PDM_HOME") or f"{home}/.local/share/pdm"
+        return (normalise(pdm_home), f"{home}/.local/bin/pdm")
+    if command.name in ("curl", "wget", *_INSTALLER_RUNNERS) and name == "uv":
         return (f"{home}/.local/bin/uv", f"{home}/.cargo/bin/uv")
     if command.name in ("pipx", "uv"):
         return (f"{home}/.local/share/pipx", f"{home}/.local/share/uv/tools", f"{home}/.local/bin/{name}")
@@ -1380,9 +1437,17 @@ def _install(command: Command, state: State, project: ContextProject) -> Install
         dev = project.standard_dev and not _has(words, "--no-dev", "--only-group", "--no-default-groups")
         env = {**state.env, **dict(command.assignments)}  # `UV_NO_DEV=1 uv sync`, UV_PROJECT_ENVIRONMENT
         dev = dev and flag(env.get("UV_NO_DEV")) is not True
+        # `uv sync --no-group dev` leaves out the default group(s) it names (UV_NO_GROUP likewise).
+        excluded = {*(_option_values(words, "--no-group") or ()), *env.get("UV_NO_GROUP", "").split()}
+        dev = dev and not project.uv_default_groups <= excluded
+        why = (
+            f"uv sync installs the development extra(s)/group(s) {', '.join(named)}"
+            if named
+            else "uv sync installs the dev group"
+        )
         dev = dev or bool(named) or _has(words, "--only-dev")
         target = env.get("UV_PROJECT_ENVIRONMENT") or f"{state.project_dir().rstrip('/')}/.venv"
-        return Install("uv", command, normalise(target, state.workdir), dev, "uv sync installs the dev group")
+        return Install("uv", command, normalise(target, state.workdir), dev, why)
     if name == "pipenv" and len(words) >= 2 and words[1] in ("install", "sync"):
         target = "/usr/local" if "--system" in words else (
             f"{state.project_dir().rstrip('/')}/.venv"

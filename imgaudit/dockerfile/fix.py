@@ -22,7 +22,9 @@ import re
 import shlex
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from imgaudit.classify.project import DEV_EXTRA
 from imgaudit.classify.projects.interface import ImageInstall, ProjectFormat
 from imgaudit.classify.projects.registry import BY_NAME, FORMATS
 from imgaudit.dockerfile.build import (
@@ -489,7 +491,24 @@ def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], ven
                 "there is no venv left for the runtime to copy",
                 where=where,
             )
+        mount = next((m.target for m in step.mounts if m.kind == "bind" and _within(venv, m.target)), None)
+        if mount is not None:
+            raise FixRefused(
+                f"line {step.line}: the install runs with a bind mount on {mount}, so the venv it "
+                f"would make in {venv} does not outlive the RUN (a bind mount keeps no writes): "
+                "COPY the project's files instead of mounting them and run fix again",
+                where=where,
+            )
     for keyword, words in _start_commands(build):
+        called = _script_calls_tool(build, words)
+        if called is not None:
+            script, line, tool = called
+            raise FixRefused(
+                f"{keyword} runs {script}, whose line {line} calls `{tool}`; the runtime imgaudit fix "
+                f"writes has no {BY_NAME[tool].label}: call the venv's programs there (its bin/ is on "
+                "PATH) and run fix again",
+                where=where,
+            )
         refused = _starts_tool(words, build.project.task_scripts)
         if refused:
             tool = words[0].rsplit("/", 1)[-1]
@@ -498,6 +517,40 @@ def _check_rewritable(build: Build, installs: list[tuple[RunStep, Install]], ven
                 f"{BY_NAME[tool].label}: start the program itself and run fix again",
                 where=where,
             )
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "source", "."})
+_TOOL_CALL = re.compile(r"(?<![\w/.$-])(poetry|uv|pdm|pipenv)\s+(?:run|sync|install|shell)\b")
+
+
+def _script_calls_tool(build: Build, words: list[str]) -> tuple[str, int, str] | None:
+    """(script, line, tool) when the start command runs a script of the build context (`bash
+    ./entry.bash`, `./docker-entrypoint.sh`) that calls Poetry, uv, PDM or Pipenv itself
+    (`uv run main.py`): the runtime has no such tool."""
+    if not words or build.project.directory is None:
+        return None
+    program = words[0].rsplit("/", 1)[-1]
+    script = words[1] if program in _SHELLS and len(words) > 1 else words[0]
+    if not script.endswith((".sh", ".bash")) and not script.startswith("./"):
+        return None
+    context = Path(build.project.directory)
+    for candidate in (context / script.lstrip("/"), context / script.rsplit("/", 1)[-1]):
+        try:
+            text = candidate.read_text(errors="replace") if candidate.is_file() else None
+        except OSError:
+            text = None
+        if text is None:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            found = _TOOL_CALL.search(line.split("#", 1)[0])
+            if found:
+                return script, number, found[1]
+        return None
+    return None
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _start_commands(build: Build) -> list[tuple[str, list[str]]]:
@@ -575,9 +628,11 @@ def _name_taken(build: Build, name: str) -> bool:
 
 
 def _venv(installs: list[tuple[RunStep, Install]]) -> str:
-    """Where the runtime copies the venv from: the install's own venv, unless it lives in a
-    tool's directory (Poetry's cache, Pipenv's virtualenvs) or is the system's /usr/local."""
-    _step, install = installs[0]
+    """Where the runtime copies the venv from: the last install's own venv (the one the app
+    runs with when a first install, without the project, ran in another directory), unless
+    it lives in a tool's directory (Poetry's cache, Pipenv's virtualenvs) or is the system's
+    /usr/local."""
+    _step, install = installs[-1]
     target = install.target
     if "/virtualenvs" in target or target == "/usr/local" or target.startswith("/root/.cache"):
         return f"{install.project_dir.rstrip('/')}/.venv"
@@ -706,11 +761,14 @@ def _dependencies_first(
     if any(recipe.dependencies_only in i.command.words for i in install.installs):
         return None, ""
     workdir = stage.start.workdir
+    user = stage.start.user
     for item in stage.instructions:
         if item.start_line >= install.line:
             return None, ""
         if item.keyword == "WORKDIR" and item.args:
             workdir = normalise(expand(item.args[0], install.state.env), workdir)
+        if item.keyword == "USER" and item.args:
+            user = " ".join(item.args)
         if item.keyword not in ("COPY", "ADD") or any(f.startswith("--from") for f in item.flags):
             continue
         sources = [s.rstrip("/") for s in item.args[:-1]]
@@ -726,6 +784,15 @@ def _dependencies_first(
     installed = install.state.tool(recipe.tool)
     if installed is not None and installed.line > item.start_line:
         return None, ""  # the tool arrives after the code (`COPY . .` then `COPY --from=.../uv`)
+    if user.split(":")[0] != install.state.user:
+        # A USER between the code's COPY and the install: installed earlier, the dependencies
+        # would go in as another user, in directories that user may not write (the install
+        # that completes them must write in the venv they make).
+        edit.notes.append(
+            f"line {item.start_line}: the dependencies stay installed after the code: line "
+            f"{install.line} installs as USER {install.state.user}, the COPY runs as {user.split(':')[0]}"
+        )
+        return None, ""
     span = _command_span(_install_run(build, install, poetry, lines, edit, tool, ships=stage.ships), recipe)
     if span is None:
         return None, ""
@@ -819,7 +886,9 @@ def _cache_plan(step: RunStep, tool: _Tool, ships: bool, edit: _Edit) -> str | N
         f"{tool.manager}-cache-in-layer", step.line, f"keeping {tool.fmt.label}'s cache out of the layer"
     ):
         return None
-    if tool.buildkit:
+    # A cache mount is root's (uid 0, mode 0755) unless it says another uid: an install that runs
+    # as another USER could not write it, so that one gets the tool's own switch.
+    if tool.buildkit and step.state.user in ("root", "0"):
         return "mount"
     return "env" if tool.recipe.no_cache_env else "rm"
 
@@ -876,6 +945,8 @@ def _install_flags(
         else:
             add += list(recipe.production)
             drop += [w for w in words if w in recipe.dev_flags]
+            if tool.manager == "uv":
+                drop += _dev_selections(words)
     if tool.manager == "poetry" and "--no-dev" in words and _version_tuple(poetry) >= (2,):
         # Poetry 2 has no --no-dev: the same install is spelled --without.
         drop.append("--no-dev")
@@ -892,6 +963,21 @@ def _install_flags(
     ):
         add.insert(0, recipe.locked[0])  # first, as the guides write it
     return add, list(dict.fromkeys(drop))
+
+
+def _dev_selections(words: Sequence[str]) -> list[str]:
+    """The options of a `uv sync` that ask for a development extra or group by name (`--extra
+    dev`, `--group=test`): `--no-dev` leaves out the dev group only, not what these name."""
+    found = []
+    for i, word in enumerate(words):
+        option, _, value = word.partition("=")
+        if option not in ("--extra", "--group"):
+            continue
+        if value and DEV_EXTRA.match(value):
+            found.append(word)
+        elif not value and i + 1 < len(words) and DEV_EXTRA.match(words[i + 1]):
+            found.append(f"{word} {words[i + 1]}")
+    return found
 
 
 def _lock_reaches(step: RunStep, lock: str) -> bool:
@@ -911,8 +997,9 @@ def _edited_command(text: str, recipe: ImageInstall, add: Sequence[str], drop: S
             continue
         end = _command_end(text, match.end())
         rest = text[match.end() : end]
-        for word in drop:
-            rest = re.sub(rf"[ \t]+{re.escape(word)}(?=\s|$)", "", rest)
+        for word in drop:  # an option and its value (`--extra dev`) may stand on two lines
+            spelled = r"(?:[ \t]|\\\n)+".join(map(re.escape, word.split()))
+            rest = re.sub(rf"[ \t]+{spelled}(?=\s|$)", "", rest)
         out.append(text[position : match.start()] + match.group(0) + "".join(f" {a}" for a in add) + rest)
         position = end
     out.append(text[position:])
@@ -1170,7 +1257,9 @@ def _uv_managed_python(build: Build, installs: Sequence[RunStep]) -> str | None:
     no_python = _NO_PYTHON_BASE.match(build.root(stage).base) is not None and not any(
         p.startswith("python") for c in commands if installs_os_packages(c) for p in os_packages(c)
     )
-    if not (installed or only_managed or no_python):
+    # The image's Python is older than the project requires: uv downloads one that fits.
+    too_old = _older_than_required(_image_python(build.root(stage).base), build.project.requires_python)
+    if not (installed or only_managed or no_python or too_old):
         return None
     data = env.get("XDG_DATA_HOME") or f"{step.state.home()}/.local/share"
     path = normalise(env.get("UV_PYTHON_INSTALL_DIR") or f"{data}/uv/python")
@@ -1181,6 +1270,27 @@ def _uv_managed_python(build: Build, installs: Sequence[RunStep]) -> str | None:
             where=build.parsed.path,
         )
     return path
+
+
+def _image_python(image: str) -> tuple[int, int] | None:
+    """The Python (major, minor) of an official Python image or one of uv's images with Python."""
+    reference = image.rsplit("@", 1)[0]
+    match = UV_PYTHON_IMAGE.match(reference)
+    if match is not None:
+        major, minor = match["python"].split(".")
+        return int(major), int(minor)
+    return official_python(reference)
+
+
+_LOWER_BOUND = re.compile(r"^\s*(?:>=|~=|==)\s*(\d+)\.(\d+)")
+
+
+def _older_than_required(python: tuple[int, int] | None, requires: str | None) -> bool:
+    """`python` is below the lowest Python `requires` (`>=3.13`, `~=3.12.1`, `==3.13.*`) allows."""
+    if python is None or not requires:
+        return False
+    bounds = [(int(m[1]), int(m[2])) for clause in requires.split(",") if (m := _LOWER_BOUND.match(clause))]
+    return any(python < bound for bound in bounds)
 
 
 def _runtime_base(root: StageModel, build: Build, today: dt.date, edit: _Edit) -> str:
@@ -1796,9 +1906,8 @@ def _start_text(item: Instruction, lines: list[str], edit: _Edit) -> str:
                     f"line {item.start_line}: `{' '.join(part_words[:2])}` dropped (the venv is on PATH)"
                 )
                 rest = re.sub(r"^(\s*)(?:\S+\s+)" + f"{{{prefix}}}", r"\1", parts[index])
-                parts[index] = (
-                    re.sub(r"^(\s*)", r"\g<1>python ", rest) if _script(part_words, prefix) else rest
-                )
+                python = " ".join(_python_for(part_words, prefix))
+                parts[index] = re.sub(r"^(\s*)", rf"\g<1>{python} ", rest) if python else rest
         command = "".join(parts).strip()
         return f"{item.keyword} {command}" if command != " ".join(item.args).strip() else _raw(item, lines)
     if item.keyword == "ENTRYPOINT" and _bare_tool_run(words):
@@ -1824,6 +1933,14 @@ def _script(words: list[str], prefix: int) -> bool:
     """`uv run app.py` (and PDM's): the tool runs a script file with the project's Python; once
     the tool is gone, `python` must."""
     return words[0] in ("uv", "pdm") and prefix < len(words) and words[prefix].endswith(".py")
+
+
+def _python_for(words: list[str], prefix: int) -> list[str]:
+    """What runs the command once its `TOOL run [options]` prefix is gone: `python -m` for `uv
+    run -m pkg` (uv's --module), `python` for a script file, nothing for a program."""
+    if words[0] == "uv" and any(w in ("-m", "--module") for w in words[2:prefix]):
+        return ["python", "-m"]
+    return ["python"] if _script(words, prefix) else []
 
 
 def _exec_words(item: Instruction, edit: _Edit) -> list[str] | None:
@@ -1852,7 +1969,8 @@ def tool_run_prefix(words: list[str]) -> int:
 
 def without_tool_run(words: list[str]) -> list[str]:
     """A start command as the runtime, which has the venv on PATH and no tool, runs it."""
-    return words[tool_run_prefix(words) :]
+    prefix = tool_run_prefix(words)
+    return [*_python_for(words, prefix), *words[prefix:]] if prefix else words
 
 
 def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
@@ -1862,9 +1980,8 @@ def _without_tool_run(words: list[str], edit: _Edit, keyword: str) -> list[str]:
             f"{keyword}: `{' '.join(words[:prefix])}` dropped (the runtime stage has no "
             f"{BY_NAME[words[0]].label}; the venv is on PATH)"
         )
-        if _script(words, prefix):
-            return ["python", *words[prefix:]]
-    return words[prefix:]
+        return [*_python_for(words, prefix), *words[prefix:]]
+    return words
 
 
 # --- other stages and shared pieces --------------------------------------------------------------

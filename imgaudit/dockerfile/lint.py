@@ -31,7 +31,9 @@ from imgaudit.dockerfile.build import (
     expand,
     flag,
     installs_os_packages,
+    is_pip_install,
     normalise,
+    os_packages,
     overlaps,
     pip_installs,
     poetry_requirements,
@@ -103,6 +105,7 @@ FULL_IMAGE_BUILD_PACKAGES = frozenset(
 _DELETERS = frozenset(
     {
         "rm",
+        "cd",  # moves where the next deletion runs, writes nothing
         "find",
         "apt-get",
         "apt",
@@ -333,10 +336,12 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
         directory = cache_dir(poetry.command, env, "POETRY_CACHE_DIR", f"{home}/.cache/pypoetry")
         message = "poetry install keeps its cache in this layer"
         yield hint("poetry-cache-in-layer", step.line, message, stage), directory
-    pip = pip_installs(step.commands)
+    pip = _pip_cache_fillers(step.commands)
     if pip and not cache_kept_out(step, "pip"):
         directory = cache_dir(pip[0], env, "PIP_CACHE_DIR", f"{home}/.cache/pip", "--cache-dir")
-        message = "pip install keeps its cache in this layer"
+        message = (
+            f"{'pip-sync' if pip[0].name == 'pip-sync' else 'pip install'} keeps its cache in this layer"
+        )
         yield hint("pip-cache-in-layer", step.line, message, stage), directory
     for manager, (variable, under) in _TOOL_CACHES.items():
         if manager in managers and not cache_kept_out(step, manager):
@@ -554,12 +559,21 @@ def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
         return True  # pip's config file says no-cache-dir (an earlier RUN, or this one)
     purged = any(c.name.startswith("pip") and c.argv[1:3] == ("cache", "purge") for c in step.commands)
     return purged or all(
-        any(w in ("--no-cache-dir", "--no-cache") for w in c.words)
+        any(part in ("--no-cache-dir", "--no-cache") for w in c.words for part in w.split())
+        # `--no-index` downloads nothing (wheels from `--find-links`, as a `pip wheel` stage
+        # leaves them): no HTTP cache, and a wheel needs no build to cache.
+        or "--no-index" in c.words
         or "PIP_NO_CACHE_DIR" in dict(c.assignments)
         or step.cache_mounted(cache := cache_dir(c, env, "PIP_CACHE_DIR", default_cache, "--cache-dir"))
         or step.removes(cache)
-        for c in pip_installs(step.commands)
+        for c in _pip_cache_fillers(step.commands)
     )
+
+
+def _pip_cache_fillers(commands: Sequence[Command]) -> list[Command]:
+    """The RUN's `pip install`s, and pip-tools' `pip-sync`, which runs `pip install` (with the
+    options `--pip-args` gives it: `--pip-args '--no-cache-dir'`)."""
+    return [*pip_installs(commands), *(c for c in commands if c.name == "pip-sync")]
 
 
 def toolchain(build: Build, _today: dt.date) -> Iterator[Hint]:
@@ -696,7 +710,7 @@ def _deletes_what_the_build_wrote(build: Build, stage: StageModel, step: RunStep
             return True
         # `find DIR -name '*.pyc' -delete` takes only bytecode: that an earlier step compiled.
         candidates = compiled if _deletes_only_bytecode(command) else written
-        for path in _deleted_paths(command, step.state.workdir):
+        for path in _deleted_paths(command, step.directory(command)):
             if any(overlaps(path, w) for w in candidates):
                 return True
     return False
@@ -874,7 +888,7 @@ def _only_deletes(words: tuple[str, ...]) -> bool:
     name = words[0].rsplit("/", 1)[-1] if words else ""
     if name not in _DELETERS:
         return False
-    if name in ("rm", "true", "yes"):  # `yes | pip uninstall poetry` answers the prompt
+    if name in ("rm", "cd", "true", "yes"):  # `yes | pip uninstall poetry` answers the prompt
         return True
     if name == "find":
         return "-delete" in words or "rm" in words
@@ -1029,18 +1043,20 @@ def env_missing_continuation(build: Build, _today: dt.date) -> Iterator[Hint]:
 def exec_form_not_json(build: Build, _today: dt.date) -> Iterator[Hint]:
     for item in build.parsed.instructions:
         raw = " ".join(item.args).strip()
-        # `[ -d x ] && ...` is the test command: an exec form is a bracketed list of quoted words.
+        # `[ -d x ] && ...` and `[[ ... ]]` are the test command; an exec form is a bracketed
+        # list of quoted words, or of bare ones (`RUN [uv sync --no-dev]`: the shell looks for
+        # a program named `[uv`).
         if (
             item.keyword in _EXEC_KEYWORDS
             and not item.json
-            and re.match(r"^\[\s*['\"]", raw)
+            and re.match(r"^\[(?:\s*['\"]|[^\s\[\]])", raw)
             and raw.endswith("]")
         ):
             yield hint(
                 "exec-form-not-json",
                 item.start_line,
-                f"{item.keyword} looks like an exec form but is not JSON (single quotes?): Docker runs it "
-                "through /bin/sh as one string",
+                f"{item.keyword} looks like an exec form but is not JSON (single quotes, or words without "
+                "quotes?): Docker runs it through /bin/sh as one string",
             )
 
 
@@ -1065,6 +1081,87 @@ def tool_run_without_tool(build: Build, _today: dt.date) -> Iterator[Hint]:
                 f"{item.keyword} calls {missing[tool]}, but no {missing[tool]} reaches the final stage",
                 final,
             )
+
+
+# Base images known to carry none of Poetry, uv, PDM, Pipenv: the official Python image and the
+# distributions' own. Any other base (a team's image, uv's, a devcontainer) may.
+_BARE_BASE = re.compile(r"^(?:docker\.io/)?(?:library/)?(?:python|debian|ubuntu|alpine)(?::[^$]*)?(?:@.*)?$")
+# A package manager's package of the tool (Debian's pipenv/python3-poetry, Alpine's uv/poetry).
+_TOOL_PACKAGE = re.compile(r"(?:^|[-.])(poetry|uv|pdm|pipenv)(?:$|[-=<>~])")
+
+
+def tool_without_install(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """A RUN calls `poetry`, `uv`, `pdm` or `pipenv` (not under a test or as a fallback) in a
+    stage built on an image that has none, where no instruction before it installed the tool:
+    `/bin/sh: uv: not found`. Conservative: nothing before it in the stages may have installed
+    it unseen (a requirements file, a script of the context, a package manager's package)."""
+    for stage in build.stages:
+        root = build.root(stage)
+        written = next((i for i in build.parsed.instructions if i.start_line == root.from_line), None)
+        if _BARE_BASE.match(root.base) is None or written is None or "$" in " ".join(written.args):
+            continue  # a base named through an ARG is whatever the build passes
+        chain = _chain(build, stage)
+        for index, step in enumerate(stage.runs):
+            after = stage.runs[index + 1].state if index + 1 < len(stage.runs) else stage.end
+            earlier = [r for s in chain for r in s.runs if s is not stage or r.line <= step.line]
+            if any(_may_install_unseen(c) for r in earlier for c in r.commands):
+                break
+            for command in step.commands:
+                tool = command.words[0] if command.words else ""
+                if tool not in RUNNERS or command.conditional or len(command.words) < 2:
+                    continue
+                if (
+                    step.state.tool(tool) is not None
+                    or after.tool(tool) is not None
+                    or _mounts_tool(step, tool)
+                ):
+                    continue
+                yield hint(
+                    f"{tool}-run-without-{tool}",
+                    step.line,
+                    f"RUN calls {RUNNERS[tool]}, but nothing installed it in this stage and its base "
+                    f"{root.base} has none: the build stops at `{tool}: not found`",
+                    stage,
+                )
+                break
+
+
+def _mounts_tool(step: RunStep, tool: str) -> bool:
+    """The RUN mounts the tool in for itself, as uv's guide shows
+    (`--mount=from=ghcr.io/astral-sh/uv,source=/uv,target=/bin/uv uv sync`), or mounts something
+    on a bin/ or /opt directory that may hold it."""
+    return any(
+        m.kind == "bind"
+        and (
+            m.target.rsplit("/", 1)[-1] == tool or "bin" in m.target.split("/") or m.target.startswith("/opt")
+        )
+        for m in step.mounts
+    )
+
+
+def _may_install_unseen(command: Command) -> bool:
+    """A command that may install a tool the build model does not see: pip from a requirements
+    file or a project, a script of the context, an OS package named after the tool, conda."""
+    words = command.argv
+    if is_pip_install(command) and any(
+        w in ("-r", "--requirement", "-e", ".") or w.startswith("-r") for w in words
+    ):
+        return True
+    if installs_os_packages(command) and any(_TOOL_PACKAGE.search(p) for p in os_packages(command)):
+        return True
+    if command.name in ("conda", "mamba", "micromamba", "pipx", "brew", "nix-env"):
+        return True
+    program = command.words[0] if command.words else ""
+    script = (
+        command.words[1]
+        if command.name in ("sh", "bash", "dash", "ash", "source", ".") and len(command.words) > 1
+        else program
+    )
+    return (
+        script.startswith(("./", "../"))
+        or script.endswith((".sh", ".bash"))
+        or (script.startswith("/") and not script.startswith(("/usr/", "/bin/", "/sbin/", "/opt/")))
+    )
 
 
 def runtime_without_workdir(build: Build, _today: dt.date) -> Iterator[Hint]:
@@ -1111,6 +1208,7 @@ RULES: tuple[Rule, ...] = (
     env_missing_continuation,
     exec_form_not_json,
     tool_run_without_tool,
+    tool_without_install,
     runtime_without_workdir,
     end_of_life_base,
 )

@@ -35,6 +35,8 @@ class ContextProject:
     optional_groups: frozenset[str] = frozenset()
     # PEP 735 / uv / PDM development groups (uv sync and pdm install take them by default).
     standard_dev: bool = True
+    # The groups `uv sync` installs by default ([tool.uv] default-groups, else dev); "all" as such.
+    uv_default_groups: frozenset[str] = frozenset({"dev"})
     # Pipenv's dev-only packages exist (what `pipenv install --dev` adds): the lock's `develop`
     # minus its `default`, else the Pipfile's [dev-packages]; assumed without either file.
     pipenv_dev: bool = True
@@ -50,6 +52,7 @@ class ContextProject:
     # The dependencies are declared in [project] (PEP 621) and not in [tool.poetry.dependencies]:
     # Poetry 2's layout, whose dependencies Poetry 1 does not read.
     pep621_dependencies: bool = False
+    requires_python: str | None = None  # [project] requires-python, as written
     directory: str | None = None  # the context read, for what only some edits need
 
     def dev_groups(self, groups: frozenset[str]) -> frozenset[str]:
@@ -98,6 +101,8 @@ def read_context(context: Path) -> ContextProject:
         default.add("dev")
     standard = _table(data.get("dependency-groups"))
     uv_dev = _table(tool.get("uv")).get("dev-dependencies")
+    uv_defaults = _table(tool.get("uv")).get("default-groups", ["dev"])
+    uv_defaults = [uv_defaults] if isinstance(uv_defaults, str) else uv_defaults
     pdm_dev = _table(tool.get("pdm")).get("dev-dependencies")
     project = _table(data.get("project"))
     extras = [*_table(poetry.get("extras")), *_table(project.get("optional-dependencies"))]
@@ -107,6 +112,9 @@ def read_context(context: Path) -> ContextProject:
         default_groups=frozenset(default),
         optional_groups=frozenset(optional),
         standard_dev=bool(standard) or bool(uv_dev) or bool(pdm_dev),
+        uv_default_groups=frozenset(str(g) for g in uv_defaults)
+        if isinstance(uv_defaults, list)
+        else frozenset(),
         pipenv_dev=pipenv_dev,
         poetry_toml=poetry_toml,
         package_mode=poetry.get("package-mode", True) is not False,
@@ -116,6 +124,7 @@ def read_context(context: Path) -> ContextProject:
         lock_version=lock_version,
         task_scripts=frozenset(scripts),
         pep621_dependencies="dependencies" in project and "dependencies" not in poetry,
+        requires_python=str(project["requires-python"]) if "requires-python" in project else None,
         directory=str(context),
     )
 

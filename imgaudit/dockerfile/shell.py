@@ -82,6 +82,9 @@ class Command:
     # The substitutions in its words whose output the build model cannot know (`$(cat f)`, a
     # test it cannot decide), as the Dockerfile writes them: messages quote them.
     unresolved: tuple[str, ...] = ()
+    # Run in a subshell (`( cd x && make )`, `bash -c "..."`): a `cd` there does not move the
+    # RUN's later commands.
+    isolated: bool = False
 
     @property
     def conditional(self) -> bool:
@@ -345,6 +348,11 @@ class _Reader:
             yield from self._command(node, conditional, guards)
             return
         parts = getattr(node, "parts", None) or getattr(node, "list", None) or []
+        if kind == "compound" and parts and parts[0].kind == "reservedword" and parts[0].word == "(":
+            for part in parts:
+                if part.kind not in ("operator", "reservedword", "pipe"):
+                    yield from (replace(c, isolated=True) for c in self.walk(part, conditional, guards))
+            return
         if any(p.kind == "operator" and p.op in ("&&", "||") for p in parts):
             for pipelines, operators in _and_or_lists(parts):
                 commands, _ = self._and_or(pipelines, operators, conditional, guards, in_condition=False)
@@ -375,7 +383,9 @@ class _Reader:
         if script is not None:
             # `bash -c "if ...; then poetry install; else ...; fi"`: the script's own commands.
             for inner in parse_shell(script).commands:
-                yield replace(inner, branch=inner.branch or conditional, guards=(*guards, *inner.guards))
+                yield replace(
+                    inner, branch=inner.branch or conditional, guards=(*guards, *inner.guards), isolated=True
+                )
             return
         if words or assignments:
             yield Command(tuple(words), tuple(assignments), conditional, guards, tuple(outputs),

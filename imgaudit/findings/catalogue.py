@@ -69,12 +69,15 @@ def _run_without_tool(tool: str, label: str) -> Entry:
     the caches have."""
     return Entry(
         f"{tool}-run-without-{tool}",
-        f"The start command calls {label}, which the runtime stage does not have",
+        f"{label} is called in a stage that does not have it",
         Severity.HIGH,
         Level.ERROR,
         False,
-        f"CMD/ENTRYPOINT of the final stage starts with `{tool}` while no {label} reaches that stage",
-        "Call the venv's programs directly (its bin/ is on PATH).",
+        f"CMD/ENTRYPOINT of the final stage starts with `{tool}` while no {label} reaches that stage; "
+        f"or a RUN calls `{tool}` in a stage built on an image without it (python, debian, ubuntu, "
+        f"alpine) where nothing installed it",
+        f"Call the venv's programs directly (its bin/ is on PATH); a RUN needs {label} installed in "
+        "its stage first.",
         'CMD ["python", "-m", "app"]',
         image=False,
     )
