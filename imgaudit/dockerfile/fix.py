@@ -1097,6 +1097,7 @@ def _runtime_text(
     ]  # fmt: skip
     carried: list[str] = []
     code: list[str] = []
+    code_copies: list[tuple[str, str]] = []  # (text, destination) of the code the runtime copies
     starts: list[str] = []
     workdir = "/"
     user: str | None = None
@@ -1118,12 +1119,20 @@ def _runtime_text(
             copied = _runtime_copy(item, build, workdir, lines)
             if copied:
                 code.append(copied)
+                code_copies.append((copied, normalise(expand(item.args[-1], stage.end.env), workdir)))
         elif keyword in _RUNTIME_KEYWORDS:
             starts.append(_start_text(item, lines, edit))
     carried.append(_full_image_libraries(build, root, base, runs, name, edit))
+    rest = [i for i in stage.instructions if not split or i.start_line > last_install]
+    handed = _ownership_at_copy(build, rest, lines, workdir, venv, code_copies, carried, edit)
+    if handed is not None:
+        rest = [i for i in rest if i is not handed.item]
+        carried.append(handed.setup)
+        code = [handed.copy(text, destination) for text, destination in code_copies]
     out.extend(dict.fromkeys(carried))
     out.append(f"WORKDIR {workdir}")
-    out.append(f"COPY --from={builder} {venv} {venv}")
+    venv_copy = f"COPY --from={builder} {venv} {venv}"
+    out.append(handed.copy(venv_copy, venv) if handed is not None else venv_copy)
     install_steps = [r for r in runs if _installs_with(r, tool.manager)]
     managed = _uv_managed_python(build, install_steps) if tool.manager == "uv" else None
     if managed is not None:
@@ -1138,8 +1147,7 @@ def _runtime_text(
     if user:
         out.append(user)
     out.extend(starts)
-    rest = [i for i in stage.instructions if not split or i.start_line > last_install]
-    out.extend(_runtime_instructions(rest, lines, edit, stage.runs))
+    out.extend(_runtime_instructions(rest, lines, edit, stage.runs, handed.copies if handed else {}))
     if not any(i.keyword in ("CMD", "ENTRYPOINT") for i in [*setup, *rest]) and facts.command:
         out.append(f"CMD {json.dumps(_without_tool_run(list(facts.command), edit, 'CMD'))}")
     edit.notes.append(
@@ -1148,6 +1156,102 @@ def _runtime_text(
     return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
         x for x in out if x
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ownership:
+    """A `RUN [useradd ... &&] chown -R OWNER PATHS` after the install, turned into `--chown`
+    on the runtime's COPYs of those paths: the files are written once, already owned."""
+
+    item: Instruction  # the RUN, dropped from the runtime
+    owner: str
+    paths: tuple[str, ...]
+    setup: str  # what stays of it, before the COPYs: the users it makes, the directories' owner
+    # The COPYs between the install and the RUN, by id, as the runtime writes them.
+    copies: Mapping[int, str] = field(default_factory=dict)
+
+    def copy(self, text: str, destination: str) -> str:
+        if "--chown=" in text or not any(holds(p, destination) for p in self.paths):
+            return text
+        return _COPY_KEYWORD.sub(rf"\1 --chown={self.owner}\2", text, count=1)
+
+
+_COPY_KEYWORD = re.compile(r"^([ \t]*(?:COPY|ADD)(?:[ \t]+--from=\S+)?)([ \t])", re.M | re.I)
+
+
+def _ownership_at_copy(
+    build: Build,
+    rest: Sequence[Instruction],
+    lines: list[str],
+    workdir: str,
+    venv: str,
+    code_copies: Sequence[tuple[str, str]],
+    carried: Sequence[str],
+    edit: _Edit,
+) -> _Ownership | None:
+    """The first RUN after the install, when it only makes users and hands the workdir, the
+    venv or the copied code to one owner with `chown -R` (lint's files-rewritten-later): the
+    runtime copies them with `--chown` instead. None (the RUN stays as it is, and the finding
+    with it) when anything else writes there first, when the RUN does more, or when the
+    owner could not exist yet at the COPYs."""
+    item = next((i for i in rest if i.keyword == "RUN"), None)
+    step = _step(build, item) if item is not None else None
+    if item is None or step is None or item.heredocs or item.json:
+        return None
+    # What the runtime writes before it: the code COPYs that followed the install.
+    copied: list[tuple[Instruction, str]] = []
+    for earlier in rest[: rest.index(item)]:
+        if earlier.keyword in ("COPY", "ADD"):
+            if any(f.startswith(("--from=", "--chown=")) for f in earlier.flags) or len(earlier.args) < 2:
+                return None
+            copied.append((earlier, normalise(expand(earlier.args[-1], step.state.env), workdir)))
+        elif earlier.keyword not in ("ENV", "ARG", "LABEL", "EXPOSE"):
+            return None
+    if any(c.conditional for c in step.commands):
+        return None
+    chowns = [c for c in step.commands if c.name == "chown"]
+    if not chowns or not all(c.name in _USER_COMMANDS or c.name == "chown" for c in step.commands):
+        return None
+    owners = set()
+    paths: list[str] = []
+    for command in chowns:
+        words = command.argv[1:]
+        if not any(
+            w == "--recursive" or (w.startswith("-") and not w.startswith("--") and "R" in w) for w in words
+        ):
+            return None
+        operands = [w for w in words if not w.startswith("-")]
+        if len(operands) < 2 or any(w.startswith("--") and w != "--recursive" for w in words):
+            return None
+        owners.add(operands[0])
+        paths += [normalise(o, step.directory(command)) for o in operands[1:]]
+    owner = next(iter(owners))
+    if len(owners) != 1 or not re.fullmatch(r"[\w.-]+(?::[\w.-]+)?", owner):
+        return None
+    # Each path is the workdir (its directory is handed over below) or lies in what a COPY of
+    # the runtime writes (the venv, the code), which `--chown` hands over as it writes it.
+    destinations = [venv, *(d for _t, d in code_copies), *(d for _i, d in copied)]
+    if not all(p == workdir or any(holds(d, p) for d in destinations) for p in paths):
+        return None
+    needs = [c.name in _USER_COMMANDS for c in step.commands]
+    members = _list_members_needed(item, step, needs) if any(needs) else []
+    if any(needs) and not members:
+        return None
+    name = owner.split(":")[0]
+    made = re.compile(rf"\b(?:useradd|adduser)\b[^&;|]*(?<![\w.-]){re.escape(name)}(?![\w.-])")
+    if not members and not name.isdigit() and not any(made.search(text) for text in carried):
+        return None  # the user may not exist yet where the COPYs run
+    if edit.ignored("files-rewritten-later", item.start_line, "handing the files over at the COPYs"):
+        return None
+    if workdir in paths:
+        members += [f"mkdir -p {workdir}", f"chown {owner} {workdir}"]
+    edit.notes.append(
+        f"line {item.start_line}: the runtime copies {', '.join(sorted(set(paths)))} with --chown={owner} "
+        "instead of a `chown -R` that ships every file twice"
+    )
+    handed = _Ownership(item, owner, tuple(paths), "RUN " + " && ".join(members) if members else "")
+    rewritten = {id(i): handed.copy(_raw(i, lines), d) for i, d in copied}
+    return _Ownership(item, owner, tuple(paths), handed.setup, rewritten)
 
 
 def _full_image_libraries(
@@ -1566,8 +1670,13 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
 
 
 def _runtime_instructions(
-    items: Iterable[Instruction], lines: list[str], edit: _Edit, runs: Sequence[RunStep] = ()
+    items: Iterable[Instruction],
+    lines: list[str],
+    edit: _Edit,
+    runs: Sequence[RunStep] = (),
+    replaced: Mapping[int, str] = {},
 ) -> list[str]:
+    """`replaced`: instructions (by id) the runtime writes otherwise (a COPY given --chown)."""
     out: list[str] = []
     kept = list(items)
     steps = {id(s.instruction): s for s in runs}
@@ -1588,7 +1697,7 @@ def _runtime_instructions(
                 text = _apk_without_cache(text, step, edit, read_later)
             out.append(text)
         else:
-            out.append(_raw(item, lines))
+            out.append(replaced.get(id(item)) or _raw(item, lines))
     return [x for x in out if x]
 
 
