@@ -1195,18 +1195,47 @@ def _ownership_at_copy(
     with it) when anything else writes there first, when the RUN does more, or when the
     owner could not exist yet at the COPYs."""
     item = next((i for i in rest if i.keyword == "RUN"), None)
-    step = _step(build, item) if item is not None else None
-    if item is None or step is None or item.heredocs or item.json:
+    if item is None:
         return None
     # What the runtime writes before it: the code COPYs that followed the install.
-    copied: list[tuple[Instruction, str]] = []
+    copied: list[Instruction] = []
     for earlier in rest[: rest.index(item)]:
         if earlier.keyword in ("COPY", "ADD"):
-            if any(f.startswith(("--from=", "--chown=")) for f in earlier.flags) or len(earlier.args) < 2:
+            if any(f.startswith("--from=") for f in earlier.flags):
                 return None
-            copied.append((earlier, normalise(expand(earlier.args[-1], step.state.env), workdir)))
-        elif earlier.keyword not in ("ENV", "ARG", "LABEL", "EXPOSE"):
+            copied.append(earlier)
+        elif earlier.keyword not in _BESIDE_COPIES:
             return None
+    others = [venv, *(d for _t, d in code_copies)]
+    return _handover(build, item, copied, workdir, others, carried, lines, edit)
+
+
+# Instructions that write no files: a COPY block may hold them.
+_BESIDE_COPIES = frozenset({"ENV", "ARG", "LABEL", "EXPOSE"})
+
+
+def _handover(
+    build: Build,
+    item: Instruction,
+    copies: Sequence[Instruction],
+    workdir: str,
+    others: Sequence[str],
+    carried: Sequence[str],
+    lines: list[str],
+    edit: _Edit,
+) -> _Ownership | None:
+    """`item`, a RUN that only makes users and runs `chown -R OWNER PATHS`, where each path is
+    the workdir or lies in what `copies` (just before it) or the runtime's other COPYs
+    (`others`: their destinations) write: the COPYs get `--chown`, the users and the workdir's
+    owner move before them. None when that is not safe (the RUN then stays)."""
+    step = _step(build, item)
+    if step is None or item.heredocs or item.json:
+        return None
+    copied: list[tuple[Instruction, str]] = []
+    for copy in copies:
+        if any(f.startswith("--chown=") for f in copy.flags) or len(copy.args) < 2:
+            return None
+        copied.append((copy, normalise(expand(copy.args[-1], step.state.env), workdir)))
     if any(c.conditional for c in step.commands):
         return None
     chowns = [c for c in step.commands if c.name == "chown"]
@@ -1230,7 +1259,7 @@ def _ownership_at_copy(
         return None
     # Each path is the workdir (its directory is handed over below) or lies in what a COPY of
     # the runtime writes (the venv, the code), which `--chown` hands over as it writes it.
-    destinations = [venv, *(d for _t, d in code_copies), *(d for _i, d in copied)]
+    destinations = [*others, *(d for _i, d in copied)]
     if not all(p == workdir or any(holds(d, p) for d in destinations) for p in paths):
         return None
     needs = [c.name in _USER_COMMANDS for c in step.commands]
@@ -1246,7 +1275,7 @@ def _ownership_at_copy(
     if workdir in paths:
         members += [f"mkdir -p {workdir}", f"chown {owner} {workdir}"]
     edit.notes.append(
-        f"line {item.start_line}: the runtime copies {', '.join(sorted(set(paths)))} with --chown={owner} "
+        f"line {item.start_line}: {', '.join(sorted(set(paths)))} copied with --chown={owner} "
         "instead of a `chown -R` that ships every file twice"
     )
     handed = _Ownership(item, owner, tuple(paths), "RUN " + " && ".join(members) if members else "")
@@ -2115,10 +2144,44 @@ def _stage_text(
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
+    kept, replaced = _stage_handovers(build, stage, kept, lines, edit)
     # No WORKDIR is added, even where lint says the stage lacks one: the directory a stage
     # starts in is where its start command finds the code (`gunicorn pkg.app:app` from /).
-    body = _runtime_instructions(kept, lines, edit, stage.runs)
+    body = _runtime_instructions(kept, lines, edit, stage.runs, replaced)
     return "\n".join([header, *body])
+
+
+def _stage_handovers(
+    build: Build, stage: StageModel, kept: list[Instruction], lines: list[str], edit: _Edit
+) -> tuple[list[Instruction], dict[int, str]]:
+    """In a stage that ships as it is: each `COPY ...` + `RUN [useradd ... &&] chown -R U <what
+    those COPYs wrote>` becomes `RUN useradd ...` + `COPY --chown=U ...` (see `_handover`)."""
+    replaced: dict[int, str] = {}
+    dropped: set[int] = set()
+    earlier = [
+        _raw(i, lines)
+        for s in _ancestry(build, stage, include_self=False)
+        for i in build.stages[s].instructions
+    ]
+    for index, item in enumerate(kept):
+        if item.keyword != "RUN":
+            continue
+        start = index
+        while start > 0 and kept[start - 1].keyword in ("COPY", "ADD", *_BESIDE_COPIES):
+            start -= 1
+        copies = [i for i in kept[start:index] if i.keyword in ("COPY", "ADD")]
+        step = _step(build, item)
+        if not copies or step is None:
+            continue
+        carried = [*earlier, *(_raw(i, lines) for i in kept[:start])]
+        handed = _handover(build, item, copies, step.state.workdir, [], carried, lines, edit)
+        if handed is None:
+            continue
+        dropped.add(id(item))
+        replaced.update(handed.copies)
+        if handed.setup:
+            replaced[id(copies[0])] = f"{handed.setup}\n{handed.copies[id(copies[0])]}"
+    return [i for i in kept if id(i) not in dropped], replaced
 
 
 def _copies_tool(item: Instruction, stage: StageModel) -> bool:

@@ -75,3 +75,32 @@ def test_a_chown_of_what_the_runtime_does_not_copy_stays(tmp_path: Path) -> None
         tmp_path, HEAD + "RUN useradd botuser && chown -R botuser /app /var/log/app\n" + TAIL
     )
     assert "chown -R botuser /app /var/log/app" in runtime
+
+
+MULTI = (
+    "FROM python:3.12-slim AS builder\nRUN pip install --no-cache-dir poetry==1.8.5\nWORKDIR /app\n"
+    "COPY pyproject.toml poetry.lock ./\n"
+    "RUN POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --only main --no-root --no-cache\n"
+    "FROM python:3.12-slim\nWORKDIR /app\nCOPY --from=builder /app/.venv /app/.venv\nCOPY . .\n"
+)
+
+
+def test_a_runtime_stage_kept_as_it_is_gets_copy_chown(tmp_path: Path) -> None:
+    dockerfile = (
+        MULTI
+        + 'RUN groupadd app && useradd -g app app && chown -R app:app /app\nUSER app\nCMD ["python", "-m", "app"]\n'
+    )
+    runtime = runtime_of(fix(tmp_path, dockerfile, {}))
+    assert runtime.splitlines()[1:6] == [
+        "WORKDIR /app",
+        "RUN groupadd app && useradd -g app app && mkdir -p /app && chown app:app /app",
+        "COPY --from=builder --chown=app:app /app/.venv /app/.venv",
+        "COPY --chown=app:app . .",
+        "USER app",
+    ]
+
+
+def test_a_chmod_stays_for_lint_to_report(tmp_path: Path) -> None:
+    # A mode is not handed over (COPY --chmod needs a BuildKit the file may not use).
+    runtime = unchanged_chown(tmp_path, MULTI + "RUN chmod -R g=u /app\nUSER 1000\n")
+    assert "RUN chmod -R g=u /app" in runtime
