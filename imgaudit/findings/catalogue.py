@@ -205,13 +205,14 @@ _ENTRIES = (
         "COPY --chown=app:app . /app",
         image_texts={
             "title": "Written again by layer {rewritten}, but layer {shipped} still ships the first copy",
-            # The rewriting RUN only changes owner, group or mode.
-            "fix.ownership": "Layer {rewritten} ({step}) changes owner or mode of what layer {shipped} "
-            "wrote, so it ships every file again: set them where the files are written (`COPY --chown=USER:GROUP`/`--chmod=`, chown in the RUN that creates "
-            "them, or create the user first and install as that user).",
+            # The rewriting RUN changes owner, group or mode (chown, chmod, chgrp).
+            "fix.ownership": "Set owner and mode where the files are written (`COPY --chown=USER:GROUP`/"
+            "`--chmod=`, chown in the RUN that creates them, or create the user first and install as that "
+            "user); layer {rewritten} ({step}) changes owner or mode of what layer {shipped} wrote, so "
+            "every file ships again.",
             # A reinstall, a second COPY of the same files, a tool that rewrites what it finds.
-            "fix.write-once": "Write each file once: layer {rewritten} ({step}) writes again what layer "
-            "{shipped} wrote; leave them out of the earlier step, or out of the later one.",
+            "fix.write-once": "Write each file once; layer {rewritten} ({step}) writes again what layer "
+            "{shipped} wrote: leave them out of the earlier step, or out of the later one.",
         },
     ),
     Entry(

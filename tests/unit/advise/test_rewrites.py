@@ -80,7 +80,7 @@ def test_a_reinstall_is_told_to_write_each_file_once(audit_spec: AuditSpec) -> N
     )
     [finding] = rewrites(report)
     assert finding.fix.text.startswith(
-        "Write each file once: layer 2 (RUN pip install --force-reinstall click)"
+        "Write each file once; layer 2 (RUN pip install --force-reinstall click)"
     )
     assert finding.fix.dockerfile == ""
     # The second install wrote every file of the first again: the whole first layer is saved.
