@@ -1115,6 +1115,7 @@ def _runtime_text(
             user = _raw(item, lines)
         elif keyword == "RUN":
             carried.extend(_runtime_setup(item, build, lines, edit))
+            carried.append(_chowned_in_builder(build, item, code_copies, workdir, carried, edit))
         elif keyword in ("COPY", "ADD") and not _builder_only(item, build, runs, edit):
             copied = _runtime_copy(item, build, workdir, lines)
             if copied:
@@ -1122,6 +1123,7 @@ def _runtime_text(
                 code_copies.append((copied, normalise(expand(item.args[-1], stage.end.env), workdir)))
         elif keyword in _RUNTIME_KEYWORDS:
             starts.append(_start_text(item, lines, edit))
+    code = [text for text, _destination in code_copies]
     carried.append(_full_image_libraries(build, root, base, runs, name, edit))
     rest = [i for i in stage.instructions if not split or i.start_line > last_install]
     handed = _ownership_at_copy(build, rest, lines, workdir, venv, code_copies, carried, edit)
@@ -1210,6 +1212,68 @@ def _ownership_at_copy(
     return _handover(build, item, copied, workdir, others, carried, lines, edit)
 
 
+def _recursive_chown(step: RunStep) -> tuple[str, list[str]] | None:
+    """The one owner and the paths of the RUN's `chown -R` commands; None when it has none, one
+    that is not recursive or that fix cannot read, or several owners."""
+    owners = set()
+    paths: list[str] = []
+    for command in step.commands:
+        if command.name != "chown":
+            continue
+        words = command.argv[1:]
+        if not any(
+            w == "--recursive" or (w.startswith("-") and not w.startswith("--") and "R" in w) for w in words
+        ):
+            return None
+        operands = [w for w in words if not w.startswith("-")]
+        if len(operands) < 2 or any(w.startswith("--") and w != "--recursive" for w in words):
+            return None
+        owners.add(operands[0])
+        paths += [normalise(o, step.directory(command)) for o in operands[1:]]
+    if len(owners) != 1:
+        return None
+    owner = next(iter(owners))
+    return (owner, paths) if re.fullmatch(r"[\w.-]+(?::[\w.-]+)?", owner) else None
+
+
+def _user_made(owner: str, texts: Iterable[str]) -> bool:
+    """The owner's user is numeric, or a useradd/adduser among `texts` makes it."""
+    name = owner.split(":")[0]
+    made = re.compile(rf"\b(?:useradd|adduser)\b[^&;|]*(?<![\w.-]){re.escape(name)}(?![\w.-])")
+    return name.isdigit() or any(made.search(text) for text in texts)
+
+
+def _chowned_in_builder(
+    build: Build,
+    item: Instruction,
+    code_copies: list[tuple[str, str]],
+    workdir: str,
+    carried: Sequence[str],
+    edit: _Edit,
+) -> str:
+    """A builder-chain RUN before the install that hands the code copied so far to a user with
+    `chown -R` (the runtime gets the RUN's users, not its chown): the runtime's COPYs of that
+    code get `--chown`, in place, and the workdir's own owner is returned as a RUN to carry."""
+    step = _step(build, item)
+    if step is None or not any(c.name == "chown" for c in step.commands):
+        return ""
+    chowned = _recursive_chown(step)
+    if chowned is None or any(re.search(r"\bchown\b", text) for text in carried):
+        return ""  # fix cannot read it, or the runtime runs a chown of its own already
+    owner, paths = chowned
+    if not _user_made(owner, carried) or edit.ignored(
+        "files-rewritten-later", item.start_line, "handing the code over at the runtime's COPYs"
+    ):
+        return ""
+    for index, (text, destination) in enumerate(code_copies):
+        if "--chown=" not in text and any(holds(p, destination) for p in paths):
+            code_copies[index] = (_COPY_KEYWORD.sub(rf"\1 --chown={owner}\2", text, count=1), destination)
+            edit.notes.append(
+                f"line {item.start_line}: the runtime copies {destination} with --chown={owner}"
+            )
+    return f"RUN mkdir -p {workdir} && chown {owner} {workdir}" if workdir in paths else ""
+
+
 # Instructions that write no files: a COPY block may hold them.
 _BESIDE_COPIES = frozenset({"ENV", "ARG", "LABEL", "EXPOSE"})
 
@@ -1238,25 +1302,12 @@ def _handover(
         copied.append((copy, normalise(expand(copy.args[-1], step.state.env), workdir)))
     if any(c.conditional for c in step.commands):
         return None
-    chowns = [c for c in step.commands if c.name == "chown"]
-    if not chowns or not all(c.name in _USER_COMMANDS or c.name == "chown" for c in step.commands):
+    if not all(c.name in _USER_COMMANDS or c.name == "chown" for c in step.commands):
         return None
-    owners = set()
-    paths: list[str] = []
-    for command in chowns:
-        words = command.argv[1:]
-        if not any(
-            w == "--recursive" or (w.startswith("-") and not w.startswith("--") and "R" in w) for w in words
-        ):
-            return None
-        operands = [w for w in words if not w.startswith("-")]
-        if len(operands) < 2 or any(w.startswith("--") and w != "--recursive" for w in words):
-            return None
-        owners.add(operands[0])
-        paths += [normalise(o, step.directory(command)) for o in operands[1:]]
-    owner = next(iter(owners))
-    if len(owners) != 1 or not re.fullmatch(r"[\w.-]+(?::[\w.-]+)?", owner):
+    chowned = _recursive_chown(step)
+    if chowned is None:
         return None
+    owner, paths = chowned
     # Each path is the workdir (its directory is handed over below) or lies in what a COPY of
     # the runtime writes (the venv, the code), which `--chown` hands over as it writes it.
     destinations = [*others, *(d for _i, d in copied)]
@@ -1266,9 +1317,7 @@ def _handover(
     members = _list_members_needed(item, step, needs) if any(needs) else []
     if any(needs) and not members:
         return None
-    name = owner.split(":")[0]
-    made = re.compile(rf"\b(?:useradd|adduser)\b[^&;|]*(?<![\w.-]){re.escape(name)}(?![\w.-])")
-    if not members and not name.isdigit() and not any(made.search(text) for text in carried):
+    if not members and not _user_made(owner, carried):
         return None  # the user may not exist yet where the COPYs run
     if edit.ignored("files-rewritten-later", item.start_line, "handing the files over at the COPYs"):
         return None

@@ -104,3 +104,20 @@ def test_a_chmod_stays_for_lint_to_report(tmp_path: Path) -> None:
     # A mode is not handed over (COPY --chmod needs a BuildKit the file may not use).
     runtime = unchanged_chown(tmp_path, MULTI + "RUN chmod -R g=u /app\nUSER 1000\n")
     assert "RUN chmod -R g=u /app" in runtime
+
+
+def test_code_chowned_before_the_install_keeps_its_owner_in_the_runtime(tmp_path: Path) -> None:
+    # The builder's RUN comes to the runtime without its chown (it builds): the code the chown
+    # handed over is copied with --chown instead, and the workdir keeps its owner.
+    dockerfile = (
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir pipenv\n"
+        "RUN useradd -m apiuser && chown -R apiuser:apiuser /app\n"
+        "RUN PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy\nUSER apiuser\n"
+    )
+    runtime = runtime_of(fix(tmp_path, dockerfile, {"Pipfile": '[packages]\nflask = "*"\n'}))
+    lines = runtime.splitlines()
+    assert lines.index("RUN useradd -m apiuser") < lines.index(
+        "RUN mkdir -p /app && chown apiuser:apiuser /app"
+    )
+    assert "COPY --chown=apiuser:apiuser . /app" in lines
+    assert "COPY --from=builder /app/.venv /app/.venv" in lines  # made by root after the chown
