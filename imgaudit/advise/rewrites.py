@@ -56,7 +56,7 @@ def rewritten_files(ctx: AdviceContext) -> Sequence[Candidate]:
         if _only_project_files(paths):
             continue
         roots = _roots(paths)
-        ownership = _ownership_commands(rewritten_by)
+        ownership = _ownership_commands(rewritten_by, paths)
         details = (
             f"written by: {made_by}",
             f"written again by: {rewritten_by}",
@@ -122,14 +122,24 @@ def _roots(paths: Iterable[str]) -> list[str]:
     return sorted(roots)
 
 
-def _ownership_commands(text: str) -> list[list[str]]:
-    """The chown/chmod/chgrp commands of a RUN (as words), after any `NAME=value` prefix."""
+def _ownership_commands(text: str, paths: Sequence[str]) -> list[list[str]]:
+    """The chown/chmod/chgrp commands of a RUN (as words, after any `NAME=value` prefix) that
+    name one of `paths` or a directory above it (a relative operand may: the image does not
+    say where the RUN ran)."""
     found = []
     for words in run_commands(text):
         rest = [w for w in words if "=" not in w or w.startswith(("-", "/"))]
-        if rest and basename(rest[0]) in OWNERSHIP:
+        if not rest or basename(rest[0]) not in OWNERSHIP:
+            continue
+        operands = [w for w in rest[1:] if not w.startswith("-")][1:]
+        if any(not o.startswith("/") or _under(paths, o) for o in operands):
             found.append(rest)
     return found
+
+
+def _under(paths: Sequence[str], operand: str) -> bool:
+    directory = "/" + operand.strip("/").rstrip("*").rstrip("/")
+    return directory == "/" or any(p == directory or p.startswith(directory + "/") for p in paths)
 
 
 def _ownership_snippet(made_by: str, commands: Sequence[list[str]]) -> str:

@@ -161,3 +161,17 @@ def test_the_plan_counts_a_chowned_venv_with_dev_packages_once(audit_spec: Audit
     }
     assert rewrite.estimated_savings_bytes == report.wasted_bytes
     assert report.plan.estimated_final_bytes == report.final_bytes - dev.estimated_savings_bytes
+
+
+def test_a_chown_of_other_files_in_the_rewriting_run_is_not_the_cause(audit_spec: AuditSpec) -> None:
+    report = audit_spec(
+        image(
+            Layer(venv(("click", "8.1.7", {"click/core.py": 8_000})), "RUN pip install click==8.1.7"),
+            Layer(
+                [*venv(("click", "8.1.7", {"click/core.py": 8_000})), file("srv/run.sh", 100)],
+                "RUN pip install --force-reinstall click && chmod 755 /srv/run.sh",
+            ),
+        )
+    )
+    [finding] = rewrites(report)
+    assert finding.fix.text.startswith("Write each file once")
