@@ -11,7 +11,16 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import replace
 
-from imgaudit.advise import apt, build_context, caches, deletions, multistage, packages, poetry_setup
+from imgaudit.advise import (
+    apt,
+    build_context,
+    caches,
+    deletions,
+    multistage,
+    packages,
+    poetry_setup,
+    rewrites,
+)
 from imgaudit.advise.interface import AdviceContext, Candidate, Detector, Unit
 from imgaudit.advise.plan import build_plan
 from imgaudit.findings import catalogue as findings_catalogue
@@ -26,6 +35,7 @@ CATALOGUE: dict[str, Detector] = {
     "pipenv-cache-in-layer": caches.pipenv_cache,
     "conda-cache-in-layer": caches.conda_cache,
     "late-deletion": deletions.late_deletions,
+    "files-rewritten-later": rewrites.rewritten_files,
     "dev-dependencies-installed": packages.dev_dependencies,
     "toolchain-at-runtime": multistage.toolchain,
     "build-toolchain-at-runtime": multistage.build_toolchain,

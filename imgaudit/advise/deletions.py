@@ -48,7 +48,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
             pairs[(item.shipped_by, item.removed_by)].add(wasted_unit(j))
     candidates = []
     for (shipped, removed), units in sorted(pairs.items(), key=lambda kv: -ctx.bytes_of(kv[1])):
-        made_by, removed_with = _step(ctx, shipped), _step(ctx, removed)
+        made_by, removed_with = step_text(ctx, shipped), step_text(ctx, removed)
         items = [ctx.merged.wasted[-u - 1] for u in units]
         roots = sorted({"/" + item.root for item in items})
         where = " ".join(shell_path(root) for root in roots[:_SHOWN])
@@ -88,7 +88,7 @@ def _fix(
             True,
         )
     last = max(u.layer for u in uses)
-    between = [_step(ctx, k) for k in range(shipped, last + 1)]
+    between = [step_text(ctx, k) for k in range(shipped, last + 1)]
     blocking = [text for text in between if not text.startswith("RUN ")]
     if blocking or not made_by.startswith("RUN "):
         return (
@@ -96,7 +96,7 @@ def _fix(
                 entry("late-deletion").text(
                     "fix.blocked",
                     last=last,
-                    last_step=_step(ctx, last),
+                    last_step=step_text(ctx, last),
                     between=", ".join(blocking) or made_by,
                 ),
                 "",
@@ -110,7 +110,7 @@ def _fix(
     snippet = "RUN " + " \\\n    && ".join(commands)
     return (
         Fix(
-            entry("late-deletion").text("fix.one-run", last=last, last_step=_step(ctx, last)),
+            entry("late-deletion").text("fix.one-run", last=last, last_step=step_text(ctx, last)),
             snippet,
         ),
         True,
@@ -130,7 +130,7 @@ def _later_uses(
     needs = ctx.tool_needs
     uses: list[Use] = []
     for layer in range(shipped + 1, removed + 1):
-        text = _step(ctx, layer)
+        text = step_text(ctx, layer)
         commands = run_commands(text)
         if layer == removed:
             commands = [c for c in commands if _head(c) not in _DELETING and not _uninstalls(c)]
@@ -178,7 +178,7 @@ def _deleted_distributions(paths: Iterable[str]) -> set[str]:
     return found
 
 
-def _step(ctx: AdviceContext, layer: int) -> str:
+def step_text(ctx: AdviceContext, layer: int) -> str:
     """The instruction that made the layer: from the history, else from `--dockerfile`."""
     text = instruction(ctx.layers[layer].created_by) if layer < len(ctx.layers) else ""
     if not text and layer in ctx.layer_lines:

@@ -37,6 +37,7 @@ ARTICLE_ORDER: tuple[StepTemplate, ...] = (
     ),
     StepTemplate("No conda package cache: `conda clean --all` in the same RUN", ("conda-cache-in-layer",)),
     StepTemplate("Delete in the same RUN that creates", ("late-deletion",)),
+    StepTemplate("Write each file once: owner and mode where it is written", ("files-rewritten-later",)),
     StepTemplate("apt: no recommends, no lists left", ("apt-recommends", "apt-lists-left")),
     StepTemplate("apk: `--no-cache`, no index left", ("apk-cache-left",)),
     StepTemplate("Copy dependency files first, code last", ("cache-unfriendly-order",)),

@@ -1097,6 +1097,7 @@ def _runtime_text(
     ]  # fmt: skip
     carried: list[str] = []
     code: list[str] = []
+    code_copies: list[tuple[str, str]] = []  # (text, destination) of the code the runtime copies
     starts: list[str] = []
     workdir = "/"
     user: str | None = None
@@ -1114,16 +1115,26 @@ def _runtime_text(
             user = _raw(item, lines)
         elif keyword == "RUN":
             carried.extend(_runtime_setup(item, build, lines, edit))
+            carried.append(_chowned_in_builder(build, item, code_copies, workdir, carried, edit))
         elif keyword in ("COPY", "ADD") and not _builder_only(item, build, runs, edit):
             copied = _runtime_copy(item, build, workdir, lines)
             if copied:
                 code.append(copied)
+                code_copies.append((copied, normalise(expand(item.args[-1], stage.end.env), workdir)))
         elif keyword in _RUNTIME_KEYWORDS:
             starts.append(_start_text(item, lines, edit))
+    code = [text for text, _destination in code_copies]
     carried.append(_full_image_libraries(build, root, base, runs, name, edit))
+    rest = [i for i in stage.instructions if not split or i.start_line > last_install]
+    handed = _ownership_at_copy(build, rest, lines, workdir, venv, code_copies, carried, edit)
+    if handed is not None:
+        rest = [i for i in rest if i is not handed.item]
+        carried.append(handed.setup)
+        code = [handed.copy(text, destination) for text, destination in code_copies]
     out.extend(dict.fromkeys(carried))
     out.append(f"WORKDIR {workdir}")
-    out.append(f"COPY --from={builder} {venv} {venv}")
+    venv_copy = f"COPY --from={builder} {venv} {venv}"
+    out.append(handed.copy(venv_copy, venv) if handed is not None else venv_copy)
     install_steps = [r for r in runs if _installs_with(r, tool.manager)]
     managed = _uv_managed_python(build, install_steps) if tool.manager == "uv" else None
     if managed is not None:
@@ -1138,8 +1149,7 @@ def _runtime_text(
     if user:
         out.append(user)
     out.extend(starts)
-    rest = [i for i in stage.instructions if not split or i.start_line > last_install]
-    out.extend(_runtime_instructions(rest, lines, edit, stage.runs))
+    out.extend(_runtime_instructions(rest, lines, edit, stage.runs, handed.copies if handed else {}))
     if not any(i.keyword in ("CMD", "ENTRYPOINT") for i in [*setup, *rest]) and facts.command:
         out.append(f"CMD {json.dumps(_without_tool_run(list(facts.command), edit, 'CMD'))}")
     edit.notes.append(
@@ -1148,6 +1158,178 @@ def _runtime_text(
     return "# Runtime: the app, its venv and what it runs with (imgaudit fix)\n" + "\n".join(
         x for x in out if x
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ownership:
+    """A `RUN [useradd ... &&] chown -R OWNER PATHS` after the install, turned into `--chown`
+    on the runtime's COPYs of those paths: the files are written once, already owned."""
+
+    item: Instruction  # the RUN, dropped from the runtime
+    owner: str
+    paths: tuple[str, ...]
+    setup: str  # what stays of it, before the COPYs: the users it makes, the directories' owner
+    # The COPYs between the install and the RUN, by id, as the runtime writes them.
+    copies: Mapping[int, str] = field(default_factory=dict)
+
+    def copy(self, text: str, destination: str) -> str:
+        if "--chown=" in text or not any(holds(p, destination) for p in self.paths):
+            return text
+        return _COPY_KEYWORD.sub(rf"\1 --chown={self.owner}\2", text, count=1)
+
+
+_COPY_KEYWORD = re.compile(r"^([ \t]*(?:COPY|ADD)(?:[ \t]+--from=\S+)?)([ \t])", re.M | re.I)
+
+
+def _ownership_at_copy(
+    build: Build,
+    rest: Sequence[Instruction],
+    lines: list[str],
+    workdir: str,
+    venv: str,
+    code_copies: Sequence[tuple[str, str]],
+    carried: Sequence[str],
+    edit: _Edit,
+) -> _Ownership | None:
+    """The first RUN after the install, when it only makes users and hands the workdir, the
+    venv or the copied code to one owner with `chown -R` (lint's files-rewritten-later): the
+    runtime copies them with `--chown` instead. None (the RUN stays as it is, and the finding
+    with it) when anything else writes there first, when the RUN does more, or when the
+    owner could not exist yet at the COPYs."""
+    item = next((i for i in rest if i.keyword == "RUN"), None)
+    if item is None:
+        return None
+    # What the runtime writes before it: the code COPYs that followed the install.
+    copied: list[Instruction] = []
+    for earlier in rest[: rest.index(item)]:
+        if earlier.keyword in ("COPY", "ADD"):
+            if any(f.startswith("--from=") for f in earlier.flags):
+                return None
+            copied.append(earlier)
+        elif earlier.keyword not in _BESIDE_COPIES:
+            return None
+    others = [venv, *(d for _t, d in code_copies)]
+    return _handover(build, item, copied, workdir, others, carried, lines, edit)
+
+
+def _recursive_chown(step: RunStep) -> tuple[str, list[str]] | None:
+    """The one owner and the paths of the RUN's `chown -R` commands; None when it has none, one
+    that is not recursive or that fix cannot read, or several owners."""
+    owners = set()
+    paths: list[str] = []
+    for command in step.commands:
+        if command.name != "chown":
+            continue
+        words = command.argv[1:]
+        if not any(
+            w == "--recursive" or (w.startswith("-") and not w.startswith("--") and "R" in w) for w in words
+        ):
+            return None
+        operands = [w for w in words if not w.startswith("-")]
+        if len(operands) < 2 or any(w.startswith("--") and w != "--recursive" for w in words):
+            return None
+        owners.add(operands[0])
+        paths += [normalise(o, step.directory(command)) for o in operands[1:]]
+    if len(owners) != 1:
+        return None
+    owner = next(iter(owners))
+    return (owner, paths) if re.fullmatch(r"[\w.-]+(?::[\w.-]+)?", owner) else None
+
+
+def _user_made(owner: str, texts: Iterable[str]) -> bool:
+    """The owner's user is numeric, or a useradd/adduser among `texts` makes it."""
+    name = owner.split(":")[0]
+    made = re.compile(rf"\b(?:useradd|adduser)\b[^&;|]*(?<![\w.-]){re.escape(name)}(?![\w.-])")
+    return name.isdigit() or any(made.search(text) for text in texts)
+
+
+def _chowned_in_builder(
+    build: Build,
+    item: Instruction,
+    code_copies: list[tuple[str, str]],
+    workdir: str,
+    carried: Sequence[str],
+    edit: _Edit,
+) -> str:
+    """A builder-chain RUN before the install that hands the code copied so far to a user with
+    `chown -R` (the runtime gets the RUN's users, not its chown): the runtime's COPYs of that
+    code get `--chown`, in place, and the workdir's own owner is returned as a RUN to carry."""
+    step = _step(build, item)
+    if step is None or not any(c.name == "chown" for c in step.commands):
+        return ""
+    chowned = _recursive_chown(step)
+    if chowned is None or any(re.search(r"\bchown\b", text) for text in carried):
+        return ""  # fix cannot read it, or the runtime runs a chown of its own already
+    owner, paths = chowned
+    if not _user_made(owner, carried) or edit.ignored(
+        "files-rewritten-later", item.start_line, "handing the code over at the runtime's COPYs"
+    ):
+        return ""
+    for index, (text, destination) in enumerate(code_copies):
+        if "--chown=" not in text and any(holds(p, destination) for p in paths):
+            code_copies[index] = (_COPY_KEYWORD.sub(rf"\1 --chown={owner}\2", text, count=1), destination)
+            edit.notes.append(
+                f"line {item.start_line}: the runtime copies {destination} with --chown={owner}"
+            )
+    return f"RUN mkdir -p {workdir} && chown {owner} {workdir}" if workdir in paths else ""
+
+
+# Instructions that write no files: a COPY block may hold them.
+_BESIDE_COPIES = frozenset({"ENV", "ARG", "LABEL", "EXPOSE"})
+
+
+def _handover(
+    build: Build,
+    item: Instruction,
+    copies: Sequence[Instruction],
+    workdir: str,
+    others: Sequence[str],
+    carried: Sequence[str],
+    lines: list[str],
+    edit: _Edit,
+) -> _Ownership | None:
+    """`item`, a RUN that only makes users and runs `chown -R OWNER PATHS`, where each path is
+    the workdir or lies in what `copies` (just before it) or the runtime's other COPYs
+    (`others`: their destinations) write: the COPYs get `--chown`, the users and the workdir's
+    owner move before them. None when that is not safe (the RUN then stays)."""
+    step = _step(build, item)
+    if step is None or item.heredocs or item.json:
+        return None
+    copied: list[tuple[Instruction, str]] = []
+    for copy in copies:
+        if any(f.startswith("--chown=") for f in copy.flags) or len(copy.args) < 2:
+            return None
+        copied.append((copy, normalise(expand(copy.args[-1], step.state.env), workdir)))
+    if any(c.conditional for c in step.commands):
+        return None
+    if not all(c.name in _USER_COMMANDS or c.name == "chown" for c in step.commands):
+        return None
+    chowned = _recursive_chown(step)
+    if chowned is None:
+        return None
+    owner, paths = chowned
+    # Each path is the workdir (its directory is handed over below) or lies in what a COPY of
+    # the runtime writes (the venv, the code), which `--chown` hands over as it writes it.
+    destinations = [*others, *(d for _i, d in copied)]
+    if not all(p == workdir or any(holds(d, p) for d in destinations) for p in paths):
+        return None
+    needs = [c.name in _USER_COMMANDS for c in step.commands]
+    members = _list_members_needed(item, step, needs) if any(needs) else []
+    if any(needs) and not members:
+        return None
+    if not members and not _user_made(owner, carried):
+        return None  # the user may not exist yet where the COPYs run
+    if edit.ignored("files-rewritten-later", item.start_line, "handing the files over at the COPYs"):
+        return None
+    if workdir in paths:
+        members += [f"mkdir -p {workdir}", f"chown {owner} {workdir}"]
+    edit.notes.append(
+        f"line {item.start_line}: {', '.join(sorted(set(paths)))} copied with --chown={owner} "
+        "instead of a `chown -R` that ships every file twice"
+    )
+    handed = _Ownership(item, owner, tuple(paths), "RUN " + " && ".join(members) if members else "")
+    rewritten = {id(i): handed.copy(_raw(i, lines), d) for i, d in copied}
+    return _Ownership(item, owner, tuple(paths), handed.setup, rewritten)
 
 
 def _full_image_libraries(
@@ -1566,8 +1748,13 @@ def _runtime_copy(item: Instruction, build: Build, workdir: str, lines: list[str
 
 
 def _runtime_instructions(
-    items: Iterable[Instruction], lines: list[str], edit: _Edit, runs: Sequence[RunStep] = ()
+    items: Iterable[Instruction],
+    lines: list[str],
+    edit: _Edit,
+    runs: Sequence[RunStep] = (),
+    replaced: Mapping[int, str] = {},
 ) -> list[str]:
+    """`replaced`: instructions (by id) the runtime writes otherwise (a COPY given --chown)."""
     out: list[str] = []
     kept = list(items)
     steps = {id(s.instruction): s for s in runs}
@@ -1588,7 +1775,7 @@ def _runtime_instructions(
                 text = _apk_without_cache(text, step, edit, read_later)
             out.append(text)
         else:
-            out.append(_raw(item, lines))
+            out.append(replaced.get(id(item)) or _raw(item, lines))
     return [x for x in out if x]
 
 
@@ -2006,10 +2193,44 @@ def _stage_text(
     if not runtime:
         return "\n".join([header, *(_raw(i, lines) for i in stage.instructions)])
     kept = [i for i in stage.instructions if not _copies_tool(i, stage)]
+    kept, replaced = _stage_handovers(build, stage, kept, lines, edit)
     # No WORKDIR is added, even where lint says the stage lacks one: the directory a stage
     # starts in is where its start command finds the code (`gunicorn pkg.app:app` from /).
-    body = _runtime_instructions(kept, lines, edit, stage.runs)
+    body = _runtime_instructions(kept, lines, edit, stage.runs, replaced)
     return "\n".join([header, *body])
+
+
+def _stage_handovers(
+    build: Build, stage: StageModel, kept: list[Instruction], lines: list[str], edit: _Edit
+) -> tuple[list[Instruction], dict[int, str]]:
+    """In a stage that ships as it is: each `COPY ...` + `RUN [useradd ... &&] chown -R U <what
+    those COPYs wrote>` becomes `RUN useradd ...` + `COPY --chown=U ...` (see `_handover`)."""
+    replaced: dict[int, str] = {}
+    dropped: set[int] = set()
+    earlier = [
+        _raw(i, lines)
+        for s in _ancestry(build, stage, include_self=False)
+        for i in build.stages[s].instructions
+    ]
+    for index, item in enumerate(kept):
+        if item.keyword != "RUN":
+            continue
+        start = index
+        while start > 0 and kept[start - 1].keyword in ("COPY", "ADD", *_BESIDE_COPIES):
+            start -= 1
+        copies = [i for i in kept[start:index] if i.keyword in ("COPY", "ADD")]
+        step = _step(build, item)
+        if not copies or step is None:
+            continue
+        carried = [*earlier, *(_raw(i, lines) for i in kept[:start])]
+        handed = _handover(build, item, copies, step.state.workdir, [], carried, lines, edit)
+        if handed is None:
+            continue
+        dropped.add(id(item))
+        replaced.update(handed.copies)
+        if handed.setup:
+            replaced[id(copies[0])] = f"{handed.setup}\n{handed.copies[id(copies[0])]}"
+    return [i for i in kept if id(i) not in dropped], replaced
 
 
 def _copies_tool(item: Instruction, stage: StageModel) -> bool:

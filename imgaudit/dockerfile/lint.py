@@ -30,6 +30,7 @@ from imgaudit.dockerfile.build import (
     apt_installs_recommends,
     expand,
     flag,
+    holds,
     installs_os_packages,
     is_pip_install,
     normalise,
@@ -716,6 +717,83 @@ def _deletes_what_the_build_wrote(build: Build, stage: StageModel, step: RunStep
     return False
 
 
+# Commands that make only empty directories or files.
+_EMPTY_MAKERS = frozenset({"mkdir", "touch"})
+# Commands that change owner, group or mode: run recursively over files a layer below holds,
+# the overlay filesystem copies each of them, whole, into this layer.
+_OWNERSHIP = frozenset({"chown", "chmod", "chgrp"})
+
+
+def rewritten_files(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """A `chown -R`/`chmod -R`/`chgrp -R` in a stage that ships, on what an earlier step of its
+    stage chain wrote (a COPY/ADD destination, an install's target, files a RUN wrote): every
+    file is shipped twice. Not on a directory only made empty (`mkdir`, `WORKDIR`), nor on what
+    the same RUN made (its chown writes a file's bytes once)."""
+    for stage in build.stages:
+        if not stage.ships:
+            continue
+        for step in stage.runs:
+            for command in step.commands:
+                targets = _recursive_ownership_targets(command, step.directory(command))
+                made_here = _made_before_in_run(step, command)
+                targets = [t for t in targets if not any(holds(m, t) for m in made_here)]
+                writer = next((w for t in targets if (w := _earlier_writer(build, stage, step, t))), None)
+                if writer is not None:
+                    yield hint(
+                        "files-rewritten-later",
+                        step.line,
+                        f"`{command.name} -R` on what {writer} wrote: every file ships again in this layer",
+                        stage,
+                    )
+                    break
+
+
+def _recursive_ownership_targets(command: Command, workdir: str) -> list[str]:
+    """The paths of a recursive chown/chmod/chgrp (`-R`, `-hR`, `--recursive`), else []."""
+    if command.name not in _OWNERSHIP:
+        return []
+    words = command.argv[1:]
+    options = list(itertools.takewhile(lambda w: w != "--", words))
+    recursive = any(
+        w == "--recursive" or (w.startswith("-") and not w.startswith("--") and "R" in w) for w in options
+    )
+    if not recursive:
+        return []
+    operands = [w for w in words if not w.startswith("-")]
+    # The owner or mode comes first, unless `--reference=FILE` gives it.
+    if not any(w.startswith("--reference") for w in words):
+        operands = operands[1:]
+    return [normalise(o, workdir) for o in operands]
+
+
+def _made_before_in_run(step: RunStep, command: Command) -> list[str]:
+    """What the RUN's commands before `command` write (directories it makes included): a chown
+    of those is part of writing them, not a second copy."""
+    made: list[str] = []
+    before: list[Command] = []
+    for earlier in step.commands:
+        if earlier is command:
+            break
+        before.append(earlier)
+        made += [
+            normalise(o, step.directory(earlier)) for o in [*earlier.outputs, *_command_outputs(earlier)]
+        ]
+    made += [i.target for i in step.installs if any(i.command is c for c in before)]
+    return made
+
+
+def _earlier_writer(build: Build, stage: StageModel, step: RunStep, target: str) -> str | None:
+    """The earlier step of the stage chain that wrote files at or under `target` (or a
+    directory holding it), as `COPY (line N)` / `the RUN of line N`; None when none did."""
+    for item, destination in reversed(_copies_before(build, stage, step)):
+        if overlaps(target, destination):
+            return f"the {item.keyword} of line {item.start_line}"
+    for earlier_stage, run in reversed(_earlier_runs(build, stage, step)):
+        if any(overlaps(target, w) for w in _written_paths(build, earlier_stage, run, empty=False)):
+            return f"the RUN of line {run.line}"
+    return None
+
+
 def _deletes_only_bytecode(command: Command) -> bool:
     """A `find` whose `-name` tests all take Python's bytecode (`*.pyc`, `*.py[co]`,
     `__pycache__`) and nothing else."""
@@ -761,7 +839,12 @@ def _earlier_runs(build: Build, stage: StageModel, step: RunStep) -> list[tuple[
 
 def _copied_paths(build: Build, stage: StageModel, step: RunStep) -> list[str]:
     """Where the COPYs and ADDs before `step` (in its stage and parents) put their files."""
-    paths: list[str] = []
+    return [path for _item, path in _copies_before(build, stage, step)]
+
+
+def _copies_before(build: Build, stage: StageModel, step: RunStep) -> list[tuple[Instruction, str]]:
+    """The COPYs and ADDs before `step` (in its stage and parents), with their destinations."""
+    copies: list[tuple[Instruction, str]] = []
     for current in _chain(build, stage):
         workdir = current.start.workdir
         for item in current.instructions:
@@ -770,20 +853,23 @@ def _copied_paths(build: Build, stage: StageModel, step: RunStep) -> list[str]:
             if item.keyword == "WORKDIR" and item.args:
                 workdir = normalise(expand(item.args[0], current.end.env), workdir)
             elif item.keyword in ("COPY", "ADD") and len(item.args) >= 2:
-                paths.append(normalise(expand(item.args[-1], current.end.env), workdir))
-    return paths
+                copies.append((item, normalise(expand(item.args[-1], current.end.env), workdir)))
+    return copies
 
 
 # Where apt keeps what `update` fetches and `install` downloads and logs.
 _APT_WRITES = {"update": ("/var/lib/apt/lists",), "install": ("/var/cache/apt", "/var/log")}
 
 
-def _written_paths(build: Build, stage: StageModel, step: RunStep) -> list[str]:
-    """The paths a RUN is known to write and leave in its layer."""
+def _written_paths(build: Build, stage: StageModel, step: RunStep, *, empty: bool = True) -> list[str]:
+    """The paths a RUN is known to write and leave in its layer; with `empty=False`, not those
+    it only creates empty (`mkdir`, `touch`): a later `chown -R` of them copies no bytes."""
     workdir = step.state.workdir
     paths = [i.target for i in step.installs]
     paths += [directory for _found, directory in _caches_left(build, stage, step)]
     for command in step.commands:
+        if not empty and command.name in _EMPTY_MAKERS:
+            continue
         words = command.argv
         paths += [normalise(o, workdir) for o in command.outputs]
         if command.name in ("apt-get", "apt"):
@@ -1202,6 +1288,7 @@ RULES: tuple[Rule, ...] = (
     apt,
     apk,
     late_deletion,
+    rewritten_files,
     venv_location,
     poetry_versions,
     cache_order,

@@ -192,6 +192,30 @@ _ENTRIES = (
         },
     ),
     Entry(
+        "files-rewritten-later",
+        "Files written again by a later layer still ship in the layer that made them",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "a RUN in a stage that ships that runs `chown -R`, `chmod -R` or `chgrp -R` on what an "
+        "earlier step of the stage wrote (a COPY/ADD destination, an install's target or venv, "
+        "files a RUN wrote): every file is copied again into the new layer",
+        "Set owner and mode where the files are written (`COPY --chown=`/`--chmod=`, or chown in "
+        "the RUN that writes them); a later `chown -R`/`chmod -R` copies every file into a new layer.",
+        "COPY --chown=app:app . /app",
+        image_texts={
+            "title": "Written again by layer {rewritten}, but layer {shipped} still ships the first copy",
+            # The rewriting RUN changes owner, group or mode (chown, chmod, chgrp).
+            "fix.ownership": "Set owner and mode where the files are written (`COPY --chown=USER:GROUP`/"
+            "`--chmod=`, chown in the RUN that creates them, or create the user first and install as that "
+            "user); layer {rewritten} ({step}) changes owner or mode of what layer {shipped} wrote, so "
+            "every file ships again.",
+            # A reinstall, a second COPY of the same files, a tool that rewrites what it finds.
+            "fix.write-once": "Write each file once; layer {rewritten} ({step}) writes again what layer "
+            "{shipped} wrote: leave them out of the earlier step, or out of the later one.",
+        },
+    ),
+    Entry(
         "dev-dependencies-installed",
         "Development-only packages are installed in the image",
         Severity.HIGH,

@@ -138,6 +138,7 @@ def test_catalogue_has_the_issue_ids() -> None:
         "poetry-cache-in-layer",
         "pip-cache-in-layer",
         "late-deletion",
+        "files-rewritten-later",
         "dev-dependencies-installed",
         "toolchain-at-runtime",
         "build-toolchain-at-runtime",

@@ -1,0 +1,123 @@
+"""fix hands files over where they are written: a `RUN [useradd ... &&] chown -R U <what the
+runtime copies>` after the install becomes `COPY --chown=U` of the venv and the code (lint's
+files-rewritten-later), with the user made before the COPYs. A RUN that does more, or an owner
+that would not exist yet, is left as it is: the finding stands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imgaudit.dockerfile.commands import run_fix
+from tests.unit.dockerfile.test_fix_survey import TODAY, fix, runtime_of
+
+HEAD = (
+    "FROM python:3.11-slim\nRUN pip install --no-cache-dir poetry==1.8.5\nWORKDIR /app\n"
+    "COPY poetry.lock pyproject.toml /app/\n"
+    "RUN poetry config virtualenvs.create false && poetry install --only main --no-root --no-cache\n"
+    "COPY . /app\n"
+)
+TAIL = 'USER botuser\nCMD ["python", "-m", "scraper"]\n'
+
+
+def test_a_chown_after_the_install_becomes_copy_chown(tmp_path: Path) -> None:
+    text = fix(tmp_path, HEAD + "RUN useradd -m botuser && chown -R botuser:botuser /app\n" + TAIL, {})
+    runtime = runtime_of(text)
+    assert "chown -R" not in runtime
+    lines = runtime.splitlines()
+    made = lines.index("RUN useradd -m botuser && mkdir -p /app && chown botuser:botuser /app")
+    venv = lines.index("COPY --from=builder --chown=botuser:botuser /app/.venv /app/.venv")
+    code = lines.index("COPY --chown=botuser:botuser . /app")
+    assert made < venv < code < lines.index("USER botuser")
+
+
+def test_a_chown_of_the_venv_alone_by_a_user_made_earlier(tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM python:3.11-slim\nRUN useradd -m app\nRUN pip install --no-cache-dir poetry==1.8.5\n"
+        "WORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+        "RUN POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --only main --no-root --no-cache\n"
+        "COPY . .\nRUN chown -R app /app/.venv\nUSER app\n"
+    )
+    runtime = runtime_of(fix(tmp_path, dockerfile, {}))
+    assert "COPY --from=builder --chown=app /app/.venv /app/.venv" in runtime
+    assert "chown -R" not in runtime
+    # Only the venv was handed over: the code stays root's, the workdir too.
+    assert "\nCOPY . .\n" in runtime
+    assert "chown app /app\n" not in runtime
+
+
+def unchanged_chown(tmp_path: Path, dockerfile: str) -> str:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    return runtime_of(run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result.text)
+
+
+def test_a_chown_beside_other_work_stays(tmp_path: Path) -> None:
+    runtime = unchanged_chown(
+        tmp_path,
+        HEAD + "RUN useradd -m botuser && chown -R botuser /app && python -m compileall /app\n" + TAIL,
+    )
+    assert "chown -R botuser /app" in runtime
+    assert "--chown" not in runtime
+
+
+def test_an_owner_no_step_makes_before_the_copies_stays(tmp_path: Path) -> None:
+    # `app` comes from where fix cannot see (the base image, perhaps): COPY --chown would
+    # fail if it is not there, so fix leaves the chown (a path naming it is no user made).
+    runtime = unchanged_chown(
+        tmp_path,
+        HEAD.replace("WORKDIR /app", "ENV HOME=/app\nWORKDIR /app") + "RUN chown -R app /app\n" + TAIL,
+    )
+    assert "RUN chown -R app /app" in runtime
+    assert "--chown" not in runtime
+
+
+def test_a_chown_of_what_the_runtime_does_not_copy_stays(tmp_path: Path) -> None:
+    runtime = unchanged_chown(
+        tmp_path, HEAD + "RUN useradd botuser && chown -R botuser /app /var/log/app\n" + TAIL
+    )
+    assert "chown -R botuser /app /var/log/app" in runtime
+
+
+MULTI = (
+    "FROM python:3.12-slim AS builder\nRUN pip install --no-cache-dir poetry==1.8.5\nWORKDIR /app\n"
+    "COPY pyproject.toml poetry.lock ./\n"
+    "RUN POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --only main --no-root --no-cache\n"
+    "FROM python:3.12-slim\nWORKDIR /app\nCOPY --from=builder /app/.venv /app/.venv\nCOPY . .\n"
+)
+
+
+def test_a_runtime_stage_kept_as_it_is_gets_copy_chown(tmp_path: Path) -> None:
+    dockerfile = (
+        MULTI
+        + 'RUN groupadd app && useradd -g app app && chown -R app:app /app\nUSER app\nCMD ["python", "-m", "app"]\n'
+    )
+    runtime = runtime_of(fix(tmp_path, dockerfile, {}))
+    assert runtime.splitlines()[1:6] == [
+        "WORKDIR /app",
+        "RUN groupadd app && useradd -g app app && mkdir -p /app && chown app:app /app",
+        "COPY --from=builder --chown=app:app /app/.venv /app/.venv",
+        "COPY --chown=app:app . .",
+        "USER app",
+    ]
+
+
+def test_a_chmod_stays_for_lint_to_report(tmp_path: Path) -> None:
+    # A mode is not handed over (COPY --chmod needs a BuildKit the file may not use).
+    runtime = unchanged_chown(tmp_path, MULTI + "RUN chmod -R g=u /app\nUSER 1000\n")
+    assert "RUN chmod -R g=u /app" in runtime
+
+
+def test_code_chowned_before_the_install_keeps_its_owner_in_the_runtime(tmp_path: Path) -> None:
+    # The builder's RUN comes to the runtime without its chown (it builds): the code the chown
+    # handed over is copied with --chown instead, and the workdir keeps its owner.
+    dockerfile = (
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir pipenv\n"
+        "RUN useradd -m apiuser && chown -R apiuser:apiuser /app\n"
+        "RUN PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy\nUSER apiuser\n"
+    )
+    runtime = runtime_of(fix(tmp_path, dockerfile, {"Pipfile": '[packages]\nflask = "*"\n'}))
+    lines = runtime.splitlines()
+    assert lines.index("RUN useradd -m apiuser") < lines.index(
+        "RUN mkdir -p /app && chown apiuser:apiuser /app"
+    )
+    assert "COPY --chown=apiuser:apiuser . /app" in lines
+    assert "COPY --from=builder /app/.venv /app/.venv" in lines  # made by root after the chown
