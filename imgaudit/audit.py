@@ -295,6 +295,7 @@ def _analyse(
         _dockerfile_lines(options.dockerfile, info),
         os_packages=attribution.os_packages,
         build_paths=attribution.build_paths,
+        runtime_os_paths=attribution.runtime_os_paths,
         slim_base=options.slim_base,
         runtime=attribution.runtime,
         tool_needs=attribution.tool_needs,

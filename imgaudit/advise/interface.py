@@ -46,6 +46,8 @@ class AdviceContext:
     os_packages: tuple[OsPackage, ...] = ()
     # Final paths owned by build-only OS packages (compilers, headers, what only they need).
     build_paths: frozenset[str] = frozenset()
+    # Final paths of OS packages above the base that the runtime stage installs again (classify).
+    runtime_os_paths: frozenset[str] = frozenset()
     slim_base: SlimBase | None = None  # `--slim-base`: measure the base against it
     # Where the app was installed and the final files it runs on (classify.runtime).
     runtime: RuntimeSet | None = None

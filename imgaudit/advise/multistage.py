@@ -17,14 +17,16 @@ from imgaudit.model import Category, Evidence, Fix, SlimBase
 
 def runtime_keeps(ctx: AdviceContext, facts: ProjectFacts) -> frozenset[Unit]:
     """Final files above the base a runtime stage gets: the runtime set (the app's venv, or its
-    distributions in an interpreter it shares with the toolchain) and the app's packages."""
+    distributions in an interpreter it shares with the toolchain), the app's packages, and the
+    OS packages it installs again (`imgaudit fix`: a `-dev` package's library, the RUN's tools)."""
     runtime = ctx.runtime.paths if ctx.runtime is not None else frozenset()
     venvs = PathSet(() if ctx.runtime is not None else facts.venvs)
     code = PathSet(_package_roots(facts))
+    os_paths = ctx.runtime_os_paths
 
     def kept(i: int, category: Category) -> bool:
         path = ctx.unit_path(i)
-        if path in runtime or path in venvs:
+        if path in runtime or path in venvs or path in os_paths:
             return True
         if category is not Category.APP:
             return False

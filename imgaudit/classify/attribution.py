@@ -45,6 +45,9 @@ class Attribution:
     dev_paths: frozenset[str] = frozenset()
     toolchain_paths: frozenset[str] = frozenset()
     build_paths: frozenset[str] = frozenset()
+    # Final paths of OS packages installed above the base that no build alone needs (a `-dev`
+    # package's library, a tool the RUN installed): what a runtime stage installs again.
+    runtime_os_paths: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()  # project files in the image that could not be read
     runtime: RuntimeSet | None = None  # where the app was installed, and what it runs on
     # Tool name -> names of what running it uses: a deletion advised earlier must keep them.
@@ -196,6 +199,11 @@ def _build_paths(packages: OsPackages) -> frozenset[str]:
     return frozenset(path for path, name in packages.owner.items() if name in packages.build_only)
 
 
+def _runtime_os_paths(packages: OsPackages) -> frozenset[str]:
+    above = {p.name for p in packages.packages if not p.in_base and not p.build_only}
+    return frozenset(path for path, name in packages.owner.items() if name in above)
+
+
 def attribute(
     merged: MergedFilesystem,
     info: ImageInfo,
@@ -281,6 +289,7 @@ def attribute(
         dev_paths=_paths_of(dev, ownership),
         toolchain_paths=_paths_of(toolchain, ownership) | venv_files | binaries,
         build_paths=_build_paths(os_packages),
+        runtime_os_paths=_runtime_os_paths(os_packages),
         warnings=tuple(warnings),
         runtime=runtime,
         tool_needs=graph.needs(),

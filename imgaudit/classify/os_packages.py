@@ -13,7 +13,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from imgaudit.classify.graph import exclusive_against_rest
+from imgaudit.classify.graph import adjacency, closure, exclusive_against_rest
+from imgaudit.classify.runtime_libraries import runtime_libraries
 from imgaudit.layers.merge import FinalFile
 from imgaudit.layers.paths import basename, normalize
 from imgaudit.model import EntryKind, OsPackage
@@ -186,7 +187,19 @@ def _build_only(records: Sequence[_Record]) -> dict[str, str]:
                 targets.extend(providers.get(alternative, ()))
         graph[record.name] = targets
     roots = sorted(n for n in installed if BUILD_ONLY.match(n))
-    return exclusive_against_rest(roots, sorted(installed), lambda n: graph.get(n, ()))
+    edges = adjacency(graph)
+    only_build = exclusive_against_rest(roots, sorted(installed), edges)
+    # What the roots build loads at run time (a `-dev` package's library, Alpine's libstdc++ for
+    # g++) is the app's: the runtime stage `imgaudit fix` writes installs it, and the plan keeps it.
+    loaded = [
+        library
+        for record in records
+        if record.name in roots
+        for library in runtime_libraries(record.manager).get(record.name, ())
+        if library in installed
+    ]
+    needed = closure(loaded, edges)
+    return {name: root for name, root in only_build.items() if name not in needed}
 
 
 def _majority_layer(paths: Iterable[str], final: Mapping[str, FinalFile]) -> int | None:

@@ -153,3 +153,29 @@ R:python3.11
     assert packages["musl"].in_base and not packages["musl"].build_only  # python3 needs it too
     assert packages["gcc"].manager == "apk" and packages["gcc"].layer == 1
     assert report.categories[Category.BUILD_TOOLCHAIN] == 5000 + 3000 + 400
+
+
+def test_a_dev_packages_runtime_library_is_what_the_app_runs_on_not_build_only(audit_spec: AuditSpec) -> None:
+    """`apt-get install libmagic-dev` for python-magic (ctypes: no ELF link shows it): the app
+    loads libmagic1, and `imgaudit fix` gives the runtime libmagic1 and what it depends on. The
+    plan must keep them too: measured on a real build, it left out libmagic1 and libmagic-mgc
+    (8.8 MB) and said 151.0 MB for a fixed image of 159.8 MB."""
+    magic = [
+        ("libmagic-dev", "libmagic1 (= 1:5.44-3)", {"usr/include/magic.h": 300}),
+        ("libmagic1", "libc6, libmagic-mgc (= 1:5.44-3)", {"usr/lib/x86_64-linux-gnu/libmagic.so.1": 800}),
+        ("libmagic-mgc", "", {"usr/lib/file/magic.mgc": 7000}),
+        ("make", "libc6", {"usr/bin/make": 600}),
+    ]
+    base = Layer([PASSWD, *dpkg(BASE_PACKAGES)], "ADD rootfs /")
+    install = Layer(
+        [dpkg_status(BASE_PACKAGES + magic), *dpkg(magic)[1:]], "RUN apt-get install -y libmagic-dev make"
+    )
+    report = audit_spec(
+        ImageSpec(
+            layers=[base, install],
+            history=[("ADD rootfs /", False), ('CMD ["sh"]', True), (install.created_by, False)],
+        )
+    )
+    build_only = {name for name, p in _by_name(report).items() if p.build_only}
+    assert build_only == {"libmagic-dev", "make"}
+    assert report.categories[Category.BUILD_TOOLCHAIN] == 300 + 600
