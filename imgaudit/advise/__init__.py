@@ -82,7 +82,7 @@ def _finding(ctx: AdviceContext, candidate: Candidate) -> Finding:
     return Finding(
         id=candidate.id,
         title=candidate.title,
-        severity=findings_catalogue.entry(candidate.id).severity,
+        severity=candidate.severity or findings_catalogue.entry(candidate.id).severity,
         estimated_savings_bytes=saved,
         share=round(saved / ctx.total_bytes, 6) if ctx.total_bytes else 0.0,
         evidence=evidence,

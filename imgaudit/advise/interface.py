@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-# Unit and wasted_unit are part of this interface; their home is the table that indexes units.
 from imgaudit.advise.unit_table import Unit as Unit
 from imgaudit.advise.unit_table import UnitTable
 from imgaudit.advise.unit_table import wasted_unit as wasted_unit
@@ -28,6 +27,9 @@ from imgaudit.model import (
     OsPackage,
     SlimBase,
 )
+
+# Unit and wasted_unit are part of this interface; their home is the table that indexes units.
+from imgaudit.severity import Severity
 
 EVIDENCE_PATHS_SHOWN = 10
 
@@ -155,6 +157,9 @@ class Candidate:
     # False: the fix cannot be applied as a step of its own (a deletion a later step needs);
     # the plan leaves its bytes to the steps that do remove them.
     in_plan: bool = True
+    # Below the catalogue's severity when the bytes at stake are too few to fail a
+    # `--fail-on high` pipeline over (a `chmod +x` of one script); None: the catalogue's.
+    severity: Severity | None = None
 
 
 Detector = Callable[[AdviceContext], Sequence[Candidate]]

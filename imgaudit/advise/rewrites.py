@@ -23,6 +23,7 @@ from imgaudit.findings.catalogue import entry
 from imgaudit.layers.merge import Removal
 from imgaudit.layers.paths import basename
 from imgaudit.model import Evidence, Fix
+from imgaudit.severity import Severity
 
 # Only OVERWRITTEN: the later layer wrote a file at the very path of the earlier one, so the
 # image holds the same file twice and "write it once" is the fix. REPLACED (a file put where a
@@ -35,6 +36,12 @@ REWRITES = (Removal.OVERWRITTEN,)
 OWNERSHIP = frozenset({"chown", "chmod", "chgrp"})
 _OCTAL = re.compile(r"^[0-7]{3,4}$")
 _SHOWN = 5
+
+
+# A rewrite below this (an entrypoint's `chmod +x`, a config file edited in place) costs under 1 %
+# of the smallest Python base image (python:3.X-slim, about 120 MB): it is reported at low
+# severity, so that a `--fail-on high` pipeline does not fail over it.
+NOTABLE_REWRITE = 1 << 20
 
 
 def rewritten_files(ctx: AdviceContext) -> Sequence[Candidate]:
@@ -87,6 +94,7 @@ def rewritten_files(ctx: AdviceContext) -> Sequence[Candidate]:
                 fix=fix,
                 savings_basis="bytes of the first copies, shipped by the earlier layer, of the files the "
                 "later layer wrote again at the same paths",
+                severity=None if ctx.bytes_of(units) >= NOTABLE_REWRITE else Severity.LOW,
             )
         )
     return candidates
