@@ -13,24 +13,10 @@ import pytest
 
 from imgaudit.dockerfile.commands import run_fix
 from imgaudit.dockerfile.fix import FixRefused
-from tests.unit.dockerfile.test_fix import passes_its_own_lint
+from tests.unit.dockerfile.test_fix_survey import fix, runtime_of
 
 TODAY = dt.date(2026, 12, 1)
 UV_LOCK = 'version = 1\nrequires-python = ">=3.11"\n'
-
-
-def fix(directory: Path, dockerfile: str, files: dict[str, str]) -> str:
-    for name, text in files.items():
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_text(text)
-    (directory / "Dockerfile").write_text(dockerfile)
-    text = run_fix(directory / "Dockerfile", directory, None, TODAY).result.text
-    passes_its_own_lint(text, directory)
-    return text
-
-
-def runtime_of(text: str) -> str:
-    return "FROM " + text.rpartition("\nFROM ")[2]
 
 
 @pytest.mark.parametrize("extra", ["--extra dev", "--extra=dev", "--extra \\\n    test"])

@@ -18,23 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 from imgaudit.cli import main
+from tests.unit.dockerfile.test_heldout_2 import lint
 
 UV_DEV = (
     '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["click"]\n\n'
     '[dependency-groups]\ndev = ["pytest"]\n'
 )
-
-
-def lint(context: Path, dockerfile: str, files: dict[str, str] | None = None) -> list[tuple[int, str]]:
-    """(line, id) of every finding `imgaudit lint --context` prints for the Dockerfile."""
-    (context / "Dockerfile").write_text(dockerfile)
-    for name, text in (files or {}).items():
-        (context / name).write_text(text)
-    result = CliRunner().invoke(
-        main, ["lint", str(context / "Dockerfile"), "--context", str(context), "--format", "json"]
-    )
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return [(f["line"], f["id"]) for f in json.loads(result.output)["findings"]]
 
 
 UV_SYNC = """\
