@@ -161,10 +161,17 @@ def _read_layers(
     # A blob the manifest lists more than once is one set of bytes: read it once, merge it as
     # often as it is listed (an outsider's manifest may list one small layer thousands of times).
     # Only such a blob's analysis is kept past its merge, and only until its last listing.
+    # A listing is the same read only under the same diff_id: each listing's blob is checked
+    # against its own (a classic `<id>/layer.tar` listed twice under two diff_ids is refused,
+    # as `docker load` refuses it, instead of the second listing going unchecked).
     _check_layer_count(source)
-    identities = [source.layer_identity(d.index) for d in source.layers]
+    identities = [
+        None if identity is None else (identity, d.diff_id)
+        for d in source.layers
+        for identity in (source.layer_identity(d.index),)
+    ]
     listings_left = Counter(i for i in identities if i is not None)
-    read_before: dict[str, tuple[LayerAnalysis, bool]] = {}
+    read_before: dict[tuple[str, str | None], tuple[LayerAnalysis, bool]] = {}
     read = 0  # uncompressed file bytes of the layers done, for the progress line
     try:
         for done, descriptor in enumerate(source.layers, start=1):
