@@ -68,7 +68,7 @@ class TarMember:
 def _number(field: bytes) -> int:
     """An octal field, or GNU base-256 (high bit set) for values octal cannot hold."""
     if field[0] & 0x80:
-        if field[0] == 0xFF:
+        if field[0] & 0x40:  # the sign bit of GNU's two's complement, as Go's archive/tar reads it
             raise ValueError("negative number")
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     end = field.find(0)
@@ -237,6 +237,13 @@ class TarReader:
             else:
                 block = self._header_block(pos)
             if block == _ZERO_BLOCK:
+                # Go's archive/tar (the engines') ends at two zero blocks, or one and the end of
+                # the stream, and refuses one followed by anything else: what follows would be
+                # read by tools that skip zero blocks and hidden from those that stop there.
+                if self._get(pos + BLOCK, BLOCK).strip(b"\0"):
+                    raise LayerError(
+                        f"layer tar goes on after an end-of-archive block at byte {pos} (engines refuse it)"
+                    )
                 self._drain()
                 return
             # The fast path: an ASCII header with plain octal fields (see the module's notes).

@@ -10,12 +10,13 @@ import tarfile
 from typing import BinaryIO
 
 from imgaudit.layers.collector import collector_paused
-from imgaudit.layers.paths import normalize_entry, parent
+from imgaudit.layers.paths import basename, normalize_entry, parent
 from imgaudit.layers.tarstream import TarReader
 from imgaudit.layers.wanted import ContentBudget, content_cap
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
 WHITEOUT_PREFIX = ".wh."
+_NOT_NAMES = frozenset(("", ".", ".."))
 OPAQUE_MARKER = ".wh..wh..opq"
 
 _KINDS: dict[int, EntryKind] = {t[0]: EntryKind.FILE for t in tarfile.REGULAR_TYPES}
@@ -75,7 +76,15 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
             continue  # the root directory itself
         if ".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
             whiteout = _whiteout(path)
-            if whiteout is not None:
+            if (
+                whiteout is not None
+                and whiteout.kind is EntryKind.WHITEOUT
+                and basename(whiteout.path) in _NOT_NAMES
+            ):
+                # `.wh.`, `.wh..`, `.wh...` name the directory itself or its parent: the engines'
+                # appliers fail on them (mknod over an existing directory); nothing is deleted.
+                warnings.append(f"ignored whiteout that names no file: {name!r}")
+            elif whiteout is not None:
                 append(whiteout)
             continue
         kind = kinds_get(type_code, _OTHER)

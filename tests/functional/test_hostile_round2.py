@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
+
+import pytest
 
 from tests.functional.test_hostile_inputs import SPEC, assert_one_line_error
 from tests.support.cli_process import run_cli
 from tests.support.imagespec import File, ImageSpec, Layer, build, classic_files, file, write_tar
+from tests.support.independent import figures
+from tests.support.rawtar import END, classic_archive, data, header
 
 # `"\"\"\"...`: a string left open, full of escaped quotes. The bracket scan that runs before
 # the JSON and TOML parsers (inputs.nesting_depth) retried its string pattern at every quote,
@@ -53,3 +58,58 @@ def test_a_classic_layer_listed_twice_under_two_diff_ids_is_checked_against_each
     files["manifest.json"] = json.dumps([entry]).encode()
     result = run_cli([str(write_tar(files, tmp_path / "twice.tar"))], cwd=tmp_path)
     assert_one_line_error(result, "does not match its digest")
+
+
+def _report(archive: Path, tmp_path: Path) -> dict[str, Any]:
+    result = run_cli([str(archive), "--format", "json"], cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    return cast(dict[str, Any], json.loads(result.stdout))
+
+
+def test_a_size_in_gnu_base_256_is_read_as_engines_and_tarfile_read_it(tmp_path: Path) -> None:
+    # GNU tar writes sizes of 8 GiB and more in base-256 (the high bit set): a small one here.
+    def base_256(block: bytearray) -> None:
+        block[124:136] = b"\x80" + (1_000).to_bytes(11, "big")
+
+    archive = classic_archive([header("big", edit=base_256) + data(b"x" * 1_000) + END], tmp_path / "b.tar")
+    report = _report(archive, tmp_path)
+    assert [layer["size_bytes"] for layer in report["layers"]] == figures(archive).layer_file_bytes == [1_000]
+
+
+@pytest.mark.parametrize("sign", [0xFF, 0xC0], ids=["all-ones", "sign-bit-only"])
+def test_a_negative_base_256_size_is_a_corrupt_header(tmp_path: Path, sign: int) -> None:
+    # The sign is bit 6 of the first byte (Go's archive/tar): 0xC0 0x00... is negative too; it
+    # was read as a size of 2^94 bytes and reported as "truncated inside".
+    def negative(block: bytearray) -> None:
+        block[124:136] = bytes([sign]) + b"\xff" * 11
+
+    layer = header("a", 5) + data(b"hello") + header("b", edit=negative) + END
+    result = run_cli([str(classic_archive([layer], tmp_path / "n.tar"))], cwd=tmp_path)
+    assert_one_line_error(result, "corrupt tar header at byte 1024")
+
+
+def test_a_layer_going_on_after_one_end_of_archive_block_is_refused(tmp_path: Path) -> None:
+    # Go's archive/tar (every engine's) refuses a zero block followed by anything but a zero
+    # block or the end; Python's tarfile stops at it. imgaudit stopped too, so a file after it
+    # (here 7,000 bytes) was left out of an image no engine would load.
+    layer = header("a", 5) + data(b"hello") + bytes(512) + header("b", 7_000) + data(b"y" * 7_000) + END
+    result = run_cli([str(classic_archive([layer], tmp_path / "z.tar"))], cwd=tmp_path)
+    assert_one_line_error(result, "layer tar goes on after an end-of-archive block at byte 1024")
+
+
+def test_data_after_the_two_end_of_archive_blocks_is_not_the_layers(tmp_path: Path) -> None:
+    layer = header("a", 5) + data(b"hello") + END + header("b", 7_000) + data(b"y" * 7_000)
+    archive = classic_archive([layer], tmp_path / "t.tar")
+    assert _report(archive, tmp_path)["image"]["total_bytes"] == sum(figures(archive).layer_file_bytes) == 5
+
+
+@pytest.mark.parametrize("name", [".wh.", ".wh..", ".wh..."])
+def test_a_whiteout_naming_the_directory_or_its_parent_deletes_nothing_with_a_warning(
+    tmp_path: Path, name: str
+) -> None:
+    lower = header("d/", kind=b"5") + header("d/x", 5) + data(b"hello") + END
+    upper = header(f"d/{name}") + header("e", 3) + data(b"abc") + END
+    report = _report(classic_archive([lower, upper], tmp_path / "w.tar"), tmp_path)
+    assert report["image"]["final_bytes"] == 8 and report["image"]["wasted_bytes"] == 0
+    assert f"layer 1: ignored whiteout that names no file: 'd/{name}'" in report["warnings"]
