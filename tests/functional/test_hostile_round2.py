@@ -5,6 +5,7 @@ refused with one line and exit 2, in bounded time and memory."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any, cast
@@ -16,6 +17,8 @@ from tests.support.cli_process import run_cli
 from tests.support.imagespec import File, ImageSpec, Layer, build, classic_files, file, write_tar
 from tests.support.independent import figures
 from tests.support.rawtar import END, classic_archive, data, header
+
+TAR_EDGE = Path(__file__).resolve().parents[1] / "assets" / "tar-edge"  # GNU tar's sparse files
 
 # `"\"\"\"...`: a string left open, full of escaped quotes. The bracket scan that runs before
 # the JSON and TOML parsers (inputs.nesting_depth) retried its string pattern at every quote,
@@ -113,3 +116,15 @@ def test_a_whiteout_naming_the_directory_or_its_parent_deletes_nothing_with_a_wa
     report = _report(classic_archive([lower, upper], tmp_path / "w.tar"), tmp_path)
     assert report["image"]["final_bytes"] == 8 and report["image"]["wasted_bytes"] == 0
     assert f"layer 1: ignored whiteout that names no file: 'd/{name}'" in report["warnings"]
+
+
+@pytest.mark.parametrize("asset", sorted(p.name for p in TAR_EDGE.glob("sparse-*.tar.gz")))
+def test_a_sparse_file_counts_its_size_as_extracted_in_every_gnu_format(tmp_path: Path, asset: str) -> None:
+    # Engines extract a sparse file whole (Go's reader yields its holes as zeros, written out
+    # as data): its size is the file's, not the few KB the archive stores (README: Limits).
+    layer = gzip.decompress((TAR_EDGE / asset).read_bytes())
+    archive = classic_archive([layer], tmp_path / "sparse.tar")
+    report = _report(archive, tmp_path)
+    expected = figures(archive).layer_file_bytes
+    assert [layer["size_bytes"] for layer in report["layers"]] == expected
+    assert expected[0] - 6 in (10 * 2**20, 20 * 2**20) and len(layer) < 64 * 1024
