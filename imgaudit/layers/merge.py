@@ -25,6 +25,7 @@ from typing import NamedTuple, TypeAlias, Union
 
 from imgaudit.layers.collector import collector_paused
 from imgaudit.layers.paths import parent
+from imgaudit.layers.tarstream import name_budget, names_refused
 from imgaudit.model import EntryKind, LayerAnalysis
 
 
@@ -260,6 +261,7 @@ class Merger:
         self._shipped: list[int] = []
         self._counts: list[int] = []
         self._contents: list[Mapping[str, bytes]] = []
+        self._name_bytes, self._name_cap = 0, name_budget()
 
     @collector_paused()
     def add(self, analysis: LayerAnalysis) -> None:
@@ -268,6 +270,11 @@ class Merger:
         overlay.warnings.extend(f"layer {index}: {w}" for w in analysis.warnings)
         self._contents.append(analysis.contents)
         entries = analysis.entries
+        # Every layer's names and link targets together, cached analyses included.
+        self._name_bytes += sum(map(len, map(itemgetter(0), entries)))
+        self._name_bytes += sum(map(len, filter(None, map(itemgetter(3), entries))))
+        if self._name_bytes > self._name_cap:
+            raise names_refused(self._name_cap, "the image's entries have")
         whiteout, opaque = EntryKind.WHITEOUT, EntryKind.OPAQUE
         for path, kind, _size, _link in entries:
             if kind is whiteout:

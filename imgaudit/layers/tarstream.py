@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from imgaudit.errors import LayerError
+from imgaudit.inputs import limit
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -31,6 +32,21 @@ _SKIP_CHUNK = 1 << 20
 # A pax header or GNU long name holds a path or two: PATH_MAX is 4 KiB. A hostile one
 # declaring gigabytes must fail before anything is allocated for it.
 MAX_HEADER_EXTENSION = 1 << 20
+# The names (and link targets) an image's entries hold, all layers together: a real image's
+# million files take about 100 MB. Names from pax or GNU headers compress about 800:1 (1,000
+# names of 1 MiB: a 1 MB gzip layer, 2 GB of memory), so they are counted as they are read
+# here; `Merger` counts every name of every layer (README: Limits).
+MAX_NAME_BYTES = 256 << 20
+NAME_BUDGET_VARIABLE = "IMGAUDIT_MAX_NAME_BYTES"
+
+
+def name_budget() -> int:
+    return limit(NAME_BUDGET_VARIABLE, MAX_NAME_BYTES)
+
+
+def names_refused(cap: int, where: str = "its entries have") -> LayerError:
+    return LayerError(f"{where} names of more than {cap} bytes (raise it with {NAME_BUDGET_VARIABLE})")
+
 
 _REGTYPE = tarfile.REGTYPE[0]
 _AREGTYPE = 0
@@ -229,6 +245,9 @@ class TarReader:
         pending: dict[str, str] = {}
         global_pax: dict[str, str] = {}
         length = self._length
+        # A plain header's name is at most 256 bytes; only the longer ones of pax and GNU
+        # headers are counted against the budget.
+        extended_names, name_cap = 0, name_budget()
         adler32 = zlib.adler32
         while True:
             offset = pos - self._buffer_at
@@ -313,6 +332,9 @@ class TarReader:
                 real = overrides.get("GNU.sparse.realsize") or overrides.get("GNU.sparse.size")
                 if real is not None:
                     apparent = _pax_size(real)
+                extended_names += len(name) + len(linkname)
+                if extended_names > name_cap:
+                    raise names_refused(name_cap, "layer tar gives its entries")
             if kind not in _HAS_DATA:
                 size = padded = 0
                 apparent = None
