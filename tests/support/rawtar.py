@@ -70,3 +70,52 @@ def classic_archive(layers: Sequence[bytes], path: Path, tag: str = "raw/layers:
         [{"Config": "config.json", "RepoTags": [tag], "Layers": names}]
     ).encode()
     return write_tar(files, path)
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def oci_archive(
+    blobs: Sequence[bytes], diff_ids: Sequence[str], media_types: Sequence[str], path: Path
+) -> Path:
+    """An OCI archive of these layer blobs as stored (any compression, any media type said),
+    the config naming `diff_ids`; every digest and size is the blob's own."""
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _sha256(config),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": media_type, "digest": _sha256(blob), "size": len(blob)}
+                for blob, media_type in zip(blobs, media_types, strict=True)
+            ],
+        }
+    ).encode()
+    files = {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}'}
+    for data_ in (config, manifest, *blobs):
+        files[f"blobs/sha256/{_sha256(data_)[7:]}"] = data_
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": _sha256(manifest),
+                "size": len(manifest),
+            }
+        ],
+    }
+    files["index.json"] = json.dumps(index).encode()
+    return write_tar(files, path)
