@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from imgaudit.errors import LayerError
 from imgaudit.inputs import limit
+from imgaudit.layers.paths import normalize_entry
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -38,6 +39,17 @@ MAX_HEADER_EXTENSION = 1 << 20
 # here; `Merger` counts every name of every layer (README: Limits).
 MAX_NAME_BYTES = 256 << 20
 NAME_BUDGET_VARIABLE = "IMGAUDIT_MAX_NAME_BYTES"
+
+
+# The longest name or link target an engine extracts: PATH_MAX (4,096 bytes with its NUL);
+# open(2), mkdir(2) and symlink(2) answer ENAMETOOLONG past it. A name of up to 1,023
+# characters is at most 4,092 bytes in UTF-8, so only longer ones are encoded to be measured.
+PATH_MAX_BYTES = 4095
+_SURELY_SHORT = 1023
+
+
+def _overlong(text: str) -> bool:
+    return len(text) > _SURELY_SHORT and len(text.encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES
 
 
 def name_budget() -> int:
@@ -171,6 +183,7 @@ class TarReader:
         self._data_size = 0
         self._cut_in_data = False  # the stream ended inside a member's data
         self._data_end = 0  # where the current member's data ends (its padding not included)
+        self.warnings: list[str] = []  # about members left out (a name no engine extracts)
 
     # -- the window over the stream ---------------------------------------------------
     def _read(self, size: int) -> bytes:
@@ -294,6 +307,7 @@ class TarReader:
             padded = -(-size // BLOCK) * BLOCK
             linkname = ""
             apparent = None
+            too_long: str | None = None
             if kind not in _PLAIN_TYPES:  # most members are: one test instead of six
                 if kind in _PAX_TYPES or kind == _GLOBAL_PAX:
                     records = _parse_pax(self._extension(data_at, size, "pax header"))
@@ -335,6 +349,8 @@ class TarReader:
                 extended_names += len(name) + len(linkname)
                 if extended_names > name_cap:
                     raise names_refused(name_cap, "layer tar gives its entries")
+                # Only pax and GNU headers give names longer than 256 bytes.
+                too_long = self._too_long(name, linkname, kind)
             if kind not in _HAS_DATA:
                 size = padded = 0
                 apparent = None
@@ -347,7 +363,25 @@ class TarReader:
             pos = data_at + padded
             if length is not None and self._data_end > length:
                 raise LayerError(f"layer tar is truncated inside {name}")
+            if too_long is not None:
+                self.warnings.append(
+                    f"ignored tar entry whose {too_long} is longer than {PATH_MAX_BYTES} bytes "
+                    f"(engines cannot extract it): {name[:60]!r}..."
+                )
+                continue
             yield name, kind, size if apparent is None else apparent, linkname
+
+    @staticmethod
+    def _too_long(name: str, linkname: str, kind: int) -> str | None:
+        """What of the entry no engine extracts: its name (as the engines clean it, joined to
+        their root) or its link target (a symlink's as written, a hard link's cleaned)."""
+        if _overlong(name) and _overlong(normalize_entry(name) or ""):
+            return "name"
+        if kind == _SYMTYPE and _overlong(linkname):
+            return "link target"
+        if kind == _LNKTYPE and _overlong(linkname) and _overlong(normalize_entry(linkname) or ""):
+            return "link target"
+        return None
 
     def _skip_sparse_extensions(self, header: bytes, pos: int) -> int:
         """Where an old-GNU sparse file's data starts: more than four holes' map continues in

@@ -107,6 +107,7 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
             append(LayerEntry(path, _SYMLINK, 0, linkname))
         else:
             append(LayerEntry(path, _OTHER))
+    warnings.extend(reader.warnings)
     if budget.refused > refused_before:
         warnings.append(
             f"{budget.refused - refused_before} small files (package lists, lock files) were not kept: "
