@@ -235,3 +235,15 @@ def test_a_name_longer_than_path_max_is_left_out_with_a_warning_in_bounded_time(
     assert [w[:80] for w in report["warnings"]] == [
         "layer 0: ignored tar entry whose name is longer than 4095 bytes (engines cannot "
     ]
+
+
+def test_names_implying_more_directories_than_the_budget_are_refused(tmp_path: Path) -> None:
+    # 1,000 files each 2,000 directories deep on a chain of its own: a 25 KB gzip layer made
+    # 2 million directories, 406 MB. Their number is now bounded (README: Limits); lowered here.
+    layer = _one_file_layer(*((f"{i}/" + "a/" * 100 + "f", 1) for i in range(20)))
+    archive = classic_archive([layer], tmp_path / "dirs.tar")
+    result = run_cli([str(archive)], cwd=tmp_path, env={"IMGAUDIT_MAX_DIRECTORIES": "1000"})
+    assert_one_line_error(
+        result, "the image's entries make more than 1000 directories (raise it with IMGAUDIT_MAX_DIRECTORIES)"
+    )
+    assert _report(archive, tmp_path)["image"]["final_bytes"] == 20
