@@ -259,6 +259,18 @@ class _Overlay:
         leaf = directory.get(path.rpartition("/")[2]) if directory is not None else None
         return None if leaf is None or isinstance(leaf, dict) else leaf
 
+    def odd_link(self, path: str, link: str) -> str:
+        """Why a hard link shares no file's bytes, or why the engines refuse it (they remove
+        what is at its path, then find its target gone)."""
+        if link == path:
+            return "points at itself"
+        if self.lookup_dir(link) is not None:
+            return f"points at directory {link!r}"
+        leaf = self.leaf_at(link)
+        if leaf is not None:
+            return f"points at {leaf[1]} {link!r}, not a file"
+        return f"points at missing {link!r}"
+
     def inode_at(self, path: str) -> int:
         leaf = self.leaf_at(path)
         return _NO_INODE if leaf is None else leaf[3]
@@ -348,8 +360,10 @@ class Merger:
             elif kind is EntryKind.HARDLINK:
                 assert link is not None
                 target = overlay.inode_at(link)
-                if target == _NO_INODE:
-                    overlay.warnings.append(f"layer {index}: hard link {path!r} points at missing {link!r}")
+                if target == _NO_INODE or link == path:
+                    overlay.warnings.append(
+                        f"layer {index}: hard link {path!r} {overlay.odd_link(path, link)}"
+                    )
                 overlay.add_leaf(path, kind, target, index)
             elif kind is EntryKind.SYMLINK or kind is EntryKind.OTHER:
                 overlay.add_leaf(path, kind, _NO_INODE, index)

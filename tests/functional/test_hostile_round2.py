@@ -247,3 +247,25 @@ def test_names_implying_more_directories_than_the_budget_are_refused(tmp_path: P
         result, "the image's entries make more than 1000 directories (raise it with IMGAUDIT_MAX_DIRECTORIES)"
     )
     assert _report(archive, tmp_path)["image"]["final_bytes"] == 20
+
+
+def test_hard_links_to_no_file_say_what_they_point_at(tmp_path: Path) -> None:
+    # Each of these makes the engines' applier fail; the report keeps what tarfile reads
+    # (tests/support/independent.py) and says why the link shares no file's bytes.
+    link = tarfile.LNKTYPE
+    layer = (
+        header("a", 5) + data(b"hello") + header("a", kind=link, linkname="a")  # itself
+        + header("d/", kind=tarfile.DIRTYPE) + header("to-dir", kind=link, linkname="d")
+        + header("s", kind=tarfile.SYMTYPE, linkname="a") + header("to-symlink", kind=link, linkname="s")
+        + header("early", kind=link, linkname="late") + header("late", 3) + data(b"abc")
+        + END
+    )  # fmt: skip
+    archive = classic_archive([layer], tmp_path / "links.tar")
+    report = _report(archive, tmp_path)
+    assert report["image"]["final_bytes"] == figures(archive).final_bytes == 8
+    assert report["warnings"] == [
+        "layer 0: hard link 'a' points at itself",
+        "layer 0: hard link 'to-dir' points at directory 'd'",
+        "layer 0: hard link 'to-symlink' points at symlink 's', not a file",
+        "layer 0: hard link 'early' points at missing 'late'",
+    ]
