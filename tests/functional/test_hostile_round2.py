@@ -269,3 +269,33 @@ def test_hard_links_to_no_file_say_what_they_point_at(tmp_path: Path) -> None:
         "layer 0: hard link 'to-symlink' points at symlink 's', not a file",
         "layer 0: hard link 'early' points at missing 'late'",
     ]
+
+
+def test_one_path_written_again_within_a_layer_wastes_what_it_replaced(tmp_path: Path) -> None:
+    # The last entry of a path wins, as the engines extract in order; what it replaced was
+    # shipped in the layer and reaches no path: waste, charged to that layer.
+    layer = (
+        header("dup", 5) + data(b"hello") + header("dup", 7) + data(b"1234567")
+        + header("swap", 11) + data(b"x" * 11)  # a file, then a directory holding one, then a file
+        + header("swap/", kind=tarfile.DIRTYPE) + header("swap/inner", 3) + data(b"abc")
+        + header("swap", 13) + data(b"y" * 13)
+        + END
+    )  # fmt: skip
+    archive = classic_archive([layer], tmp_path / "dup.tar")
+    report, expected = _report(archive, tmp_path), figures(archive)
+    assert report["image"]["final_bytes"] == expected.final_bytes == 7 + 13
+    assert [layer["wasted_bytes"] for layer in report["layers"]] == expected.wasted_bytes == [5 + 11 + 3]
+
+
+def test_names_with_doubled_slashes_or_a_trailing_slash_on_a_file_are_cleaned(tmp_path: Path) -> None:
+    # A regular file written `etc/conf/` is extracted as `etc/conf` (filepath.Join cleans it);
+    # `usr//bin/./tool` is `usr/bin/tool`: the second write of that path replaces the first.
+    layer = (
+        header("etc/conf/", 5) + data(b"hello")
+        + header("usr/bin/tool", 7) + data(b"1234567") + header("usr//bin/./tool", 3) + data(b"abc")
+        + END
+    )  # fmt: skip
+    archive = classic_archive([layer], tmp_path / "names.tar")
+    report, expected = _report(archive, tmp_path), figures(archive)
+    assert report["image"]["final_bytes"] == expected.final_bytes == 8
+    assert report["image"]["wasted_bytes"] == sum(expected.wasted_bytes) == 7
