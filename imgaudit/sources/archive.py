@@ -81,7 +81,19 @@ def _docker_manifest_candidates(store: BlobStore) -> list[Candidate]:
                 layers=refs,
             )
         )
-    return candidates
+    return _merge_same_image(candidates)
+
+
+def _merge_same_image(candidates: list[Candidate]) -> list[Candidate]:
+    """Entries naming one config and one list of layers are one image (listed twice, or under
+    each of its tags): without this, no `--image` could tell them apart."""
+    merged: dict[tuple[str | None, tuple[str | None, ...]], Candidate] = {}
+    for candidate in candidates:
+        key = (normalize(candidate.config_name), tuple(normalize(ref.name) for ref in candidate.layers))
+        kept = merged.setdefault(key, candidate)
+        if kept is not candidate:
+            kept.names.extend(n for n in candidate.names if n not in kept.names)
+    return list(merged.values())
 
 
 def _digest_from_blob_path(name: str) -> str | None:

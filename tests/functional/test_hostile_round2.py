@@ -299,3 +299,60 @@ def test_names_with_doubled_slashes_or_a_trailing_slash_on_a_file_are_cleaned(tm
     report, expected = _report(archive, tmp_path), figures(archive)
     assert report["image"]["final_bytes"] == expected.final_bytes == 8
     assert report["image"]["wasted_bytes"] == sum(expected.wasted_bytes) == 7
+
+
+TWO_LAYERS = ImageSpec(
+    layers=[Layer([file("bin/sh", 5_000)]), Layer([file("app/a", 3_000)])], tags=["team/app:1"]
+)
+
+
+def _edited_save(
+    tmp_path: Path, manifest: Callable[[list[Any]], Any] | None = None, config: Any = None
+) -> Path:
+    """TWO_LAYERS as `docker save` writes it, its manifest.json entries or its config edited
+    (the config keeps its file name: a classic archive's is not checked against its bytes)."""
+    files = classic_files([build(TWO_LAYERS)])
+    if manifest is not None:
+        files["manifest.json"] = json.dumps(manifest(json.loads(files["manifest.json"]))).encode()
+    if config is not None:
+        name = json.loads(files["manifest.json"])[0]["Config"]
+        files[name] = config(files[name])
+    return write_tar(files, tmp_path / "edited.tar")
+
+
+def test_one_image_listed_twice_in_manifest_json_is_one_image(tmp_path: Path) -> None:
+    # Two identical entries (or one config under two entries, each with its own tags) are one
+    # image: it was "2 images; choose one with --image: team/app:1; team/app:1", and --image
+    # team/app:1 gave the same error, so no choice could open it.
+    twice = _edited_save(tmp_path, lambda entries: entries * 2)
+    assert _report(twice, tmp_path)["image"]["total_bytes"] == 8_000
+    retagged = _edited_save(tmp_path, lambda e: [e[0], {**e[0], "RepoTags": ["team/app:2"]}])
+    result = run_cli([str(retagged), "--image", "team/app:2", "--format", "json"], cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["image"]["reference"] == "team/app:2"
+    assert _report(retagged, tmp_path)["image"]["total_bytes"] == 8_000
+
+
+@pytest.mark.parametrize(
+    ("manifest", "config", "total"),
+    [
+        pytest.param(None, lambda c: b"\xef\xbb\xbf" + c, 8_000, id="config-with-a-utf8-bom"),
+        pytest.param(  # Go's encoding/json (the engine's) keeps the last of duplicate keys
+            None,
+            lambda c: c.replace(b'"rootfs"', b'"rootfs": {"diff_ids": []}, "rootfs"', 1),
+            8_000,
+            id="duplicate-keys-the-last-wins",
+        ),
+        pytest.param(lambda e: [{**e[0], "RepoTags": None}], None, 8_000, id="repotags-null"),
+        pytest.param(  # an image of no layers: `FROM scratch` with only metadata
+            lambda e: [{**e[0], "Layers": []}],
+            lambda c: json.dumps({**json.loads(c), "rootfs": {"type": "layers", "diff_ids": []}}).encode(),
+            0,
+            id="no-layers",
+        ),
+    ],
+)
+def test_odd_but_valid_json_is_read_as_the_engine_reads_it(
+    tmp_path: Path, manifest: Callable[[list[Any]], Any] | None, config: Any, total: int
+) -> None:
+    assert _report(_edited_save(tmp_path, manifest, config), tmp_path)["image"]["total_bytes"] == total
