@@ -356,3 +356,31 @@ def test_odd_but_valid_json_is_read_as_the_engine_reads_it(
     tmp_path: Path, manifest: Callable[[list[Any]], Any] | None, config: Any, total: int
 ) -> None:
     assert _report(_edited_save(tmp_path, manifest, config), tmp_path)["image"]["total_bytes"] == total
+
+
+COMPRESSIONS = {
+    "gzip": gzip.compress,
+    "zstd-two-frames": lambda b: (
+        zstandard.ZstdCompressor().compress(b[:1000]) + zstandard.ZstdCompressor().compress(b[1000:])
+    ),
+    "xz": lzma.compress,
+    "bzip2": bz2.compress,
+}
+
+
+@pytest.mark.parametrize("compression", list(COMPRESSIONS))
+def test_a_docker_save_whose_layers_another_tool_compressed_is_read_and_checked(
+    tmp_path: Path, compression: str
+) -> None:
+    # `docker load` takes `<id>/layer.tar` in any compression it detects (moby's
+    # DecompressStream): each is read and checked against its diff_id as it is inflated.
+    files = classic_files([build(TWO_LAYERS)])
+    layers = [name for name in files if name.endswith("/layer.tar")]
+    for name in layers:
+        files[name] = COMPRESSIONS[compression](files[name])
+    assert _report(write_tar(files, tmp_path / "ok.tar"), tmp_path)["image"]["total_bytes"] == 8_000
+    files[layers[1]] = COMPRESSIONS[compression](PLAIN)  # a layer the config does not name
+    fresh = tmp_path / "fresh"  # a cache of its own: the first run cached the layer by its diff_id
+    fresh.mkdir()
+    result = run_cli([str(write_tar(files, tmp_path / "swapped.tar"))], cwd=fresh)
+    assert_one_line_error(result, "does not match its digest")
