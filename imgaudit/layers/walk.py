@@ -27,6 +27,7 @@ _KINDS.update(
         tarfile.LNKTYPE[0]: EntryKind.HARDLINK,
     }
 )
+_CARRIES_DATA = frozenset(code for code, kind in _KINDS.items() if kind is EntryKind.FILE)
 _FILE, _DIR, _SYMLINK, _HARDLINK, _OTHER = (
     EntryKind.FILE,
     EntryKind.DIR,
@@ -73,8 +74,13 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
         else:
             path = name[:-1] if name[-1:] == "/" else name
         if not path:
+            if size and type_code in _CARRIES_DATA:
+                warnings.append(f"ignored {size} bytes carried by {name!r}, the image root (not extracted)")
             continue  # the root directory itself
         if ".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
+            if size and type_code in _CARRIES_DATA:
+                # The data of a whiteout ships in the layer; no engine extracts it.
+                warnings.append(f"ignored {size} bytes carried by whiteout {name!r} (not extracted)")
             whiteout = _whiteout(path)
             if (
                 whiteout is not None

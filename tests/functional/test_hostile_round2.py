@@ -384,3 +384,17 @@ def test_a_docker_save_whose_layers_another_tool_compressed_is_read_and_checked(
     fresh.mkdir()
     result = run_cli([str(write_tar(files, tmp_path / "swapped.tar"))], cwd=fresh)
     assert_one_line_error(result, "does not match its digest")
+
+
+def test_data_carried_by_a_whiteout_or_the_root_is_named_in_a_warning(tmp_path: Path) -> None:
+    # A whiteout (or an entry naming the root) may carry data: it ships in the layer, no
+    # engine extracts it, so it is no file's bytes; the report now says it is there.
+    lower = header("gone", 5) + data(b"hello") + END
+    upper = header(".wh.gone", 70_000) + data(b"z" * 70_000) + header("./", 9) + data(b"r" * 9) + END
+    archive = classic_archive([lower, upper], tmp_path / "wh.tar")
+    report = _report(archive, tmp_path)
+    assert [layer["size_bytes"] for layer in report["layers"]] == figures(archive).layer_file_bytes == [5, 0]
+    assert report["warnings"] == [
+        "layer 1: ignored 70000 bytes carried by whiteout '.wh.gone' (not extracted)",
+        "layer 1: ignored 9 bytes carried by './', the image root (not extracted)",
+    ]
