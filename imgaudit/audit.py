@@ -31,7 +31,7 @@ from imgaudit.model import (
     WastedPath,
 )
 from imgaudit.report_cache import load_report, report_key, store_report
-from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed
+from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed, decompression_problem
 from imgaudit.sources.interface import ImageSource
 
 if TYPE_CHECKING:
@@ -111,9 +111,7 @@ def _analyze(
     except LayerError as exc:
         raise LayerError(f"{label}: {exc.message}", where=source.info.origin.location) from exc
     except DECOMPRESSION_ERRORS as exc:
-        raise LayerError(
-            f"{label}: compressed data is corrupt or truncated ({exc})", where=source.info.origin.location
-        ) from exc
+        raise LayerError(f"{label}: {decompression_problem(exc)}", where=source.info.origin.location) from exc
     except OSError as exc:  # gzip.BadGzipFile is an OSError
         raise LayerError(f"{label}: cannot be read ({exc})", where=source.info.origin.location) from exc
 

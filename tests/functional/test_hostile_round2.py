@@ -398,3 +398,31 @@ def test_data_carried_by_a_whiteout_or_the_root_is_named_in_a_warning(tmp_path: 
         "layer 1: ignored 70000 bytes carried by whiteout '.wh.gone' (not extracted)",
         "layer 1: ignored 9 bytes carried by './', the image root (not extracted)",
     ]
+
+
+def _zstd_long(window_log: int) -> bytes:
+    """`zstd --long=N`: a frame whose header asks for a 2^N-byte window (no content size)."""
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=window_log, enable_ldm=True)
+    buffer = io.BytesIO()
+    with zstandard.ZstdCompressor(compression_params=params).stream_writer(buffer, closefd=False) as writer:
+        writer.write(PLAIN)
+    return buffer.getvalue()
+
+
+def test_a_compressed_layer_asking_for_more_memory_than_allowed_says_so(tmp_path: Path) -> None:
+    # `zstd --long=28` asks for a 256 MiB window: it was refused as 'corrupt or truncated' (zstd's
+    # default cap is 128 MiB); an xz dictionary or zstd window past 256 MiB is refused as
+    # what it is. The engines' zstd reader (klauspost's) allows 512 MiB.
+    diff_id = "sha256:" + hashlib.sha256(PLAIN).hexdigest()
+    said = [GZIP_TYPE]
+    accepted = oci_archive([_zstd_long(28)], [diff_id], said, tmp_path / "long28.tar")
+    assert _report(accepted, tmp_path)["image"]["total_bytes"] == 5_700
+    huge_dictionary = [{"id": lzma.FILTER_LZMA2, "dict_size": 1536 * 2**20}]
+    for name, blob in [
+        ("long29", _zstd_long(29)),
+        ("xz", lzma.compress(PLAIN, format=lzma.FORMAT_XZ, filters=huge_dictionary)),
+    ]:
+        fresh = tmp_path / name  # a cache of its own: the same diff_id was cached above
+        fresh.mkdir()
+        result = run_cli([str(oci_archive([blob], [diff_id], said, fresh / "image.tar"))], cwd=fresh)
+        assert_one_line_error(result, "asks for more than 268435456 bytes of memory to decompress (refused)")
