@@ -426,3 +426,28 @@ def test_a_compressed_layer_asking_for_more_memory_than_allowed_says_so(tmp_path
         fresh.mkdir()
         result = run_cli([str(oci_archive([blob], [diff_id], said, fresh / "image.tar"))], cwd=fresh)
         assert_one_line_error(result, "asks for more than 268435456 bytes of memory to decompress (refused)")
+
+
+def test_devices_and_fifos_carry_no_data_whatever_their_size_field_says(tmp_path: Path) -> None:
+    # Go's reader (isHeaderOnlyType) and tarfile read no data after a device or a FIFO, so a
+    # size field there is not skipped: the next header follows at once.
+    def sized(block: bytearray) -> None:
+        block[124:136] = b"%011o\0" % 512
+
+    layer = b"".join(
+        header(name, kind=kind, edit=sized)
+        for name, kind in [("dev/null", b"3"), ("dev/sda", b"4"), ("fifo", b"6")]
+    )
+    layer += header("after", 3) + data(b"abc") + END
+    archive = classic_archive([layer], tmp_path / "dev.tar")
+    assert _report(archive, tmp_path)["image"]["total_bytes"] == sum(figures(archive).layer_file_bytes) == 3
+
+
+def test_a_config_naming_more_diff_ids_than_the_manifest_lists_layers_is_refused(tmp_path: Path) -> None:
+    def extra(config: bytes) -> bytes:
+        document = json.loads(config)
+        document["rootfs"]["diff_ids"].append(document["rootfs"]["diff_ids"][0])
+        return json.dumps(document).encode()
+
+    result = run_cli([str(_edited_save(tmp_path, config=extra))], cwd=tmp_path)
+    assert_one_line_error(result, "the manifest lists 2 layers but the config 3 diff_ids")
