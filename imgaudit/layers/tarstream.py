@@ -87,6 +87,7 @@ class TarMember:
     size: int
     linkname: str
     data_offset: int
+    sparse: bool = False  # its data is stored without its holes: not the file's bytes in place
 
     @property
     def is_regular(self) -> bool:
@@ -179,6 +180,7 @@ class TarReader:
         except (OSError, ValueError):
             self._length = None
         self.data_offset = 0  # where the current member's data starts
+        self.sparse = False  # whether the current member is a GNU sparse file
         self.name = ""  # the current member's name, for messages
         self._data_size = 0
         self._cut_in_data = False  # the stream ended inside a member's data
@@ -357,6 +359,7 @@ class TarReader:
             elif apparent is not None and apparent > _MAX_SPARSE_SIZE:
                 raise LayerError(f"layer tar gives {name} a sparse size beyond 2^63 bytes")
             self.name = name
+            self.sparse = apparent is not None
             self.data_offset = data_at
             self._data_size = size
             self._data_end = data_at + size
@@ -432,7 +435,7 @@ def iter_members(
     """
     reader = TarReader(stream)
     for name, kind, size, linkname in reader:
-        member = TarMember(name, bytes((kind,)), size, linkname, reader.data_offset)
+        member = TarMember(name, bytes((kind,)), size, linkname, reader.data_offset, reader.sparse)
         content: bytes | None = None
         if want_content is not None and kind in _HAS_DATA:
             cap = want_content(member)

@@ -214,6 +214,8 @@ class TarArchiveStore(BlobStore):
         self.location = str(path)
         self._path = path
         self._members: dict[str, tuple[int, int]] = {}
+        # Members stored without their holes (`tar --sparse`): their bytes are not in place.
+        self._sparse: set[str] = set()
         # Older `docker save` stores a layer shared by two images once and makes the other
         # `<id>/layer.tar` a symlink to `../<other id>/layer.tar`: name -> the name it means.
         self._links: dict[str, str] = {}
@@ -231,6 +233,8 @@ class TarArchiveStore(BlobStore):
                     name = normalize(member.name)
                     if name and member.is_regular:
                         self._members[name] = (member.data_offset, member.size)
+                        if member.sparse:
+                            self._sparse.add(name)
                     elif name and member.type == tarfile.SYMTYPE:
                         # `../<id>/layer.tar` inside the archive; one that climbs out is None
                         joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
@@ -260,6 +264,11 @@ class TarArchiveStore(BlobStore):
         key = self._key(name)
         if key is None:
             raise SourceError(f"the archive has no {name!r}", where=self.location)
+        if key in self._sparse:
+            raise SourceError(
+                f"{name} is stored as a sparse file (tar --sparse); re-create the archive without --sparse",
+                where=self.location,
+            )
         return self._members[key]
 
     def exists(self, name: str) -> bool:

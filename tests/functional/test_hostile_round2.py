@@ -451,3 +451,29 @@ def test_a_config_naming_more_diff_ids_than_the_manifest_lists_layers_is_refused
 
     result = run_cli([str(_edited_save(tmp_path, config=extra))], cwd=tmp_path)
     assert_one_line_error(result, "the manifest lists 2 layers but the config 3 diff_ids")
+
+
+def test_a_save_whose_layer_is_stored_sparse_is_refused_as_what_it_is(tmp_path: Path) -> None:
+    # `tar --sparse` over a `docker save` directory stores a layer.tar with zero runs as a
+    # GNU sparse member (its data without the holes). Read in place as if whole, the layer
+    # was "does not match its digest"; docker load (Go's reader) takes it. imgaudit reads
+    # members where they lie, so it says what the archive is and how to make it readable.
+    files = classic_files([build(TWO_LAYERS)])
+    name = next(n for n in files if n.endswith("/layer.tar"))
+    layer = files.pop(name)
+    stored = len(layer) - 1024  # the end-of-archive blocks are a hole
+
+    def sparse_map(block: bytearray) -> None:
+        block[386:410] = b"%011o\0" % 0 + b"%011o\0" % stored  # one run of data: [0, stored)
+        block[483:495] = b"%011o\0" % len(layer)  # the file's own size
+
+    outer = header(name, stored, kind=tarfile.GNUTYPE_SPARSE, edit=sparse_map) + data(layer[:stored])
+    outer += b"".join(header(n, len(d)) + data(d) for n, d in files.items()) + END
+    archive = tmp_path / "sparse.tar"
+    archive.write_bytes(outer)
+    with tarfile.open(archive) as independent:  # Python's reader agrees it holds the layer whole
+        assert independent.extractfile(name).read() == layer  # type: ignore[union-attr]
+    assert_one_line_error(
+        run_cli([str(archive)], cwd=tmp_path),
+        f"{name} is stored as a sparse file (tar --sparse); re-create the archive without --sparse",
+    )
