@@ -334,7 +334,9 @@ def open_path(
             raise SourceError("directory is not an OCI image layout (no index.json)", where=str(path))
         return ArchiveSource(DirectoryStore(path), "oci-layout", image, platform, warn)
     if not path.is_file():
-        raise SourceError("no such file or directory", where=str(path))
+        # a FIFO or a device would be read to no end (/dev/zero) or block (a FIFO with no writer)
+        what = "not a regular file or a directory" if path.exists() else "no such file or directory"
+        raise SourceError(what, where=str(path))
     if path.stat().st_size == 0:
         raise SourceError("the archive is empty", where=str(path))
     return ArchiveSource(TarArchiveStore(path), "docker-archive", image, platform, warn)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import lzma
+import os
 import tarfile
 import time
 from collections.abc import Callable
@@ -477,3 +478,10 @@ def test_a_save_whose_layer_is_stored_sparse_is_refused_as_what_it_is(tmp_path: 
         run_cli([str(archive)], cwd=tmp_path),
         f"{name} is stored as a sparse file (tar --sparse); re-create the archive without --sparse",
     )
+
+
+def test_a_device_or_a_fifo_given_as_the_archive_is_named_for_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.tar"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        assert_one_line_error(run_cli([path], cwd=tmp_path), f"not a regular file or a directory ({path})")
