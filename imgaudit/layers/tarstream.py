@@ -136,6 +136,9 @@ def _pax_size(text: str) -> int:
     return size
 
 
+_NO_NUL_KEYS = frozenset((b"path", b"linkpath", b"uname", b"gname"))
+
+
 def _parse_pax(data: bytes) -> dict[str, str]:
     records: dict[str, str] = {}
     pos = 0
@@ -151,6 +154,8 @@ def _parse_pax(data: bytes) -> dict[str, str]:
             raise LayerError("corrupt pax header in layer tar")
         record = data[space + 1 : pos + length - 1]
         key, _, value = record.partition(b"=")
+        if b"\0" in value and key in _NO_NUL_KEYS:  # Go's reader (validPAXRecord) refuses them
+            raise LayerError(f"layer tar has a NUL in a pax {key.decode()}")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records

@@ -485,3 +485,17 @@ def test_a_device_or_a_fifo_given_as_the_archive_is_named_for_what_it_is(tmp_pat
     os.mkfifo(fifo)
     for path in (str(fifo), "/dev/zero"):
         assert_one_line_error(run_cli([path], cwd=tmp_path), f"not a regular file or a directory ({path})")
+
+
+@pytest.mark.parametrize("record", ["path", "linkpath"])
+def test_a_nul_in_a_pax_path_is_a_corrupt_header_as_go_reads_it(tmp_path: Path, record: str) -> None:
+    # Go's archive/tar refuses a pax path or linkpath holding a NUL (validPAXRecord): no
+    # engine loads the layer. imgaudit reported a file named 'app/a\x00b'.
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("app/ab")
+        info.type = tarfile.SYMTYPE if record == "linkpath" else tarfile.REGTYPE
+        info.pax_headers = {record: "app/a\0b"}
+        tar.addfile(info)
+    result = run_cli([str(classic_archive([buffer.getvalue()], tmp_path / "nul.tar"))], cwd=tmp_path)
+    assert_one_line_error(result, f"layer tar has a NUL in a pax {record}")
