@@ -87,7 +87,9 @@ class TarMember:
     size: int
     linkname: str
     data_offset: int
-    sparse: bool = False  # its data is stored without its holes: not the file's bytes in place
+    # A sparse file's data is stored without its holes: None for any other member; an old GNU
+    # sparse header's offset (its map: `old_gnu_sparse_map`); -1 for GNU's pax formats.
+    sparse: int | None = None
 
     @property
     def is_regular(self) -> bool:
@@ -185,7 +187,7 @@ class TarReader:
         except (OSError, ValueError):
             self._length = None
         self.data_offset = 0  # where the current member's data starts
-        self.sparse = False  # whether the current member is a GNU sparse file
+        self.sparse: int | None = None  # the current member's, as TarMember.sparse
         self.name = ""  # the current member's name, for messages
         self._data_size = 0
         self._cut_in_data = False  # the stream ended inside a member's data
@@ -315,6 +317,7 @@ class TarReader:
             linkname = ""
             apparent = None
             too_long: str | None = None
+            sparse: int | None = None
             if kind not in _PLAIN_TYPES:  # most members are: one test instead of six
                 if kind in _PAX_TYPES or kind == _GLOBAL_PAX:
                     records = _parse_pax(self._extension(data_at, size, "pax header"))
@@ -341,6 +344,7 @@ class TarReader:
                     except ValueError as exc:  # found by the fuzz harness: a stray byte in the field
                         raise LayerError(f"corrupt sparse size in the tar header at byte {pos}") from exc
                     data_at = self._skip_sparse_extensions(block, data_at)
+                    sparse = pos
             if pending or global_pax:
                 overrides = {**global_pax, **pending}
                 pending = {}
@@ -353,6 +357,7 @@ class TarReader:
                 real = overrides.get("GNU.sparse.realsize") or overrides.get("GNU.sparse.size")
                 if real is not None:
                     apparent = _pax_size(real)
+                    sparse = -1
                 extended_names += len(name) + len(linkname)
                 if extended_names > name_cap:
                     raise names_refused(name_cap, "layer tar gives its entries")
@@ -364,7 +369,7 @@ class TarReader:
             elif apparent is not None and apparent > _MAX_SPARSE_SIZE:
                 raise LayerError(f"layer tar gives {name} a sparse size beyond 2^63 bytes")
             self.name = name
-            self.sparse = apparent is not None
+            self.sparse = sparse if apparent is not None else None
             self.data_offset = data_at
             self._data_size = size
             self._data_end = data_at + size
@@ -426,6 +431,43 @@ class TarReader:
             return
         while self._stream.read(_SKIP_CHUNK):
             pass
+
+
+# Data runs an old GNU sparse map may list: 4 in the header, 21 per extension block.
+MAX_SPARSE_RUNS = 1 << 16
+
+
+def old_gnu_sparse_map(read: Callable[[int], bytes], header_at: int) -> list[tuple[int, int]]:
+    """The data runs (offset in the file, length) of the old GNU sparse member whose header is
+    at `header_at`, `read(offset)` giving the 512-byte block there; checked as Go's reader
+    checks them: in order, apart, within the file, and adding up to the data stored."""
+    header = read(header_at)
+    try:
+        stored, size = _number(header[124:136]), _number(header[483:495])
+        runs = [
+            (_number(header[at : at + 12]), _number(header[at + 12 : at + 24])) for at in range(386, 482, 24)
+        ]
+        extended, position = header[482], header_at
+        while extended:
+            position += BLOCK
+            block = read(position)
+            runs += [
+                (_number(block[at : at + 12]), _number(block[at + 12 : at + 24])) for at in range(0, 504, 24)
+            ]
+            extended = block[504]
+            if len(runs) > MAX_SPARSE_RUNS:
+                raise LayerError(f"a sparse file lists more than {MAX_SPARSE_RUNS} runs of data")
+    except (ValueError, IndexError) as exc:
+        raise LayerError(f"corrupt sparse map in the tar header at byte {header_at}") from exc
+    runs = [run for run in runs if run != (0, 0)]  # unused slots
+    end = 0
+    for offset, length in runs:
+        if offset < end or offset + length > size:
+            raise LayerError(f"corrupt sparse map in the tar header at byte {header_at}")
+        end = offset + length
+    if sum(length for _, length in runs) != stored:
+        raise LayerError(f"corrupt sparse map in the tar header at byte {header_at}")
+    return runs
 
 
 ContentWanted = Callable[[TarMember], int | None]

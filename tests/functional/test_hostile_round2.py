@@ -464,29 +464,78 @@ def test_a_config_naming_more_diff_ids_than_the_manifest_lists_layers_is_refused
     assert_one_line_error(result, "the manifest lists 2 layers but the config 3 diff_ids")
 
 
-def test_a_save_whose_layer_is_stored_sparse_is_refused_as_what_it_is(tmp_path: Path) -> None:
-    # `tar --sparse` over a `docker save` directory stores a layer.tar with zero runs as a
-    # GNU sparse member (its data without the holes). Read in place as if whole, the layer
-    # was "does not match its digest"; docker load (Go's reader) takes it. imgaudit reads
-    # members where they lie, so it says what the archive is and how to make it readable.
-    files = classic_files([build(TWO_LAYERS)])
-    name = next(n for n in files if n.endswith("/layer.tar"))
-    layer = files.pop(name)
-    stored = len(layer) - 1024  # the end-of-archive blocks are a hole
+def _old_gnu_sparse(name: str, content: bytes) -> bytes:
+    """`content` as GNU tar --sparse stores it: its all-zero 512-byte blocks are holes; the
+    runs of data are mapped in the header (4) and in extension blocks (21 each)."""
+    runs: list[tuple[int, int]] = []
+    for at in range(0, len(content), 512):
+        length = len(content[at : at + 512])
+        if not content[at : at + 512].strip(b"\0"):
+            continue
+        if runs and sum(runs[-1]) == at:
+            runs[-1] = (runs[-1][0], runs[-1][1] + length)
+        else:
+            runs.append((at, length))
+    runs.append((len(content), 0))  # GNU tar ends the map on the file's size
+    fields = [b"%011o\0" % offset + b"%011o\0" % length for offset, length in runs]
+    stored = b"".join(content[offset : offset + length] for offset, length in runs)
 
     def sparse_map(block: bytearray) -> None:
-        block[386:410] = b"%011o\0" % 0 + b"%011o\0" % stored  # one run of data: [0, stored)
-        block[483:495] = b"%011o\0" % len(layer)  # the file's own size
+        block[386 : 386 + 24 * min(4, len(fields))] = b"".join(fields[:4])
+        block[482] = 1 if len(fields) > 4 else 0
+        block[483:495] = b"%011o\0" % len(content)
 
-    outer = header(name, stored, kind=tarfile.GNUTYPE_SPARSE, edit=sparse_map) + data(layer[:stored])
-    outer += b"".join(header(n, len(d)) + data(d) for n, d in files.items()) + END
+    extensions = b""
+    for first in range(4, len(fields), 21):
+        block = bytearray(512)
+        chunk = b"".join(fields[first : first + 21])
+        block[: len(chunk)] = chunk
+        block[504] = 1 if first + 21 < len(fields) else 0
+        extensions += bytes(block)
+    return header(name, len(stored), kind=tarfile.GNUTYPE_SPARSE, edit=sparse_map) + extensions + data(stored)
+
+
+def _sparse_save(tmp_path: Path, pax: bool) -> tuple[Path, str, bytes]:
+    """A save whose layer.tar (files of zeros among others) is stored as `tar --sparse` stores
+    it, first in the archive, so that other members' bytes follow its stored data."""
+    entries = [entry for i in range(8) for entry in (file(f"bin/f{i}", 700), File(f"zeros{i}", bytes(3_000)))]
+    files = classic_files([build(ImageSpec(layers=[Layer(entries)], tags=["team/sparse:1"]))])
+    name = next(n for n in files if n.endswith("/layer.tar"))
+    layer = files.pop(name)
+    if pax:  # GNU's pax format 0.1: the map in pax records, the name behind GNUSparseFile.0/
+        stored = len(layer) - 1024  # its end-of-archive blocks a hole
+        records = {
+            "GNU.sparse.name": name,
+            "GNU.sparse.realsize": str(len(layer)),
+            "GNU.sparse.map": f"0,{stored}",
+        }
+        info = tarfile.TarInfo(f"GNUSparseFile.0/{name}")
+        info.size, info.pax_headers = stored, records
+        sparse = info.tobuf(tarfile.PAX_FORMAT) + data(layer[:stored])
+    else:  # the old GNU format, GNU tar's default: 8 holes and more, so extension blocks too
+        sparse = _old_gnu_sparse(name, layer)
+    outer = sparse + b"".join(header(n, len(d)) + data(d) for n, d in files.items()) + END
     archive = tmp_path / "sparse.tar"
     archive.write_bytes(outer)
+    return archive, name, layer
+
+
+def test_a_save_whose_layer_tar_sparse_stored_is_read_as_the_file(tmp_path: Path) -> None:
+    # `tar --sparse` over a `docker save` directory stores a layer.tar with zero runs without
+    # them. Read in place as if whole, the layer was "does not match its digest" (or right by
+    # chance, when the bytes after it were zeros); docker load (Go's reader) expands it.
+    archive, name, layer = _sparse_save(tmp_path, pax=False)
     with tarfile.open(archive) as independent:  # Python's reader agrees it holds the layer whole
         assert independent.extractfile(name).read() == layer  # type: ignore[union-attr]
+    assert _report(archive, tmp_path)["image"]["total_bytes"] == 8 * 3_700
+
+
+def test_a_save_whose_layer_tar_is_sparse_in_a_pax_format_is_refused_as_what_it_is(tmp_path: Path) -> None:
+    archive, name, _ = _sparse_save(tmp_path, pax=True)
     assert_one_line_error(
         run_cli([str(archive)], cwd=tmp_path),
-        f"{name} is stored as a sparse file (tar --sparse); re-create the archive without --sparse",
+        f"{name} is stored as a sparse file in a pax format (tar --sparse --format=posix); "
+        "re-create the archive without --sparse",
     )
 
 
