@@ -31,7 +31,7 @@ from imgaudit.model import (
     WastedPath,
 )
 from imgaudit.report_cache import load_report, report_key, store_report
-from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed
+from imgaudit.sources.compression import DECOMPRESSION_ERRORS, decompressed, decompression_problem
 from imgaudit.sources.interface import ImageSource
 
 if TYPE_CHECKING:
@@ -111,9 +111,7 @@ def _analyze(
     except LayerError as exc:
         raise LayerError(f"{label}: {exc.message}", where=source.info.origin.location) from exc
     except DECOMPRESSION_ERRORS as exc:
-        raise LayerError(
-            f"{label}: compressed data is corrupt or truncated ({exc})", where=source.info.origin.location
-        ) from exc
+        raise LayerError(f"{label}: {decompression_problem(exc)}", where=source.info.origin.location) from exc
     except OSError as exc:  # gzip.BadGzipFile is an OSError
         raise LayerError(f"{label}: cannot be read ({exc})", where=source.info.origin.location) from exc
 
@@ -161,10 +159,17 @@ def _read_layers(
     # A blob the manifest lists more than once is one set of bytes: read it once, merge it as
     # often as it is listed (an outsider's manifest may list one small layer thousands of times).
     # Only such a blob's analysis is kept past its merge, and only until its last listing.
+    # A listing is the same read only under the same diff_id: each listing's blob is checked
+    # against its own (a classic `<id>/layer.tar` listed twice under two diff_ids is refused,
+    # as `docker load` refuses it, instead of the second listing going unchecked).
     _check_layer_count(source)
-    identities = [source.layer_identity(d.index) for d in source.layers]
+    identities = [
+        None if identity is None else (identity, d.diff_id)
+        for d in source.layers
+        for identity in (source.layer_identity(d.index),)
+    ]
     listings_left = Counter(i for i in identities if i is not None)
-    read_before: dict[str, tuple[LayerAnalysis, bool]] = {}
+    read_before: dict[tuple[str, str | None], tuple[LayerAnalysis, bool]] = {}
     read = 0  # uncompressed file bytes of the layers done, for the progress line
     try:
         for done, descriptor in enumerate(source.layers, start=1):

@@ -36,9 +36,15 @@ MAX_INT_DIGITS = 40  # 10**40 bytes is far beyond any disk; 2**64 has 20 digits
 ErrorType = type[ImgauditError]
 
 # Everything that is not a bracket is removed before counting depth, strings first: a
-# bracket inside a string opens nothing.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-TOML_SKIPPED = re.compile(rb'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
+# bracket inside a string opens nothing. A string left open runs to the end of the text (of
+# its line, for TOML's one-line strings): the parser stops there, and every pattern matches
+# wherever it starts. One that could fail was retried at each later quote, each try running
+# to the end: `"\"\"\"...` of 40 KB took 23 s (README: Limits).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\\?\Z)')
+TOML_SKIPPED = re.compile(
+    rb'"""[\s\S]*?(?:"""|\Z)|\'\'\'[\s\S]*?(?:\'\'\'|\Z)'
+    rb'|"(?:[^"\\\n]|\\.)*(?:"|\\?(?:\n|\Z))|\'[^\'\n]*(?:\'|\n|\Z)|#[^\n]*'
+)
 _DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _DEPTH_STEP)
 

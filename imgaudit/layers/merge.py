@@ -23,8 +23,11 @@ from itertools import islice, repeat
 from operator import itemgetter
 from typing import NamedTuple, TypeAlias, Union
 
+from imgaudit.errors import LayerError
+from imgaudit.inputs import limit
 from imgaudit.layers.collector import collector_paused
 from imgaudit.layers.paths import parent
+from imgaudit.layers.tarstream import name_budget, names_refused
 from imgaudit.model import EntryKind, LayerAnalysis
 
 
@@ -104,6 +107,11 @@ class MergedFilesystem:
 _Leaf: TypeAlias = tuple[str, EntryKind, int, int]  # path, kind, layer that put it there, inode or -1
 _Tree: TypeAlias = dict[str, Union["_Tree", _Leaf]]
 _NO_INODE = -1
+# Directories the tree holds, every layer's together, about 200 bytes each: a real image has
+# some 10^5. A name 2,000 levels deep implies 2,000 of them, so a 25 KB gzip layer of 1,000
+# such names took 406 MB (README: Limits).
+MAX_DIRECTORIES = 1_000_000
+DIRECTORY_BUDGET_VARIABLE = "IMGAUDIT_MAX_DIRECTORIES"
 
 
 class _Overlay:
@@ -120,6 +128,7 @@ class _Overlay:
         # per inode, the last removal that left it unreachable.
         self.removals: dict[int, tuple[str, int, Removal, str]] = {}
         self.warnings: list[str] = []
+        self.directories, self.directory_cap = 0, limit(DIRECTORY_BUDGET_VARIABLE, MAX_DIRECTORIES)
 
     # -- removal -------------------------------------------------------------------
     def _discard(self, root: str, node: _Tree | _Leaf, layer: int, removal: Removal) -> None:
@@ -159,19 +168,45 @@ class _Overlay:
         found = self.dirs.get(path)
         if found is not None:
             return found
-        node = self.root
-        walked = ""
-        for name in path.split("/"):
-            walked = f"{walked}/{name}" if walked else name
-            child = node.get(name)
-            if not isinstance(child, dict):
-                if child is not None:
-                    self._discard(walked, child, layer, Removal.REPLACED)
-                child = {}
-                node[name] = child
-            node = child
+        # Siblings share their parent: once it is known by its path, a new sibling is one step.
+        parent_path, _, last = path.rpartition("/")
+        above = self.dirs.get(parent_path) if parent_path else self.root
+        if above is None:
+            # From the root, building no prefix strings (a file in the way aside): building
+            # them made each walk down a deep path quadratic (2,000 levels: 4 MB of strings).
+            names = path.split("/")
+            above = self.root
+            for depth in range(len(names) - 1):
+                above = self._directory_in(above, names[depth], layer, names, depth)
+            self.dirs[parent_path] = above
+        node = self._directory_in(above, last, layer, None, path)
         self.dirs[path] = node
         return node
+
+    def _directory_in(
+        self, node: _Tree, name: str, layer: int, names: list[str] | None, where: int | str
+    ) -> _Tree:
+        """The child directory `name` of `node`, created (in place of a file) as needed; the
+        child's path is `where`, or the first `where + 1` of `names`."""
+        child = node.get(name)
+        if isinstance(child, dict):
+            return child
+        if child is not None:
+            path = "/".join(names[: int(where) + 1]) if names is not None else str(where)
+            self._discard(path, child, layer, Removal.REPLACED)
+        created = self._new_directory()
+        node[name] = created
+        return created
+
+    def _new_directory(self) -> _Tree:
+        """Every directory the tree gets counts: one deep name implies thousands of them."""
+        self.directories += 1
+        if self.directories > self.directory_cap:
+            raise LayerError(
+                f"the image's entries make more than {self.directory_cap} directories "
+                f"(raise it with {DIRECTORY_BUDGET_VARIABLE})"
+            )
+        return {}
 
     def delete(self, path: str, layer: int) -> None:
         directory = self.lookup_dir(parent(path))
@@ -200,7 +235,7 @@ class _Overlay:
             return
         if existing is not None:
             self._discard(path, existing, layer, Removal.REPLACED)
-        created: _Tree = {}
+        created = self._new_directory()
         directory[name] = created
         self.dirs[path] = created
 
@@ -223,6 +258,18 @@ class _Overlay:
         directory = self.lookup_dir(parent(path))
         leaf = directory.get(path.rpartition("/")[2]) if directory is not None else None
         return None if leaf is None or isinstance(leaf, dict) else leaf
+
+    def odd_link(self, path: str, link: str) -> str:
+        """Why a hard link shares no file's bytes, or why the engines refuse it (they remove
+        what is at its path, then find its target gone)."""
+        if link == path:
+            return "points at itself"
+        if self.lookup_dir(link) is not None:
+            return f"points at directory {link!r}"
+        leaf = self.leaf_at(link)
+        if leaf is not None:
+            return f"points at {leaf[1]} {link!r}, not a file"
+        return f"points at missing {link!r}"
 
     def inode_at(self, path: str) -> int:
         leaf = self.leaf_at(path)
@@ -260,6 +307,7 @@ class Merger:
         self._shipped: list[int] = []
         self._counts: list[int] = []
         self._contents: list[Mapping[str, bytes]] = []
+        self._name_bytes, self._name_cap = 0, name_budget()
 
     @collector_paused()
     def add(self, analysis: LayerAnalysis) -> None:
@@ -268,6 +316,11 @@ class Merger:
         overlay.warnings.extend(f"layer {index}: {w}" for w in analysis.warnings)
         self._contents.append(analysis.contents)
         entries = analysis.entries
+        # Every layer's names and link targets together, cached analyses included.
+        self._name_bytes += sum(map(len, map(itemgetter(0), entries)))
+        self._name_bytes += sum(map(len, filter(None, map(itemgetter(3), entries))))
+        if self._name_bytes > self._name_cap:
+            raise names_refused(self._name_cap, "the image's entries have")
         whiteout, opaque = EntryKind.WHITEOUT, EntryKind.OPAQUE
         for path, kind, _size, _link in entries:
             if kind is whiteout:
@@ -307,8 +360,10 @@ class Merger:
             elif kind is EntryKind.HARDLINK:
                 assert link is not None
                 target = overlay.inode_at(link)
-                if target == _NO_INODE:
-                    overlay.warnings.append(f"layer {index}: hard link {path!r} points at missing {link!r}")
+                if target == _NO_INODE or link == path:
+                    overlay.warnings.append(
+                        f"layer {index}: hard link {path!r} {overlay.odd_link(path, link)}"
+                    )
                 overlay.add_leaf(path, kind, target, index)
             elif kind is EntryKind.SYMLINK or kind is EntryKind.OTHER:
                 overlay.add_leaf(path, kind, _NO_INODE, index)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from imgaudit.errors import LayerError
+from imgaudit.inputs import limit
+from imgaudit.layers.paths import normalize_entry
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -31,6 +33,32 @@ _SKIP_CHUNK = 1 << 20
 # A pax header or GNU long name holds a path or two: PATH_MAX is 4 KiB. A hostile one
 # declaring gigabytes must fail before anything is allocated for it.
 MAX_HEADER_EXTENSION = 1 << 20
+# The names (and link targets) an image's entries hold, all layers together: a real image's
+# million files take about 100 MB. Names from pax or GNU headers compress about 800:1 (1,000
+# names of 1 MiB: a 1 MB gzip layer, 2 GB of memory), so they are counted as they are read
+# here; `Merger` counts every name of every layer (README: Limits).
+MAX_NAME_BYTES = 256 << 20
+NAME_BUDGET_VARIABLE = "IMGAUDIT_MAX_NAME_BYTES"
+
+
+# The longest name or link target an engine extracts: PATH_MAX (4,096 bytes with its NUL);
+# open(2), mkdir(2) and symlink(2) answer ENAMETOOLONG past it. A name of up to 1,023
+# characters is at most 4,092 bytes in UTF-8, so only longer ones are encoded to be measured.
+PATH_MAX_BYTES = 4095
+_SURELY_SHORT = 1023
+
+
+def _overlong(text: str) -> bool:
+    return len(text) > _SURELY_SHORT and len(text.encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES
+
+
+def name_budget() -> int:
+    return limit(NAME_BUDGET_VARIABLE, MAX_NAME_BYTES)
+
+
+def names_refused(cap: int, where: str = "its entries have") -> LayerError:
+    return LayerError(f"{where} names of more than {cap} bytes (raise it with {NAME_BUDGET_VARIABLE})")
+
 
 _REGTYPE = tarfile.REGTYPE[0]
 _AREGTYPE = 0
@@ -59,6 +87,9 @@ class TarMember:
     size: int
     linkname: str
     data_offset: int
+    # A sparse file's data is stored without its holes: None for any other member; an old GNU
+    # sparse header's offset (its map: `old_gnu_sparse_map`); -1 for GNU's pax formats.
+    sparse: int | None = None
 
     @property
     def is_regular(self) -> bool:
@@ -68,7 +99,7 @@ class TarMember:
 def _number(field: bytes) -> int:
     """An octal field, or GNU base-256 (high bit set) for values octal cannot hold."""
     if field[0] & 0x80:
-        if field[0] == 0xFF:
+        if field[0] & 0x40:  # the sign bit of GNU's two's complement, as Go's archive/tar reads it
             raise ValueError("negative number")
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     end = field.find(0)
@@ -107,6 +138,9 @@ def _pax_size(text: str) -> int:
     return size
 
 
+_NO_NUL_KEYS = frozenset((b"path", b"linkpath", b"uname", b"gname"))
+
+
 def _parse_pax(data: bytes) -> dict[str, str]:
     records: dict[str, str] = {}
     pos = 0
@@ -122,6 +156,8 @@ def _parse_pax(data: bytes) -> dict[str, str]:
             raise LayerError("corrupt pax header in layer tar")
         record = data[space + 1 : pos + length - 1]
         key, _, value = record.partition(b"=")
+        if b"\0" in value and key in _NO_NUL_KEYS:  # Go's reader (validPAXRecord) refuses them
+            raise LayerError(f"layer tar has a NUL in a pax {key.decode()}")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records
@@ -151,10 +187,12 @@ class TarReader:
         except (OSError, ValueError):
             self._length = None
         self.data_offset = 0  # where the current member's data starts
+        self.sparse: int | None = None  # the current member's, as TarMember.sparse
         self.name = ""  # the current member's name, for messages
         self._data_size = 0
         self._cut_in_data = False  # the stream ended inside a member's data
         self._data_end = 0  # where the current member's data ends (its padding not included)
+        self.warnings: list[str] = []  # about members left out (a name no engine extracts)
 
     # -- the window over the stream ---------------------------------------------------
     def _read(self, size: int) -> bytes:
@@ -229,6 +267,9 @@ class TarReader:
         pending: dict[str, str] = {}
         global_pax: dict[str, str] = {}
         length = self._length
+        # A plain header's name is at most 256 bytes; only the longer ones of pax and GNU
+        # headers are counted against the budget.
+        extended_names, name_cap = 0, name_budget()
         adler32 = zlib.adler32
         while True:
             offset = pos - self._buffer_at
@@ -237,6 +278,13 @@ class TarReader:
             else:
                 block = self._header_block(pos)
             if block == _ZERO_BLOCK:
+                # Go's archive/tar (the engines') ends at two zero blocks, or one and the end of
+                # the stream, and refuses one followed by anything else: what follows would be
+                # read by tools that skip zero blocks and hidden from those that stop there.
+                if self._get(pos + BLOCK, BLOCK).strip(b"\0"):
+                    raise LayerError(
+                        f"layer tar goes on after an end-of-archive block at byte {pos} (engines refuse it)"
+                    )
                 self._drain()
                 return
             # The fast path: an ASCII header with plain octal fields (see the module's notes).
@@ -268,6 +316,8 @@ class TarReader:
             padded = -(-size // BLOCK) * BLOCK
             linkname = ""
             apparent = None
+            too_long: str | None = None
+            sparse: int | None = None
             if kind not in _PLAIN_TYPES:  # most members are: one test instead of six
                 if kind in _PAX_TYPES or kind == _GLOBAL_PAX:
                     records = _parse_pax(self._extension(data_at, size, "pax header"))
@@ -294,6 +344,7 @@ class TarReader:
                     except ValueError as exc:  # found by the fuzz harness: a stray byte in the field
                         raise LayerError(f"corrupt sparse size in the tar header at byte {pos}") from exc
                     data_at = self._skip_sparse_extensions(block, data_at)
+                    sparse = pos
             if pending or global_pax:
                 overrides = {**global_pax, **pending}
                 pending = {}
@@ -306,19 +357,44 @@ class TarReader:
                 real = overrides.get("GNU.sparse.realsize") or overrides.get("GNU.sparse.size")
                 if real is not None:
                     apparent = _pax_size(real)
+                    sparse = -1
+                extended_names += len(name) + len(linkname)
+                if extended_names > name_cap:
+                    raise names_refused(name_cap, "layer tar gives its entries")
+                # Only pax and GNU headers give names longer than 256 bytes.
+                too_long = self._too_long(name, linkname, kind)
             if kind not in _HAS_DATA:
                 size = padded = 0
                 apparent = None
             elif apparent is not None and apparent > _MAX_SPARSE_SIZE:
                 raise LayerError(f"layer tar gives {name} a sparse size beyond 2^63 bytes")
             self.name = name
+            self.sparse = sparse if apparent is not None else None
             self.data_offset = data_at
             self._data_size = size
             self._data_end = data_at + size
             pos = data_at + padded
             if length is not None and self._data_end > length:
                 raise LayerError(f"layer tar is truncated inside {name}")
+            if too_long is not None:
+                self.warnings.append(
+                    f"ignored tar entry whose {too_long} is longer than {PATH_MAX_BYTES} bytes "
+                    f"(engines cannot extract it): {name[:60]!r}..."
+                )
+                continue
             yield name, kind, size if apparent is None else apparent, linkname
+
+    @staticmethod
+    def _too_long(name: str, linkname: str, kind: int) -> str | None:
+        """What of the entry no engine extracts: its name (as the engines clean it, joined to
+        their root) or its link target (a symlink's as written, a hard link's cleaned)."""
+        if _overlong(name) and _overlong(normalize_entry(name) or ""):
+            return "name"
+        if kind == _SYMTYPE and _overlong(linkname):
+            return "link target"
+        if kind == _LNKTYPE and _overlong(linkname) and _overlong(normalize_entry(linkname) or ""):
+            return "link target"
+        return None
 
     def _skip_sparse_extensions(self, header: bytes, pos: int) -> int:
         """Where an old-GNU sparse file's data starts: more than four holes' map continues in
@@ -357,6 +433,43 @@ class TarReader:
             pass
 
 
+# Data runs an old GNU sparse map may list: 4 in the header, 21 per extension block.
+MAX_SPARSE_RUNS = 1 << 16
+
+
+def old_gnu_sparse_map(read: Callable[[int], bytes], header_at: int) -> list[tuple[int, int]]:
+    """The data runs (offset in the file, length) of the old GNU sparse member whose header is
+    at `header_at`, `read(offset)` giving the 512-byte block there; checked as Go's reader
+    checks them: in order, apart, within the file, and adding up to the data stored."""
+    header = read(header_at)
+    try:
+        stored, size = _number(header[124:136]), _number(header[483:495])
+        runs = [
+            (_number(header[at : at + 12]), _number(header[at + 12 : at + 24])) for at in range(386, 482, 24)
+        ]
+        extended, position = header[482], header_at
+        while extended:
+            position += BLOCK
+            block = read(position)
+            runs += [
+                (_number(block[at : at + 12]), _number(block[at + 12 : at + 24])) for at in range(0, 504, 24)
+            ]
+            extended = block[504]
+            if len(runs) > MAX_SPARSE_RUNS:
+                raise LayerError(f"a sparse file lists more than {MAX_SPARSE_RUNS} runs of data")
+    except (ValueError, IndexError) as exc:
+        raise LayerError(f"corrupt sparse map in the tar header at byte {header_at}") from exc
+    runs = [run for run in runs if run != (0, 0)]  # unused slots
+    end = 0
+    for offset, length in runs:
+        if offset < end or offset + length > size:
+            raise LayerError(f"corrupt sparse map in the tar header at byte {header_at}")
+        end = offset + length
+    if sum(length for _, length in runs) != stored:
+        raise LayerError(f"corrupt sparse map in the tar header at byte {header_at}")
+    return runs
+
+
 ContentWanted = Callable[[TarMember], int | None]
 
 
@@ -369,7 +482,7 @@ def iter_members(
     """
     reader = TarReader(stream)
     for name, kind, size, linkname in reader:
-        member = TarMember(name, bytes((kind,)), size, linkname, reader.data_offset)
+        member = TarMember(name, bytes((kind,)), size, linkname, reader.data_offset, reader.sparse)
         content: bytes | None = None
         if want_content is not None and kind in _HAS_DATA:
             cap = want_content(member)

@@ -10,12 +10,13 @@ import tarfile
 from typing import BinaryIO
 
 from imgaudit.layers.collector import collector_paused
-from imgaudit.layers.paths import normalize_entry, parent
+from imgaudit.layers.paths import basename, normalize_entry, parent
 from imgaudit.layers.tarstream import TarReader
 from imgaudit.layers.wanted import ContentBudget, content_cap
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
 WHITEOUT_PREFIX = ".wh."
+_NOT_NAMES = frozenset(("", ".", ".."))
 OPAQUE_MARKER = ".wh..wh..opq"
 
 _KINDS: dict[int, EntryKind] = {t[0]: EntryKind.FILE for t in tarfile.REGULAR_TYPES}
@@ -26,6 +27,7 @@ _KINDS.update(
         tarfile.LNKTYPE[0]: EntryKind.HARDLINK,
     }
 )
+_CARRIES_DATA = frozenset(code for code, kind in _KINDS.items() if kind is EntryKind.FILE)
 _FILE, _DIR, _SYMLINK, _HARDLINK, _OTHER = (
     EntryKind.FILE,
     EntryKind.DIR,
@@ -72,10 +74,23 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
         else:
             path = name[:-1] if name[-1:] == "/" else name
         if not path:
+            if size and type_code in _CARRIES_DATA:
+                warnings.append(f"ignored {size} bytes carried by {name!r}, the image root (not extracted)")
             continue  # the root directory itself
         if ".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
+            if size and type_code in _CARRIES_DATA:
+                # The data of a whiteout ships in the layer; no engine extracts it.
+                warnings.append(f"ignored {size} bytes carried by whiteout {name!r} (not extracted)")
             whiteout = _whiteout(path)
-            if whiteout is not None:
+            if (
+                whiteout is not None
+                and whiteout.kind is EntryKind.WHITEOUT
+                and basename(whiteout.path) in _NOT_NAMES
+            ):
+                # `.wh.`, `.wh..`, `.wh...` name the directory itself or its parent: the engines'
+                # appliers fail on them (mknod over an existing directory); nothing is deleted.
+                warnings.append(f"ignored whiteout that names no file: {name!r}")
+            elif whiteout is not None:
                 append(whiteout)
             continue
         kind = kinds_get(type_code, _OTHER)
@@ -98,6 +113,7 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
             append(LayerEntry(path, _SYMLINK, 0, linkname))
         else:
             append(LayerEntry(path, _OTHER))
+    warnings.extend(reader.warnings)
     if budget.refused > refused_before:
         warnings.append(
             f"{budget.refused - refused_before} small files (package lists, lock files) were not kept: "

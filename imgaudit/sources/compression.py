@@ -41,8 +41,11 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"
 _BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # a first block, or the end of an empty stream
 MAGIC_BYTES = 10  # the longest prefix `compression_of` looks at
-# An xz stream names the dictionary its decoder must allocate (up to 4 GiB): refuse more.
-XZ_MEMORY_LIMIT = 256 * 1024 * 1024
+# An xz stream names the dictionary its decoder must allocate (up to 4 GiB), a zstd frame
+# its window (up to 3.75 TiB): refuse more than this. zstd's own default cap, 128 MiB, refused
+# `zstd --long=28` layers; the engines' zstd reader (klauspost's) allows 512 MiB.
+DECODER_MEMORY_LIMIT = 256 * 1024 * 1024
+XZ_MEMORY_LIMIT = DECODER_MEMORY_LIMIT
 _INFLATE_CHUNK = 1 << 20
 
 
@@ -117,7 +120,9 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
         gzip_reader = _GzipReader(fileobj=buffered, mode="rb")  # type: ignore[no-untyped-call]
         return cast(BinaryIO, _ForwardOnly(gzip_reader))
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+        reader = zstandard.ZstdDecompressor(max_window_size=DECODER_MEMORY_LIMIT).stream_reader(
+            buffered, read_across_frames=True
+        )
         return cast(BinaryIO, _ForwardOnly(reader))
     if kind == "xz":
         inflating = _Inflating(buffered, lambda: lzma.LZMADecompressor(memlimit=XZ_MEMORY_LIMIT))
@@ -125,3 +130,10 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
     if kind == "bzip2":
         return cast(BinaryIO, io.BufferedReader(_Inflating(buffered, bz2.BZ2Decompressor), _INFLATE_CHUNK))
     return cast(BinaryIO, buffered)
+
+
+def decompression_problem(exc: Exception) -> str:
+    """What a decompressor's error means, for a one-line message."""
+    if "memory" in str(exc).lower():  # xz: "Memory usage limit reached"; zstd: "... too much memory ..."
+        return f"asks for more than {DECODER_MEMORY_LIMIT} bytes of memory to decompress (refused)"
+    return f"compressed data is corrupt or truncated ({exc})"

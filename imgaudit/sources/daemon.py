@@ -31,7 +31,12 @@ from imgaudit.layers.tarstream import MAX_HEADER_EXTENSION
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import BaseImage, BaseMethod, LayerAnalysis, Origin
 from imgaudit.sources.archive import ArchiveSource
-from imgaudit.sources.compression import DECOMPRESSION_ERRORS, compression_of, decompressed
+from imgaudit.sources.compression import (
+    DECOMPRESSION_ERRORS,
+    compression_of,
+    decompressed,
+    decompression_problem,
+)
 from imgaudit.sources.pull import PullPolicy
 from imgaudit.sources.registry.credentials import Credentials
 from imgaudit.sources.registry.source import check_platform
@@ -263,9 +268,7 @@ def _take_member(
     except LayerError as exc:
         raise LayerError(f"{name}: {exc.message}", where=store.location) from exc
     except DECOMPRESSION_ERRORS as exc:
-        raise LayerError(
-            f"{name}: compressed data is corrupt or truncated ({exc})", where=store.location
-        ) from exc
+        raise LayerError(f"{name}: {decompression_problem(exc)}", where=store.location) from exc
     store.layers[name] = _StreamedLayer(
         analysis, hashing.count, "sha256:" + hashing.hash.hexdigest(), compression_of(head[:4]) != "none"
     )

@@ -7,6 +7,7 @@ place outside the archive or the layout directory.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import os
@@ -21,7 +22,7 @@ from typing import BinaryIO, cast
 from imgaudit.errors import LayerError, SourceError
 from imgaudit.inputs import limit
 from imgaudit.layers.paths import normalize
-from imgaudit.layers.tarstream import iter_members
+from imgaudit.layers.tarstream import iter_members, old_gnu_sparse_map
 from imgaudit.sources.background_digest import BackgroundDigestCheck, DigestCheckQueue
 from imgaudit.sources.compression import MAGIC_BYTES, compression_of, decompressed
 
@@ -207,6 +208,38 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
+class _SparseSlice(_Slice):
+    """A member `tar --sparse` stored without its holes (old GNU format), read as the file:
+    its runs of data where they lie, zeros between them, as Go's reader gives it."""
+
+    def __init__(self, path: Path, offset: int, size: int, runs: list[tuple[int, int]]) -> None:
+        super().__init__(path, offset, size)
+        self._starts = [start for start, _ in runs]
+        self._runs: list[tuple[int, int, int]] = []  # start in the file, length, where stored
+        stored = offset
+        for start, length in runs:
+            self._runs.append((start, length, stored))
+            stored += length
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
+            return 0
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        if index >= 0:
+            start, length, stored = self._runs[index]
+            if self._pos < start + length:  # inside a run of data
+                count = min(want, start + length - self._pos)
+                read = os.preadv(self._fd, [memoryview(buffer)[:count]], stored + self._pos - start)
+                self._pos += read
+                return read
+        following = self._starts[index + 1] if index + 1 < len(self._starts) else self._size
+        count = min(want, following - self._pos)  # a hole
+        memoryview(buffer)[:count] = bytes(count)
+        self._pos += count
+        return count
+
+
 class TarArchiveStore(BlobStore):
     """The members of an uncompressed tar archive (`docker save`, `oci-archive`), indexed once."""
 
@@ -214,6 +247,9 @@ class TarArchiveStore(BlobStore):
         self.location = str(path)
         self._path = path
         self._members: dict[str, tuple[int, int]] = {}
+        # Members stored without their holes (`tar --sparse`): read through their map (old GNU
+        # format: the header's offset) or refused (GNU's pax formats: -1).
+        self._sparse: dict[str, int] = {}
         # Older `docker save` stores a layer shared by two images once and makes the other
         # `<id>/layer.tar` a symlink to `../<other id>/layer.tar`: name -> the name it means.
         self._links: dict[str, str] = {}
@@ -231,6 +267,8 @@ class TarArchiveStore(BlobStore):
                     name = normalize(member.name)
                     if name and member.is_regular:
                         self._members[name] = (member.data_offset, member.size)
+                        if member.sparse is not None:
+                            self._sparse[name] = member.sparse
                     elif name and member.type == tarfile.SYMTYPE:
                         # `../<id>/layer.tar` inside the archive; one that climbs out is None
                         joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
@@ -260,6 +298,12 @@ class TarArchiveStore(BlobStore):
         key = self._key(name)
         if key is None:
             raise SourceError(f"the archive has no {name!r}", where=self.location)
+        if self._sparse.get(key) == -1:
+            raise SourceError(
+                f"{name} is stored as a sparse file in a pax format (tar --sparse --format=posix); "
+                "re-create the archive without --sparse",
+                where=self.location,
+            )
         return self._members[key]
 
     def exists(self, name: str) -> bool:
@@ -270,10 +314,30 @@ class TarArchiveStore(BlobStore):
 
     def open(self, name: str) -> BinaryIO:
         offset, size = self._member(name)
+        header = self._sparse.get(self._key(name) or "")
+        if header is not None:
+            return cast(BinaryIO, io.BufferedReader(self._sparse_slice(offset, size, header)))
         return cast(BinaryIO, io.BufferedReader(_Slice(self._path, offset, size)))
+
+    def _sparse_slice(self, offset: int, size: int, header: int) -> _SparseSlice:
+        with self._path.open("rb") as handle:
+
+            def block(at: int) -> bytes:
+                handle.seek(at)
+                return handle.read(512).ljust(512, b"\0")
+
+            try:
+                runs = old_gnu_sparse_map(block, header)
+            except LayerError as exc:
+                raise SourceError(
+                    f"not a readable image archive: {exc.message}", where=self.location
+                ) from exc
+        return _SparseSlice(self._path, offset, size, runs)
 
     def file_range(self, name: str) -> tuple[int, int, int] | None:
         offset, size = self._member(name)
+        if self._key(name) in self._sparse:
+            return None  # not the file's bytes in place: hashed as it is read
         return os.open(self._path, os.O_RDONLY), offset, size
 
 

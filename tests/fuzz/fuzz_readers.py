@@ -62,6 +62,7 @@ from tests.support.imagespec import (
     write_dir,
     write_tar,
 )
+from tests.support.rawtar import END, data, header
 
 SPEC = ImageSpec(
     layers=[
@@ -367,6 +368,8 @@ def seeds() -> list[bytes]:
             bytes([TARGETS.index(layer_blob)]) + gzip.decompress(path.read_bytes())
             for path in sorted(TAR_EDGE.glob("sparse-*.tar.gz"))
         ),
+        # headers no tar writer makes (tests/functional/test_hostile_round2.py)
+        *(bytes([TARGETS.index(layer_blob)]) + layer for layer in RAW_LAYERS),
         bytes([TARGETS.index(stored_report)]) + report,
         bytes([TARGETS.index(project_toml)]) + lock,
         bytes([TARGETS.index(config_file)]) + b"---\nrules:\n  lowestEfficiency: 0.9\n",
@@ -382,6 +385,22 @@ def seeds() -> list[bytes]:
         ),
         *(bytes([TARGETS.index(dockerfile)]) + text for text in HEREDOC_SEEDS),
     ]
+
+
+def _base_256_size(block: bytearray) -> None:
+    block[124:136] = b"\x80" + (5).to_bytes(11, "big")
+
+
+RAW_LAYERS = [
+    header("a", edit=_base_256_size) + data(b"hello") + END,
+    header("a", 5) + data(b"hello") + bytes(512) + header("b", 3) + data(b"abc") + END,
+    header("d/", kind=b"5") + header("d/.wh...") + header(".wh.x", 7) + data(b"1234567") + END,
+    header("a", 5)
+    + data(b"hello")
+    + header("a", kind=b"1", linkname="a")
+    + header("l", kind=b"1", linkname="d")
+    + END,
+]
 
 
 # RUNs written as heredocs, in the runtime part `fix` edits (apt's and apk's clean-ups, an

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Layer tars that GNU tar writes and Python's tarfile cannot: sparse files in the three
-# formats GNU tar knows (old GNU 'S' headers, with and without extension blocks; pax 0.1
+# Layer tars that GNU tar writes and Python's tarfile cannot: sparse files in the
+# formats GNU tar knows (old GNU 'S' headers, with and without extension blocks; pax 0.0, 0.1
 # and 1.0). Each is gzipped (mostly zeros: a few hundred bytes). Run from this directory;
 # GNU tar 1.34 made the committed ones.
 set -eu
@@ -19,5 +19,6 @@ trap 'rm -rf "$work"' EXIT
 common="--sparse --mtime=@1700000000 --owner=0 --group=0 --numeric-owner -C $work"
 tar $common --format=gnu -cf - sparse.bin after.txt | gzip -9n > sparse-gnu.tar.gz
 tar $common --format=gnu -cf - many.bin after.txt | gzip -9n > sparse-gnu-extended.tar.gz
+tar $common --format=posix --sparse-version=0.0 -cf - sparse.bin after.txt | gzip -9n > sparse-pax-0.0.tar.gz
 tar $common --format=posix --sparse-version=0.1 -cf - sparse.bin after.txt | gzip -9n > sparse-pax-0.1.tar.gz
 tar $common --format=posix --sparse-version=1.0 -cf - sparse.bin after.txt | gzip -9n > sparse-pax-1.0.tar.gz

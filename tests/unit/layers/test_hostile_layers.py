@@ -76,3 +76,35 @@ def test_absolute_names_are_read_under_the_root_as_engines_extract_them() -> Non
     analysis = analyze_layer(io.BytesIO(data))
     assert [(e.path, e.size) for e in analysis.entries] == [("bar", 5), ("x", 0)]
     assert len(analysis.warnings) == 1 and "escapes" in analysis.warnings[0]
+
+
+def _pax_layer(*members: tarfile.TarInfo) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members:
+            tar.addfile(member, io.BytesIO(bytes(member.size)))
+    return buffer.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.size = kind, linkname, size
+    return info
+
+
+def test_names_and_link_targets_no_engine_extracts_are_left_out_with_a_warning() -> None:
+    layer = _pax_layer(
+        _member("./" * 3_000 + "short", size=4),  # long as written, 5 bytes as extracted: kept
+        _member("é" * 2_048, size=9),  # 2,048 characters, 4,096 bytes in UTF-8: left out
+        _member("link", tarfile.SYMTYPE, "t" * 4_096),  # symlink(2) takes the target as written
+        _member("hard", tarfile.LNKTYPE, "./" * 3_000 + "short"),  # cleaned: `short`, kept
+    )
+    analysis = analyze_layer(io.BytesIO(layer))
+    assert [(e.path, e.kind, e.size) for e in analysis.entries] == [
+        ("short", EntryKind.FILE, 4),
+        ("hard", EntryKind.HARDLINK, 0),
+    ]
+    assert [w.split(" (")[0] for w in analysis.warnings] == [
+        "ignored tar entry whose name is longer than 4095 bytes",
+        "ignored tar entry whose link target is longer than 4095 bytes",
+    ]

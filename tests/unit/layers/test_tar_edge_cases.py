@@ -53,7 +53,13 @@ SKIPPABLE_FRAME = b"\x50\x2a\x4d\x18" + (8).to_bytes(4, "little") + b"metadata"
 
 @pytest.mark.parametrize(
     "name",
-    ["sparse-gnu.tar.gz", "sparse-gnu-extended.tar.gz", "sparse-pax-0.1.tar.gz", "sparse-pax-1.0.tar.gz"],
+    [
+        "sparse-gnu.tar.gz",
+        "sparse-gnu-extended.tar.gz",
+        "sparse-pax-0.0.tar.gz",
+        "sparse-pax-0.1.tar.gz",
+        "sparse-pax-1.0.tar.gz",
+    ],
 )
 def test_sparse_files_have_their_real_name_and_size_and_hide_nothing_after_them(name: str) -> None:
     blob = (ASSETS / name).read_bytes()
