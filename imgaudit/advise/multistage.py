@@ -92,8 +92,8 @@ def toolchain(ctx: AdviceContext) -> Sequence[Candidate]:
             ),
             fix=_multi_stage_fix(shared, install, tool),
             savings_basis="every byte above the base except the runtime set (the app's venv, or its "
-            "distributions where it shares the interpreter with the toolchain) and the app's packages "
-            "(what a runtime stage copies), wasted bytes included",
+            "distributions where it shares the interpreter with the toolchain), the app's packages "
+            "(what a runtime stage copies) and the OS packages it installs again, wasted bytes included",
         ),
     )
 
