@@ -87,13 +87,18 @@ def test_a_reinstall_is_told_to_write_each_file_once(audit_spec: AuditSpec) -> N
     assert finding.estimated_savings_bytes == shipped(report, 1)
 
 
+def dependency_files_first() -> Layer:
+    """`COPY pyproject.toml poetry.lock ./`, as the reference practice writes it."""
+    return Layer(
+        [file("app/pyproject.toml", 300), file("app/poetry.lock", 9_000)],
+        "COPY pyproject.toml poetry.lock ./",
+    )
+
+
 def test_dependency_files_copied_before_the_code_are_the_reference_practice(audit_spec: AuditSpec) -> None:
     report = audit_spec(
         image(
-            Layer(
-                [file("app/pyproject.toml", 300), file("app/poetry.lock", 9_000)],
-                "COPY pyproject.toml poetry.lock ./",
-            ),
+            dependency_files_first(),
             Layer(
                 [
                     file("app/pyproject.toml", 300),
@@ -112,10 +117,7 @@ def test_dependency_files_copied_before_the_code_are_the_reference_practice(audi
 def test_a_lock_the_tool_rewrites_is_no_finding(audit_spec: AuditSpec) -> None:
     report = audit_spec(
         image(
-            Layer(
-                [file("app/pyproject.toml", 300), file("app/poetry.lock", 9_000)],
-                "COPY pyproject.toml poetry.lock ./",
-            ),
+            dependency_files_first(),
             Layer(
                 [file("app/poetry.lock", 9_100), file("app/tally/__init__.py", 50)],
                 "RUN poetry lock && poetry install",
