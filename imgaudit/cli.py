@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
 
 from imgaudit import __version__, replay
 from imgaudit.dockerfile.lint_output import RENDERERS, LintFormat
@@ -29,6 +28,7 @@ from imgaudit.report.view import AuditView, Section
 from imgaudit.sources.pull import PullPolicy
 
 if TYPE_CHECKING:  # the modules themselves load where they are used: `--help` stays fast
+    from rich.console import Console
     from rich.progress import Progress
 
     from imgaudit.audit import BaseSpec

@@ -20,12 +20,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from rich.console import Console
+if TYPE_CHECKING:  # rich loads when something is painted: `--help` stays fast
+    from rich.console import Console
 
 T = TypeVar("T")
-Paint = Callable[[Console], None]
+Paint = Callable[["Console"], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,15 +16,16 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Generic, TextIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
 import click
-from rich.console import Console
-from rich.segment import Segment
 
 from imgaudit.errors import UsageError
 from imgaudit.report.files import write_report_file
 from imgaudit.report.formats import Format, FormatRegistry, Paint
+
+if TYPE_CHECKING:  # rich loads when something is painted: `--help` stays fast
+    from rich.console import Console
 
 T = TypeVar("T")
 # Wide enough that no line of a report is ever wrapped when it goes to a file or a pipe.
@@ -128,15 +129,27 @@ def one_line(text: str) -> str:
     return _ANY_CONTROL.sub(_escaped, text)
 
 
-class _SafeConsole(Console):
-    """Every piece of text rich is about to write (table cells, Text, printed lines) passes
-    here, after layout and before rich adds its own styling sequences."""
+def _safe_console_class() -> type[Console]:
+    """A rich Console whose every piece of text about to be written (table cells, Text,
+    printed lines) passes here, after layout and before rich adds its own styling sequences.
+    Made on first use, so that rich loads only for a run that paints."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is None:
+        from rich.console import Console
+        from rich.segment import Segment
 
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
-            segment if segment.control else Segment(without_controls(segment.text), segment.style)
-            for segment in buffer
-        )
+        class SafeConsole(Console):
+            def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+                return super()._render_buffer(
+                    segment if segment.control else Segment(without_controls(segment.text), segment.style)
+                    for segment in buffer
+                )
+
+        _SAFE_CONSOLE = SafeConsole
+    return _SAFE_CONSOLE
+
+
+_SAFE_CONSOLE: type[Console] | None = None
 
 
 def safe_console(file: TextIO | IO[str] | None = None, **options: Any) -> Console:
@@ -146,7 +159,7 @@ def safe_console(file: TextIO | IO[str] | None = None, **options: Any) -> Consol
     # No markup and no emoji codes: text from an image (a path `[/]x`, a tag `a:smile:`) is
     # printed as it is, not read as rich's styling (`[/]` alone raised MarkupError).
     options = {"markup": False, "emoji": False, **options}
-    return _SafeConsole(file=stream, **options)  # type: ignore[arg-type]
+    return _safe_console_class()(file=stream, **options)  # type: ignore[arg-type]
 
 
 def write_console(path: Path | None, render: Paint) -> None:
