@@ -60,6 +60,7 @@ from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
     LAST_POETRY_1,
     OFFICIAL_PYTHON,
+    end_of_life,
     end_of_life_codename,
     impossible_poetry_version,
     last_poetry_for,
@@ -2262,6 +2263,15 @@ def _written_base(build: Build, stage: StageModel, change: Callable[[str, _Edit]
 
 def _supported(base: str, today: dt.date, edit: _Edit, line: int) -> str:
     codename = end_of_life_codename(base, today)
+    for ended in end_of_life(base, today):
+        # The project's Python is its own choice (requires-python, the lock), and a Debian named
+        # by number (`debian:10.13`) may name its packages otherwise in a later release: said.
+        python = ended.what.startswith("Python")
+        note = f"{ended.what} is end-of-life (since {ended.ended}); kept: choose a supported " + (
+            "Python" if python else "release"
+        )
+        if (python or codename is None) and note not in edit.notes:
+            edit.notes.append(note)
     if codename is None or edit.ignored("end-of-life-base", line, f"moving {base} off Debian {codename}"):
         return base
     official = OFFICIAL_PYTHON.match(base)

@@ -44,10 +44,12 @@ from imgaudit.dockerfile.build import (
 from imgaudit.dockerfile.parse import Instruction, ParsedDockerfile
 from imgaudit.dockerfile.poetry_versions import (
     CURRENT_DEBIAN,
-    end_of_life_codename,
+    EndOfLife,
+    end_of_life,
     impossible_poetry_version,
     last_poetry_for,
     official_python,
+    supported_python,
 )
 from imgaudit.dockerfile.shell import Command
 from imgaudit.findings.catalogue import RUNNERS, Entry, Level, entry
@@ -1263,19 +1265,34 @@ def runtime_without_workdir(build: Build, _today: dt.date) -> Iterator[Hint]:
 
 
 def end_of_life_base(build: Build, today: dt.date) -> Iterator[Hint]:
+    """A stage's base names a Python or a Debian release whose security support ended: by
+    codename, by number (`debian:10.13`) or by the official Python image's tag, patch releases
+    and variants included (`python:3.8.18-slim-bookworm` is Python 3.8)."""
     for stage in build.stages:
         if stage.parent is not None:
             continue
-        codename = end_of_life_codename(stage.base, today)
-        if codename:
+        ended = end_of_life(stage.base, today)
+        if ended:
             yield hint(
                 "end-of-life-base",
                 stage.from_line,
-                f"{stage.base} is Debian {codename}, which no longer gets security updates "
-                f"(use {CURRENT_DEBIAN})",
+                f"{stage.base}: " + "; ".join(_end_of_life_said(e, today) for e in ended),
                 stage,
                 None if stage.ships else Level.INFO,
             )
+
+
+def _end_of_life_said(ended: EndOfLife, today: dt.date) -> str:
+    said = f"{ended.what} no longer gets security updates (since {ended.ended.isoformat()})"
+    if ended.what.startswith("Python"):
+        supported = supported_python(today)
+        # docker-library stops building a Python at its end of life: the image's OS packages
+        # stay as they were that day, whatever Debian it is on.
+        return said + (
+            ", nor does its official image, which is no longer rebuilt"
+            + (f" (use Python {supported} or newer)" if supported else "")
+        )
+    return said + f" (use {CURRENT_DEBIAN})"
 
 
 RULES: tuple[Rule, ...] = (

@@ -409,12 +409,14 @@ _ENTRIES = (
     ),
     Entry(
         "end-of-life-base",
-        "The base image's Debian release no longer gets security updates",
+        "The base image's Python or Debian release no longer gets security updates",
         Severity.MEDIUM,
         Level.WARNING,
         False,
-        "a base tagged with an end-of-life Debian codename (buster, stretch, ...)",
-        "Use the current Debian variant.",
+        "a base whose tag names an end-of-life Python (the official image's `python:3.8.18-slim`, "
+        "`python:3.7-alpine`; uv's `python3.8` images: no longer rebuilt either) or Debian release "
+        "(`debian:10.13`, or a codename in any tag: buster, stretch, ...)",
+        "Use a supported Python and the current Debian variant.",
         "FROM python:X.Y-slim-bookworm",
         image=False,
     ),

@@ -1,0 +1,140 @@
+"""The three size and lint problems the third held-out survey (40 public Dockerfiles weighted to
+uv, PDM, Pipenv and pip-tools) found and lint missed, each in a file of our own:
+
+- a second virtual environment: `uv sync` run before WORKDIR was set makes `/.venv` (or one in
+  the directory before), and the `uv sync` after `WORKDIR /app` makes `/app/.venv` from the
+  same project: both ship (`duplicate-venv`, lint and the image advisor);
+- pip-compile's cache (`~/.cache/pip-tools`, and pip's HTTP cache it fetches through) left in
+  the layer (`pip-cache-in-layer`; the image side counts ~/.cache/pip-tools as pip's cache);
+- end-of-life bases named by a patch release (`python:3.7.17-slim`, `python:3.8.18-bookworm`,
+  `debian:10.13`): the Python and the Debian release a tag names, not only a Debian codename."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from imgaudit.dockerfile.commands import run_fix, run_lint
+from imgaudit.dockerfile.poetry_versions import end_of_life
+from tests.unit.dockerfile.test_fix import passes_its_own_lint
+
+TODAY = dt.date(2026, 12, 1)
+UV_PROJECT = (
+    '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["fastapi"]\n\n'
+    '[dependency-groups]\ndev = ["pytest"]\n'
+)
+
+
+def lint_at(
+    directory: Path, dockerfile: str, files: dict[str, str] | None = None, today: dt.date = TODAY
+) -> list[tuple[int, str, str]]:
+    """(line, id, message) of every finding `imgaudit lint --context` has for the Dockerfile."""
+    for name, text in (files or {}).items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    (directory / "Dockerfile").write_text(dockerfile)
+    return [(h.line, h.id, h.message) for h in run_lint(directory / "Dockerfile", today, directory)]
+
+
+# --- end-of-life bases named by a patch release ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "ended"),
+    [
+        ("python:3.7.17-slim", ["Python 3.7"]),
+        ("python:3.8.18-bookworm", ["Python 3.8"]),
+        ("python:3.8.10", ["Python 3.8"]),
+        ("python:3.6-alpine3.7", ["Python 3.6"]),
+        ("python:2.7.18-slim", ["Python 2.7"]),
+        ("python:2", ["Python 2.7"]),
+        ("docker.io/library/python:3.9.18-slim@sha256:" + "a" * 64, ["Python 3.9"]),
+        ("public.ecr.aws/docker/library/python:3.8-slim", ["Python 3.8"]),
+        ("ghcr.io/astral-sh/uv:python3.8-bookworm-slim", ["Python 3.8"]),
+        ("python:3.7-slim-buster", ["Python 3.7", "Debian 10 (buster)"]),
+        ("python:3.11.4-slim-buster", ["Debian 10 (buster)"]),
+        ("debian:10.13", ["Debian 10 (buster)"]),
+        ("debian:10.13-slim", ["Debian 10 (buster)"]),
+        ("debian:10", ["Debian 10 (buster)"]),
+        ("debian:9-slim", ["Debian 9 (stretch)"]),
+        ("debian:buster-20240612-slim", ["Debian 10 (buster)"]),
+        ("debian:11.11", ["Debian 11 (bullseye)"]),  # LTS ended 2026-08-31
+        ("python:3.10-slim", ["Python 3.10"]),  # ended October 2026
+        # Supported: the patch release is read as one, not as another minor.
+        ("python:3.12.7", []),
+        ("python:3.12.7-slim-bookworm", []),
+        ("python:3.13.0rc2-slim", []),
+        ("python:3.11", []),
+        ("python:3", []),
+        ("python:latest", []),
+        ("python:slim", []),
+        ("python", []),
+        ("debian:12.8", []),
+        ("debian:bookworm-slim", []),
+        ("debian:trixie", []),
+        # Not the official image: its tag may mean anything.
+        ("myteam/python:3.7", []),
+        ("python-base", []),
+    ],
+)
+def test_end_of_life_reads_python_and_debian_releases_from_the_tag(image: str, ended: list[str]) -> None:
+    assert [e.what for e in end_of_life(image, TODAY)] == ended
+
+
+def test_end_of_life_compares_with_the_day() -> None:
+    assert end_of_life("python:3.10.14-slim", dt.date(2026, 6, 1)) == ()
+    assert [e.what for e in end_of_life("python:3.10.14-slim", dt.date(2026, 11, 1))] == ["Python 3.10"]
+    assert end_of_life("debian:11.11", dt.date(2026, 8, 31)) == ()
+
+
+@pytest.mark.parametrize(
+    ("base", "said"),
+    [
+        ("python:3.7.17-slim", "Python 3.7"),
+        ("python:3.8.18-bookworm", "Python 3.8"),
+        ("debian:10.13", "Debian 10 (buster)"),
+    ],
+)
+def test_lint_flags_an_end_of_life_base_named_by_a_patch_release(
+    tmp_path: Path, base: str, said: str
+) -> None:
+    found = lint_at(tmp_path, f"FROM {base}\nRUN echo hi\n")
+    eol = [(line, message) for line, finding, message in found if finding == "end-of-life-base"]
+    assert [line for line, _ in eol] == [1]
+    assert said in eol[0][1] and "no longer gets security updates" in eol[0][1]
+
+
+def test_lint_leaves_a_supported_patch_release_alone(tmp_path: Path) -> None:
+    found = lint_at(tmp_path, "FROM python:3.12.7\nRUN echo hi\n", today=dt.date(2028, 6, 1))
+    assert [f for f in found if f[1] == "end-of-life-base"] == []
+
+
+def test_fix_keeps_an_end_of_life_python_and_says_so(tmp_path: Path) -> None:
+    # fix cannot choose the project's Python for it (its requires-python, its lock): the FROM
+    # keeps Python 3.8, and a note says it is end-of-life.
+    for name, text in {"pyproject.toml": UV_PROJECT, "uv.lock": ""}.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.8.18-bookworm\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv\nWORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked\nCOPY . .\n"
+    )
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    passes_its_own_lint(result.text, tmp_path)
+    assert result.text.startswith("FROM python:3.8.18-bookworm AS builder\n")
+    assert "FROM python:3.8.18-slim-bookworm AS runtime" in result.text
+    assert any("Python 3.8 is end-of-life" in note for note in result.notes), result.notes
+
+
+def test_fix_keeps_a_numbered_end_of_life_debian_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(UV_PROJECT)
+    (tmp_path / "uv.lock").write_text("")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM debian:10.13-slim\nRUN apt-get update && apt-get install -y --no-install-recommends python3 "
+        "&& rm -rf /var/lib/apt/lists/*\nCOPY --from=ghcr.io/astral-sh/uv:0.5.2 /uv /bin/uv\nWORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked\nCOPY . .\n"
+    )
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    assert "FROM debian:10.13-slim" in result.text
+    assert any("Debian 10 (buster) is end-of-life" in note for note in result.notes), result.notes
