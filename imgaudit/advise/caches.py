@@ -63,19 +63,29 @@ def poetry_cache(ctx: AdviceContext) -> Sequence[Candidate]:
 
 
 def pip_cache(ctx: AdviceContext) -> Sequence[Candidate]:
-    units = cache_units(ctx, Category.PIP_CACHE, locations(ctx).pip)
+    where = locations(ctx)
+    units = cache_units(ctx, Category.PIP_CACHE, where.pip)
     if not units:
         return ()
+    pip_tools = PathSet(where.pip_tools)
+    compiled = any(ctx.unit_path(u) in pip_tools for u in units)
     return (
         Candidate(
             id="pip-cache-in-layer",
             title=entry("pip-cache-in-layer").text("title"),
             units=units,
             evidence=Evidence(paths=top_paths(ctx, units), layers=layers_of(ctx, units)),
-            fix=Fix(entry("pip-cache-in-layer").text("fix"), "ENV PIP_NO_CACHE_DIR=1"),
-            savings_basis="bytes of pip's cache (http-v2, wheels) in every layer, deleted later or not",
+            fix=Fix(
+                entry("pip-cache-in-layer").text("fix.pip-compile" if compiled else "fix"),
+                PIP_COMPILE_SNIPPET if compiled else "ENV PIP_NO_CACHE_DIR=1",
+            ),
+            savings_basis="bytes of pip's cache (http-v2, wheels; pip-compile's pip-tools cache) in every "
+            "layer, deleted later or not",
         ),
     )
+
+
+PIP_COMPILE_SNIPPET = "RUN --mount=type=cache,target=/root/.cache pip-compile requirements.in"
 
 
 # What apt leaves, as the deletion that removes it: lists, the package caches apt rebuilds

@@ -84,6 +84,7 @@ class CacheLocations:
     apt: tuple[str, ...] = ("var/lib/apt/lists", "var/cache/apt")
     # Every format's cache that has a category of its own beyond Poetry's (uv, PDM, Pipenv).
     tools: tuple[ToolCache, ...] = ()
+    pip_tools: tuple[str, ...] = ()  # pip-compile's caches: among `pip` (pip's category)
 
     def tool(self, category: Category) -> ToolCache:
         return next((t for t in self.tools if t.category is category), ToolCache(category, ()))
@@ -113,6 +114,10 @@ def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLoca
     pip = [f"{c}/pip" for c in cache_homes]
     if custom := env_path(env, "PIP_CACHE_DIR"):
         pip.append(custom)
+    # pip-compile's (pip-tools): pip's wheel cache format, the packages pip downloaded for it.
+    pip_tools = [f"{c}/pip-tools" for c in cache_homes]
+    if custom := env_path(env, "PIP_TOOLS_CACHE_DIR"):
+        pip_tools.append(custom)
     seed = [f"{c}/virtualenv" for c in cache_homes] + [f"{d}/virtualenv" for d in data_homes]
     if custom := env_path(env, "VIRTUALENV_OVERRIDE_APP_DATA"):
         seed.append(custom)
@@ -120,9 +125,10 @@ def cache_locations(homes: tuple[str, ...], env: Mapping[str, str]) -> CacheLoca
     return CacheLocations(
         poetry.roots,
         poetry.keep_out,
-        _unique(pip),
+        _unique([*pip, *pip_tools]),
         _unique(seed),
         tools=tuple(t for t in tools if t.category is not Category.POETRY_CACHE),
+        pip_tools=_unique(pip_tools),
     )
 
 

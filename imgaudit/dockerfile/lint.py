@@ -340,12 +340,20 @@ def _caches_left(build: Build, stage: StageModel, step: RunStep) -> Iterator[tup
         message = "poetry install keeps its cache in this layer"
         yield hint("poetry-cache-in-layer", step.line, message, stage), directory
     pip = _pip_cache_fillers(step.commands)
-    if pip and not cache_kept_out(step, "pip"):
+    pip_kept = bool(pip) and not cache_kept_out(step, "pip")
+    if pip_kept:
         directory = cache_dir(pip[0], env, "PIP_CACHE_DIR", f"{home}/.cache/pip", "--cache-dir")
         message = (
             f"{'pip-sync' if pip[0].name == 'pip-sync' else 'pip install'} keeps its cache in this layer"
         )
         yield hint("pip-cache-in-layer", step.line, message, stage), directory
+    compiled = pip_compile_caches(step)
+    found = hint("pip-cache-in-layer", step.line, "", stage)
+    if compiled and not pip_kept:  # one finding per line and id: else the pip install's says it
+        message = f"pip-compile keeps its cache in this layer ({', '.join(compiled)})"
+        found = replace(found, fix=found.entry.text("fix.pip-compile"))
+    for directory in compiled:
+        yield replace(found, message=message), directory
     for manager, (variable, under) in _TOOL_CACHES.items():
         if manager in managers and not cache_kept_out(step, manager):
             directory = expand(env.get(variable, f"{home}/.cache/{under}"), env)
@@ -571,6 +579,37 @@ def _pip_cache_handled(step: RunStep, default_cache: str) -> bool:
         or step.removes(cache)
         for c in _pip_cache_fillers(step.commands)
     )
+
+
+def is_pip_compile(command: Command) -> bool:
+    """pip-tools' `pip-compile`, or `python -m piptools compile`."""
+    return command.name == "pip-compile" or command.argv[:2] == ("piptools", "compile")
+
+
+def pip_compile_caches(step: RunStep) -> list[str]:
+    """The caches the RUN's pip-compile runs leave in its layer: pip-tools' own (`--cache-dir`,
+    PIP_TOOLS_CACHE_DIR, else `~/.cache/pip-tools`: downloaded packages, built wheels, its
+    dependency cache), and pip's HTTP cache, which it fetches through (off with PIP_NO_CACHE_DIR
+    or `--pip-args --no-cache-dir`), where no mount covers them and no later command of the
+    RUN removes them."""
+    home, env = step.state.home(), step.state.env
+    kept: list[str] = []
+    for command in step.commands:
+        if not is_pip_compile(command):
+            continue
+        local = {**env, **dict(command.assignments)}
+        cache_home = normalise(expand(local.get("XDG_CACHE_HOME") or f"{home}/.cache", local))
+        caches = [cache_dir(command, env, "PIP_TOOLS_CACHE_DIR", f"{cache_home}/pip-tools", "--cache-dir")]
+        pip_args = [p for w in _values(command.words, "--pip-args") or () for p in w.split()]
+        pip_off = _pip_cache_off(local) or step.state.tool_config.get(PIP_NO_CACHE_SETTING)
+        if not pip_off and not {"--no-cache-dir", "--no-cache"} & set(pip_args):
+            caches.append(cache_dir(command, env, "PIP_CACHE_DIR", f"{cache_home}/pip"))
+        kept += [
+            c
+            for c in caches
+            if not (step.cache_mounted(c) or step.removes(c, after=command)) and c not in kept
+        ]
+    return kept
 
 
 def _pip_cache_fillers(commands: Sequence[Command]) -> list[Command]:

@@ -106,10 +106,18 @@ _ENTRIES = (
         Severity.MEDIUM,
         Level.WARNING,
         True,
-        "`pip install` in a stage that ships, without --no-cache-dir, PIP_NO_CACHE_DIR, a cache "
-        "mount on ~/.cache/pip or its removal in the same RUN",
+        "`pip install` (pip-tools' `pip-sync` too) in a stage that ships, without --no-cache-dir, "
+        "PIP_NO_CACHE_DIR, a cache mount on ~/.cache/pip or its removal in the same RUN; `pip-compile`, "
+        "whose own cache (~/.cache/pip-tools, PIP_TOOLS_CACHE_DIR) is neither mounted nor removed, or "
+        "whose pip keeps its HTTP cache",
         "Tell pip not to keep a cache: `pip install --no-cache-dir`, or PIP_NO_CACHE_DIR=1 for every step.",
         "RUN pip install --no-cache-dir -r requirements.txt",
+        image_texts={
+            # pip-compile keeps its own cache beside pip's: PIP_NO_CACHE_DIR turns off pip's only.
+            "fix.pip-compile": "Compile the requirements outside the image and commit them; a pip-compile "
+            "in the build needs its caches kept out of the layer: a cache mount on ~/.cache (pip-tools' "
+            "and pip's), or `rm -rf ~/.cache/pip-tools ~/.cache/pip` in the same RUN.",
+        },
     ),
     Entry(
         "uv-cache-in-layer",

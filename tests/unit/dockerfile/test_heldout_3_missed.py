@@ -138,3 +138,75 @@ def test_fix_keeps_a_numbered_end_of_life_debian_and_says_so(tmp_path: Path) -> 
     result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
     assert "FROM debian:10.13-slim" in result.text
     assert any("Debian 10 (buster) is end-of-life" in note for note in result.notes), result.notes
+
+
+# --- pip-compile's cache -------------------------------------------------------------------------
+
+PIP_COMPILE = """\
+FROM python:3.12-slim
+{env}WORKDIR /app
+RUN pip install --no-cache-dir pip-tools==7.4.1
+COPY requirements.in .
+RUN {run}
+RUN pip install --no-cache-dir -r requirements.txt
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "run", "kept"),
+    [
+        ("", "pip-compile requirements.in", True),
+        ("", "pip-compile --resolver=backtracking --output-file=requirements.txt requirements.in", True),
+        ("", "python -m piptools compile requirements.in", True),
+        # pip-tools' own cache goes, pip's HTTP cache (pip-compile fetches through pip) stays.
+        ("", "pip-compile requirements.in && rm -rf /root/.cache/pip-tools", True),
+        ("ENV PIP_NO_CACHE_DIR=1\n", "pip-compile requirements.in", True),
+        ("", "--mount=type=cache,target=/root/.cache/pip-tools pip-compile requirements.in", True),
+        # pip-sync's pip keeps no cache; pip-compile's caches stay all the same.
+        ("", "pip-compile requirements.in && pip-sync --pip-args '--no-cache-dir --no-deps'", True),
+        # Both kept out.
+        ("", "--mount=type=cache,target=/root/.cache pip-compile requirements.in", False),
+        ("", "pip-compile requirements.in && rm -rf /root/.cache/pip-tools /root/.cache/pip", False),
+        ("", "pip-compile requirements.in && rm -rf /root/.cache", False),
+        (
+            "ENV PIP_NO_CACHE_DIR=1\n",
+            "pip-compile --cache-dir /tmp/pt requirements.in && rm -rf /tmp/pt",
+            False,
+        ),
+        (
+            "ENV PIP_TOOLS_CACHE_DIR=/tmp/ptc\n",
+            "pip-compile --pip-args '--no-cache-dir' requirements.in && rm -rf /tmp/ptc",
+            False,
+        ),
+        (
+            "",
+            "--mount=type=cache,target=/root/.cache/pip-tools "
+            "--mount=type=cache,target=/root/.cache/pip pip-compile requirements.in",
+            False,
+        ),
+    ],
+)
+def test_pip_compile_keeps_its_cache_in_the_layer(tmp_path: Path, env: str, run: str, kept: bool) -> None:
+    dockerfile = PIP_COMPILE.format(env=env, run=run)
+    found = lint_at(tmp_path, dockerfile, {"requirements.in": "django\n"})
+    line = dockerfile.splitlines().index(f"RUN {run}") + 1
+    assert ((line, "pip-cache-in-layer") in {(f[0], f[1]) for f in found}) is kept, found
+
+
+def test_pip_compile_says_where_its_cache_is_and_how_to_keep_it_out(tmp_path: Path) -> None:
+    lint_at(tmp_path, PIP_COMPILE.format(env="", run="pip-compile requirements.in"))
+    (found,) = [
+        h for h in run_lint(tmp_path / "Dockerfile", TODAY) if h.id == "pip-cache-in-layer" and h.line == 5
+    ]
+    assert "pip-compile" in found.message and "/root/.cache/pip-tools" in found.message
+    # PIP_NO_CACHE_DIR (the finding's usual fix) turns off pip's cache only, not pip-tools'.
+    assert "pip-tools" in found.fix and "PIP_NO_CACHE_DIR" not in found.fix
+
+
+def test_pip_compile_in_a_builder_that_does_not_ship_is_left_alone(tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM python:3.12-slim AS compile\nRUN pip install --no-cache-dir pip-tools\nCOPY requirements.in .\n"
+        "RUN pip-compile requirements.in\n\nFROM python:3.12-slim\nCOPY --from=compile requirements.txt .\n"
+        "RUN pip install --no-cache-dir -r requirements.txt\n"
+    )
+    assert [f for f in lint_at(tmp_path, dockerfile) if f[1] == "pip-cache-in-layer"] == []
