@@ -307,6 +307,7 @@ def _analyse(
         project=attribution.project,
         project_format=attribution.project_format,
         dev_distributions=attribution.dev_distributions,
+        environments=attribution.environments,
     )
     findings, plan = advise(context, options.ignore)
     # `# imgaudit ignore=ID` above the instructions a finding points at silences it here too.

@@ -20,6 +20,7 @@ from imgaudit.advise import (
     packages,
     poetry_setup,
     rewrites,
+    venvs,
 )
 from imgaudit.advise.interface import AdviceContext, Candidate, Detector, Unit
 from imgaudit.advise.plan import build_plan
@@ -36,6 +37,7 @@ CATALOGUE: dict[str, Detector] = {
     "conda-cache-in-layer": caches.conda_cache,
     "late-deletion": deletions.late_deletions,
     "files-rewritten-later": rewrites.rewritten_files,
+    "duplicate-venv": venvs.duplicate_venvs,
     "dev-dependencies-installed": packages.dev_dependencies,
     "toolchain-at-runtime": multistage.toolchain,
     "build-toolchain-at-runtime": multistage.build_toolchain,

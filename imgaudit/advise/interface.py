@@ -25,6 +25,7 @@ from imgaudit.model import (
     ImageInfo,
     LayerDescriptor,
     OsPackage,
+    PythonEnvironment,
     SlimBase,
 )
 
@@ -60,6 +61,8 @@ class AdviceContext:
     project: ProjectFiles | None = None
     project_format: str | None = None
     dev_distributions: tuple[str, ...] = ()
+    # The Python environments of the final filesystem with their distributions (classify).
+    environments: tuple[PythonEnvironment, ...] = ()
 
     # Built on first use and shared by every finding of the audit (see advise.unit_table).
     _table: UnitTable | None = field(default=None, init=False, repr=False, compare=False)

@@ -187,6 +187,10 @@ class State:
     # context: the tools find it from WORKDIR upwards and keep an in-project venv beside it.
     # (directory, named): `named` when the COPY names the file, not when it copies the whole context.
     project_files_at: tuple[tuple[str, bool], ...] = ()
+    # The same COPYs, with where their project file comes from in the build context:
+    # (directory in the image, context directory, named). `COPY . /app` is (/app, "", False),
+    # `COPY api/pyproject.toml ./` in /srv is (/srv, "api", True).
+    project_sources: tuple[tuple[str, str, bool], ...] = ()
     # ARGs declared without a value that no build arg sets: empty in the shell of a plain
     # `docker build`, so a test on them is decided (`[ -n "$DEV" ]` does not hold).
     unset_args: frozenset[str] = frozenset()
@@ -225,6 +229,16 @@ class State:
             if d == workdir or (named and workdir.startswith(d.rstrip("/") + "/"))
         ]
         return max(found, key=len, default=workdir)
+
+    def project_source(self, directory: str) -> str | None:
+        """The build context's directory whose project file the tools find in `directory` (a
+        project directory), as the last COPY that put one there says; None when no COPY did."""
+        for at, source, named in reversed(self.project_sources):
+            if named and at == directory:
+                return source
+            if not named and _holds(at, directory):
+                return "/".join(p for p in (source, directory[len(at) :].strip("/")) if p)
+        return None
 
     def venv(self, path: str) -> Venv | None:
         return next((v for v in self.venvs if v.path == path), None)
@@ -564,7 +578,11 @@ def _read_stage(
                 if item.args and any(_names_file(s, f) for s in sources for f in _PROJECT_FILES):
                     at = _copy_destination_dir(expand(item.args[-1], state.env), state.workdir, sources)
                     named = any(s.rstrip("/").rsplit("/", 1)[-1] in _PROJECT_FILES for s in sources)
-                    state = replace(state, project_files_at=(*state.project_files_at, (at, named)))
+                    state = replace(
+                        state,
+                        project_files_at=(*state.project_files_at, (at, named)),
+                        project_sources=(*state.project_sources, *_project_sources(at, sources)),
+                    )
                 if project.poetry_toml and any(_names_file(s, "poetry.toml") for s in sources):
                     state = replace(state, tool_config={**state.tool_config, **project.poetry_toml})
         elif keyword == "RUN":
@@ -576,6 +594,19 @@ def _read_stage(
 
 
 _PROJECT_FILES = ("pyproject.toml", "Pipfile")
+
+
+def _project_sources(at: str, sources: tuple[str, ...]) -> list[tuple[str, str, bool]]:
+    """Where a COPY into `at` takes project files from in the build context: the context's
+    root for a whole-context copy, a named file's directory."""
+    found: list[tuple[str, str, bool]] = []
+    for source in sources:
+        parts = [p for p in _unquote(source).split("/") if p not in ("", ".")]
+        if parts in ([], ["*"]):
+            found.append((at, "", False))
+        elif parts[-1] in _PROJECT_FILES:
+            found.append((at, "/".join(parts[:-1]), True))
+    return found
 
 
 def _with_installer_scripts(state: State, sources: tuple[str, ...], destination: str) -> State:

@@ -812,6 +812,15 @@ def _install_env(step: RunStep, venv: str, tool: _Tool, ships: bool, edit: _Edit
     installs = [i for i in step.installs if i.manager == tool.manager]
     if any(i.target != venv for i in installs):
         pairs += [(name, value.format(venv=venv)) for name, value in recipe.venv_env]
+    if not any("{venv}" in value for _name, value in recipe.venv_env):
+        # Poetry, PDM and Pipenv keep the venv beside the project file they find: an install that
+        # finds another (run before WORKDIR) fills a venv the runtime does not copy (duplicate-venv).
+        edit.notes += [
+            f"line {step.line}: {i.project_dir.rstrip('/')}/.venv is not the venv the runtime copies "
+            f"({venv}): this install only fills the builder; set WORKDIR before it to fill one venv"
+            for i in installs
+            if f"{i.project_dir.rstrip('/')}/.venv" != venv and i.target != venv
+        ]
     pairs += [(name, value) for name, value in recipe.guide_env if name not in env]
     if any(i.target == "/usr/local" for i in installs):
         pairs += [(name, value) for name, value in recipe.unseeded_venv_env if name not in env]

@@ -1035,6 +1035,68 @@ def _only_deletes(words: tuple[str, ...]) -> bool:
     return words[1:3] == ("cache", "clear")
 
 
+@dataclass(frozen=True, slots=True)
+class _ProjectVenv:
+    """A venv a project install of a shipping stage makes, and the project it is made from."""
+
+    line: int
+    stage: StageModel
+    command: str  # `uv sync`, as the messages name it
+    manager: str
+    venv: str  # its path (Poetry's and Pipenv's shared directories: `<dir>/<project's venv>`)
+    project: str  # the build context's directory of its project file
+
+
+def duplicate_venvs(build: Build, _today: dt.date) -> Iterator[Hint]:
+    """A project install of a shipping stage makes its venv where an earlier install of the same
+    tool made another from the same project file of the build context: `uv sync` before
+    WORKDIR (`/.venv`) and again after it (`/app/.venv`). Both venvs ship; the hint stands on
+    the earlier install, whose venv the image does not need. A venv deleted in its own RUN does
+    not ship; two projects of the context (a monorepo's services) are two venvs rightly."""
+    made: list[_ProjectVenv] = []
+    for stage in _chain(build, build.final):
+        for step in stage.runs:
+            for install in step.installs:
+                venv = _project_venv(stage, step, install)
+                if venv is None:
+                    continue
+                earlier = next(
+                    (
+                        m
+                        for m in made
+                        if m.manager == venv.manager and m.project == venv.project and m.venv != venv.venv
+                    ),
+                    None,
+                )
+                if earlier is not None:
+                    where = f"{venv.project}/" if venv.project else "root"
+                    yield hint(
+                        "duplicate-venv",
+                        earlier.line,
+                        f"`{earlier.command}` makes a venv in {earlier.venv}, and `{venv.command}` of line "
+                        f"{venv.line} another in {venv.venv} from the same project file (in the build "
+                        f"context's {where}): both ship",
+                        earlier.stage,
+                    )
+                made.append(venv)
+
+
+def _project_venv(stage: StageModel, step: RunStep, install: Install) -> _ProjectVenv | None:
+    """The venv of a project tool's install (uv, Poetry, PDM, Pipenv), when it makes one that
+    stays in the layer and the build says which project file it reads."""
+    if install.manager == "pip" or install.command.branch or install.target in ("/usr/local", "/usr"):
+        return None
+    project = step.state.project_source(install.project_dir)
+    if project is None or step.removes(install.target, after=install.command):
+        return None
+    venv = install.target
+    if venv.rsplit("/", 1)[-1] == "virtualenvs":
+        # Poetry's and Pipenv's shared directory: one venv per project directory in it.
+        venv = f"{venv}/<the venv of {install.project_dir}>"
+    command = " ".join(subcommand_argv(install.command)[:2])
+    return _ProjectVenv(step.line, stage, command, install.manager, venv, project)
+
+
 # --- settings and correctness ---------------------------------------------------------------
 
 
@@ -1346,6 +1408,7 @@ RULES: tuple[Rule, ...] = (
     late_deletion,
     rewritten_files,
     venv_location,
+    duplicate_venvs,
     poetry_versions,
     cache_order,
     env_missing_continuation,

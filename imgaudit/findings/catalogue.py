@@ -224,6 +224,23 @@ _ENTRIES = (
         },
     ),
     Entry(
+        "duplicate-venv",
+        "Two venvs of the same project ship in the image",
+        Severity.HIGH,
+        Level.WARNING,
+        True,
+        "a project install (`uv sync`, `poetry install`, `pdm install`, `pipenv install`) in a stage "
+        "that ships that makes its venv in another directory than an earlier install of the same "
+        "tool made one from the same project file of the build context (`uv sync` before WORKDIR "
+        "makes /.venv, after `WORKDIR /app` /app/.venv); in the image, a venv whose distributions "
+        "another venv holds too",
+        "Install into one venv: set WORKDIR (or UV_PROJECT_ENVIRONMENT) before the first install, so "
+        "that the dependencies' install and the project's fill the same venv.",
+        "WORKDIR /app\nCOPY pyproject.toml uv.lock ./\nRUN uv sync --locked --no-dev --no-install-project\n"
+        "COPY . .\nRUN uv sync --locked --no-dev",
+        image_texts={"title": "A second venv with the same distributions ships: {redundant} beside {kept}"},
+    ),
+    Entry(
         "dev-dependencies-installed",
         "Development-only packages are installed in the image",
         Severity.HIGH,

@@ -139,6 +139,7 @@ def test_catalogue_has_the_issue_ids() -> None:
         "pip-cache-in-layer",
         "late-deletion",
         "files-rewritten-later",
+        "duplicate-venv",
         "dev-dependencies-installed",
         "toolchain-at-runtime",
         "build-toolchain-at-runtime",

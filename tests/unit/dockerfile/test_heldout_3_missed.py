@@ -210,3 +210,106 @@ def test_pip_compile_in_a_builder_that_does_not_ship_is_left_alone(tmp_path: Pat
         "RUN pip install --no-cache-dir -r requirements.txt\n"
     )
     assert [f for f in lint_at(tmp_path, dockerfile) if f[1] == "pip-cache-in-layer"] == []
+
+
+# --- a second venv of the same project ---------------------------------------------------------
+
+UV_TWICE = """\
+FROM python:3.12-slim
+COPY --from=ghcr.io/astral-sh/uv:0.5.13 /uv /uvx /bin/
+ENV UV_LINK_MODE=copy
+{first_dir}COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --no-install-project
+WORKDIR /app
+COPY . .
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev
+ENV PATH="/app/.venv/bin:$PATH"
+CMD ["python", "-m", "app"]
+"""
+UV_FILES = {"pyproject.toml": UV_PROJECT, "uv.lock": ""}
+
+
+def duplicate_venvs(found: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    return [(line, message) for line, finding, message in found if finding == "duplicate-venv"]
+
+
+@pytest.mark.parametrize(
+    ("first_dir", "first_venv", "line"),
+    [("", "/.venv", 5), ("WORKDIR /build\n", "/build/.venv", 6)],
+)
+def test_uv_sync_before_workdir_makes_a_second_venv(
+    tmp_path: Path, first_dir: str, first_venv: str, line: int
+) -> None:
+    found = duplicate_venvs(lint_at(tmp_path, UV_TWICE.format(first_dir=first_dir), UV_FILES))
+    assert [f[0] for f in found] == [line], found
+    assert first_venv in found[0][1] and "/app/.venv" in found[0][1]
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    [
+        # uv's guide: WORKDIR first, both syncs fill /app/.venv.
+        UV_TWICE.format(first_dir="WORKDIR /app\n"),
+        # The venv is named, wherever uv runs.
+        UV_TWICE.format(first_dir="ENV UV_PROJECT_ENVIRONMENT=/opt/venv\n"),
+        # Two projects of a monorepo: two venvs, each its own.
+        "FROM python:3.12-slim\nCOPY --from=ghcr.io/astral-sh/uv:0.5.13 /uv /bin/\nWORKDIR /srv\n"
+        "COPY . .\nWORKDIR /srv/api\nRUN uv sync --frozen --no-dev --no-cache\n"
+        "WORKDIR /srv/worker\nRUN uv sync --frozen --no-dev --no-cache\n",
+        # The first venv is removed in its own RUN.
+        UV_TWICE.format(first_dir="").replace(
+            "--no-install-project", "--no-install-project && rm -rf /.venv"
+        ),
+        # Only a builder makes the first; the runtime copies one venv.
+        "FROM python:3.12-slim AS builder\nCOPY --from=ghcr.io/astral-sh/uv:0.5.13 /uv /bin/\n"
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-dev --no-cache\nWORKDIR /app\nCOPY . .\n"
+        "RUN uv sync --frozen --no-dev --no-cache\n\nFROM python:3.12-slim\n"
+        "COPY --from=builder /app/.venv /app/.venv\n",
+    ],
+)
+def test_one_venv_per_project_is_no_finding(tmp_path: Path, dockerfile: str) -> None:
+    (tmp_path / "services").mkdir()
+    assert duplicate_venvs(lint_at(tmp_path, dockerfile, UV_FILES)) == []
+
+
+POETRY = '[tool.poetry]\nname = "app"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\npython = "^3.12"\n'
+POETRY_TWICE = (
+    "FROM python:3.12-slim\nRUN pip install --no-cache-dir poetry==1.8.5\n"
+    "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_CACHE_DIR=/tmp/pc\n"
+    "COPY pyproject.toml poetry.lock ./\nRUN poetry install --only main --no-root && rm -rf /tmp/pc\n"
+    "WORKDIR /code\nCOPY . .\nRUN poetry install --only main && rm -rf /tmp/pc\n"
+)
+
+
+def test_poetry_in_project_venvs_of_one_project_in_two_directories(tmp_path: Path) -> None:
+    found = duplicate_venvs(lint_at(tmp_path, POETRY_TWICE, {"pyproject.toml": POETRY, "poetry.lock": ""}))
+    assert [f[0] for f in found] == [5]
+    assert "/.venv" in found[0][1] and "/code/.venv" in found[0][1]
+
+
+def test_fix_says_an_install_that_fills_another_venv_stays_in_the_builder(tmp_path: Path) -> None:
+    # Poetry keeps its venv beside the project file it finds: fix cannot point the first install
+    # at /code/.venv as it does uv's; the runtime copies one venv, and a note says why two are made.
+    lint_at(tmp_path, POETRY_TWICE, {"pyproject.toml": POETRY, "poetry.lock": ""})
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    passes_its_own_lint(result.text, tmp_path)
+    runtime = result.text.rpartition("\nFROM ")[2]
+    copies = [line for line in runtime.splitlines() if line.startswith("COPY --from=builder")]
+    assert copies == ["COPY --from=builder /code/.venv /code/.venv"]
+    assert any(n.startswith("line 5: /.venv is not the venv the runtime copies") for n in result.notes), (
+        result.notes
+    )
+
+
+def test_fix_leaves_one_venv(tmp_path: Path) -> None:
+    for name, text in UV_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(UV_TWICE.format(first_dir=""))
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    passes_its_own_lint(result.text, tmp_path)  # duplicate-venv is a size finding
+    builder, _, runtime = result.text.partition("\nFROM ")
+    # Both syncs fill the venv the runtime copies: the first one's goes there too.
+    assert builder.index("UV_PROJECT_ENVIRONMENT=/app/.venv") < builder.index("--no-install-project")
+    assert (
+        runtime.count("COPY --from=builder") == 1 and "COPY --from=builder /app/.venv /app/.venv" in runtime
+    )
