@@ -16,7 +16,6 @@ the byte sum modulo 65521, exact while every byte is below 128) rather than `sum
 
 from __future__ import annotations
 
-import mmap
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -25,16 +24,12 @@ from typing import BinaryIO
 
 from imgaudit.errors import LayerError
 from imgaudit.inputs import limit
-from imgaudit.layers.mapped import file_region
 from imgaudit.layers.paths import normalize_entry
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
 _WINDOW = 64 * 1024
 _SKIP_CHUNK = 1 << 20
-# A mapped window of the file (layers.mapped): a few MiB keeps the mapping calls rare and the
-# resident pages few.
-_MAP_WINDOW = 8 << 20
 # A pax header or GNU long name holds a path or two: PATH_MAX is 4 KiB. A hostile one
 # declaring gigabytes must fail before anything is allocated for it.
 MAX_HEADER_EXTENSION = 1 << 20
@@ -198,11 +193,6 @@ class TarReader:
         self._cut_in_data = False  # the stream ended inside a member's data
         self._data_end = 0  # where the current member's data ends (its padding not included)
         self.warnings: list[str] = []  # about members left out (a name no engine extracts)
-        # Bytes that lie plainly in a file are read by mapping windows of it, not copied in.
-        self._region = file_region(stream)
-        if self._region is not None:
-            self._length = self._region.size
-            self._window: mmap.mmap | None = None
 
     # -- the window over the stream ---------------------------------------------------
     def _read(self, size: int) -> bytes:
@@ -220,8 +210,6 @@ class TarReader:
 
     def _get(self, pos: int, size: int) -> bytes:
         """Bytes [pos, pos + size) of the stream (fewer at its end); `pos` never goes back."""
-        if self._region is not None:
-            return self._get_mapped(pos, size)
         offset = pos - self._buffer_at
         end = offset + size
         if end <= len(self._buffer):
@@ -239,32 +227,6 @@ class TarReader:
         self._buffer = keep + data if keep else data
         self._buffer_at = pos
         return self._buffer[:size]
-
-    def _get_mapped(self, pos: int, size: int) -> bytes:
-        """`_get` over a mapped window of the file, mapping the next one when `pos` leaves it;
-        the window is the buffer, so the fast path in `__iter__` slices it just the same."""
-        region = self._region
-        assert region is not None
-        offset = pos - self._buffer_at
-        if offset >= 0 and offset + size <= len(self._buffer):
-            return self._buffer[offset : offset + size]
-        if pos >= region.size:
-            return b""
-        if self._window is not None:
-            self._window.close()  # its pages leave the resident set
-        window, self._buffer_at = region.window(pos, max(size, _MAP_WINDOW))
-        self._window = window
-        self._buffer = window  # type: ignore[assignment]  # sliced like bytes, giving bytes
-        self._read_at = self._buffer_at + len(window)
-        offset = pos - self._buffer_at
-        return window[offset : offset + size]
-
-    def close(self) -> None:
-        """Unmap the last window (the reader stays usable: a later read maps another)."""
-        if self._region is not None and self._window is not None:
-            self._window.close()
-            self._window = None
-            self._buffer, self._buffer_at = b"", self._read_at
 
     def _skip(self, size: int) -> bool:
         if self._length is not None:
@@ -324,7 +286,6 @@ class TarReader:
                         f"layer tar goes on after an end-of-archive block at byte {pos} (engines refuse it)"
                     )
                 self._drain()
-                self.close()
                 return
             # The fast path: an ASCII header with plain octal fields (see the module's notes).
             try:

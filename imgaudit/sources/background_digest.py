@@ -21,14 +21,12 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-import stat
 import threading
 from collections import deque
 from types import TracebackType
 from typing import BinaryIO
 
 from imgaudit.errors import LayerError
-from imgaudit.layers.mapped import FileRegion
 
 # Big enough that the thread seldom waits for the GIL (each wait may last the interpreter's
 # switch interval, 5 ms), small enough to cost little memory.
@@ -52,7 +50,6 @@ class _Job:
 
     def run(self, view: memoryview) -> None:
         try:
-            self._run_mapped()
             while self.hashed < self.size and not self.dropped:
                 with view[: min(len(view), self.size - self.hashed)] as chunk:
                     read = os.preadv(self.fd, [chunk], self.offset + self.hashed)
@@ -64,28 +61,6 @@ class _Job:
             self.failure = exc
         finally:
             self.release()
-
-    def _run_mapped(self) -> None:
-        """Hash what lies within the file by mapping it, a window at a time: copying it into
-        `view` first cost as much CPU as the hash (`layers.mapped`). Whatever cannot be mapped
-        is left to `run`'s reads, which fail as a short or unreadable file should."""
-        try:
-            status = os.fstat(self.fd)
-            if not stat.S_ISREG(status.st_mode):
-                return
-            region = FileRegion(self.fd, self.offset, min(self.size, status.st_size - self.offset))
-        except OSError:
-            return
-        while self.hashed < region.size and not self.dropped:
-            try:
-                window, start = region.window(self.hashed, CHUNK)
-            except (OSError, ValueError):
-                return
-            with window, memoryview(window) as mapped:
-                chunk = mapped[self.hashed - start :]
-                self.hash.update(chunk)
-                self.hashed += len(chunk)
-                chunk.release()
 
     def release(self) -> None:
         if self.fd >= 0:

@@ -202,11 +202,6 @@ class _Slice(io.RawIOBase):
         self._pos += read
         return read
 
-    def file_region(self) -> tuple[int, int, int] | None:
-        """The file descriptor (not owned), offset and size of these bytes in the archive:
-        `layers.mapped` reads them by mapping that file instead of copying them."""
-        return self._fd, self._offset, self._size
-
     def close(self) -> None:
         if not self.closed:
             os.close(self._fd)
@@ -225,9 +220,6 @@ class _SparseSlice(_Slice):
         for start, length in runs:
             self._runs.append((start, length, stored))
             stored += length
-
-    def file_region(self) -> tuple[int, int, int] | None:
-        return None  # the holes are not in the file: read through `readinto`
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         want = min(len(buffer), self._size - self._pos)
