@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from imgaudit.cli import main
@@ -107,3 +108,48 @@ def test_lint_flags_the_chown_and_fix_hands_the_files_over(tmp_path: Path) -> No
     assert "chown -R" not in text
     relinted = CliRunner().invoke(main, ["lint", str(tmp_path / "fixed")])
     assert "files-rewritten-later" not in relinted.stdout
+
+
+@pytest.mark.parametrize(
+    ("between", "handed"),
+    [
+        ("EXPOSE 8000", True),
+        ('CMD ["python", "-m", "tally", "--serve"]', True),
+        ("ENV PYTHONUNBUFFERED=1", True),
+        ("WORKDIR /app", True),
+        ("ENV APP_USER=app", False),  # the RUN below reads it
+        ("WORKDIR /app/logs", False),  # a directory the chown hands over, made between
+        ("VOLUME /app/logs", False),
+    ],
+)
+def test_lint_and_fix_agree_across_an_instruction_between_copy_and_chown(
+    tmp_path: Path, between: str, handed: bool
+) -> None:
+    # What the COPY wrote is rewritten by the chown whatever stands between them: lint says so,
+    # and fix either hands the files over (its own lint is clean) or says why it keeps the chown
+    # (its own lint still reports that one RUN, no other).
+    chown = "RUN useradd -m app && chown -R ${APP_USER:-app}:app /app"
+    dockerfile = DOCKERFILE.replace("RUN useradd -m app && chown -R app:app /app\n", f"{between}\n{chown}\n")
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    lint = CliRunner().invoke(main, ["lint", str(tmp_path / "Dockerfile")])
+    assert ":8: files-rewritten-later: warning:" in lint.stdout
+    fixed = CliRunner().invoke(
+        main, ["fix", "--dockerfile", str(tmp_path / "Dockerfile"), "-o", str(tmp_path / "fixed")]
+    )
+    assert fixed.exit_code == 0, fixed.output
+    text = (tmp_path / "fixed").read_text()
+    said = " ".join(fixed.stderr.split())
+    relinted = CliRunner().invoke(main, ["lint", str(tmp_path / "fixed")])
+    found = [line for line in relinted.stdout.splitlines() if "files-rewritten-later" in line]
+    if handed:
+        assert "COPY --from=builder --chown=app:app /app/.venv /app/.venv" in text
+        assert "COPY --chown=app:app . ." in text
+        assert f"\n{between}\n" in text
+        assert "chown -R" not in text
+        assert found == []
+        assert "line 8: /app copied with --chown=app:app" in said
+    else:
+        assert "--chown" not in text
+        kept = text.splitlines().index(chown) + 1
+        assert [line.split(": ")[0] for line in found] == [f"{tmp_path / 'fixed'}:{kept}"]
+        assert "line 8: `chown -R` kept (files-rewritten-later): " in said
