@@ -5,6 +5,7 @@ lint flags the chown, and fix writes `COPY --chown` so that its own lint is clea
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import jsonschema
@@ -30,14 +31,16 @@ CMD ["python", "-m", "tally"]
 """
 
 
-def venv() -> list[File]:
+def venv(extra: Sequence[File] = ()) -> list[File]:
     return [
         File("app/.venv/pyvenv.cfg", b"home = /usr/bin\nversion = 3.11.2\n"),
         *distribution(SITE, "click", "8.1.7", {"click/core.py": 40_000}),
+        *extra,
     ]
 
 
-def spec() -> ImageSpec:
+def spec(extra: Sequence[File] = ()) -> ImageSpec:
+    """The image of DOCKERFILE; `extra`: more files of its venv."""
     code = [file("app/tally/__init__.py", 900)]
     steps = [
         (
@@ -50,14 +53,14 @@ def spec() -> ImageSpec:
         ),
         (
             "RUN /bin/sh -c POETRY_VIRTUALENVS_IN_PROJECT=1 poetry install --only main --no-root --no-cache # buildkit",
-            venv(),
+            venv(extra),
         ),
         ("COPY . . # buildkit", code),
         (
             "RUN /bin/sh -c useradd -m app && chown -R app:app /app # buildkit",
             [
                 File("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
-                *venv(),
+                *venv(extra),
                 *code,
                 file("app/pyproject.toml", 200),
                 file("app/poetry.lock", 3_000),
@@ -153,3 +156,29 @@ def test_lint_and_fix_agree_across_an_instruction_between_copy_and_chown(
         kept = text.splitlines().index(chown) + 1
         assert [line.split(": ")[0] for line in found] == [f"{tmp_path / 'fixed'}:{kept}"]
         assert "line 8: `chown -R` kept (files-rewritten-later): " in said
+
+
+def test_dev_packages_the_chown_rewrote_point_at_the_install_line(tmp_path: Path) -> None:
+    # The venv held a dev-only package (pytest) when `chown -R` wrote it again: its final copy
+    # ships in the chown's layer, but `--dockerfile` names the install (line 5), where the fix
+    # (install without dev) goes, not the chown (line 7), which files-rewritten-later names.
+    pytest_files = distribution(
+        SITE, "pytest", "8.3.3", {"pytest/__init__.py": 30_000, "pytest/main.py": 9_000}
+    )
+    archive = write_image(spec(pytest_files), tmp_path / "image.tar")
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    result = CliRunner().invoke(
+        main, [str(archive), "--dockerfile", str(tmp_path / "Dockerfile"), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    [dev] = [f for f in report["findings"] if f["id"] == "dev-dependencies-installed"]
+    assert dev["evidence"]["layers"] == [2]
+    assert [line["start"] for line in dev["dockerfile_lines"]] == [5]
+    assert "poetry install" in dev["dockerfile_lines"][0]["instruction"]
+    # The bytes are those of the final copies (what `--without dev` removes), as before.
+    assert dev["estimated_savings_bytes"] == sum(len(f.data) for f in pytest_files)
+    # The chown's own finding still names both lines.
+    rewrites = [f for f in report["findings"] if f["id"] == "files-rewritten-later"]
+    venv_finding = max(rewrites, key=lambda f: f["estimated_savings_bytes"])
+    assert [line["start"] for line in venv_finding["dockerfile_lines"]] == [5, 7]
