@@ -182,3 +182,13 @@ def test_dev_packages_the_chown_rewrote_point_at_the_install_line(tmp_path: Path
     rewrites = [f for f in report["findings"] if f["id"] == "files-rewritten-later"]
     venv_finding = max(rewrites, key=lambda f: f["estimated_savings_bytes"])
     assert [line["start"] for line in venv_finding["dockerfile_lines"]] == [5, 7]
+    # So the pragma that lint honours above the install silences the audit's finding too.
+    (tmp_path / "Dockerfile").write_text(
+        DOCKERFILE.replace("RUN POETRY", "# imgaudit ignore=dev-dependencies-installed\nRUN POETRY")
+    )
+    silenced = CliRunner().invoke(
+        main, [str(archive), "--dockerfile", str(tmp_path / "Dockerfile"), "--format", "json"]
+    )
+    ids = {f["id"] for f in json.loads(silenced.stdout)["findings"]}
+    assert "dev-dependencies-installed" not in ids
+    assert "files-rewritten-later" in ids
