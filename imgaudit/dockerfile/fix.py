@@ -47,6 +47,7 @@ from imgaudit.dockerfile.build import (
     is_build_package,
     normalise,
     os_packages,
+    overlaps,
     poetry_requirements,
     reads_apk_index,
     reads_apt_lists,
@@ -1265,11 +1266,16 @@ def _handover(
     if step is None or item.heredocs or item.json:
         return None
     copied: list[tuple[Instruction, str]] = []
+    owned: list[str] = []  # where COPYs that set an owner of their own write
     for copy in (i for i in span if i.keyword in ("COPY", "ADD")):
-        if any(f.startswith("--chown=") for f in copy.flags) or len(copy.args) < 2:
+        if len(copy.args) < 2:
             return None
         at = stage.state_before(copy)
-        copied.append((copy, normalise(expand(copy.args[-1], at.env), at.workdir)))
+        destination = normalise(expand(copy.args[-1], at.env), at.workdir)
+        if any(f.startswith("--chown=") for f in copy.flags):
+            owned.append(destination)
+        else:
+            copied.append((copy, destination))
     if any(c.conditional for c in step.commands):
         return None
     if not all(c.name in _USER_COMMANDS or c.name == "chown" for c in step.commands):
@@ -1278,6 +1284,8 @@ def _handover(
     if chowned is None:
         return None
     owner, paths = chowned
+    if any(overlaps(d, p) for d in owned for p in paths):
+        return None  # the chown gave those files its owner: `--chown` on the others would not
     # Each path is a workdir (its directory is handed over below) or lies in what a COPY of
     # the runtime writes (the venv, the code), which `--chown` hands over as it writes it.
     directories = [d for d in dict.fromkeys([workdir, step.state.workdir]) if d in paths]

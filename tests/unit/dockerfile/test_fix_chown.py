@@ -247,3 +247,22 @@ def test_a_kept_runtime_stage_keeps_the_chown_across_the_instruction(
     assert f"{between}\n{run}\n" in runtime
     assert "--chown" not in runtime
     assert f"line 11: `chown -R` kept (files-rewritten-later): {why.replace('line 7', 'line 10')}" in notes
+
+
+def test_a_copy_with_its_own_owner_elsewhere_leaves_the_handover(tmp_path: Path) -> None:
+    # The entrypoint COPY sets its owner and writes outside what the chown hands over: it stays
+    # as written, and the chown still becomes --chown on the COPYs of /app.
+    entrypoint = "COPY --chown=1000 entrypoint.sh /usr/local/bin/entrypoint.sh"
+    dockerfile = MULTI + f"{entrypoint}\nRUN useradd -u 1000 app && chown -R app /app\nUSER app\n"
+    runtime = runtime_of(fix(tmp_path, dockerfile, {}))
+    assert "chown -R" not in runtime
+    assert "COPY --chown=app . ." in runtime
+    assert f"\n{entrypoint}\n" in runtime
+
+
+def test_a_copy_with_its_own_owner_inside_what_the_chown_hands_over_keeps_the_chown(tmp_path: Path) -> None:
+    # The chown gave /app/etc to app after `--chown=root` set it: handing over the other COPYs
+    # alone would leave /app/etc root's.
+    dockerfile = MULTI + "COPY --chown=root etc /app/etc\nRUN useradd app && chown -R app /app\nUSER app\n"
+    runtime = unchanged_chown(tmp_path, dockerfile)
+    assert "RUN useradd app && chown -R app /app" in runtime
