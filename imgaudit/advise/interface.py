@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from imgaudit.advise.ownership import FirstWriters
 from imgaudit.advise.unit_table import Unit as Unit
 from imgaudit.advise.unit_table import UnitTable
 from imgaudit.advise.unit_table import wasted_unit as wasted_unit
 from imgaudit.classify.categories import Classification
+from imgaudit.classify.context import instruction
 from imgaudit.classify.projects.interface import ProjectFiles
 from imgaudit.classify.runtime import RuntimeSet
 from imgaudit.layers.merge import MergedFilesystem
@@ -66,6 +68,8 @@ class AdviceContext:
 
     # Built on first use and shared by every finding of the audit (see advise.unit_table).
     _table: UnitTable | None = field(default=None, init=False, repr=False, compare=False)
+    # The layers that first wrote units' bytes (see advise.ownership): built on first use.
+    _first_writers: FirstWriters | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def table(self) -> UnitTable:
@@ -137,6 +141,27 @@ class AdviceContext:
     def category_units(self, *categories: Category, above_base: bool | None = None) -> frozenset[Unit]:
         return self.final_units(categories=categories, above_base=above_base)
 
+    def written_by(self, units: Iterable[Unit]) -> set[int]:
+        """The layers that first wrote the units' bytes: each unit's own layer, unless that
+        layer only gave the files another owner or mode (`chown -R` over what an install or a
+        COPY wrote: its layer ships the copies the image keeps, the instruction that made them
+        is the earlier one)."""
+        firsts = self._first_writers
+        if firsts is None:
+            firsts = FirstWriters(self.merged, self.table, self.step_text)
+            object.__setattr__(self, "_first_writers", firsts)  # frozen: derived data, set once
+        return firsts.layers(units)
+
+    def step_text(self, layer: int) -> str:
+        """The instruction that made the layer: from the history, else from `--dockerfile`."""
+        text = instruction(self.layers[layer].created_by) if layer < len(self.layers) else ""
+        if not text and layer in self.layer_lines:
+            keyword, _, rest = " ".join(
+                self.layer_lines[layer].instruction.replace("\\\n", " ").split()
+            ).partition(" ")
+            text = f"{keyword.upper()} {rest}".strip()
+        return text
+
     def above_base(self, layer: int) -> bool:
         return layer >= self.base_layer_count
 
@@ -176,4 +201,6 @@ def top_paths(
 
 
 def layers_of(ctx: AdviceContext, units: Iterable[Unit]) -> tuple[int, ...]:
-    return tuple(sorted(ctx.table.layers_of(units)))
+    """The layers a finding about `units` names: those that wrote them (`written_by`), so that
+    its Dockerfile lines are the instructions to change; its bytes stay where they ship."""
+    return tuple(sorted(ctx.written_by(units)))

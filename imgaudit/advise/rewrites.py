@@ -14,9 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from imgaudit.advise.build_context import DEPENDENCY_FILES
-from imgaudit.advise.deletions import step_text
-from imgaudit.advise.facts import run_commands
 from imgaudit.advise.interface import AdviceContext, Candidate, Unit, top_paths, wasted_unit
+from imgaudit.advise.ownership import ownership_commands
 from imgaudit.advise.shellwords import shell_path
 from imgaudit.classify.projects.registry import is_project_file
 from imgaudit.findings.catalogue import entry
@@ -32,8 +31,6 @@ from imgaudit.severity import Severity
 # now is something else: neither "set the owner where they are written" nor "write them once"
 # applies.
 REWRITES = (Removal.OVERWRITTEN,)
-# Commands that change owner, group or mode: run over a tree, they copy every file of it.
-OWNERSHIP = frozenset({"chown", "chmod", "chgrp"})
 _OCTAL = re.compile(r"^[0-7]{3,4}$")
 _SHOWN = 5
 
@@ -58,12 +55,12 @@ def rewritten_files(ctx: AdviceContext) -> Sequence[Candidate]:
             pairs[(item.shipped_by, item.removed_by)].add(wasted_unit(j))
     candidates = []
     for (shipped, rewritten), units in sorted(pairs.items(), key=lambda kv: (-ctx.bytes_of(kv[1]), kv[0])):
-        made_by, rewritten_by = step_text(ctx, shipped), step_text(ctx, rewritten)
+        made_by, rewritten_by = ctx.step_text(shipped), ctx.step_text(rewritten)
         paths = ["/" + ctx.unit_path(u) for u in units]
         if _only_project_files(paths):
             continue
         roots = _roots(paths)
-        ownership = _ownership_commands(rewritten_by, paths)
+        ownership = ownership_commands(rewritten_by, paths)
         details = (
             f"written by: {made_by}",
             f"written again by: {rewritten_by}",
@@ -128,26 +125,6 @@ def _roots(paths: Iterable[str]) -> list[str]:
             common.append(column[0])
         roots.append("/" + "/".join(common))
     return sorted(roots)
-
-
-def _ownership_commands(text: str, paths: Sequence[str]) -> list[list[str]]:
-    """The chown/chmod/chgrp commands of a RUN (as words, after any `NAME=value` prefix) that
-    name one of `paths` or a directory above it (a relative operand may: the image does not
-    say where the RUN ran)."""
-    found = []
-    for words in run_commands(text):
-        rest = [w for w in words if "=" not in w or w.startswith(("-", "/"))]
-        if not rest or basename(rest[0]) not in OWNERSHIP:
-            continue
-        operands = [w for w in rest[1:] if not w.startswith("-")][1:]
-        if any(not o.startswith("/") or _under(paths, o) for o in operands):
-            found.append(rest)
-    return found
-
-
-def _under(paths: Sequence[str], operand: str) -> bool:
-    directory = "/" + operand.strip("/").rstrip("*").rstrip("/")
-    return directory == "/" or any(p == directory or p.startswith(directory + "/") for p in paths)
 
 
 def _ownership_snippet(made_by: str, commands: Sequence[list[str]]) -> str:

@@ -351,6 +351,12 @@ class StageModel:
     start: State
     end: State
     ships: bool  # its layers are in the final image (the target or a parent of it)
+    # The state before each of `instructions` (its ENV, ARG, WORKDIR and USER so far).
+    states: tuple[State, ...] = ()
+
+    def state_before(self, item: Instruction) -> State:
+        """What the stage holds where `item`, one of its instructions, runs."""
+        return next(s for i, s in zip(self.instructions, self.states, strict=True) if i is item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +541,9 @@ def _read_stage(
     state = start
     runs: list[RunStep] = []
     copies: list[CopyFrom] = []
+    states: list[State] = []
     for item in instructions:
+        states.append(state)
         keyword = item.keyword
         if keyword == "ARG":
             env = dict(state.env)
@@ -590,7 +598,7 @@ def _read_stage(
             runs.append(step)
             state = _after_run(step, state)
     return StageModel(index, name, base, from_line, parent, instructions, tuple(runs), tuple(copies),
-                      start, state, ships=False)  # fmt: skip
+                      start, state, ships=False, states=tuple(states))  # fmt: skip
 
 
 _PROJECT_FILES = ("pyproject.toml", "Pipfile")

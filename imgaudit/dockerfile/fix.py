@@ -47,6 +47,7 @@ from imgaudit.dockerfile.build import (
     is_build_package,
     normalise,
     os_packages,
+    overlaps,
     poetry_requirements,
     reads_apk_index,
     reads_apt_lists,
@@ -1096,7 +1097,7 @@ def _runtime_text(
     code = [text for text, _destination in code_copies]
     carried.append(_full_image_libraries(build, root, base, runs, name, edit))
     rest = [i for i in stage.instructions if not split or i.start_line > last_install]
-    handed = _ownership_at_copy(build, rest, lines, workdir, venv, code_copies, carried, edit)
+    handed = _ownership_at_copy(build, stage, rest, lines, workdir, venv, code_copies, carried, edit)
     if handed is not None:
         rest = [i for i in rest if i is not handed.item]
         carried.append(handed.setup)
@@ -1153,6 +1154,7 @@ _COPY_KEYWORD = re.compile(r"^([ \t]*(?:COPY|ADD)(?:[ \t]+--from=\S+)?)([ \t])",
 
 def _ownership_at_copy(
     build: Build,
+    stage: StageModel,
     rest: Sequence[Instruction],
     lines: list[str],
     workdir: str,
@@ -1164,22 +1166,20 @@ def _ownership_at_copy(
     """The first RUN after the install, when it only makes users and hands the workdir, the
     venv or the copied code to one owner with `chown -R` (lint's files-rewritten-later): the
     runtime copies them with `--chown` instead. None (the RUN stays as it is, and the finding
-    with it) when anything else writes there first, when the RUN does more, or when the
-    owner could not exist yet at the COPYs."""
+    with it) when anything else writes there first, when the RUN does more, when the owner
+    could not exist yet at the COPYs, or when an instruction before it changes what its users'
+    RUN would do above the COPYs (see `_crossing`)."""
     item = next((i for i in rest if i.keyword == "RUN"), None)
     if item is None:
         return None
+    before = rest[: rest.index(item)]
     # What the runtime writes before it: the code COPYs that followed the install.
-    copied: list[Instruction] = []
-    for earlier in rest[: rest.index(item)]:
-        if earlier.keyword in ("COPY", "ADD"):
-            if any(f.startswith("--from=") for f in earlier.flags):
-                return None
-            copied.append(earlier)
-        elif earlier.keyword not in _BESIDE_COPIES:
-            return None
+    if any(i.keyword in ("COPY", "ADD") and any(f.startswith("--from=") for f in i.flags) for i in before):
+        return None
     others = [venv, *(d for _t, d in code_copies)]
-    return _handover(build, item, copied, workdir, others, carried, lines, edit)
+    # Its users are made with what the runtime carries from the builder, as the base's user.
+    runs_as = build.root(stage).start.user
+    return _handover(build, stage, item, before, workdir, runs_as, others, carried, lines, edit)
 
 
 def _recursive_chown(step: RunStep) -> tuple[str, list[str]] | None:
@@ -1244,32 +1244,48 @@ def _chowned_in_builder(
     return f"RUN mkdir -p {workdir} && chown {owner} {workdir}" if workdir in paths else ""
 
 
-# Instructions that write no files: a COPY block may hold them.
-_BESIDE_COPIES = frozenset({"ENV", "ARG", "LABEL", "EXPOSE"})
+# Instructions that change neither the files nor how a RUN after them runs: the users a
+# chown's RUN makes may be made above them (ENV and ARG: unless it reads what they set; USER
+# and WORKDIR: see `_crossing`).
+_METADATA = frozenset(
+    {"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "STOPSIGNAL"}
+)
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _handover(
     build: Build,
+    stage: StageModel,
     item: Instruction,
-    copies: Sequence[Instruction],
+    span: Sequence[Instruction],
     workdir: str,
+    runs_as: str,
     others: Sequence[str],
     carried: Sequence[str],
     lines: list[str],
     edit: _Edit,
 ) -> _Ownership | None:
     """`item`, a RUN that only makes users and runs `chown -R OWNER PATHS`, where each path is
-    the workdir or lies in what `copies` (just before it) or the runtime's other COPYs
-    (`others`: their destinations) write: the COPYs get `--chown`, the users and the workdir's
-    owner move before them. None when that is not safe (the RUN then stays)."""
+    a workdir (`workdir`, where its users are made, or the RUN's: the directory is handed over
+    with them) or lies in what the COPYs of `span` (the instructions before it, from where its
+    users are made, as `runs_as`) or the runtime's other COPYs (`others`: their destinations)
+    write: the COPYs get `--chown`, the users and the directories' owner move before them.
+    None when that is not safe (the RUN then stays; a note says why when only the
+    instructions between stand in the way)."""
     step = _step(build, item)
     if step is None or item.heredocs or item.json:
         return None
     copied: list[tuple[Instruction, str]] = []
-    for copy in copies:
-        if any(f.startswith("--chown=") for f in copy.flags) or len(copy.args) < 2:
+    owned: list[str] = []  # where COPYs that set an owner of their own write
+    for copy in (i for i in span if i.keyword in ("COPY", "ADD")):
+        if len(copy.args) < 2:
             return None
-        copied.append((copy, normalise(expand(copy.args[-1], step.state.env), workdir)))
+        at = stage.state_before(copy)
+        destination = normalise(expand(copy.args[-1], at.env), at.workdir)
+        if any(f.startswith("--chown=") for f in copy.flags):
+            owned.append(destination)
+        else:
+            copied.append((copy, destination))
     if any(c.conditional for c in step.commands):
         return None
     if not all(c.name in _USER_COMMANDS or c.name == "chown" for c in step.commands):
@@ -1278,10 +1294,13 @@ def _handover(
     if chowned is None:
         return None
     owner, paths = chowned
-    # Each path is the workdir (its directory is handed over below) or lies in what a COPY of
+    if any(overlaps(d, p) for d in owned for p in paths):
+        return None  # the chown gave those files its owner: `--chown` on the others would not
+    # Each path is a workdir (its directory is handed over below) or lies in what a COPY of
     # the runtime writes (the venv, the code), which `--chown` hands over as it writes it.
+    directories = [d for d in dict.fromkeys([workdir, step.state.workdir]) if d in paths]
     destinations = [*others, *(d for _i, d in copied)]
-    if not all(p == workdir or any(holds(d, p) for d in destinations) for p in paths):
+    if not all(p in directories or any(holds(d, p) for d in destinations) for p in paths):
         return None
     needs = [c.name in _USER_COMMANDS for c in step.commands]
     members = _list_members_needed(item, step, needs) if any(needs) else []
@@ -1289,10 +1308,15 @@ def _handover(
         return None
     if not members and not _user_made(owner, carried):
         return None  # the user may not exist yet where the COPYs run
+    between = [i for i in span if i.keyword not in ("COPY", "ADD")]
+    why = _crossing(stage, step, between, paths, directories, runs_as, lines)
+    if why is not None:
+        edit.notes.append(f"line {item.start_line}: `chown -R` kept (files-rewritten-later): {why}")
+        return None
     if edit.ignored("files-rewritten-later", item.start_line, "handing the files over at the COPYs"):
         return None
-    if workdir in paths:
-        members += [f"mkdir -p {workdir}", f"chown {owner} {workdir}"]
+    for directory in directories:
+        members += [f"mkdir -p {directory}", f"chown {owner} {directory}"]
     edit.notes.append(
         f"line {item.start_line}: {', '.join(sorted(set(paths)))} copied with --chown={owner} "
         "instead of a `chown -R` that ships every file twice"
@@ -1300,6 +1324,54 @@ def _handover(
     handed = _Ownership(item, owner, tuple(paths), "RUN " + " && ".join(members) if members else "")
     rewritten = {id(i): handed.copy(_raw(i, lines), d) for i, d in copied}
     return _Ownership(item, owner, tuple(paths), handed.setup, rewritten)
+
+
+def _crossing(
+    stage: StageModel,
+    step: RunStep,
+    between: Sequence[Instruction],
+    paths: Sequence[str],
+    directories: Sequence[str],
+    runs_as: str,
+    lines: list[str],
+) -> str | None:
+    """Why the users of the chown's RUN (`step`) cannot be made above `between` (the
+    instructions from the first COPY to it), for `COPY --chown` to find them: None when the
+    move changes nothing. The metadata instructions never stand in the way. ENV and ARG do
+    when the RUN reads a variable they set (`useradd -u $UID`): above them it reads another
+    value. Who runs it must stay the same (a USER, before or between). A WORKDIR makes its
+    directory when missing: one inside what the chown hands over, unless the users' RUN hands
+    that directory over itself, would stay root's. VOLUME (what a RUN changes in a volume may
+    not be kept) and SHELL (another shell would make the users) stand in the way."""
+    read = set(_VARIABLE.findall(_raw(step.instruction, lines)))
+    for item in between:
+        keyword, where = item.keyword, f"the {item.keyword} of line {item.start_line}"
+        if keyword in _METADATA or keyword == "USER":
+            continue
+        if keyword in ("ENV", "ARG"):
+            names = item.args[0::2] if keyword == "ENV" else [w.partition("=")[0] for w in item.args]
+            name = next((n for n in names if n in read), None)
+            if name is not None:
+                return f"it reads ${name}, which {where} sets after the COPYs its users would go above"
+        elif keyword == "WORKDIR" and item.args:
+            at = stage.state_before(item)
+            made = normalise(expand(item.args[0], at.env), at.workdir)
+            if made not in directories and any(holds(p, made) for p in paths):
+                return f"{where} makes {made}, which the chown hands over and `COPY --chown` would not"
+        elif keyword == "VOLUME":
+            return f"{where} stands between: what a RUN changes in a volume may not be kept"
+        else:
+            return f"{where} stands between: the users would be made above it"
+    user = step.state.user
+    if _as_user(user) != _as_user(runs_as):
+        setting = next((i for i in reversed(between) if i.keyword == "USER"), None)
+        said = f"the USER of line {setting.start_line}" if setting else "the stage's USER"
+        return f"{said} runs it as {user}, where its users would be made as {runs_as}"
+    return None
+
+
+def _as_user(name: str) -> str:
+    return "root" if name in ("root", "0") else name
 
 
 def _full_image_libraries(
@@ -2186,20 +2258,23 @@ def _stage_handovers(
         if item.keyword != "RUN":
             continue
         start = index
-        while start > 0 and kept[start - 1].keyword in ("COPY", "ADD", *_BESIDE_COPIES):
+        while start > 0 and kept[start - 1].keyword != "RUN":
             start -= 1
-        copies = [i for i in kept[start:index] if i.keyword in ("COPY", "ADD")]
+        block = kept[start:index]
+        first = next((i for i, c in enumerate(block) if c.keyword in ("COPY", "ADD")), None)
         step = _step(build, item)
-        if not copies or step is None:
+        if first is None or step is None:
             continue
-        carried = [*earlier, *(_raw(i, lines) for i in kept[:start])]
-        handed = _handover(build, item, copies, step.state.workdir, [], carried, lines, edit)
+        span = block[first:]
+        carried = [*earlier, *(_raw(i, lines) for i in kept[: start + first])]
+        at = stage.state_before(span[0])
+        handed = _handover(build, stage, item, span, at.workdir, at.user, [], carried, lines, edit)
         if handed is None:
             continue
         dropped.add(id(item))
         replaced.update(handed.copies)
         if handed.setup:
-            replaced[id(copies[0])] = f"{handed.setup}\n{handed.copies[id(copies[0])]}"
+            replaced[id(span[0])] = f"{handed.setup}\n{handed.copies[id(span[0])]}"
     return [i for i in kept if id(i) not in dropped], replaced
 
 

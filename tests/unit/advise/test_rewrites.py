@@ -195,3 +195,76 @@ def test_a_small_rewrite_is_low_so_that_fail_on_high_does_not_fail_over_it(audit
     severity = {f.estimated_savings_bytes: f.severity for f in rewrites(report)}
     assert severity[900] == "low"
     assert [s for b, s in severity.items() if b > 2 << 20] == ["high"]
+
+
+DEV_DISTS = (
+    ("click", "8.1.7", {"click/core.py": 8_000}),
+    ("pytest", "8.3.3", {"pytest/__init__.py": 30_000, "pytest/python.py": 12_000}),
+)
+
+
+def pytest_bytes() -> int:
+    """What pytest's files hold (its dist-info included), as the spec writes them."""
+    return sum(len(f.data) for f in venv(*DEV_DISTS) if "/site-packages/pytest" in f.path)
+
+
+def dev_finding(report: Report) -> Finding:
+    [dev] = [f for f in report.findings if f.id == "dev-dependencies-installed"]
+    return dev
+
+
+def test_dev_packages_a_chown_rewrote_are_named_at_the_install(audit_spec: AuditSpec) -> None:
+    # The chown wrote pytest's files again, so its layer holds their final copies: the finding
+    # names the RUN that installed them (what to change: `--without dev`), and saves what the
+    # final copies hold, as before. The rewrite is the other finding's.
+    report = audit_spec(
+        image(
+            Layer(
+                venv(*DEV_DISTS), "RUN python -m venv /app/.venv && /app/.venv/bin/pip install click pytest"
+            ),
+            Layer(
+                [File("etc/group", b"app:x:1000:\n"), *venv(*DEV_DISTS)],
+                "RUN useradd app && chown -R app:app /app",
+            ),
+        )
+    )
+    dev = dev_finding(report)
+    assert dev.evidence.layers == (1,)
+    assert dev.estimated_savings_bytes == pytest_bytes() > 42_000
+    [rewrite] = rewrites(report)
+    assert rewrite.evidence.layers == (1, 2)
+
+
+def test_a_chmod_of_a_copied_cache_names_the_copy_and_a_reinstall_names_itself(audit_spec: AuditSpec) -> None:
+    # Any finding, not dev packages alone: Poetry's cache written by the install, then made
+    # group-writable by a chmod -R of the home, is left by the install. A reinstall (no owner or
+    # mode change) writes the files anew: its layer is what ships them.
+    cache = {"root/.cache/pypoetry/artifacts/ab/click-8.1.7-py3-none-any.whl": 90_000}
+    report = audit_spec(
+        image(
+            Layer(
+                [*(file(p, s) for p, s in cache.items()), *venv(*DEV_DISTS)],
+                "RUN poetry install --no-root",
+            ),
+            Layer([file(p, s) for p, s in cache.items()], "RUN chmod -R g=u /root"),
+            Layer(venv(*DEV_DISTS), "RUN /app/.venv/bin/pip install --force-reinstall click pytest"),
+        )
+    )
+    [poetry_cache] = [f for f in report.findings if f.id == "poetry-cache-in-layer"]
+    assert poetry_cache.evidence.layers == (1,)
+    assert dev_finding(report).evidence.layers == (3,)
+
+
+def test_a_symbolic_mode_is_an_ownership_change_too(audit_spec: AuditSpec) -> None:
+    # `chmod -R g=u /app` (OpenShift's arbitrary uid): the `=` of the mode is no `NAME=value`
+    # prefix. The fix is to set the mode where the files are written; no COPY --chmod snippet,
+    # as not every builder's takes a symbolic mode.
+    report = audit_spec(
+        image(
+            Layer([file(p, s) for p, s in CODE.items()], "COPY . /app # buildkit"),
+            Layer([file(p, s) for p, s in CODE.items()], "RUN chmod -R g=u /app"),
+        )
+    )
+    [finding] = rewrites(report)
+    assert "changes owner or mode" in finding.fix.text
+    assert finding.fix.dockerfile == ""

@@ -1,11 +1,15 @@
 """fix hands files over where they are written: a `RUN [useradd ... &&] chown -R U <what the
 runtime copies>` after the install becomes `COPY --chown=U` of the venv and the code (lint's
 files-rewritten-later), with the user made before the COPYs. A RUN that does more, or an owner
-that would not exist yet, is left as it is: the finding stands."""
+that would not exist yet, is left as it is: the finding stands. Instructions between the COPY
+and the RUN that change neither the files nor how the RUN runs are crossed; the others keep the
+chown, with a note saying which."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from imgaudit.dockerfile.commands import run_fix
 from tests.unit.dockerfile.test_fix_survey import TODAY, fix, runtime_of
@@ -121,3 +125,144 @@ def test_code_chowned_before_the_install_keeps_its_owner_in_the_runtime(tmp_path
     )
     assert "COPY --chown=apiuser:apiuser . /app" in lines
     assert "COPY --from=builder /app/.venv /app/.venv" in lines  # made by root after the chown
+
+
+# Instructions that neither write files nor change how the chown's RUN runs: the users it makes
+# move above them, to before the COPYs, and the chown becomes --chown all the same.
+BESIDE = [
+    "EXPOSE 8000",
+    'CMD ["python", "-m", "scraper", "--serve"]',
+    'ENTRYPOINT ["python", "-m", "scraper"]',
+    "LABEL org.opencontainers.image.source=https://example.com/scraper",
+    "HEALTHCHECK --interval=30s CMD python -c 'import scraper'",
+    "STOPSIGNAL SIGINT",
+    "ONBUILD RUN echo derived",
+    "ENV PYTHONUNBUFFERED=1 PATH=/app/.venv/bin:$PATH",
+    "ARG VERSION=1.0",
+    # The directory the COPY wrote into and the chown hands over: it exists, and the users'
+    # RUN hands the directory itself to the owner where it goes.
+    "WORKDIR /app",
+    # Elsewhere: the COPY's `.` is still /app (read where the COPY ran, not where the chown does).
+    "WORKDIR /srv",
+    "USER root",  # who ran everything before it anyway
+]
+
+
+@pytest.mark.parametrize("between", BESIDE)
+def test_an_instruction_between_the_copy_and_the_chown_keeps_the_handover(
+    tmp_path: Path, between: str
+) -> None:
+    text = fix(
+        tmp_path, HEAD + between + "\nRUN useradd -m botuser && chown -R botuser:botuser /app\n" + TAIL, {}
+    )
+    runtime = runtime_of(text)
+    assert "chown -R" not in runtime
+    lines = runtime.splitlines()
+    made = lines.index("RUN useradd -m botuser && mkdir -p /app && chown botuser:botuser /app")
+    venv = lines.index("COPY --from=builder --chown=botuser:botuser /app/.venv /app/.venv")
+    code = lines.index("COPY --chown=botuser:botuser . /app")
+    assert made < venv < code < lines.index(between, code) < lines.index("USER botuser")
+
+
+@pytest.mark.parametrize("between", BESIDE)
+def test_a_kept_runtime_stage_hands_over_across_the_instruction(tmp_path: Path, between: str) -> None:
+    dockerfile = (
+        MULTI + f"{between}\nRUN groupadd app && useradd -g app app && chown -R app:app /app\nUSER app\n"
+    )
+    runtime = runtime_of(fix(tmp_path, dockerfile, {}))
+    assert runtime.splitlines()[1:7] == [
+        "WORKDIR /app",
+        "RUN groupadd app && useradd -g app app && mkdir -p /app && chown app:app /app",
+        "COPY --from=builder --chown=app:app /app/.venv /app/.venv",
+        "COPY --chown=app:app . .",
+        between,
+        "USER app",
+    ]
+
+
+def refused(tmp_path: Path, dockerfile: str) -> tuple[str, str]:
+    """The runtime fix writes, and its notes as one line."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    result = run_fix(tmp_path / "Dockerfile", tmp_path, None, TODAY).result
+    return runtime_of(result.text), " | ".join(result.notes)
+
+
+# Instructions the users' RUN cannot move above: the chown stays (and lint's finding with it),
+# and fix says why.
+ACROSS = [
+    pytest.param(
+        "ENV APP_USER=botuser",
+        "RUN useradd -m $APP_USER && chown -R $APP_USER /app",
+        "it reads $APP_USER, which the ENV of line 7 sets",
+        id="ENV-read",
+    ),
+    pytest.param(
+        "ARG UID=1000",
+        "RUN useradd -u ${UID} botuser && chown -R botuser /app",
+        "it reads $UID, which the ARG of line 7 sets",
+        id="ARG-read",
+    ),
+    pytest.param(
+        "USER nobody",
+        "RUN useradd botuser && chown -R botuser /app",
+        "the USER of line 7 runs it as nobody",
+        id="USER",
+    ),
+    pytest.param(
+        "WORKDIR /app/data",
+        "RUN useradd botuser && chown -R botuser /app",
+        "the WORKDIR of line 7 makes /app/data, which the chown hands over",
+        id="WORKDIR-made",
+    ),
+    pytest.param(
+        "VOLUME /app/data",
+        "RUN useradd botuser && chown -R botuser /app",
+        "the VOLUME of line 7 stands between",
+        id="VOLUME",
+    ),
+    pytest.param(
+        'SHELL ["/bin/bash", "-o", "pipefail", "-c"]',
+        "RUN useradd botuser && chown -R botuser /app",
+        "the SHELL of line 7 stands between",
+        id="SHELL",
+    ),
+]
+
+
+@pytest.mark.parametrize(("between", "run", "why"), ACROSS)
+def test_an_instruction_the_users_cannot_move_above_keeps_the_chown(
+    tmp_path: Path, between: str, run: str, why: str
+) -> None:
+    runtime, notes = refused(tmp_path, HEAD + f"{between}\n{run}\n" + TAIL)
+    assert f"{between}\n{run}\n" in runtime
+    assert "--chown" not in runtime
+    assert f"line 8: `chown -R` kept (files-rewritten-later): {why}" in notes
+
+
+@pytest.mark.parametrize(("between", "run", "why"), ACROSS)
+def test_a_kept_runtime_stage_keeps_the_chown_across_the_instruction(
+    tmp_path: Path, between: str, run: str, why: str
+) -> None:
+    runtime, notes = refused(tmp_path, MULTI + f"{between}\n{run}\nUSER botuser\n")
+    assert f"{between}\n{run}\n" in runtime
+    assert "--chown" not in runtime
+    assert f"line 11: `chown -R` kept (files-rewritten-later): {why.replace('line 7', 'line 10')}" in notes
+
+
+def test_a_copy_with_its_own_owner_elsewhere_leaves_the_handover(tmp_path: Path) -> None:
+    # The entrypoint COPY sets its owner and writes outside what the chown hands over: it stays
+    # as written, and the chown still becomes --chown on the COPYs of /app.
+    entrypoint = "COPY --chown=1000 entrypoint.sh /usr/local/bin/entrypoint.sh"
+    dockerfile = MULTI + f"{entrypoint}\nRUN useradd -u 1000 app && chown -R app /app\nUSER app\n"
+    runtime = runtime_of(fix(tmp_path, dockerfile, {}))
+    assert "chown -R" not in runtime
+    assert "COPY --chown=app . ." in runtime
+    assert f"\n{entrypoint}\n" in runtime
+
+
+def test_a_copy_with_its_own_owner_inside_what_the_chown_hands_over_keeps_the_chown(tmp_path: Path) -> None:
+    # The chown gave /app/etc to app after `--chown=root` set it: handing over the other COPYs
+    # alone would leave /app/etc root's.
+    dockerfile = MULTI + "COPY --chown=root etc /app/etc\nRUN useradd app && chown -R app /app\nUSER app\n"
+    runtime = unchanged_chown(tmp_path, dockerfile)
+    assert "RUN useradd app && chown -R app /app" in runtime
