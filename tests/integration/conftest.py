@@ -87,7 +87,11 @@ class Engine:
         clean-up lets it go, unless it is kept `for_session`."""
         image = self.client.images.get(tag)
         scope = "session" if for_session else "module"
-        self.client.containers.create(image.id, name=f"imgaudit-test-keep-{scope}-{image.short_id[7:]}")
+        holder = f"imgaudit-test-keep-{scope}-{image.short_id[7:]}"
+        try:  # a run killed before its clean-up left it: it holds the same image
+            self.client.containers.get(holder)
+        except docker.errors.NotFound:
+            self.client.containers.create(image.id, name=holder)
         self.client.images.remove(tag, force=True)
         return str(image.id)
 
