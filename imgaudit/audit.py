@@ -384,7 +384,8 @@ def largest_directories(
     if directory_bytes is None:
         directory_bytes = bytes_by_directory(merged.files)
     for directory, size in directory_bytes.items():
-        parts = directory.split("/") if directory else []
+        # Split no further than shown: a path 2,000 levels deep is not 2,000 strings.
+        parts = directory.split("/", _DIRECTORY_DEPTH) if directory else []
         for depth in range(1, min(len(parts), _DIRECTORY_DEPTH) + 1):
             sizes["/".join(parts[:depth])] += size
     biggest_child: dict[str, int] = defaultdict(int)
