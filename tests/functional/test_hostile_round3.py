@@ -16,10 +16,10 @@ from typing import Any, cast
 from click.testing import CliRunner, Result
 
 from imgaudit.cli import main
-from tests.functional.test_hostile_inputs import MEMORY_BOUND
+from tests.functional.test_hostile_inputs import MEMORY_BOUND, assert_one_line_error
 from tests.support.cli_process import run_cli
 from tests.support.complexity import calls_made
-from tests.support.rawtar import classic_archive
+from tests.support.rawtar import END, classic_archive, data, header
 
 SITE = "usr/lib/python3.11/site-packages"
 BASE = [("etc/os-release", b"ID=test\n")]  # the base layer: the rules skip its files
@@ -122,3 +122,132 @@ def test_a_record_listing_files_at_the_ends_of_deep_chains_stays_within_memory(t
     [pkg] = site["distributions"]
     assert (pkg["files"], pkg["bytes"]) == (4, 23 + len(record) + 1 + 5)
     assert result.peak_rss_bytes < MEMORY_BOUND, f"{result.peak_rss_bytes / 2**20:.0f} MB"
+
+
+# -- symlinks a layer wrote, then wrote through ------------------------------------------
+# containerd (pkg/archive applyNaive) and moby (go-archive UnpackLayer) extract a layer in
+# order into a directory holding that layer alone (overlay's upper directory), resolving each
+# entry's directory through the symlinks already there, within that root (continuity's
+# fs.RootPath: an absolute target from the root, `..` stopping at it, 255 links at most); an
+# entry's own name is never followed. A lower layer's symlinks are not in that directory:
+# across layers a directory replaces a symlink, as overlayfs shows the two.
+
+
+def _raw_archive(path: Path, *layers: bytes) -> Path:
+    return classic_archive([_layer(BASE), *(layer + END for layer in layers)], path)
+
+
+def _audit(archive: Path, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, [str(archive), "--format", "json"], env=env)
+
+
+def test_an_entry_under_a_symlink_the_same_layer_wrote_lands_where_the_link_points(tmp_path: Path) -> None:
+    cfg = b"version = 3.11.4\n"
+    layer = (
+        header("usr/lib/", kind=tarfile.DIRTYPE)
+        + header("usr/lib/libx.so", 3) + data(b"old")
+        + header("lib", kind=tarfile.SYMTYPE, linkname="/usr/lib")  # absolute: from the root
+        + header("lib/libx.so", 7) + data(b"1234567")  # overwrites usr/lib/libx.so
+        + header("app/.venv", kind=tarfile.SYMTYPE, linkname="../opt/venv")  # from app/
+        + header("app/.venv/pyvenv.cfg", len(cfg)) + data(cfg)
+        + header("app/.venv/lib/python3.11/site-packages/six.py", 10) + data(b"s" * 10)
+    )  # fmt: skip
+    report = _json(_audit(_raw_archive(tmp_path / "links.tar", layer)))
+    assert report["image"]["final_bytes"] == 8 + 7 + len(cfg) + 10
+    assert [(w["path"], w["bytes"], w["removal"]) for w in report["wasted"]] == [
+        ("/usr/lib", 3, "overwritten")
+    ]
+    assert [e["path"] for e in report["environments"]] == ["/opt/venv"]
+    assert "/app" not in {d["path"] for d in report["largest_directories"]}
+    assert report["warnings"] == []
+
+
+def test_names_through_a_layers_own_symlinks_stop_at_the_root_and_at_255_links(tmp_path: Path) -> None:
+    layer = (
+        header("up", kind=tarfile.SYMTYPE, linkname="../../..")  # `..` stops at the root
+        + header("up/etc/x", 3) + data(b"abc")
+        + header("l1", kind=tarfile.SYMTYPE, linkname="l2")
+        + header("l2", kind=tarfile.SYMTYPE, linkname="l1")
+        + header("l1/f", 5) + data(b"loops")  # containerd: "too many links", the layer refused
+        + header("long", kind=tarfile.SYMTYPE, linkname="/" + "t/" * 2_040)
+        + header("long/ok", 2) + data(b"ok")  # 4,083 bytes through the link: extracted
+        + header("long/" + "n" * 20, 4) + data(b"long")  # 4,101 bytes: ENAMETOOLONG
+    )  # fmt: skip
+    report = _json(_audit(_raw_archive(tmp_path / "odd.tar", layer)))
+    assert report["image"]["final_bytes"] == 8 + 3 + 2
+    assert {"/etc", "/t/t/t/t"} <= {d["path"] for d in report["largest_directories"]}
+    assert report["warnings"] == [
+        "layer 1: ignored tar entry whose directory goes through more than 255 symlinks "
+        "(the engines refuse the layer): 'l1/f'",
+        "layer 1: ignored tar entry whose name, through the layer's symlinks, is longer than "
+        "4095 bytes (engines cannot extract it): 'long/nnnnnnnnnnnnnnnnnnnn'",
+    ]
+
+
+def test_hard_links_and_whiteouts_go_through_the_layers_own_symlinks(tmp_path: Path) -> None:
+    lower = header("b/x", 4) + data(b"four")
+    upper = (
+        header("real/f", 6) + data(b"sixsix")
+        + header("d", kind=tarfile.SYMTYPE, linkname="real")
+        + header("h", kind=tarfile.LNKTYPE, linkname="d/f")  # real/f's bytes, not a missing file
+        + header("a", kind=tarfile.SYMTYPE, linkname="b")
+        + header("a/.wh.x", 0)  # deletes b/x
+    )  # fmt: skip
+    report = _json(_audit(_raw_archive(tmp_path / "through.tar", lower, upper)))
+    assert report["warnings"] == []
+    assert report["image"]["final_bytes"] == 8 + 6
+    assert [(w["path"], w["bytes"], w["removed_by"], w["removal"]) for w in report["wasted"]] == [
+        ("/b/x", 4, 2, "deleted")
+    ]
+
+
+def test_a_symlink_replaced_in_its_layer_or_written_in_a_lower_one_is_not_followed(tmp_path: Path) -> None:
+    lower = header("a", kind=tarfile.SYMTYPE, linkname="b")
+    upper = (
+        header("a/f", 5) + data(b"under")  # overlay: the upper directory a hides the lower link
+        + header("c", kind=tarfile.SYMTYPE, linkname="b")
+        + header("c/", kind=tarfile.DIRTYPE)  # a directory replaces the link in this layer
+        + header("c/g", 3) + data(b"cgc")
+    )  # fmt: skip
+    report = _json(_audit(_raw_archive(tmp_path / "replaced.tar", lower, upper)))
+    assert {d["path"]: d["bytes"] for d in report["largest_directories"]} == {"/a": 5, "/c": 3, "/etc": 8}
+
+
+def test_names_grown_through_symlinks_count_against_the_name_budget(tmp_path: Path) -> None:
+    # A 4,000-byte target makes each short name under the link 4 KB: 200 of them are 800 KB
+    # of names from a layer whose own names are 2 KB.
+    layer = header("l", kind=tarfile.SYMTYPE, linkname="/" + "t/" * 2_000) + b"".join(
+        header(f"l/{i}", 1) + data(b"x") for i in range(200)
+    )
+    archive = _raw_archive(tmp_path / "grown.tar", layer)
+    result = run_cli([str(archive)], cwd=tmp_path, env={"IMGAUDIT_MAX_NAME_BYTES": "500000"})
+    assert_one_line_error(
+        result,
+        "layer tar's entries, through its symlinks, have names of more than 500000 bytes "
+        "(raise it with IMGAUDIT_MAX_NAME_BYTES)",
+    )
+    assert _json(_audit(archive))["image"]["final_bytes"] == 8 + 200
+
+
+def test_resolving_names_through_symlinks_is_bounded_in_steps(tmp_path: Path) -> None:
+    # An entry under a chain of 200 links, each target 1,600 names that cancel out, takes
+    # 320,000 steps to resolve; a new link between two entries voids what was resolved, so 5
+    # such entries take 1.6 million: past the 1 million a layer may take.
+    chain = b"".join(
+        header(f"c{i}", kind=tarfile.SYMTYPE, linkname="/" + "s/" * 800 + "../" * 800 + f"c{i + 1}")
+        for i in range(200)
+    )
+    entries = b"".join(
+        header(f"z{i}", kind=tarfile.SYMTYPE, linkname="t") + header(f"c0/f{i}", 1) + data(b"x")
+        for i in range(5)
+    )
+    archive = _raw_archive(tmp_path / "steps.tar", chain + entries)
+    result = run_cli([str(archive)], cwd=tmp_path)
+    assert_one_line_error(
+        result,
+        "layer tar's entries go through its symlinks in more than 1000000 steps "
+        "(raise it with IMGAUDIT_MAX_LINK_STEPS)",
+    )
+    raised = _json(_audit(archive, env={"IMGAUDIT_MAX_LINK_STEPS": "3000000"}))
+    assert raised["image"]["final_bytes"] == 8 + 5
+    assert {d["path"]: d["bytes"] for d in raised["largest_directories"]}["/c200"] == 5
