@@ -13,12 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from click.testing import CliRunner, Result
 
 from imgaudit.cli import main
 from tests.functional.test_hostile_inputs import MEMORY_BOUND, assert_one_line_error
 from tests.support.cli_process import run_cli
 from tests.support.complexity import calls_made
+from tests.support.imagespec import write_tar
 from tests.support.rawtar import END, classic_archive, data, header
 
 SITE = "usr/lib/python3.11/site-packages"
@@ -251,3 +253,124 @@ def test_resolving_names_through_symlinks_is_bounded_in_steps(tmp_path: Path) ->
     raised = _json(_audit(archive, env={"IMGAUDIT_MAX_LINK_STEPS": "3000000"}))
     assert raised["image"]["final_bytes"] == 8 + 5
     assert {d["path"]: d["bytes"] for d in raised["largest_directories"]}["/c200"] == 5
+
+
+# -- archives: odd members --------------------------------------------------------------
+
+
+def test_a_zero_byte_layer_tar_under_a_cached_diff_id_is_read_and_refused(
+    tmp_path: Path, layer_cache: Path
+) -> None:
+    # With the analysis cache on, a layer whose diff_id was seen before is not read: the
+    # archive's bytes were taken on trust. A 0-byte layer.tar can be no layer but the empty
+    # one (sha256 of nothing), so the audit said 10 bytes for an archive `docker load`
+    # refuses; it is now read, and refused as without the cache.
+    genuine = _raw_archive(tmp_path / "genuine.tar", header("app/a", 5) + data(b"hello"))
+    assert _json(_audit(genuine))["image"]["total_bytes"] == 8 + 5  # the cache now holds it
+    files = {}
+    with tarfile.open(genuine) as tar:
+        for member in tar.getmembers():
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            files[member.name] = extracted.read()
+    layer_name = json.loads(files["manifest.json"])[0]["Layers"][1]
+    files[layer_name] = b""
+    result = _audit(write_tar(files, tmp_path / "emptied.tar"))
+    assert result.exit_code == 2, result.output
+    assert f"{layer_name} (diff_id sha256:" in result.output
+    assert "does not match its digest" in result.output
+
+
+def _outer_tar(path: Path, members: Iterable[tuple[str, bytes | tuple[bytes, str]]]) -> Path:
+    """An archive of these members: bytes, or (tar type, link target) for a link."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, payload in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(payload, tuple):
+                info.type, info.linkname = payload
+                tar.addfile(info)
+            else:
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+    return path
+
+
+def _classic_members(tmp_path: Path, *layers: bytes) -> tuple[dict[str, bytes], list[str]]:
+    """The members of a classic save of these layers (base first), and its layer names."""
+    archive = _raw_archive(tmp_path / "source.tar", *layers)
+    with tarfile.open(archive) as tar:
+        files = {m.name: cast(io.BufferedReader, tar.extractfile(m)).read() for m in tar.getmembers()}
+    return files, json.loads(files["manifest.json"])[0]["Layers"]
+
+
+def _relisted(files: dict[str, bytes], layers: list[str]) -> dict[str, bytes]:
+    manifest = json.loads(files["manifest.json"])
+    manifest[0]["Layers"] = layers
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+def test_a_layer_listed_again_as_a_hard_link_in_the_archive_is_that_layer(tmp_path: Path) -> None:
+    # A tool that stores a repeated layer once may link the second listing's member to the
+    # first's (a hard link, or a symlink as docker save writes): read as the member it names.
+    hello = header("app/a", 5) + data(b"hello")
+    files, names = _classic_members(tmp_path, hello, header("app/b", 2) + data(b"12"), hello)
+    assert files[names[1]] == files[names[3]]  # one layer listed twice
+    del files[names[3]]
+    for link, target in [(tarfile.LNKTYPE, names[1]), (tarfile.SYMTYPE, f"../{names[1]}")]:
+        members = [*files.items(), (names[3], (link, target))]
+        report = _json(_audit(_outer_tar(tmp_path / "linked.tar", members)))
+        assert (report["image"]["total_bytes"], report["image"]["final_bytes"]) == (8 + 12, 8 + 7)
+    for target, error in [
+        (names[2], f"{names[3]} (diff_id sha256:"),  # another layer's bytes: not its diff_id
+        ("manifest.json", "layer tar is truncated in a header"),
+        (names[3], f"{names[3]} is missing"),  # itself
+        ("nowhere/layer.tar", f"{names[3]} is missing"),
+    ]:
+        members = [*files.items(), (names[3], (tarfile.LNKTYPE, target))]
+        result = _audit(_outer_tar(tmp_path / "odd-link.tar", members))
+        assert result.exit_code == 2 and error in result.output, (target, result.output)
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_manifest_listing_its_config_or_itself_as_a_layer_is_one_line(tmp_path: Path) -> None:
+    files, (base, _layer_name) = _classic_members(tmp_path, header("app/a", 5) + data(b"hello"))
+    config = json.loads(files["manifest.json"])[0]["Config"]
+    for listed in (config, "manifest.json"):  # JSON where a tar should be
+        result = _audit(write_tar(_relisted(files, [base, listed]), tmp_path / "odd.tar"))
+        assert result.exit_code == 2 and "imgaudit: error: layer 1 (sha256:" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_an_archives_repositories_file_is_not_read(tmp_path: Path) -> None:
+    # `docker load` reads `repositories` only for the pre-1.10 layout without manifest.json,
+    # which imgaudit does not read: a malformed one changes nothing, and alone it is one line.
+    files, _ = _classic_members(tmp_path, header("app/a", 5) + data(b"hello"))
+    report = _json(_audit(write_tar({**files, "repositories": b"{not json"}, tmp_path / "r.tar")))
+    assert report["image"]["total_bytes"] == 8 + 5
+    legacy = {name: data_ for name, data_ in files.items() if name != "manifest.json"}
+    result = _audit(write_tar({**legacy, "repositories": b'{"raw/layers": {"1": "00"}}'}, tmp_path / "l.tar"))
+    assert result.exit_code == 2
+    assert "no manifest.json or index.json: not a docker save archive or OCI layout" in result.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="imgaudit/layers/tarstream.py (the lead's, being edited) reads only the size field: "
+    "the change is described in hostile3's report",
+)
+@pytest.mark.parametrize(
+    ("field", "at"), [("mode", 100), ("uid", 108), ("gid", 116), ("mtime", 136), ("devmajor", 329)]
+)
+def test_a_numeric_header_field_that_is_not_octal_is_a_corrupt_header(
+    tmp_path: Path, field: str, at: int
+) -> None:
+    # Go's archive/tar (readHeader: parseNumeric of mode, uid, gid, mtime, devmajor and
+    # devminor, then `return hdr, &tr.blk, p.err`) answers ErrHeader: the engines refuse the
+    # layer; imgaudit read it as if the field were right.
+    def garble(block: bytearray) -> None:
+        block[at : at + 8] = b"zz!?9q\0\0"
+
+    layer = header("ok", 2) + data(b"ok") + header("a", 5, edit=garble) + data(b"hello") + END
+    result = _audit(classic_archive([_layer(BASE), layer], tmp_path / f"{field}.tar"))
+    assert result.exit_code == 2, result.output[-300:]
+    assert "layer 1 (sha256:" in result.output and "corrupt tar header at byte 1024" in result.output
