@@ -20,7 +20,7 @@ from imgaudit.cli import main
 from tests.functional.test_hostile_inputs import MEMORY_BOUND, assert_one_line_error
 from tests.support.cli_process import run_cli
 from tests.support.complexity import calls_made
-from tests.support.imagespec import write_tar
+from tests.support.imagespec import File, ImageSpec, Layer, build, layout_files, write_tar
 from tests.support.rawtar import END, classic_archive, data, header
 
 SITE = "usr/lib/python3.11/site-packages"
@@ -374,3 +374,19 @@ def test_a_numeric_header_field_that_is_not_octal_is_a_corrupt_header(
     result = _audit(classic_archive([_layer(BASE), layer], tmp_path / f"{field}.tar"))
     assert result.exit_code == 2, result.output[-300:]
     assert "layer 1 (sha256:" in result.output and "corrupt tar header at byte 1024" in result.output
+
+
+def test_an_index_naming_itself_is_refused_by_its_digest(tmp_path: Path) -> None:
+    # An index can only list itself under a digest that is not its own (a blob cannot hold its
+    # own hash): the blob is checked against the name it is read by before it is followed.
+    image = build(ImageSpec(layers=[Layer([File("app/a", b"hello")])], tags=["t/x:1"]))
+    files = layout_files([image], docker_manifest=False)
+    loop = "sha256:" + "ab" * 32
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"}
+    listing = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": loop}
+    itself = json.dumps({**index, "manifests": [{**listing, "size": 200}]}).encode()
+    files[f"blobs/sha256/{'ab' * 32}"] = itself
+    files["index.json"] = json.dumps({**index, "manifests": [{**listing, "size": len(itself)}]}).encode()
+    result = _audit(write_tar(files, tmp_path / "loop.tar"))
+    assert result.exit_code == 2 and f"blob {loop} does not match its digest" in result.output
+    assert len(result.output.strip().splitlines()) == 1
