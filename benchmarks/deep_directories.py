@@ -12,6 +12,8 @@ Shapes:
   levels deep, one file at each chain's end (a path set's memo of every directory above);
 - record: a distribution whose RECORD (600 KB) lists 150 files, each at the end of a chain of
   its own 2,000 levels deep, none of them in the image (what a RECORD claims is walked up);
+- linked: the siblings shape behind a symlink the same layer wrote (`l -> /real`, then
+  `l/d/d/...`: each name resolved through the layer's own links);
 - chain: one file at every level of one chain 2,000 deep (each directory holds a file).
 
 Each shape is the image's second layer (the first, its base, holds one file), so the rules
@@ -68,6 +70,12 @@ def record() -> Iterator[tuple[str, bytes]]:
     yield f"{SITE}/pkg/__init__.py", b"x"
 
 
+def linked() -> Iterator[tuple[str, bytes]]:
+    yield "l", b""  # made a symlink to /real by `layer`
+    for i in range(4_000):
+        yield f"l/{CHAIN}{i}/f", b"x"
+
+
 def chain() -> Iterator[tuple[str, bytes]]:
     for level in range(1, DEPTH):
         yield "d/" * level + "f", b"x"
@@ -78,6 +86,7 @@ SHAPES: dict[str, Callable[[], Iterator[tuple[str, bytes]]]] = {
     "site": site,
     "venvs": venvs,
     "record": record,
+    "linked": linked,
     "chain": chain,
 }
 
@@ -87,6 +96,10 @@ def layer(entries: Iterator[tuple[str, bytes]]) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, content in entries:
             info = tarfile.TarInfo(name)
+            if name == "l":
+                info.type, info.linkname = tarfile.SYMTYPE, "/real"
+                tar.addfile(info)
+                continue
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()

@@ -20,8 +20,9 @@ from imgaudit.errors import LayerError
 from imgaudit.inputs import limit
 
 MAX_HOPS = 255  # continuity's fs.RootPath answers "too many links" past it
-# Names examined while resolving through links, per layer: a real layer takes a few per
-# directory under a link; 255 links of 2,000-name targets take 500,000 per entry.
+# Names examined while resolving through links, per layer (the links' targets, and the
+# names walked down the tree of links; not the rest of a deep name): a real layer takes a few
+# per directory under a link; 255 links of 2,000-name targets take 500,000 per entry.
 MAX_LINK_STEPS = 1_000_000
 LINK_STEPS_VARIABLE = "IMGAUDIT_MAX_LINK_STEPS"
 _MEMO_SIZE = 1 << 16  # directories remembered at most (then forgotten together)
@@ -93,10 +94,15 @@ class LayerLinks:
         pending = names[::-1]
         hops = 0
         while pending:
+            above = nodes[-1]
+            if above is None:
+                # Off the tree no name is a link, and none is `..` (a target's are cleaned
+                # away when it is taken): the rest is joined as it is, however deep.
+                resolved.extend(reversed(pending))
+                break
             self._step(1)
             name = pending.pop()
-            above = nodes[-1]
-            node = above.children.get(name) if above is not None else None
+            node = above.children.get(name)
             if node is None or node.target is None:
                 resolved.append(name)
                 nodes.append(node)

@@ -255,6 +255,19 @@ def test_resolving_names_through_symlinks_is_bounded_in_steps(tmp_path: Path) ->
     assert {d["path"]: d["bytes"] for d in raised["largest_directories"]}["/c200"] == 5
 
 
+def test_deep_names_behind_a_layers_symlink_cost_steps_per_link_not_per_name(tmp_path: Path) -> None:
+    # 600 directories 2,000 levels deep behind `l -> /real`: each name's rest, off the tree
+    # of links, is joined as it is; walked a name at a time it took 1.2 million steps, past
+    # what a layer may take.
+    chain = "d/" * 1_999
+    layer = header("l", kind=tarfile.SYMTYPE, linkname="/real") + b"".join(
+        header(f"l/{chain}{i}/f", 1) + data(b"x") for i in range(600)
+    )
+    report = _json(_audit(_raw_archive(tmp_path / "deep-link.tar", layer)))
+    assert {d["path"]: d["bytes"] for d in report["largest_directories"]}["/real/d/d/d"] == 600
+    assert report["warnings"] == []
+
+
 # -- archives: odd members --------------------------------------------------------------
 
 
