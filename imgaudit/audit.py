@@ -148,6 +148,19 @@ class _ReadLayers:
                 cache.put(diff_id, analysis)
 
 
+# The diff_id of the one layer a blob of no bytes can be (the empty stream, whatever the
+# compression: layers.walk reads it as a layer with no entries).
+_NO_BYTES_DIFF_ID = "sha256:" + hashlib.sha256(b"").hexdigest()
+
+
+def _may_be_cached(descriptor: LayerDescriptor) -> bool:
+    """Whether the analysis cached under the layer's diff_id may stand for its blob unread.
+    A layer whose diff_id was seen is otherwise taken on trust (README: Limits); a blob of no
+    bytes is no other layer than the empty one, so under another diff_id it is read, and the
+    source's check refuses it as `docker load` does."""
+    return descriptor.blob_size != 0 or descriptor.diff_id == _NO_BYTES_DIFF_ID
+
+
 def _read_layers(
     source: ImageSource, progress: Progress | None, on_layer: LayerProgress | None
 ) -> _ReadLayers:
@@ -178,7 +191,7 @@ def _read_layers(
             identity = identities[descriptor.index]
             if identity is not None:
                 listings_left[identity] -= 1
-            analysis = cache.get(descriptor.diff_id) if cache else None
+            analysis = cache.get(descriptor.diff_id) if cache and _may_be_cached(descriptor) else None
             if analysis is None and identity in read_before:
                 analysis, verified = (
                     read_before.pop(identity) if not listings_left[identity] else read_before[identity]
@@ -385,7 +398,8 @@ def largest_directories(
     if directory_bytes is None:
         directory_bytes = bytes_by_directory(merged.files)
     for directory, size in directory_bytes.items():
-        parts = directory.split("/") if directory else []
+        # Split no further than shown: a path 2,000 levels deep is not 2,000 strings.
+        parts = directory.split("/", _DIRECTORY_DEPTH) if directory else []
         for depth in range(1, min(len(parts), _DIRECTORY_DEPTH) + 1):
             sizes["/".join(parts[:depth])] += size
     biggest_child: dict[str, int] = defaultdict(int)

@@ -26,7 +26,7 @@ from imgaudit.classify.toolchain import ToolchainGraph, toolchain_graph
 from imgaudit.errors import ClassifyError
 from imgaudit.inputs import load_toml
 from imgaudit.layers.merge import FinalFile, MergedFilesystem
-from imgaudit.layers.paths import normalize, parent
+from imgaudit.layers.paths import Roots, normalize
 from imgaudit.model import (
     DevDependencies,
     Distribution,
@@ -135,16 +135,6 @@ def _app_keys(
     return graph.reach(starts)
 
 
-def _holder(directory: str, roots: Mapping[str, int]) -> int | None:
-    """Index of the deepest root that is `directory` or holds it, walking up."""
-    while True:
-        if directory in roots:
-            return roots[directory]
-        if not directory:
-            return None
-        directory = parent(directory)
-
-
 def _environment_reports(
     environments: Sequence[FoundEnvironment],
     files: Sequence[FinalFile],
@@ -153,11 +143,13 @@ def _environment_reports(
     toolchain: Mapping[str, str],
     dev: Mapping[str, str],  # distribution key -> reason
 ) -> tuple[PythonEnvironment, ...]:
-    index = {env.root: i for i, env in enumerate(environments)}
+    # Each directory's bytes count in the deepest environment holding it.
+    index = Roots({env.root: i for i, env in enumerate(environments)})
     env_bytes = [0] * len(environments)
-    for directory, size in directory_bytes.items():
-        if (i := _holder(directory, index)) is not None:
-            env_bytes[i] += size
+    if index:
+        for directory, size in directory_bytes.items():
+            if (holder := index.deepest(directory)) is not None:
+                env_bytes[holder[1]] += size
     dist_bytes: dict[str, int] = defaultdict(int)
     dist_files: dict[str, int] = defaultdict(int)
     owner = ownership.owner

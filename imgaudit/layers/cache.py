@@ -55,7 +55,7 @@ MAX_LEDGER_BYTES = 1 << 20  # 131,072 writes between two scans
 _KIND_CODES = {kind: index for index, kind in enumerate(EntryKind)}
 _KINDS = list(EntryKind)
 # The modules whose code decides what an analysis holds: any change to them is a new version.
-_ANALYSIS_MODULES = ("walk.py", "tarstream.py", "wanted.py", "paths.py", "cache.py")
+_ANALYSIS_MODULES = ("walk.py", "tarstream.py", "wanted.py", "paths.py", "symlinks.py", "cache.py")
 
 
 def _code_version() -> str:

@@ -11,7 +11,8 @@ from typing import BinaryIO
 
 from imgaudit.layers.collector import collector_paused
 from imgaudit.layers.paths import basename, normalize_entry, parent
-from imgaudit.layers.tarstream import TarReader
+from imgaudit.layers.symlinks import MAX_HOPS, LayerLinks, TooManyLinks
+from imgaudit.layers.tarstream import PATH_MAX_BYTES, TarReader, name_budget, names_refused
 from imgaudit.layers.wanted import ContentBudget, content_cap
 from imgaudit.model import EntryKind, LayerAnalysis, LayerEntry
 
@@ -27,6 +28,7 @@ _KINDS.update(
         tarfile.LNKTYPE[0]: EntryKind.HARDLINK,
     }
 )
+_SYMTYPE, _DIRTYPE = tarfile.SYMTYPE[0], tarfile.DIRTYPE[0]
 _CARRIES_DATA = frozenset(code for code, kind in _KINDS.items() if kind is EntryKind.FILE)
 _FILE, _DIR, _SYMLINK, _HARDLINK, _OTHER = (
     EntryKind.FILE,
@@ -35,6 +37,10 @@ _FILE, _DIR, _SYMLINK, _HARDLINK, _OTHER = (
     EntryKind.HARDLINK,
     EntryKind.OTHER,
 )
+
+
+def _overlong(path: str) -> bool:
+    return len(path) > PATH_MAX_BYTES // 4 and len(path.encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES
 
 
 def _whiteout(path: str) -> LayerEntry | None:
@@ -61,6 +67,9 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
     contents: dict[str, bytes] = {}
     warnings: list[str] = []
     reader = TarReader(stream)
+    links, linking = LayerLinks(), False
+    memo_get = links.memo.get
+    grown, name_cap = 0, name_budget()
     kinds_get = _KINDS.get
     # tuple.__new__ builds the named tuple without its Python-level __new__: 0.14 vs 0.34 us.
     new, entry_type = tuple.__new__, LayerEntry
@@ -77,6 +86,46 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
             if size and type_code in _CARRIES_DATA:
                 warnings.append(f"ignored {size} bytes carried by {name!r}, the image root (not extracted)")
             continue  # the root directory itself
+        if linking or type_code == _SYMTYPE:
+            # Through the symlinks this layer wrote before (layers.symlinks); until it writes
+            # one, an entry costs this test alone, and then a lookup of its directory.
+            linking = True
+            directory, _, base = path.rpartition("/")
+            found = memo_get(directory)
+            if found is None:
+                try:
+                    found = links.directory(directory)
+                except TooManyLinks:
+                    warnings.append(
+                        f"ignored tar entry whose directory goes through more than {MAX_HOPS} "
+                        f"symlinks (the engines refuse the layer): {name!r}"
+                    )
+                    continue
+            resolved, node = found
+            if resolved is not directory:
+                resolved = f"{resolved}/{base}" if resolved else base
+                if _overlong(resolved):
+                    warnings.append(
+                        "ignored tar entry whose name, through the layer's symlinks, is longer than "
+                        f"{PATH_MAX_BYTES} bytes (engines cannot extract it): {name[:60]!r}"
+                    )
+                    continue
+                # A short name under a long link is a long name: counted as pax names are.
+                grown += len(resolved) - len(path)
+                if grown > name_cap:
+                    raise names_refused(name_cap, "layer tar's entries, through its symlinks, have")
+                path = resolved
+            if type_code == _SYMTYPE:
+                links.link(path, linkname, node)
+            elif node is None:
+                pass  # no link is at or beneath this path
+            elif base.startswith(WHITEOUT_PREFIX):
+                if base != OPAQUE_MARKER:  # an opaque directory keeps what this layer wrote
+                    links.remove(node, base[len(WHITEOUT_PREFIX) :])
+            elif type_code == _DIRTYPE:
+                links.unlink(node, base)
+            elif base in node.children:
+                links.remove(node, base)
         if ".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT_PREFIX):
             if size and type_code in _CARRIES_DATA:
                 # The data of a whiteout ships in the layer; no engine extracts it.
@@ -103,6 +152,15 @@ def analyze_layer(stream: BinaryIO, budget: ContentBudget | None = None) -> Laye
             append(new(entry_type, (path, _DIR, 0, None)))
         elif kind is _HARDLINK:
             link = normalize_entry(linkname)
+            if link and linking:
+                try:  # the target's directory too (containerd's hardlinkRootPath)
+                    link = links.resolve(link)[0]
+                except TooManyLinks:
+                    warnings.append(
+                        f"ignored hard link {path!r} whose target's directory goes through more "
+                        f"than {MAX_HOPS} symlinks (the engines refuse the layer): {linkname!r}"
+                    )
+                    continue
             if not link:
                 warnings.append(
                     f"ignored hard link {path!r} whose target escapes the image root: {linkname!r}"
