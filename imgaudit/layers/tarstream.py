@@ -128,6 +128,35 @@ def _check(block: bytes) -> None:
         raise ValueError("bad checksum")
 
 
+# Header number fields already found valid (mode+uid+gid, mtime, device numbers): a layer's
+# headers repeat a few of them. Bounded, as mtimes may all differ.
+_VALID_NUMBERS: set[bytes] = set()
+_MAX_VALID_NUMBERS = 1 << 14
+
+
+def _number_ok(field: bytes) -> bool:
+    """Whether Go's archive/tar reads this field (parseNumeric): base-256 when its first byte
+    has the high bit, else octal digits once spaces and NULs are trimmed from both ends and the
+    rest is cut at its first NUL (an empty field is 0)."""
+    if field[:1] and field[0] & 0x80:
+        return True
+    digits = field.strip(b" \0").split(b"\0", 1)[0]
+    return not digits.translate(None, b"01234567")
+
+
+def _check_numbers(valid: set[bytes], *fields: bytes) -> None:
+    """ValueError unless every field is a number; remembers the ones that are (`ids` holds mode,
+    uid and gid: 8 bytes each)."""
+    for field in fields:
+        if field in valid:
+            continue
+        parts = [field[at : at + 8] for at in range(0, len(field), 8)] if len(field) == 24 else [field]
+        if not all(_number_ok(part) for part in parts):
+            raise ValueError("a header number is not octal")
+        if len(valid) < _MAX_VALID_NUMBERS:
+            valid.add(field)
+
+
 def _pax_size(text: str) -> int:
     try:
         size = int(text)
@@ -271,6 +300,7 @@ class TarReader:
         # headers are counted against the budget.
         extended_names, name_cap = 0, name_budget()
         adler32 = zlib.adler32
+        valid_numbers = _VALID_NUMBERS
         while True:
             offset = pos - self._buffer_at
             if 0 <= offset <= len(self._buffer) - BLOCK:
@@ -304,6 +334,15 @@ class TarReader:
                     size = _number(block[124:136])
                 if size < 0:
                     raise ValueError("negative size")
+                # The other numbers, as Go's reader (the engines') parses them: a header whose
+                # mode, uid, gid or mtime (and a ustar or GNU header's device numbers) is not a
+                # number fails there. Headers repeat them, so each distinct field is checked once.
+                ids, mtime = block[100:124], block[136:148]
+                if ids not in valid_numbers or mtime not in valid_numbers:
+                    _check_numbers(valid_numbers, ids, mtime)
+                if block[257:262] == b"ustar" and (devices := block[329:345]) not in valid_numbers:
+                    _check_numbers(valid_numbers, devices[:8], devices[8:])
+                    valid_numbers.add(devices)
             except (ValueError, IndexError) as exc:
                 where = "not a tar" if pos == 0 else f"corrupt tar header at byte {pos}"
                 raise LayerError(f"layer is {where}") from exc
