@@ -25,13 +25,19 @@ TAIL = 'USER botuser\nCMD ["python", "-m", "scraper"]\n'
 
 def test_a_chown_after_the_install_becomes_copy_chown(tmp_path: Path) -> None:
     text = fix(tmp_path, HEAD + "RUN useradd -m botuser && chown -R botuser:botuser /app\n" + TAIL, {})
-    runtime = runtime_of(text)
+    _assert_handed_over(runtime_of(text))
+
+
+def _assert_handed_over(runtime: str, between: str | None = None) -> None:
+    """The user is made first, then the venv and the code are copied owned by it, then (the
+    instruction that stood between the COPY and the chown, then) USER."""
     assert "chown -R" not in runtime
     lines = runtime.splitlines()
     made = lines.index("RUN useradd -m botuser && mkdir -p /app && chown botuser:botuser /app")
     venv = lines.index("COPY --from=builder --chown=botuser:botuser /app/.venv /app/.venv")
     code = lines.index("COPY --chown=botuser:botuser . /app")
-    assert made < venv < code < lines.index("USER botuser")
+    after = lines.index(between, code) if between is not None else code
+    assert made < venv < code <= after < lines.index("USER botuser")
 
 
 def test_a_chown_of_the_venv_alone_by_a_user_made_earlier(tmp_path: Path) -> None:
@@ -155,13 +161,7 @@ def test_an_instruction_between_the_copy_and_the_chown_keeps_the_handover(
     text = fix(
         tmp_path, HEAD + between + "\nRUN useradd -m botuser && chown -R botuser:botuser /app\n" + TAIL, {}
     )
-    runtime = runtime_of(text)
-    assert "chown -R" not in runtime
-    lines = runtime.splitlines()
-    made = lines.index("RUN useradd -m botuser && mkdir -p /app && chown botuser:botuser /app")
-    venv = lines.index("COPY --from=builder --chown=botuser:botuser /app/.venv /app/.venv")
-    code = lines.index("COPY --chown=botuser:botuser . /app")
-    assert made < venv < code < lines.index(between, code) < lines.index("USER botuser")
+    _assert_handed_over(runtime_of(text), between)
 
 
 @pytest.mark.parametrize("between", BESIDE)
