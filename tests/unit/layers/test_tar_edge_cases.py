@@ -23,6 +23,7 @@ from imgaudit.errors import LayerError
 from imgaudit.layers.walk import analyze_layer
 from imgaudit.model import EntryKind
 from imgaudit.sources.compression import decompressed
+from tests.support.rawtar import data, header
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "tar-edge"
 
@@ -160,3 +161,28 @@ def test_an_old_gnu_sparse_header_with_a_stray_byte_in_its_size_is_a_corrupt_lay
     header[148:156] = f"{sum(header):06o}\0 ".encode()
     with pytest.raises(LayerError, match="corrupt sparse size"):
         _walk(bytes(header) + bytes(1024))
+
+
+@pytest.mark.parametrize(
+    ("field", "read"),
+    [
+        (b"0000644\0", True),
+        (b"  644 \0\0", True),  # spaces and NULs trimmed from both ends
+        (b"\0\0\0\0\0\0\0\0", True),  # empty: 0
+        (b"12\0xyz!\0", True),  # cut at the first NUL once trimmed
+        (b"\x80\0\0\0\0\0\x01\x00", True),  # GNU base-256
+        (b"1 2\0\0\0\0\0", False),  # a space inside the digits
+        (b"0000648\0", False),  # not an octal digit
+        (b"12 \0xyz\0", False),  # the cut leaves "12 ", trailing space and all
+    ],
+)
+def test_header_numbers_are_read_as_gos_parse_numeric_reads_them(field: bytes, read: bool) -> None:
+    def with_mode(block: bytearray) -> None:
+        block[100:108] = field
+
+    blob = header("a", 1, edit=with_mode) + data(b"x") + bytes(1024)
+    if read:
+        assert _walk(blob) == [("a", 1)]
+    else:
+        with pytest.raises(LayerError, match="not a tar"):
+            _walk(blob)
