@@ -145,12 +145,13 @@ def _number_ok(field: bytes) -> bool:
 
 
 def _check_numbers(valid: set[bytes], *fields: bytes) -> None:
-    """ValueError unless every field is a number; remembers the ones that are (`ids` holds mode,
-    uid and gid: 8 bytes each)."""
+    """ValueError unless every field is a number; remembers the ones that are. A run of
+    adjacent 8-byte fields comes as one (mode, uid and gid: 24 bytes; the device numbers: 16);
+    the 12-byte mtime is one field."""
     for field in fields:
         if field in valid:
             continue
-        parts = [field[at : at + 8] for at in range(0, len(field), 8)] if len(field) == 24 else [field]
+        parts = [field[at : at + 8] for at in range(0, len(field), 8)] if len(field) % 8 == 0 else [field]
         if not all(_number_ok(part) for part in parts):
             raise ValueError("a header number is not octal")
         if len(valid) < _MAX_VALID_NUMBERS:
@@ -341,8 +342,7 @@ class TarReader:
                 if ids not in valid_numbers or mtime not in valid_numbers:
                     _check_numbers(valid_numbers, ids, mtime)
                 if block[257:262] == b"ustar" and (devices := block[329:345]) not in valid_numbers:
-                    _check_numbers(valid_numbers, devices[:8], devices[8:])
-                    valid_numbers.add(devices)
+                    _check_numbers(valid_numbers, devices)
             except (ValueError, IndexError) as exc:
                 where = "not a tar" if pos == 0 else f"corrupt tar header at byte {pos}"
                 raise LayerError(f"layer is {where}") from exc
